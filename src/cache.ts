@@ -1,0 +1,248 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The cache folder: `PBE_CACHE_DIR`, else `data-cache/` at the project root. */
+export function cacheRoot(): string {
+  const env = process.env.PBE_CACHE_DIR;
+  if (env && env.trim() !== '') return path.resolve(env);
+  return path.resolve(__dirname, '..', 'data-cache');
+}
+
+/** JSON with object keys sorted, so equal configurations hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+    }
+    return v;
+  });
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sha256File(file: string): string {
+  const hash = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** A short, stable key for a configuration. */
+export function configKey(config: unknown): string {
+  return sha256(canonicalJson(config)).slice(0, 20);
+}
+
+const MANIFEST = 'manifest.json';
+
+export interface ManifestFile {
+  sha256: string;
+  bytes: number;
+}
+
+export interface Manifest {
+  kind: string;
+  key: string;
+  config: unknown;
+  meta: Record<string, unknown>;
+  createdAt: string;
+  files: Record<string, ManifestFile>;
+}
+
+export interface CacheEntry {
+  dir: string;
+  manifest: Manifest;
+  file(name: string): string;
+  read(name: string): Buffer;
+}
+
+/** Files to store: in-memory contents, or paths of files already written into `stagingDir`. */
+export type EntryContents = Record<string, Uint8Array | string>;
+
+function checkName(name: string): void {
+  if (name === MANIFEST || name.includes('/') || name.includes('\\') || name.startsWith('.') || name === '') {
+    throw new Error(`cache: invalid entry file name '${name}'`);
+  }
+}
+
+function removeQuietly(p: string): void {
+  fs.rmSync(p, { recursive: true, force: true });
+}
+
+/**
+ * Content-addressed, checksummed artifacts: `<root>/<kind>/<key>/` holds the files and a
+ * manifest with each file's sha256. An entry appears by renaming a complete staging folder,
+ * so a reader never sees half of one; a checksum mismatch on read discards the entry.
+ */
+export class Cache {
+  readonly root: string;
+
+  constructor(root: string = cacheRoot()) {
+    this.root = root;
+  }
+
+  entryDir(kind: string, config: unknown): string {
+    if (!/^[a-z0-9][a-z0-9._-]*$/i.test(kind)) throw new Error(`cache: invalid kind '${kind}'`);
+    return path.join(this.root, kind, configKey(config));
+  }
+
+  /**
+   * The verified entry, or null when it is absent. A corrupt or partial entry is moved aside
+   * and null returned, so the caller recomputes it.
+   */
+  get(kind: string, config: unknown): CacheEntry | null {
+    const dir = this.entryDir(kind, config);
+    if (!fs.existsSync(dir)) return null;
+    const problem = this.verify(dir);
+    if (problem) {
+      process.stderr.write(`cache: discarding ${dir}: ${problem}\n`);
+      this.discard(dir);
+      return null;
+    }
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest;
+    return makeEntry(dir, manifest);
+  }
+
+  /** Why an entry folder cannot be trusted, or null when every file matches its checksum. */
+  verify(dir: string): string | null {
+    const manifestPath = path.join(dir, MANIFEST);
+    if (!fs.existsSync(manifestPath)) return 'no manifest.json (partial entry)';
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Manifest;
+    } catch (e) {
+      return `manifest.json is not valid JSON (${(e as Error).message})`;
+    }
+    if (!manifest || typeof manifest.files !== 'object') return 'manifest.json has no files table';
+    for (const [name, expected] of Object.entries(manifest.files)) {
+      const file = path.join(dir, name);
+      if (!fs.existsSync(file)) return `${name} is missing`;
+      const bytes = fs.statSync(file).size;
+      if (bytes !== expected.bytes) return `${name} has ${bytes} bytes, manifest says ${expected.bytes}`;
+      const actual = sha256File(file);
+      if (actual !== expected.sha256) return `${name} checksum ${actual.slice(0, 12)}… does not match ${expected.sha256.slice(0, 12)}…`;
+    }
+    return null;
+  }
+
+  /**
+   * Store an entry atomically, replacing any previous one for the same configuration.
+   * `contents` maps file names to data; `fill`, when given, may also write files into the
+   * staging folder (for large outputs streamed to disk), which are then checksummed too.
+   */
+  /**
+   * Store an entry atomically, replacing any previous one for the same configuration.
+   * `contents` maps file names to data; `fill`, when given, may also write files into the
+   * staging folder (for large outputs streamed to disk), which are then checksummed too.
+   */
+  async put(
+    kind: string,
+    config: unknown,
+    contents: EntryContents,
+    meta: Record<string, unknown> = {},
+    fill?: (stagingDir: string) => void | Promise<void>,
+  ): Promise<CacheEntry> {
+    const dir = this.entryDir(kind, config);
+    const parent = path.dirname(dir);
+    fs.mkdirSync(parent, { recursive: true });
+    const staging = path.join(parent, `.staging-${path.basename(dir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    fs.mkdirSync(staging);
+    try {
+      for (const [name, data] of Object.entries(contents)) {
+        checkName(name);
+        fs.writeFileSync(path.join(staging, name), data);
+      }
+      if (fill) await fill(staging);
+      const files: Record<string, ManifestFile> = {};
+      for (const name of fs.readdirSync(staging).sort()) {
+        checkName(name);
+        const file = path.join(staging, name);
+        files[name] = { sha256: sha256File(file), bytes: fs.statSync(file).size };
+      }
+      const manifest: Manifest = {
+        kind,
+        key: path.basename(dir),
+        config,
+        meta,
+        createdAt: new Date().toISOString(),
+        files,
+      };
+      fs.writeFileSync(path.join(staging, MANIFEST), JSON.stringify(manifest, null, 2));
+      if (fs.existsSync(dir)) this.discard(dir);
+      fs.renameSync(staging, dir);
+      return makeEntry(dir, manifest);
+    } catch (e) {
+      removeQuietly(staging);
+      throw e;
+    }
+  }
+
+  /** The verified entry, or build it, store it and return it. */
+  async getOrCreate(
+    kind: string,
+    config: unknown,
+    build: (stagingDir: string) => Promise<EntryContents | void> | EntryContents | void,
+    meta: Record<string, unknown> = {},
+  ): Promise<CacheEntry> {
+    const existing = this.get(kind, config);
+    if (existing) return existing;
+    let built: EntryContents = {};
+    return this.put(kind, config, {}, meta, async (staging) => {
+      built = (await build(staging)) ?? {};
+      for (const [name, data] of Object.entries(built)) {
+        checkName(name);
+        fs.writeFileSync(path.join(staging, name), data);
+      }
+    });
+  }
+
+  remove(kind: string, config: unknown): void {
+    removeQuietly(this.entryDir(kind, config));
+  }
+
+  /** Move a bad entry out of the way first, so a crash mid-delete never leaves it looking valid. */
+  private discard(dir: string): void {
+    const trash = `${path.join(path.dirname(dir), '.trash-')}${path.basename(dir)}-${randomBytes(4).toString('hex')}`;
+    fs.renameSync(dir, trash);
+    removeQuietly(trash);
+  }
+}
+
+function makeEntry(dir: string, manifest: Manifest): CacheEntry {
+  return {
+    dir,
+    manifest,
+    file: (name) => path.join(dir, name),
+    read: (name) => fs.readFileSync(path.join(dir, name)),
+  };
+}
+
+/** Write a file atomically: a temporary sibling, fsync, then rename. */
+export function writeFileAtomic(file: string, data: Uint8Array | string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw e;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * One shape for every dataset: uint8 NHWC pixels, int32 labels, class names, provenance.
+ * Images stay uint8 in memory (CIFAR-10 train is 150 MB as bytes, 600 MB as float32) and
+ * become float tensors in [0, 1] one batch at a time.
+ */
+export interface Dataset {
+  /** e.g. 'mnist', 'cifar10', 'gtsrb', 'tiny-imagenet', or a derived name. */
+  name: string;
+  split: 'train' | 'test';
+  /** Pixels, NHWC, row-major, length n*h*w*c. */
+  images: Uint8Array;
+  /** [n, h, w, c] */
+  shape: [number, number, number, number];
+  labels: Int32Array;
+  classNames: string[];
+  /** Where the data came from: a file, folder, URL or package, plus anything that identifies it. */
+  source: string;
+}
+
+export interface DatasetSplits {
+  train: Dataset;
+  test: Dataset;
+}
+
+export function imageSize(ds: Pick<Dataset, 'shape'>): number {
+  const [, h, w, c] = ds.shape;
+  return h * w * c;
+}
+
+export function count(ds: Pick<Dataset, 'shape'>): number {
+  return ds.shape[0];
+}
+
+/** Throws, naming the dataset, if the arrays disagree with the shape or a label is out of range. */
+export function validateDataset(ds: Dataset): Dataset {
+  const [n, h, w, c] = ds.shape;
+  const where = `${ds.name}/${ds.split} (${ds.source})`;
+  if (![n, h, w, c].every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${where}: invalid shape [${ds.shape.join(', ')}]`);
+  }
+  if (ds.images.length !== n * h * w * c) {
+    throw new Error(`${where}: ${ds.images.length} pixel bytes, expected ${n}×${h}×${w}×${c} = ${n * h * w * c}`);
+  }
+  if (ds.labels.length !== n) throw new Error(`${where}: ${ds.labels.length} labels for ${n} images`);
+  const k = ds.classNames.length;
+  for (let i = 0; i < n; i++) {
+    const y = ds.labels[i];
+    if (!(y >= 0 && y < k)) throw new Error(`${where}: label ${y} of image ${i} is outside [0, ${k - 1}]`);
+  }
+  return ds;
+}
+
+export function classCounts(ds: Pick<Dataset, 'labels' | 'classNames'>): number[] {
+  const counts = new Array<number>(ds.classNames.length).fill(0);
+  for (let i = 0; i < ds.labels.length; i++) counts[ds.labels[i]]++;
+  return counts;
+}
+
+/** A new dataset holding the given images, in the given order (pixels copied). */
+export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+  const size = imageSize(ds);
+  const n = indices.length;
+  const images = new Uint8Array(n * size);
+  const labels = new Int32Array(n);
+  for (let j = 0; j < n; j++) {
+    const i = indices[j];
+    if (!(i >= 0 && i < ds.shape[0])) throw new Error(`subset of ${ds.name}: index ${i} out of range [0, ${ds.shape[0]})`);
+    images.set(ds.images.subarray(i * size, (i + 1) * size), j * size);
+    labels[j] = ds.labels[i];
+  }
+  return { ...ds, name, images, labels, shape: [n, ds.shape[1], ds.shape[2], ds.shape[3]] };
+}
+
+/** The first `perClass` images of each class, in dataset order: a balanced, deterministic subset. */
+export function balancedIndices(ds: Pick<Dataset, 'labels' | 'classNames'>, perClass: number): Int32Array {
+  const taken = new Array<number>(ds.classNames.length).fill(0);
+  const out: number[] = [];
+  for (let i = 0; i < ds.labels.length; i++) {
+    const y = ds.labels[i];
+    if (taken[y] < perClass) {
+      taken[y]++;
+      out.push(i);
+    }
+  }
+  return Int32Array.from(out);
+}
