@@ -1,0 +1,141 @@
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers gradients only on request; the umbrella @tensorflow/tfjs package is not used.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { registerWasmTrainingKernels } from './kernels/wasm-training';
+
+/** The backends pbe-lab can run on, fastest first. */
+export const BACKEND_ORDER = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_ORDER)[number];
+
+const ALIASES: Record<string, BackendName> = {
+  'node-gpu': 'node-gpu',
+  'tfjs-node-gpu': 'node-gpu',
+  gpu: 'node-gpu',
+  node: 'node',
+  'tfjs-node': 'node',
+  tensorflow: 'node',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+export function parseBackendName(name: string, origin = 'backend'): BackendName {
+  const b = ALIASES[name.trim().toLowerCase()];
+  if (!b) throw new Error(`${origin}: unknown backend '${name}'; expected one of ${BACKEND_ORDER.join(', ')}`);
+  return b;
+}
+
+let active: BackendName | null = null;
+
+/** Load one backend and make it current; throws with the reason if it cannot load. */
+async function load(name: BackendName): Promise<void> {
+  switch (name) {
+    case 'node-gpu':
+    case 'node': {
+      const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      // Both register a backend called 'tensorflow'; the package's own tfjs must be ours (one tfjs-core).
+      require(pkg);
+      if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
+      return;
+    }
+    case 'wasm': {
+      require('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+      registerWasmTrainingKernels();
+      return;
+    }
+    case 'cpu': {
+      require('@tensorflow/tfjs-backend-cpu');
+      if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+      // cpu was chosen on purpose (or is all there is): skip tfjs's "install tfjs-node" banner.
+      (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+      return;
+    }
+  }
+}
+
+function reason(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0];
+}
+
+/**
+ * Make the fastest loadable backend current (or the one asked for, by argument or
+ * PBE_BACKEND). Asking for one that cannot load is an error, never a silent fallback.
+ */
+export async function initBackend(requested?: string): Promise<BackendName> {
+  const ask = requested ?? process.env.PBE_BACKEND;
+  if (ask && ask.trim() !== '') {
+    const name = parseBackendName(ask, requested ? '--backend' : 'PBE_BACKEND');
+    if (active === name) return name;
+    try {
+      await load(name);
+    } catch (e) {
+      throw new Error(`backend '${name}' was requested but cannot load: ${reason(e)}`);
+    }
+    active = name;
+    return name;
+  }
+  if (active) return active;
+  const failures: string[] = [];
+  for (const name of BACKEND_ORDER) {
+    try {
+      await load(name);
+      active = name;
+      return name;
+    } catch (e) {
+      failures.push(`${name}: ${reason(e)}`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could load:\n  ${failures.join('\n  ')}`);
+}
+
+export function activeBackend(): BackendName {
+  if (!active) throw new Error('no backend initialised yet: call initBackend() first');
+  return active;
+}
+
+function packageVersion(pkg: string): string | null {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+export interface RuntimeInfo {
+  backend: BackendName | null;
+  tfBackend: string | null;
+  versions: Record<string, string | null>;
+  machine: { cpu: string; cores: number; memoryGiB: number; platform: string };
+}
+
+/** Backend, package versions and machine: printed by every run and stored with every result. */
+export function runtimeInfo(): RuntimeInfo {
+  const cpus = os.cpus();
+  return {
+    backend: active,
+    tfBackend: active ? tf.getBackend() : null,
+    versions: {
+      'pbe-lab': packageVersion('..'),
+      node: process.versions.node,
+      '@tensorflow/tfjs-core': tf.version_core,
+      '@tensorflow/tfjs-backend-wasm': packageVersion('@tensorflow/tfjs-backend-wasm'),
+      '@tensorflow/tfjs-backend-cpu': packageVersion('@tensorflow/tfjs-backend-cpu'),
+      '@tensorflow/tfjs-node': packageVersion('@tensorflow/tfjs-node'),
+      '@tensorflow/tfjs-node-gpu': packageVersion('@tensorflow/tfjs-node-gpu'),
+    },
+    machine: {
+      cpu: cpus[0]?.model ?? 'unknown',
+      cores: cpus.length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      platform: `${process.platform}-${process.arch}`,
+    },
+  };
+}
+
+export function runtimeSummary(): string {
+  const info = runtimeInfo();
+  const v = info.versions;
+  return `backend ${info.backend ?? 'none'} (tfjs-core ${v['@tensorflow/tfjs-core']}, node ${v.node}) on ${info.machine.cores}× ${info.machine.cpu}`;
+}
