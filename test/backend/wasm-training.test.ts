@@ -102,11 +102,11 @@ function smallNet(rng: Rng) {
     init[k] = k === 'gamma' ? new Float32Array(n).fill(1) : rng.normalArray(n, 0, k === 'beta' || k === 'bias' ? 0.1 : 0.3);
   }
   const forward = (x: tf.Tensor4D, p: Record<string, tf.Tensor>): tf.Tensor2D => {
-    let h = tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same');
+    let h: tf.Tensor4D = tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same');
     const { mean, variance } = tf.moments(h, [0, 1, 2]);
     h = tf.batchNorm(h, mean, variance, p.beta, p.gamma, 1e-5);
-    h = tf.maxPool(tf.relu(h) as tf.Tensor4D, 2, 2, "same");
-    h = tf.relu(tf.conv2d(h as tf.Tensor4D, p.w2 as tf.Tensor4D, 2, 'same'));
+    h = tf.maxPool(tf.relu(h), 2, 2, 'same');
+    h = tf.relu(tf.conv2d(h, p.w2 as tf.Tensor4D, 2, 'same'));
     const flat = tf.reshape(h, [x.shape[0], -1]);
     return tf.add(tf.matMul(flat, p.dense as tf.Tensor2D), p.bias) as tf.Tensor2D;
   };
