@@ -104,7 +104,7 @@ function smallNet(rng: Rng) {
   const forward = (x: tf.Tensor4D, p: Record<string, tf.Tensor>): tf.Tensor2D => {
     let h: tf.Tensor4D = tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same');
     const { mean, variance } = tf.moments(h, [0, 1, 2]);
-    h = tf.batchNorm4d(h, mean, variance, p.beta, p.gamma, 1e-5);
+    h = tf.batchNorm4d(h, mean as tf.Tensor1D, variance as tf.Tensor1D, p.beta as tf.Tensor1D, p.gamma as tf.Tensor1D, 1e-5);
     h = tf.maxPool(tf.relu(h), 2, 2, 'same');
     h = tf.relu(tf.conv2d(h, p.w2 as tf.Tensor4D, 2, 'same'));
     const flat = tf.reshape(h, [x.shape[0], -1]);
