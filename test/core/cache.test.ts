@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Cache, canonicalJson, configKey } from '../../src/cache';
+
+describe('Cache', () => {
+  let root: string;
+  let cache: Cache;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-cache-'));
+    cache = new Cache(root);
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('keys configurations independently of key order', () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 0 }] } }), '{"a":{"c":[3,{"e":0,"f":1}],"d":2},"b":1}');
+    assert.equal(configKey({ a: 1, b: 2 }), configKey({ b: 2, a: 1 }));
+    assert.notEqual(configKey({ a: 1 }), configKey({ a: 2 }));
+  });
+
+  it('builds once, then serves the verified entry without rebuilding', async () => {
+    let builds = 0;
+    const build = () => {
+      builds++;
+      return { 'data.bin': Buffer.from('hello'), 'extra.txt': 'x' };
+    };
+    const e1 = await cache.getOrCreate('thing', { n: 1 }, build, { note: 'meta' });
+    const e2 = await cache.getOrCreate('thing', { n: 1 }, build);
+    assert.equal(builds, 1);
+    assert.equal(e2.read('data.bin').toString(), 'hello');
+    assert.equal(e1.dir, e2.dir);
+    assert.deepEqual(e2.manifest.meta, { note: 'meta' });
+    assert.deepEqual(e2.manifest.config, { n: 1 });
+  });
+
+  it('detects a corrupted file, discards the entry and rebuilds it', async () => {
+    let builds = 0;
+    const build = () => {
+      builds++;
+      return { 'data.bin': Buffer.alloc(1000, 7) };
+    };
+    const entry = await cache.getOrCreate('thing', { n: 2 }, build);
+    const file = entry.file('data.bin');
+    const bytes = fs.readFileSync(file);
+    bytes[500] ^= 0xff;
+    fs.writeFileSync(file, bytes);
+    assert.match(cache.verify(entry.dir) ?? '', /checksum/);
+    const again = await cache.getOrCreate('thing', { n: 2 }, build);
+    assert.equal(builds, 2);
+    assert.deepEqual(again.read('data.bin'), Buffer.alloc(1000, 7));
+  });
+
+  it('treats a truncated file or a missing manifest as a partial entry', async () => {
+    const entry = await cache.put('thing', { n: 3 }, { 'a.bin': Buffer.alloc(64, 1) });
+    fs.truncateSync(entry.file('a.bin'), 10);
+    assert.match(cache.verify(entry.dir) ?? '', /has 10 bytes, manifest says 64/);
+    assert.equal(cache.get('thing', { n: 3 }), null);
+    assert.equal(fs.existsSync(entry.dir), false);
+    const e2 = await cache.put('thing', { n: 3 }, { 'a.bin': Buffer.alloc(64, 1) });
+    fs.rmSync(path.join(e2.dir, 'manifest.json'));
+    assert.equal(cache.get('thing', { n: 3 }), null);
+  });
+
+  it('leaves nothing behind when a build fails', async () => {
+    await assert.rejects(
+      cache.getOrCreate('thing', { n: 4 }, () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.deepEqual(fs.readdirSync(path.join(root, 'thing')), []);
+    assert.equal(cache.get('thing', { n: 4 }), null);
+  });
+
+  it('refuses unsafe names', async () => {
+    await assert.rejects(cache.put('thing', {}, { '../evil': 'x' }), /invalid entry file name/);
+    assert.throws(() => cache.entryDir('../up', {}), /invalid kind/);
+  });
+});
