@@ -3,5 +3,10 @@
 require('tsx/cjs');
 require('../src/cli/main.ts').main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { console.error(err && err.stack ? err.stack : String(err)); process.exitCode = 1; },
+  (err) => {
+    const debug = process.env.PBE_DEBUG === '1';
+    console.error(`pbe: ${debug && err && err.stack ? err.stack : (err && err.message) || String(err)}`);
+    if (!debug) console.error('(set PBE_DEBUG=1 for the stack trace)');
+    process.exitCode = 1;
+  },
 );

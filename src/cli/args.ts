@@ -1,0 +1,45 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A usage error: the CLI prints the command's usage with it and exits with status 2. */
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export function parse(argv: string[], options: Options, maxPositionals: number): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[maxPositionals]}'`);
+  }
+  return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+}
+
+export function stringOpt(p: Parsed, name: string): string | undefined {
+  const v = p.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function intOpt(p: Parsed, name: string, min = -Infinity): number | undefined {
+  const v = stringOpt(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T {
+  if (value === undefined) throw new UsageError(`missing ${what}; expected one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`unknown ${what} '${value}'; expected one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}

@@ -1,0 +1,93 @@
+import * as path from 'node:path';
+import { initBackend, runtimeInfo, runtimeSummary } from '../backend';
+import { Cache, cacheRoot, writeFileAtomic } from '../cache';
+import { classCounts } from '../data/dataset';
+import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
+import { previewGrid } from '../image/png';
+import { oneOf, parse, stringOpt, UsageError } from './args';
+
+const COMMON = {
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Command {
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  info: {
+    usage: 'pbe info [--backend B] [--json]',
+    async run(argv) {
+      const p = parse(argv, { ...COMMON, json: { type: 'boolean' } }, 0);
+      await initBackend(stringOpt(p, 'backend'));
+      const info = { ...runtimeInfo(), cacheDir: cacheRoot(), datasets: findLocalDatasets() };
+      if (p.values.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return 0;
+      }
+      console.log(`backend:   ${info.backend} (tfjs backend '${info.tfBackend}')`);
+      console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
+      console.log('versions:');
+      for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(28)} ${v ?? 'not installed'}`);
+      console.log(`cache:     ${info.cacheDir}`);
+      console.log('datasets:');
+      for (const d of info.datasets) console.log(`  ${d.name.padEnd(14)} ${d.available ? 'found' : 'not found'}  ${d.where}`);
+      return 0;
+    },
+  },
+
+  data: {
+    usage: `pbe data <${DATASET_NAMES.join('|')}> [--path P] [--out preview.png] [--backend B]`,
+    async run(argv) {
+      const p = parse(argv, { ...COMMON, path: { type: 'string' }, out: { type: 'string' } }, 1);
+      const name = oneOf<DatasetName>(p.positionals[0], DATASET_NAMES, 'dataset');
+      await initBackend(stringOpt(p, 'backend'));
+      console.error(runtimeSummary());
+      const splits = await loadDataset(name, { path: stringOpt(p, 'path'), cache: new Cache() });
+      for (const ds of [splits.train, splits.test]) {
+        const [n, h, w, c] = ds.shape;
+        console.log(`${ds.name} ${ds.split}: ${n} images ${h}×${w}×${c}, ${ds.classNames.length} classes, from ${ds.source}`);
+        const counts = classCounts(ds);
+        const width = Math.max(...ds.classNames.map((s) => s.length));
+        ds.classNames.forEach((cls, i) => console.log(`  ${String(i).padStart(3)} ${cls.padEnd(width)} ${counts[i]}`));
+      }
+      const out = path.resolve(stringOpt(p, 'out') ?? path.join(cacheRoot(), 'previews', `${name}.png`));
+      writeFileAtomic(out, previewGrid(splits.train, { perClass: 8 }));
+      console.log(`preview: ${out}`);
+      return 0;
+    },
+  },
+};
+
+function usage(): string {
+  return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`), '', 'PBE_BACKEND and PBE_CACHE_DIR set the backend and the cache folder.'].join('\n');
+}
+
+/** Entry point of `pbe`; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    (name ? console.log : console.error)(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`pbe: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`pbe ${name}: ${e.message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    throw e;
+  }
+}
