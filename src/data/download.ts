@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { consoleSink, Progress } from '../progress';
+
+export function md5File(file: string): string {
+  const hash = createHash('md5');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+export interface DownloadOptions {
+  /** Hex md5 the downloaded bytes must have. */
+  expectedMd5: string;
+  /** Show a progress bar on stderr (default true). */
+  progress?: boolean;
+}
+
+/**
+ * Download `url` to `dest`, verifying the md5 before returning. On any failure — HTTP error,
+ * short body, checksum mismatch — `dest` is removed and the error says what went wrong.
+ */
+export async function downloadVerified(url: string, dest: string, opts: DownloadOptions): Promise<void> {
+  const expected = opts.expectedMd5.toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(expected)) throw new Error(`download ${url}: expected md5 '${opts.expectedMd5}' is not 32 hex digits`);
+  const showProgress = opts.progress ?? true;
+  const out = fs.openSync(dest, 'w');
+  let closed = false;
+  try {
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      throw new Error(`download ${url} failed: ${cause?.message ?? (e as Error).message}`);
+    }
+    if (!response.ok || !response.body) throw new Error(`download ${url} failed: HTTP ${response.status} ${response.statusText}`);
+    const lengthHeader = response.headers.get('content-length');
+    const total = lengthHeader ? Number(lengthHeader) : null;
+    const hash = createHash('md5');
+    // Only a known size gives a meaningful bar and ETA; servers that omit it get none.
+    const bar = showProgress && total ? new Progress(`downloading ${new URL(url).pathname.split('/').pop()}`, total, consoleSink(), 'B') : null;
+    let received = 0;
+    let lastDraw = 0;
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      fs.writeSync(out, chunk);
+      received += chunk.length;
+      const now = Date.now();
+      if (bar && (now - lastDraw >= 250 || received === total)) {
+        lastDraw = now;
+        bar.set(received);
+      }
+    }
+    fs.fsyncSync(out);
+    fs.closeSync(out);
+    closed = true;
+    if (total !== null && received !== total) {
+      throw new Error(`download ${url} is incomplete: received ${received} of ${total} bytes`);
+    }
+    const actual = hash.digest('hex');
+    if (actual !== expected) {
+      throw new Error(`download ${url}: md5 ${actual} does not match the expected ${expected}; refusing the file`);
+    }
+  } catch (e) {
+    if (!closed) fs.closeSync(out);
+    fs.rmSync(dest, { force: true });
+    throw e;
+  }
+}
