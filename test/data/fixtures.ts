@@ -139,12 +139,21 @@ export const TINY_TRAIN_PER_CLASS = 12;
 /** val_annotations rows: file name and class index, in file order. */
 export const TINY_VAL: Array<[string, number]> = [['val_0.JPEG', 2], ['val_1.JPEG', 0], ['val_2.JPEG', 1], ['val_3.JPEG', 0]];
 
+// jpeg-js rebuilds its encoder tables on every call (~30 ms), so each fixture image is encoded once.
+const jpegMemo = new Map<string, Buffer>();
+
 /** A solid-colour 64×64 JPEG; `shade` varies it within a class. */
-export function tinyJpeg(classIndex: number, shade = 0, size = 64): Buffer {
-  const [r, g, b] = classColor(classIndex * 2);
-  const data = Buffer.alloc(size * size * 4);
-  for (let i = 0; i < size * size; i++) data.set([r, g, (b + shade * 20) % 256, 255], i * 4);
-  return jpeg.encode({ data, width: size, height: size }, 95).data;
+export function tinyJpeg(classIndex: number, shade = 0): Buffer {
+  const key = `${classIndex}/${shade}`;
+  let bytes = jpegMemo.get(key);
+  if (!bytes) {
+    const [r, g, b] = classColor(classIndex * 2);
+    const data = Buffer.alloc(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) data.set([r, g, (b + shade * 20) % 256, 255], i * 4);
+    bytes = jpeg.encode({ data, width: 64, height: 64 }, 95).data;
+    jpegMemo.set(key, bytes);
+  }
+  return bytes;
 }
 
 export function writeTinyImageNet(parent: string): string {

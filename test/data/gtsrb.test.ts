@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Cache } from '../../src/cache';
+import { classCounts, type Dataset } from '../../src/data/dataset';
+import { GTSRB_CLASSES, loadGtsrb } from '../../src/data/gtsrb';
+import { BORDER, GTSRB_TEST, GTSRB_TRAIN, classColor, gtsrbCsv, makeTempDir, writeGtsrb } from './fixtures';
+
+function pixel(ds: Dataset, n: number, x: number, y: number): number[] {
+  const [, h, w, c] = ds.shape;
+  const o = ((n * h + y) * w + x) * c;
+  return Array.from(ds.images.subarray(o, o + c));
+}
+
+describe('data/gtsrb', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let root: string;
+  let cache: Cache;
+  const load = (extra: Partial<Parameters<typeof loadGtsrb>[0]> = {}) => loadGtsrb({ path: root, cache, progress: false, ...extra });
+
+  beforeEach(() => {
+    tmp = makeTempDir('gtsrb');
+    root = path.join(tmp.dir, 'GTSRB');
+    writeGtsrb(root);
+    cache = new Cache(path.join(tmp.dir, 'cache'));
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('takes class ids from the CSVs, not folder names, and resizes to 32×32', async () => {
+    const { train, test } = await load();
+    const expectTrain = Object.values(GTSRB_TRAIN).flat().map((s) => s.classId);
+    assert.deepEqual(Array.from(train.labels), expectTrain);
+    assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((s) => s.classId));
+    assert.deepEqual(train.shape, [expectTrain.length, 32, 32, 3]);
+    assert.equal(train.classNames.length, 43);
+    assert.equal(train.classNames[14], 'Stop');
+    assert.equal(classCounts(train)[14], 3);
+    // The centre of every image is inside the ROI, so it has the class colour; the corner is border.
+    for (let n = 0; n < train.shape[0]; n++) {
+      assert.deepEqual(pixel(train, n, 16, 16), classColor(train.labels[n]));
+      assert.deepEqual(pixel(train, n, 0, 0), BORDER);
+    }
+  });
+
+  it('finds the layout from the parent folder too', async () => {
+    const { test } = await loadGtsrb({ path: tmp.dir, cache, progress: false });
+    assert.equal(test.shape[0], GTSRB_TEST.length);
+  });
+
+  it('cropRoi keeps only the sign region; size sets the output side', async () => {
+    const { train } = await load({ cropRoi: true, size: 20 });
+    assert.deepEqual(train.shape.slice(1), [20, 20, 3]);
+    for (let n = 0; n < train.shape[0]; n++) {
+      for (const [x, y] of [[0, 0], [19, 19], [10, 3]]) assert.deepEqual(pixel(train, n, x, y), classColor(train.labels[n]));
+    }
+  });
+
+  it('limitPerClass keeps the first rows of each class', async () => {
+    const { train, test } = await load({ limitPerClass: 1 });
+    assert.deepEqual(Array.from(train.labels), [14, 3, 42]);
+    assert.equal(test.shape[0], 3);
+  });
+
+  it('caches decoded arrays and notices changed files', async () => {
+    const ppm = path.join(root, 'Final_Training', 'Images', '00001', '00000_00000.ppm');
+    const stamp = 1_700_000_000; // whole seconds, so that setting it again reproduces it exactly
+    fs.utimesSync(ppm, stamp, stamp);
+    const first = await load();
+    // Same size and mtime: the fingerprint cannot tell, so this proves the decode was cached.
+    fs.writeFileSync(ppm, Buffer.alloc(fs.statSync(ppm).size, 0x20));
+    fs.utimesSync(ppm, stamp, stamp);
+    const second = await load();
+    assert.deepEqual(second.train.images, first.train.images);
+    fs.utimesSync(ppm, stamp, stamp + 5);
+    await assert.rejects(load(), new RegExp(`${ppm.replace(/[.]/g, '\\.')}: broken PPM header`));
+  });
+
+  describe('errors name the file and what was expected', () => {
+    const classDir = (c: string) => path.join(root, 'Final_Training', 'Images', c);
+
+    it('missing CSV', async () => {
+      fs.rmSync(path.join(classDir('00001'), 'GT-00001.csv'));
+      await assert.rejects(load(), /00001[/\\]GT-00001\.csv: missing annotation file/);
+    });
+
+    it('missing test ground truth', async () => {
+      fs.rmSync(path.join(root, 'Final_Test', 'Images', 'GT-final_test.csv'));
+      await assert.rejects(load(), /missing the test ground truth GT-final_test\.csv/);
+    });
+
+    it('malformed CSV rows', async () => {
+      const csv = path.join(classDir('00000'), 'GT-00000.csv');
+      const lines = gtsrbCsv(GTSRB_TRAIN['00000']).split('\r\n');
+      fs.writeFileSync(csv, [lines[0], lines[1], '00000_00001.ppm;31;30;5;5', lines[3]].join('\n'));
+      await assert.rejects(load(), /GT-00000\.csv:3: 5 ';'-separated fields, expected 8/);
+      fs.writeFileSync(csv, [lines[0], lines[1].replace(/;14$/, ';stop')].join('\n'));
+      await assert.rejects(load(), /GT-00000\.csv:2: ClassId is 'stop', expected a non-negative integer/);
+    });
+
+    it('missing column', async () => {
+      const csv = path.join(classDir('00000'), 'GT-00000.csv');
+      fs.writeFileSync(csv, gtsrbCsv(GTSRB_TRAIN['00000']).replace('ClassId', 'Class'));
+      await assert.rejects(load(), /GT-00000\.csv:1: header lacks column 'ClassId'/);
+    });
+
+    it('ClassId out of range', async () => {
+      const csv = path.join(classDir('00002'), 'GT-00002.csv');
+      fs.writeFileSync(csv, gtsrbCsv(GTSRB_TRAIN['00002'].map((s) => ({ ...s, classId: 43 }))));
+      await assert.rejects(load(), /GT-00002\.csv:2: ClassId 43 is outside 0–42/);
+    });
+
+    it('broken PPM header', async () => {
+      const ppm = path.join(classDir('00001'), '00000_00001.ppm');
+      fs.writeFileSync(ppm, 'P6\n45 forty\n255\n');
+      await assert.rejects(load(), /00000_00001\.ppm: broken PPM header: height is 'forty'/);
+    });
+
+    it('PPM size disagreeing with the CSV', async () => {
+      const csv = path.join(classDir('00002'), 'GT-00002.csv');
+      fs.writeFileSync(csv, gtsrbCsv(GTSRB_TRAIN['00002'].map((s) => ({ ...s, width: 30 }))));
+      await assert.rejects(load(), /00000_00000\.ppm: PPM is 29×30, but .*GT-00002\.csv:2 says 30×30/);
+    });
+
+    it('image listed but absent', async () => {
+      fs.rmSync(path.join(classDir('00001'), '00000_00001.ppm'));
+      await assert.rejects(load(), /GT-00001\.csv:3: image .*00000_00001\.ppm does not exist/);
+    });
+
+    it('empty class folder', async () => {
+      fs.mkdirSync(classDir('00003'));
+      await assert.rejects(load(), /00003: empty class folder/);
+      fs.writeFileSync(path.join(classDir('00003'), 'GT-00003.csv'), gtsrbCsv([]));
+      await assert.rejects(load(), /00003: empty class folder \(GT-00003\.csv lists no images\)/);
+    });
+
+    it('no GTSRB layout at all', async () => {
+      await assert.rejects(loadGtsrb({ path: path.join(tmp.dir, 'cache'), cache }), /no Final_Training\/Images folder/);
+    });
+  });
+
+  it('has the 43 standard class names', () => {
+    assert.equal(GTSRB_CLASSES.length, 43);
+    assert.equal(new Set(GTSRB_CLASSES).size, 43);
+  });
+});
