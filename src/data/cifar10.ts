@@ -13,7 +13,7 @@ export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer',
 
 const SIDE = 32;
 const PIXELS = SIDE * SIDE;
-export const CIFAR10_RECORD_BYTES = 1 + 3 * PIXELS;
+const CIFAR10_RECORD_BYTES = 1 + 3 * PIXELS;
 const TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 const TEST_FILE = 'test_batch.bin';
 const META_FILE = 'batches.meta.txt';
@@ -37,11 +37,8 @@ export interface Cifar10Options {
   progress?: boolean;
 }
 
-/**
- * Check a batch file's size and labels without converting it: `file` names it in errors.
- * Returns the number of records.
- */
-export function checkCifarBatch(bytes: Uint8Array, file: string): number {
+/** Throws, naming `file`, unless the batch is whole records with labels 0–9. */
+function checkCifarBatch(bytes: Uint8Array, file: string): void {
   if (bytes.length % CIFAR10_RECORD_BYTES !== 0) {
     throw new Error(
       `${file}: ${bytes.length} bytes is not a multiple of the ${CIFAR10_RECORD_BYTES}-byte CIFAR-10 record ` +
@@ -53,7 +50,6 @@ export function checkCifarBatch(bytes: Uint8Array, file: string): number {
     const label = bytes[i * CIFAR10_RECORD_BYTES];
     if (label > 9) throw new Error(`${file}: record ${i} has label byte ${label}, expected 0–9`);
   }
-  return n;
 }
 
 /** Append the records of one batch file (planar R, G, B planes) as NHWC pixels at `offset` images. */

@@ -77,7 +77,7 @@ export interface GtsrbOptions {
 }
 
 /** One annotated image: a row of a GT-*.csv file. */
-export interface GtsrbRecord {
+interface GtsrbRecord {
   file: string;
   /** `csvfile:line`, for error messages. */
   where: string;
@@ -88,7 +88,7 @@ export interface GtsrbRecord {
 }
 
 /** Parse a GT-*.csv annotation file; image paths are resolved against `imageDir`. */
-export function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
+function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
   if (!fs.existsSync(csvFile)) throw new Error(`${csvFile}: missing annotation file (${LAYOUT})`);
   const lines = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = lines[0].split(';').map((s) => s.trim());

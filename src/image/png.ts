@@ -17,9 +17,10 @@ export function encodePng(img: RawImage): Buffer {
 
 /**
  * Decode a PNG to uint8 HWC: 1 channel for grayscale files, else 3 (RGB). An alpha channel
- * is dropped, not composited, since dataset images have no meaningful transparency.
+ * is dropped, not composited, since dataset images have no meaningful transparency. `file`
+ * names the source in errors.
  */
-export function decodePng(bytes: Uint8Array, file = 'PNG'): RawImage {
+export function decodePng(bytes: Uint8Array, file: string): RawImage {
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));

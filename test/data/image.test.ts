@@ -18,7 +18,7 @@ describe('image/png', () => {
       const img = { width: 7, height: 5, channels, data: Uint8Array.from({ length: 7 * 5 * channels }, () => rng.int(256)) };
       const png = encodePng(img);
       assert.deepEqual(png.subarray(1, 4).toString('latin1'), 'PNG');
-      const back = decodePng(png);
+      const back = decodePng(png, 'roundtrip.png');
       assert.equal(back.channels, channels);
       assert.equal(back.width, 7);
       assert.equal(back.height, 5);
