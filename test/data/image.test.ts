@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { getKernel, type TensorInfo } from '@tensorflow/tfjs-core';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { Dataset } from '../../src/data/dataset';
@@ -108,13 +108,21 @@ describe('image/resize', () => {
     assert.deepEqual(Array.from(out.data), [0, 25, 75, 100, 50, 59, 76, 85, 150, 126, 79, 55, 200, 160, 80, 40]);
   });
 
-  it('agrees with tf.image.resizeBilinear(halfPixelCenters=true) within rounding', async () => {
-    await tf.ready();
+  it('agrees with the tfjs ResizeBilinear kernel (halfPixelCenters=true) within rounding', () => {
+    // A private cpu backend runs the kernel without touching the global tfjs backend other tests set.
+    const cpu = new MathBackendCPU();
+    const kernel = getKernel('ResizeBilinear', 'cpu');
+    assert.ok(kernel, 'the cpu backend registers ResizeBilinear');
     const rng = new Rng('resize');
     for (const [h, w, c, oh, ow] of [[5, 7, 3, 32, 32], [40, 33, 3, 32, 32], [6, 6, 1, 4, 9]]) {
       const img = { width: w, height: h, channels: c, data: Uint8Array.from({ length: h * w * c }, () => rng.int(256)) };
       const mine = resizeBilinear(img, oh, ow).data;
-      const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(img.data, [h, w, c], 'float32'), [oh, ow], false, true).dataSync());
+      const shape = [1, h, w, c];
+      const images: TensorInfo = { dataId: cpu.write(Float32Array.from(img.data), shape, 'float32'), shape, dtype: 'float32' };
+      const attrs = { alignCorners: false, halfPixelCenters: true, size: [oh, ow] };
+      const out = kernel.kernelFunc({ inputs: { images }, backend: cpu, attrs }) as TensorInfo;
+      const ref = cpu.readSync(out.dataId) as Float32Array;
+      assert.deepEqual(out.shape, [1, oh, ow, c]);
       let worst = 0;
       for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(mine[i] - ref[i]));
       assert.ok(worst <= 0.5 + 1e-3, `${h}×${w} → ${oh}×${ow}: max |diff| ${worst}`);
