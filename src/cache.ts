@@ -141,11 +141,6 @@ export class Cache {
    * `contents` maps file names to data; `fill`, when given, may also write files into the
    * staging folder (for large outputs streamed to disk), which are then checksummed too.
    */
-  /**
-   * Store an entry atomically, replacing any previous one for the same configuration.
-   * `contents` maps file names to data; `fill`, when given, may also write files into the
-   * staging folder (for large outputs streamed to disk), which are then checksummed too.
-   */
   async put(
     kind: string,
     config: unknown,
