@@ -30,7 +30,7 @@ const COMMANDS: Record<string, Command> = {
       console.log(`backend:   ${info.backend} (tfjs backend '${info.tfBackend}')`);
       console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
       console.log('versions:');
-      for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(28)} ${v ?? 'not installed'}`);
+      for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(30)} ${v ?? 'not installed'}`);
       console.log(`cache:     ${info.cacheDir}`);
       console.log('datasets:');
       for (const d of info.datasets) console.log(`  ${d.name.padEnd(14)} ${d.available ? 'found' : 'not found'}  ${d.where}`);
