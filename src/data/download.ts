@@ -23,6 +23,8 @@ export interface DownloadOptions {
   expectedMd5: string;
   /** Show a progress bar on stderr (default true). */
   progress?: boolean;
+  /** Give up when no byte arrives for this long (default 60 s): a stalled server must not hang a run. */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -33,12 +35,20 @@ export async function downloadVerified(url: string, dest: string, opts: Download
   const expected = opts.expectedMd5.toLowerCase();
   if (!/^[0-9a-f]{32}$/.test(expected)) throw new Error(`download ${url}: expected md5 '${opts.expectedMd5}' is not 32 hex digits`);
   const showProgress = opts.progress ?? true;
+  const stallMs = opts.stallTimeoutMs ?? 60_000;
+  const abort = new AbortController();
+  let stallTimer: NodeJS.Timeout | undefined;
+  const armStallTimer = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => abort.abort(new Error(`no data for ${stallMs / 1000} s`)), stallMs);
+  };
   const out = fs.openSync(dest, 'w');
   let closed = false;
   try {
     let response: Response;
+    armStallTimer();
     try {
-      response = await fetch(url);
+      response = await fetch(url, { signal: abort.signal });
     } catch (e) {
       const cause = (e as { cause?: Error }).cause;
       throw new Error(`download ${url} failed: ${cause?.message ?? (e as Error).message}`);
@@ -51,15 +61,20 @@ export async function downloadVerified(url: string, dest: string, opts: Download
     const bar = showProgress && total ? new Progress(`downloading ${new URL(url).pathname.split('/').pop()}`, total, consoleSink(), 'B') : null;
     let received = 0;
     let lastDraw = 0;
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      fs.writeSync(out, chunk);
-      received += chunk.length;
-      const now = Date.now();
-      if (bar && (now - lastDraw >= 250 || received === total)) {
-        lastDraw = now;
-        bar.set(received);
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        armStallTimer();
+        hash.update(chunk);
+        fs.writeSync(out, chunk);
+        received += chunk.length;
+        const now = Date.now();
+        if (bar && (now - lastDraw >= 250 || received === total)) {
+          lastDraw = now;
+          bar.set(received);
+        }
       }
+    } catch (e) {
+      throw new Error(`download ${url} failed after ${received} bytes: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (e as Error).message}`);
     }
     fs.fsyncSync(out);
     fs.closeSync(out);
@@ -75,5 +90,7 @@ export async function downloadVerified(url: string, dest: string, opts: Download
     if (!closed) fs.closeSync(out);
     fs.rmSync(dest, { force: true });
     throw e;
+  } finally {
+    clearTimeout(stallTimer);
   }
 }
