@@ -1,0 +1,109 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Seed } from '../rng';
+import { buildMnistNet } from './mnist-net';
+import { type ArchitectureBuilder, Network } from './network';
+import { buildPreActResNet18 } from './preact-resnet18';
+import { buildResNet18 } from './resnet18';
+import { buildSmallCnn } from './smallcnn';
+
+export type ModelArch = 'smallcnn' | 'preact-resnet18' | 'resnet18' | 'mnist-net';
+
+export interface ModelConfig {
+  arch: ModelArch;
+  /** [height, width, channels] of the float32 NHWC inputs, pixel values in [0, 1] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  /**
+   * Optional per-channel normalisation applied inside forward(), (x − mean) / std, so that
+   * callers (attacks especially) always work in [0, 1] pixel space. Absent: inputs are used as
+   * they are. Part of the config, not of the weights.
+   */
+  normalization?: { mean: readonly number[]; std: readonly number[] };
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  collect?: readonly string[] | 'all';
+}
+
+export interface ForwardOutput {
+  logits: tf.Tensor2D;
+  /**
+   * Penultimate features: the output of the last convolutional stage, globally average-pooled,
+   * before the classifier — the paper's f(·). Every architecture here pools, including those
+   * whose classifier flattens instead.
+   */
+  features: tf.Tensor2D;
+  /** named intermediate activations requested by `collect` (NHWC), e.g. 'conv3', 'layer3' */
+  activations: Record<string, tf.Tensor4D>;
+}
+
+export interface LastConv {
+  /** name of the last convolution's weight, [kh, kw, in, out]: fine-pruning masks its output channels */
+  weight: string;
+  /** name of the activation that carries those channels, recorded on clean data to rank them */
+  activation: string;
+  /**
+   * Prefix of the batch norm directly after that convolution, when there is one: a channel with
+   * zeroed conv weights still outputs its batch-norm shift, so pruning must zero `${batchNorm}.gamma`
+   * and `${batchNorm}.beta` too.
+   */
+  batchNorm?: string;
+}
+
+export interface Model {
+  readonly config: ModelConfig;
+  /** trainable parameters, by stable dotted name, e.g. 'conv1.weight', 'layer2.0.bn1.gamma' */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+  /** non-trainable state: batch-norm running estimates, e.g. 'bn1.runningMean', 'bn1.runningVar' */
+  readonly state: ReadonlyMap<string, tf.Variable>;
+  /** names of the activations `collect` accepts, in network order */
+  readonly activationNames: readonly string[];
+  readonly lastConv: LastConv;
+  /**
+   * Runs the network; no intermediate tensor outlives the call except those returned. In
+   * training mode batch norm uses batch statistics and queues running-stat updates until
+   * commitState() or discardState().
+   */
+  forward(x: tf.Tensor4D, opts: ForwardOptions): ForwardOutput;
+  /** eval-mode logits */
+  predict(x: tf.Tensor4D): tf.Tensor2D;
+  /**
+   * Applies the queued running-stat updates, one per training-mode forward pass and in order
+   * (PyTorch semantics: momentum 0.1, unbiased variance for the running estimate). Call after
+   * each optimiser step, outside gradient computation.
+   */
+  commitState(): void;
+  /** Drops queued running-stat updates, e.g. after training-mode passes made only to craft inputs. */
+  discardState(): void;
+  /**
+   * All params then all state, as named tensors for checkpoints. The tensors are the model's own
+   * variables, not copies: read them, do not dispose them.
+   */
+  namedWeights(): { name: string; tensor: tf.Tensor }[];
+  /**
+   * Copies every param and state tensor from `weights` (which must hold exactly the model's
+   * names, with the same shapes); validates everything before changing anything and drops
+   * queued state updates. The caller keeps ownership of the given tensors.
+   */
+  loadWeights(weights: Record<string, tf.Tensor>): void;
+  /** FLOPs (multiply-adds × 2) of convolutions and dense layers for one image */
+  forwardFlops(): number;
+  dispose(): void;
+}
+
+const BUILDERS: Record<ModelArch, ArchitectureBuilder> = {
+  smallcnn: buildSmallCnn,
+  'preact-resnet18': buildPreActResNet18,
+  resnet18: buildResNet18,
+  'mnist-net': buildMnistNet,
+};
+
+export const MODEL_ARCHS = Object.keys(BUILDERS) as ModelArch[];
+
+/** Builds a network with its parameters initialised from `seed` (identical on every backend). */
+export function createModel(config: ModelConfig, seed: Seed): Model {
+  const build = Object.prototype.hasOwnProperty.call(BUILDERS, config.arch) ? BUILDERS[config.arch] : undefined;
+  if (!build) throw new Error(`unknown model architecture '${String(config.arch)}'; valid: ${MODEL_ARCHS.join(', ')}`);
+  return new Network(config, seed, build);
+}
