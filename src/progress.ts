@@ -39,7 +39,8 @@ export function formatProgress(u: ProgressUpdate, width = 24): string {
   const rate = u.unit === 'B' ? `${formatCount(u.rate, 'B')}/s` : `${u.rate.toFixed(1)} ${u.unit}/s`;
   const pct = (100 * frac).toFixed(0).padStart(3);
   const tail = u.detail ? `  ${u.detail}` : '';
-  return `${u.label} ${bar} ${pct}% ${formatCount(u.done, u.unit)}/${formatCount(u.total, u.unit)}  ${rate}  ETA ${formatDuration(u.etaSec)}${tail}`;
+  const counts = u.unit === 'B' ? `${formatCount(u.done, 'B')}/${formatCount(u.total, 'B')}` : `${u.done}/${u.total} ${u.unit}`;
+  return `${u.label} ${bar} ${pct}% ${counts}  ${rate}  ETA ${formatDuration(u.etaSec)}${tail}`;
 }
 
 /** Redraws one line on a terminal; elsewhere (CI logs, notebooks) prints a line every few seconds. */

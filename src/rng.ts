@@ -33,6 +33,16 @@ export class Rng {
     this.s = stateFromSeed(seed);
   }
 
+  /** A generator at an explicit xoshiro128** state, e.g. to check against the reference vectors. */
+  static fromState(seedLabel: Seed, state: ArrayLike<number>): Rng {
+    if (state.length !== 4 || Array.from(state).every((v) => v === 0)) {
+      throw new Error('Rng.fromState: expected four 32-bit words, not all zero');
+    }
+    const r = new Rng(seedLabel);
+    r.s.set(state);
+    return r;
+  }
+
   fork(label: string | number): Rng {
     return new Rng(`${String(this.seed)}/${String(label)}`);
   }

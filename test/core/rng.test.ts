@@ -14,6 +14,11 @@ describe('Rng', () => {
     assert.notDeepEqual(Array.from({ length: 5 }, () => new Rng('42').nextUint32()), sa.slice(0, 1));
   });
 
+  it('matches the xoshiro128** reference outputs', () => {
+    const r = Rng.fromState('reference', [1, 2, 3, 4]);
+    assert.deepEqual(Array.from({ length: 6 }, () => r.nextUint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  });
+
   it('forks depend on the seed and label only, not on draws made before', () => {
     const a = new Rng(7);
     const forkedFirst = a.fork('poison').float();
