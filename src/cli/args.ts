@@ -36,6 +36,14 @@ export function intOpt(p: Parsed, name: string, min = -Infinity): number | undef
   return n;
 }
 
+export function numberOpt(p: Parsed, name: string, min = -Infinity): number | undefined {
+  const v = stringOpt(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} expects a number ≥ ${min}, got '${v}'`);
+  return n;
+}
+
 export function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T {
   if (value === undefined) throw new UsageError(`missing ${what}; expected one of ${allowed.join(', ')}`);
   if (!(allowed as readonly string[]).includes(value)) {

@@ -4,7 +4,10 @@ import { Cache, cacheRoot, writeFileAtomic } from '../cache';
 import { classCounts } from '../data/dataset';
 import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
 import { previewGrid } from '../image/png';
-import { oneOf, parse, stringOpt, UsageError } from './args';
+import { MODEL_ARCHS, type ModelArch } from '../models/model';
+import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profiles';
+import { trainBenign } from '../train/run';
+import { intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -58,6 +61,50 @@ const COMMANDS: Record<string, Command> = {
       console.log(`preview: ${out}`);
       return 0;
     },
+  },
+};
+
+COMMANDS.train = {
+  usage: `pbe train --dataset <${DATASET_NAMES.join('|')}> [--model <${MODEL_ARCHS.join('|')}>] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--epochs N] [--batch-size N] [--lr X] [--train-per-class N] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        ...COMMON,
+        dataset: { type: 'string' },
+        model: { type: 'string' },
+        profile: { type: 'string' },
+        seed: { type: 'string' },
+        epochs: { type: 'string' },
+        'batch-size': { type: 'string' },
+        lr: { type: 'string' },
+        'train-per-class': { type: 'string' },
+        path: { type: 'string' },
+      },
+      0,
+    );
+    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
+    const profileName = oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile');
+    const model = stringOpt(p, 'model');
+    const profile = resolveProfile(profileName, dataset, {
+      arch: model === undefined ? undefined : oneOf<ModelArch>(model, MODEL_ARCHS, '--model'),
+      epochs: intOpt(p, 'epochs', 0),
+      batchSize: intOpt(p, 'batch-size', 1),
+      lr: numberOpt(p, 'lr', 0),
+      trainPerClass: intOpt(p, 'train-per-class', 1),
+    });
+    const seed = intOpt(p, 'seed', 0) ?? 0;
+    await initBackend(stringOpt(p, 'backend'));
+    console.error(runtimeSummary());
+    const { record, fromCache, model: trained } = await trainBenign(profile, { seed, data: { path: stringOpt(p, 'path') } });
+    trained.dispose();
+    const last = record.history[record.history.length - 1];
+    console.log(
+      `${profile.arch} on ${dataset} (profile ${profile.profile}, seed ${seed})${fromCache ? ' [from cache]' : ''}: ` +
+        `clean accuracy ${(100 * record.cleanAccuracy).toFixed(2)}%, ${record.history.length} epochs in ${record.trainSeconds.toFixed(0)} s` +
+        (last ? `, final train loss ${last.loss.toFixed(3)}` : ''),
+    );
+    return 0;
   },
 };
 
