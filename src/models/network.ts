@@ -107,8 +107,12 @@ export class Network implements Model {
       if (t.dtype !== v.dtype) throw new Error(`${where}: tensor '${name}' has dtype ${t.dtype}, expected ${v.dtype}`);
     }
     this.discardState();
-    // Tensors are immutable and reference-counted: the variable shares the data, the caller may dispose theirs.
-    for (const [name, v] of own) v.assign(weights[name]);
+    for (const [name, v] of own) {
+      const t = weights[name];
+      // assign() releases the old data before taking the new: with shared data it would free both.
+      // Otherwise the variable shares t's (immutable, reference-counted) data; the caller may dispose t.
+      if (t.dataId !== v.dataId) v.assign(t);
+    }
   }
 
   forwardFlops(): number {
