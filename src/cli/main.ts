@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { initBackend, runtimeInfo, runtimeSummary } from '../backend';
+import { runBench } from '../bench/bench';
 import { Cache, cacheRoot, writeFileAtomic } from '../cache';
 import { classCounts } from '../data/dataset';
 import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
@@ -104,6 +105,28 @@ COMMANDS.train = {
         `clean accuracy ${(100 * record.cleanAccuracy).toFixed(2)}%, ${record.history.length} epochs in ${record.trainSeconds.toFixed(0)} s` +
         (last ? `, final train loss ${last.loss.toFixed(3)}` : ''),
     );
+    return 0;
+  },
+};
+
+COMMANDS.bench = {
+  usage: 'pbe bench [--model <smallcnn|preact-resnet18>] [--reps N] [--backend B]',
+  async run(argv) {
+    const p = parse(argv, { ...COMMON, model: { type: 'string' }, reps: { type: 'string' } }, 0);
+    const model = stringOpt(p, 'model');
+    await initBackend(stringOpt(p, 'backend'));
+    const info = runtimeInfo();
+    console.error(`${runtimeSummary()}, ${info.machine.memoryGiB} GiB`);
+    const report = runBench({
+      archs: model === undefined ? undefined : [oneOf<ModelArch>(model, MODEL_ARCHS, '--model')],
+      reps: intOpt(p, 'reps', 1),
+      log: (r) =>
+        console.error(
+          `${r.model.padEnd(16)} ${r.task.padEnd(11)} batch ${String(r.batch).padStart(3)}  ${r.secondsPerBatch.toFixed(3)} s/batch  ` +
+            `${r.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${r.gflopPerSecond.toFixed(1).padStart(5)} GFLOP/s`,
+        ),
+    });
+    console.log(JSON.stringify(report, null, 2));
     return 0;
   },
 };

@@ -69,9 +69,9 @@ interface BatchMoments {
 
 /**
  * Batch norm over NHWC channels with PyTorch semantics. Training mode normalises with the batch
- * moments (batchNormTrain: the fast path with a closed-form gradient) and queues them; commit() folds each queued batch into the running estimates
- * (momentum 0.1, unbiased variance), in order. Queuing keeps variable assignments out of
- * gradient computations.
+ * moments (through batchNormTrain, whose closed-form gradient is much faster on wasm) and
+ * queues them; commit() folds each queued batch into the running estimates (momentum 0.1,
+ * unbiased variance), in order. Queuing keeps variable assignments out of gradient computations.
  */
 export class BatchNorm2d implements Stateful {
   readonly gamma: tf.Variable<tf.Rank.R1>;
@@ -93,7 +93,13 @@ export class BatchNorm2d implements Stateful {
   }
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
-    if (!training) return tf.batchNorm4d(x, this.runningMean, this.runningVar, this.beta, this.gamma, BN_EPSILON);
+    if (!training) {
+      // Eval mode is a per-channel affine map; written as one multiply and one add, its input
+      // gradient (every PGD step) is a single multiply, where tfjs's batchNorm gradient tiles.
+      const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, BN_EPSILON)));
+      const shift = tf.sub(this.beta, tf.mul(this.runningMean, scale));
+      return tf.add(tf.mul(x, scale), shift);
+    }
     const [n, h, w] = x.shape;
     const count = n * h * w;
     if (count < 2) {

@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../../models/model';
+import type { Rng } from '../../rng';
+
+export type Norm = 'linf' | 'l2';
+
+export interface PgdConfig {
+  norm: Norm;
+  /** radius of the ball around the clean image, in [0, 1] pixel units */
+  eps: number;
+  /** step size per iteration */
+  step: number;
+  iterations: number;
+  /** start from a uniform (L∞) or uniform-in-ball (L2) random point instead of the clean image */
+  randomStart: boolean;
+  /** targeted: descend the loss of `target`; untargeted: ascend the loss of the true label */
+  targeted: boolean;
+}
+
+/** The reference code's setting: L∞, ε = 6/255, step ε/5, 7 iterations, no random start. */
+export const PGD_DEFAULT: PgdConfig = { norm: 'linf', eps: 6 / 255, step: 6 / 255 / 5, iterations: 7, randomStart: false, targeted: false };
+
+/** FGSM is one L∞ step of size ε from the clean image. */
+export function fgsmConfig(eps: number, targeted = false): PgdConfig {
+  return { norm: 'linf', eps, step: eps, iterations: 1, randomStart: false, targeted };
+}
+
+export function validatePgd(cfg: PgdConfig): void {
+  if (cfg.norm !== 'linf' && cfg.norm !== 'l2') throw new Error(`pgd.norm: expected 'linf' or 'l2', got '${cfg.norm as string}'`);
+  for (const k of ['eps', 'step'] as const) {
+    if (!(Number.isFinite(cfg[k]) && cfg[k] >= 0)) throw new Error(`pgd.${k}: expected a finite number ≥ 0, got ${cfg[k]}`);
+  }
+  if (!Number.isInteger(cfg.iterations) || cfg.iterations < 0) throw new Error(`pgd.iterations: expected an integer ≥ 0, got ${cfg.iterations}`);
+}
+
+/** Per-image L2 norms of a batch, shaped [N, 1, 1, 1] for broadcasting. */
+function l2PerImage(t: tf.Tensor4D): tf.Tensor4D {
+  return tf.sqrt(tf.add(tf.sum(tf.square(t), [1, 2, 3], true), 1e-24)) as tf.Tensor4D;
+}
+
+/** A Gaussian direction scaled to a radius drawn per image, uniform in volume (r = ε·u^(1/d)). */
+function randomInL2Ball(gaussian: tf.Tensor4D, eps: number, rng: Rng): tf.Tensor4D {
+  const [n, h, w, c] = gaussian.shape;
+  const d = h * w * c;
+  const radii = tf.tensor4d(Float32Array.from({ length: n }, () => eps * rng.float() ** (1 / d)), [n, 1, 1, 1]);
+  return tf.mul(tf.div(gaussian, l2PerImage(gaussian)), radii) as tf.Tensor4D;
+}
+
+/** Project `delta` onto the ε-ball of the norm and keep x + delta inside [0, 1]. */
+function project(x: tf.Tensor4D, delta: tf.Tensor4D, cfg: PgdConfig): tf.Tensor4D {
+  const inBall =
+    cfg.norm === 'linf'
+      ? tf.clipByValue(delta, -cfg.eps, cfg.eps)
+      : tf.mul(delta, tf.minimum(1, tf.div(cfg.eps, l2PerImage(delta))));
+  return tf.sub(tf.clipByValue(tf.add(x, inBall), 0, 1), x) as tf.Tensor4D;
+}
+
+/**
+ * Projected gradient descent on the cross-entropy of `labels` (true labels when untargeted,
+ * targets when targeted), batched, with the model in eval mode. Returns the adversarial images,
+ * which stay in [0, 1] and within ε of `x` in the chosen norm. The caller owns the result.
+ */
+export function pgd(model: Model, x: tf.Tensor4D, labels: tf.Tensor1D, cfg: PgdConfig, rng?: Rng): tf.Tensor4D {
+  validatePgd(cfg);
+  if (cfg.randomStart && !rng) throw new Error('pgd: randomStart needs an Rng');
+  const k = model.config.numClasses;
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(labels, k);
+    const lossOf = (adv: tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, model.predict(adv as tf.Tensor4D), undefined, undefined, tf.Reduction.SUM);
+    const gradOf = tf.grad(lossOf);
+    let delta: tf.Tensor4D = tf.zerosLike(x);
+    if (cfg.randomStart) {
+      const n = x.size;
+      delta =
+        cfg.norm === 'linf'
+          ? (tf.tensor(rng!.uniformArray(n, -cfg.eps, cfg.eps), x.shape) as tf.Tensor4D)
+          : randomInL2Ball(tf.tensor(rng!.normalArray(n), x.shape) as tf.Tensor4D, cfg.eps, rng!);
+      delta = project(x, delta, cfg);
+    }
+    const sign = cfg.targeted ? -1 : 1;
+    for (let i = 0; i < cfg.iterations; i++) {
+      const next = tf.tidy(() => {
+        const g = gradOf(tf.add(x, delta)) as tf.Tensor4D;
+        const dir = cfg.norm === 'linf' ? tf.sign(g) : tf.div(g, l2PerImage(g));
+        return project(x, tf.add(delta, tf.mul(dir, sign * cfg.step)) as tf.Tensor4D, cfg);
+      });
+      delta.dispose();
+      delta = next;
+    }
+    return tf.add(x, delta) as tf.Tensor4D;
+  });
+}

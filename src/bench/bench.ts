@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { runtimeInfo } from '../backend';
+import { pgd, PGD_DEFAULT } from '../attacks/adversarial/pgd';
+import { createModel, type Model, type ModelArch } from '../models/model';
+import { Rng } from '../rng';
+import { createOptimizer } from '../train/optimizer';
+import { crossEntropy } from '../train/trainer';
+
+export interface BenchRow {
+  model: ModelArch;
+  task: 'train-step' | 'pgd-7' | 'inference';
+  batch: number;
+  secondsPerBatch: number;
+  imagesPerSecond: number;
+  gflopPerSecond: number;
+  /** how the FLOPs of one image were counted */
+  flopsRule: string;
+}
+
+export interface BenchReport {
+  runtime: ReturnType<typeof runtimeInfo>;
+  rows: BenchRow[];
+}
+
+/** Median of `reps` timed runs after `warmup` untimed ones (the first runs build XNNPACK operators). */
+function timeIt(fn: () => void, warmup: number, reps: number): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return {
+    x: tf.tensor4d(rng.uniformArray(n * 32 * 32 * 3), [n, 32, 32, 3]),
+    y: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(k)), 'int32'),
+  };
+}
+
+function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
+  const names = [...model.params.keys()];
+  const vars = names.map((k) => model.params.get(k)!);
+  const { value, grads } = tf.variableGrads(() => crossEntropy(model, x, y, { epoch: 0, batch: 0 }).loss, vars);
+  const byName = Object.fromEntries(names.map((k, i) => [k, grads[vars[i].name]]));
+  opt.step(model.params, byName, 0.01);
+  model.commitState();
+  value.dataSync();
+  tf.dispose([value, ...Object.values(grads)]);
+}
+
+/**
+ * Throughput of the three workloads that dominate pbe-lab, per model. FLOPs come from the layer
+ * shapes (convolutions and dense layers, 2 per multiply-add): a training step counts 3× the
+ * forward pass (forward, input gradients, weight gradients), a PGD iteration 2× (forward and
+ * input gradients), so 7 iterations count 14× per image.
+ */
+export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row: BenchRow) => void } = {}): BenchReport {
+  const rng = new Rng('bench');
+  const rows: BenchRow[] = [];
+  const reps = opts.reps ?? 3;
+  for (const arch of opts.archs ?? (['smallcnn', 'preact-resnet18'] as ModelArch[])) {
+    const model = createModel({ arch, inputShape: [32, 32, 3], numClasses: 10 }, 'bench');
+    const flops = model.forwardFlops();
+    const opt = createOptimizer({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+    const add = (task: BenchRow['task'], batch: number, seconds: number, perImage: number, rule: string) => {
+      const row: BenchRow = {
+        model: arch,
+        task,
+        batch,
+        secondsPerBatch: seconds,
+        imagesPerSecond: batch / seconds,
+        gflopPerSecond: (batch * perImage) / seconds / 1e9,
+        flopsRule: rule,
+      };
+      rows.push(row);
+      opts.log?.(row);
+    };
+    {
+      const { x, y } = batchOf(rng, 128, 10);
+      add('train-step', 128, timeIt(() => trainStep(model, x, y, opt), 2, reps), 3 * flops, '3 × forward');
+      const adv = () => tf.tidy(() => void pgd(model, x, y, PGD_DEFAULT).dataSync());
+      add('pgd-7', 128, timeIt(adv, 1, reps), 14 * flops, '7 × (forward + input gradient) = 14 × forward');
+      tf.dispose([x, y]);
+    }
+    {
+      const { x, y } = batchOf(rng, 256, 10);
+      add('inference', 256, timeIt(() => tf.tidy(() => void model.predict(x).dataSync()), 1, reps), flops, '1 × forward');
+      tf.dispose([x, y]);
+    }
+    opt.dispose();
+    model.dispose();
+  }
+  return { runtime: runtimeInfo(), rows };
+}
