@@ -1,3 +1,5 @@
+import { resizeBilinear } from '../image/resize';
+
 /**
  * One shape for every dataset: uint8 NHWC pixels, int32 labels, class names, provenance.
  * Images stay uint8 in memory (CIFAR-10 train is 150 MB as bytes, 600 MB as float32) and
@@ -83,4 +85,24 @@ export function balancedIndices(ds: Pick<Dataset, 'labels' | 'classNames'>, perC
     }
   }
   return Int32Array.from(out);
+}
+
+/**
+ * The dataset at another resolution and channel count (bilinear resize; grey replicated to RGB,
+ * or RGB averaged to grey), e.g. MNIST digits for a network built for 32×32×3 inputs.
+ */
+export function reshapeImages(ds: Dataset, size: number, channels: 1 | 3): Dataset {
+  const [n, h, w, c] = ds.shape;
+  if (c !== 1 && c !== 3) throw new Error(`reshapeImages: ${ds.name} has ${c} channels; expected 1 or 3`);
+  const out = new Uint8Array(n * size * size * channels);
+  const per = h * w * c;
+  for (let i = 0; i < n; i++) {
+    const img = resizeBilinear({ width: w, height: h, channels: c, data: ds.images.subarray(i * per, (i + 1) * per) }, size, size);
+    const base = i * size * size * channels;
+    for (let p = 0; p < size * size; p++) {
+      const grey = c === 1 ? img.data[p] : Math.round((img.data[3 * p] + img.data[3 * p + 1] + img.data[3 * p + 2]) / 3);
+      for (let k = 0; k < channels; k++) out[base + p * channels + k] = c === channels ? img.data[p * c + k] : grey;
+    }
+  }
+  return { ...ds, name: `${ds.name}@${size}x${size}x${channels}`, images: out, shape: [n, size, size, channels] };
 }
