@@ -67,7 +67,13 @@ export interface CacheEntry {
   read(name: string): Buffer;
 }
 
-/** Files to store: in-memory contents, or paths of files already written into `stagingDir`. */
+export interface PutOptions {
+  meta?: Record<string, unknown>;
+  fill?: (stagingDir: string) => void | Promise<void>;
+  keepExisting?: boolean;
+}
+
+/** Files to store, by name: their contents. */
 export type EntryContents = Record<string, Uint8Array | string>;
 
 function checkName(name: string): void {
@@ -140,14 +146,10 @@ export class Cache {
    * Store an entry atomically, replacing any previous one for the same configuration.
    * `contents` maps file names to data; `fill`, when given, may also write files into the
    * staging folder (for large outputs streamed to disk), which are then checksummed too.
+   * With `keepExisting`, a valid entry that appeared meanwhile (another worker computing the same
+   * thing) wins and this one is dropped, so a reader of that entry is never pulled from under.
    */
-  async put(
-    kind: string,
-    config: unknown,
-    contents: EntryContents,
-    meta: Record<string, unknown> = {},
-    fill?: (stagingDir: string) => void | Promise<void>,
-  ): Promise<CacheEntry> {
+  async put(kind: string, config: unknown, contents: EntryContents, opts: PutOptions = {}): Promise<CacheEntry> {
     const dir = this.entryDir(kind, config);
     const parent = path.dirname(dir);
     fs.mkdirSync(parent, { recursive: true });
@@ -158,7 +160,7 @@ export class Cache {
         checkName(name);
         fs.writeFileSync(path.join(staging, name), data);
       }
-      if (fill) await fill(staging);
+      if (opts.fill) await opts.fill(staging);
       const files: Record<string, ManifestFile> = {};
       for (const name of fs.readdirSync(staging).sort()) {
         checkName(name);
@@ -169,13 +171,29 @@ export class Cache {
         kind,
         key: path.basename(dir),
         config,
-        meta,
+        meta: opts.meta ?? {},
         createdAt: new Date().toISOString(),
         files,
       };
       fs.writeFileSync(path.join(staging, MANIFEST), JSON.stringify(manifest, null, 2));
-      if (fs.existsSync(dir)) this.discard(dir);
-      fs.renameSync(staging, dir);
+      if (opts.keepExisting) {
+        const existing = this.get(kind, config);
+        if (existing) {
+          removeQuietly(staging);
+          return existing;
+        }
+      } else if (fs.existsSync(dir)) {
+        this.discard(dir);
+      }
+      try {
+        fs.renameSync(staging, dir);
+      } catch (e) {
+        const raced = opts.keepExisting && ['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '');
+        const winner = raced ? this.get(kind, config) : null;
+        if (!winner) throw e;
+        removeQuietly(staging);
+        return winner;
+      }
       return makeEntry(dir, manifest);
     } catch (e) {
       removeQuietly(staging);
@@ -192,13 +210,15 @@ export class Cache {
   ): Promise<CacheEntry> {
     const existing = this.get(kind, config);
     if (existing) return existing;
-    let built: EntryContents = {};
-    return this.put(kind, config, {}, meta, async (staging) => {
-      built = (await build(staging)) ?? {};
-      for (const [name, data] of Object.entries(built)) {
-        checkName(name);
-        fs.writeFileSync(path.join(staging, name), data);
-      }
+    return this.put(kind, config, {}, {
+      meta,
+      keepExisting: true,
+      fill: async (staging) => {
+        for (const [name, data] of Object.entries((await build(staging)) ?? {})) {
+          checkName(name);
+          fs.writeFileSync(path.join(staging, name), data);
+        }
+      },
     });
   }
 

@@ -84,9 +84,11 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
     trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
     runtime: runtimeInfo(),
   };
-  await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, { arch: job.modelConfig.arch }, (staging) =>
-    saveTensors(staging, model.namedWeights(), { key: record.key }),
-  );
+  await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
+    meta: { arch: job.modelConfig.arch },
+    keepExisting: true,
+    fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
+  });
   fs.rmSync(runDir, { recursive: true, force: true });
   return { model, record, fromCache: false };
 }

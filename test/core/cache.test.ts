@@ -62,6 +62,15 @@ describe('Cache', () => {
     assert.equal(cache.get('thing', { n: 3 }), null);
   });
 
+  it('keeps an existing valid entry when asked to (a concurrent worker computed it first)', async () => {
+    await cache.put('thing', { n: 5 }, { 'a.txt': 'first' });
+    const kept = await cache.put('thing', { n: 5 }, { 'a.txt': 'second' }, { keepExisting: true });
+    assert.equal(kept.read('a.txt').toString(), 'first');
+    const replaced = await cache.put('thing', { n: 5 }, { 'a.txt': 'third' });
+    assert.equal(replaced.read('a.txt').toString(), 'third');
+    assert.deepEqual(fs.readdirSync(path.join(root, 'thing')).filter((f) => f.startsWith('.')), [], 'no staging or trash left');
+  });
+
   it('leaves nothing behind when a build fails', async () => {
     await assert.rejects(
       cache.getOrCreate('thing', { n: 4 }, () => {
