@@ -1,0 +1,197 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { configKey } from '../../cache';
+import { makeBatch } from '../../data/augment';
+import { type Dataset, imageSize, subset } from '../../data/dataset';
+import type { Model } from '../../models/model';
+import type { Rng } from '../../rng';
+import { predictLabels } from '../../train/trainer';
+import type { StaticAttack } from './registry';
+import { targetLabel } from './trigger';
+
+export interface PoisonOptions {
+  /** fraction of the training set to poison, in (0, 1); default 0.1 as in the paper */
+  ratio?: number;
+  rng: Rng;
+  /** images per trigger call; memory only, never the result */
+  batchSize?: number;
+}
+
+export interface PoisonedSet {
+  /** the training set with poisoned (and noise-mode) images in place, same order as the input */
+  data: Dataset;
+  /** ascending indices of the images whose pixels or label the attack changed: the ground truth */
+  poisonedIndices: Int32Array;
+  /** ascending indices of WaNet's noise-mode images (warped, true labels kept); empty otherwise */
+  crossIndices: Int32Array;
+}
+
+export const DEFAULT_POISON_RATIO = 0.1;
+
+/**
+ * Poisons round(ratio·N) training images in place of the originals.
+ *
+ * Which images: for a dirty-label all-to-one attack, images whose label is not the target (an
+ * image already labelled with the target would carry the trigger without teaching anything);
+ * all-to-all, any image; clean-label (SIG), target-class images only, as many as asked for but at
+ * most the whole target class (10% of a balanced 10-class set is about all of it). Triggered
+ * pixels are rounded back to uint8, so the data is what a poisoned image file would hold; labels
+ * become targetLabel(y), or stay for clean-label.
+ *
+ * WaNet's noise-mode images (crossRatio × as many) are drawn from the remaining images, any class,
+ * warped with per-image noise and keep their labels. They are not poisoned: a defense should keep
+ * them, so they are reported apart. An image that a trigger happened to leave pixel-identical
+ * with its label unchanged is in neither list, since nothing about it differs from a clean one.
+ */
+export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: PoisonOptions): PoisonedSet {
+  const ratio = opts.ratio ?? DEFAULT_POISON_RATIO;
+  if (!(typeof ratio === 'number' && ratio > 0 && ratio < 1)) {
+    throw new Error(`poison ratio: expected a number in (0, 1), got ${String(ratio)}`);
+  }
+  checkCompatible(train, attack);
+  const n = train.shape[0];
+  const { rule } = attack;
+  const candidates = indicesWhere(train.labels, (y) => (attack.cleanLabel ? y === rule.target : rule.mode === 'all2all' || y !== rule.target));
+  const wanted = Math.round(ratio * n);
+  const count = attack.cleanLabel ? Math.min(wanted, candidates.length) : wanted;
+  if (count === 0) {
+    throw new Error(
+      `poison ratio ${ratio}: selects no image of ${train.name}/${train.split} (${n} images, ${candidates.length} eligible for ${attack.name})`,
+    );
+  }
+  if (count > candidates.length) {
+    throw new Error(`poison ratio ${ratio}: asks for ${count} images but only ${candidates.length} of ${n} are not of the target class ${rule.target}`);
+  }
+  const chosen = sorted(pick(candidates, count, opts.rng.fork('poison')));
+
+  let cross: Int32Array = new Int32Array(0);
+  if (attack.crossRatio > 0) {
+    const isChosen = new Uint8Array(n);
+    for (const i of chosen) isChosen[i] = 1;
+    const rest = indicesWhere(train.labels, (_, i) => !isChosen[i]);
+    const crossCount = Math.round(attack.crossRatio * count);
+    if (crossCount > rest.length) {
+      throw new Error(`${attack.name} cross ratio ${attack.crossRatio}: asks for ${crossCount} noise-mode images but only ${rest.length} images are not poisoned`);
+    }
+    cross = sorted(pick(rest, crossCount, opts.rng.fork('cross')));
+  }
+
+  const images = train.images.slice();
+  const labels = train.labels.slice();
+  const size = imageSize(train);
+  const batchSize = opts.batchSize ?? 256;
+  const changed = (i: number) => labels[i] !== train.labels[i] || !sameImage(images, train.images, i, size);
+
+  writeTriggered(train, chosen, images, (x) => attack.trigger.apply(x), batchSize);
+  if (!attack.cleanLabel) for (const i of chosen) labels[i] = targetLabel(rule, train.labels[i]);
+  if (cross.length > 0) {
+    const noiseRng = opts.rng.fork('cross-noise');
+    writeTriggered(train, cross, images, (x) => attack.applyCross!(x, noiseRng), batchSize);
+  }
+
+  const key = configKey({ attack: attack.config, ratio, rng: String(opts.rng.seed) });
+  return {
+    data: {
+      ...train,
+      name: `${train.name}+${attack.name}`,
+      images,
+      labels,
+      source: `${train.source}; poisoned by ${attack.name} (ratio ${ratio}, key ${key})`,
+    },
+    poisonedIndices: chosen.filter(changed),
+    crossIndices: cross.filter(changed),
+  };
+}
+
+export interface TriggeredTestSet {
+  /** triggered images, labelled with their target labels */
+  data: Dataset;
+  /** where each image came from in the clean test set */
+  sourceIndices: Int32Array;
+  /** their true labels */
+  trueLabels: Int32Array;
+}
+
+/**
+ * The test images the ASR is measured on, triggered and labelled with their targets. All-to-one
+ * (clean-label SIG included) leaves out images whose true label already is the target: the model
+ * predicting it says nothing about the backdoor.
+ */
+export function triggeredTestSet(test: Dataset, attack: StaticAttack, batchSize = 256): TriggeredTestSet {
+  checkCompatible(test, attack);
+  const { rule } = attack;
+  const sourceIndices = indicesWhere(test.labels, (y) => rule.mode === 'all2all' || y !== rule.target);
+  const picked = subset(test, sourceIndices, `${test.name}+${attack.name}-triggered`);
+  const all = Int32Array.from(sourceIndices.keys());
+  writeTriggered(picked, all, picked.images, (x) => attack.trigger.apply(x), batchSize);
+  const trueLabels = picked.labels.slice();
+  for (let i = 0; i < picked.labels.length; i++) picked.labels[i] = targetLabel(rule, trueLabels[i]);
+  const key = configKey({ attack: attack.config });
+  return { data: { ...picked, source: `${test.source}; triggered by ${attack.name} (key ${key})` }, sourceIndices, trueLabels };
+}
+
+/** Fraction of triggered images predicted as their target label. */
+export function attackSuccessRate(predicted: Int32Array, triggered: TriggeredTestSet): number {
+  const targets = triggered.data.labels;
+  if (predicted.length !== targets.length) {
+    throw new Error(`attackSuccessRate: ${predicted.length} predictions for ${targets.length} triggered images`);
+  }
+  if (targets.length === 0) throw new Error('attackSuccessRate: the triggered test set is empty');
+  let hits = 0;
+  for (let i = 0; i < targets.length; i++) if (predicted[i] === targets[i]) hits++;
+  return hits / targets.length;
+}
+
+/** Clean accuracy (ACC) and attack success rate (ASR) of a model, both in [0, 1]. */
+export function evaluateBackdoor(model: Model, cleanTest: Dataset, triggered: TriggeredTestSet): { acc: number; asr: number } {
+  const clean = predictLabels(model, cleanTest);
+  let ok = 0;
+  for (let i = 0; i < clean.length; i++) if (clean[i] === cleanTest.labels[i]) ok++;
+  return { acc: clean.length > 0 ? ok / clean.length : 0, asr: attackSuccessRate(predictLabels(model, triggered.data), triggered) };
+}
+
+function checkCompatible(ds: Dataset, attack: StaticAttack): void {
+  const [, h, w, c] = ds.shape;
+  const [eh, ew, ec] = attack.config.inputShape;
+  if (h !== eh || w !== ew || c !== ec) {
+    throw new Error(`${attack.name}: built for ${eh}×${ew}×${ec} images, but ${ds.name}/${ds.split} has ${h}×${w}×${c}`);
+  }
+  if (attack.rule.numClasses !== ds.classNames.length) {
+    throw new Error(`${attack.name}: built for ${attack.rule.numClasses} classes, but ${ds.name}/${ds.split} has ${ds.classNames.length}`);
+  }
+}
+
+/** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to uint8, into `out`. */
+function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (x: tf.Tensor4D) => tf.Tensor4D, batchSize: number): void {
+  const [, h, w, c] = ds.shape;
+  const size = h * w * c;
+  for (let start = 0; start < indices.length; start += batchSize) {
+    const idx = indices.subarray(start, Math.min(indices.length, start + batchSize));
+    const x = tf.tensor4d(makeBatch(ds, idx), [idx.length, h, w, c]);
+    const y = fn(x);
+    const values = y.dataSync();
+    tf.dispose([x, y]);
+    for (let b = 0; b < idx.length; b++) {
+      const dst = idx[b] * size;
+      for (let k = 0; k < size; k++) out[dst + k] = Math.min(255, Math.max(0, Math.round(values[b * size + k] * 255)));
+    }
+  }
+}
+
+function indicesWhere(labels: Int32Array, keep: (y: number, i: number) => boolean): Int32Array {
+  const out: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (keep(labels[i], i)) out.push(i);
+  return Int32Array.from(out);
+}
+
+function pick(from: Int32Array, k: number, rng: Rng): Int32Array {
+  return rng.sample(from.length, k).map((j) => from[j]);
+}
+
+function sorted(a: Int32Array): Int32Array {
+  return a.slice().sort();
+}
+
+function sameImage(a: Uint8Array, b: Uint8Array, i: number, size: number): boolean {
+  for (let k = i * size; k < (i + 1) * size; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
