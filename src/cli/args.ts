@@ -36,6 +36,17 @@ export function intOpt(p: Parsed, name: string, min = -Infinity): number | undef
   return n;
 }
 
+/** A comma-separated list of integers, e.g. `--seed 0,1,2`. */
+export function intListOpt(p: Parsed, name: string, min = -Infinity): number[] | undefined {
+  const v = stringOpt(p, name);
+  if (v === undefined) return undefined;
+  const items = v.split(',').map((s) => Number(s.trim()));
+  if (items.length === 0 || items.some((n) => !Number.isInteger(n) || n < min)) {
+    throw new UsageError(`--${name} expects integers ≥ ${min} separated by commas, got '${v}'`);
+  }
+  return items;
+}
+
 export function numberOpt(p: Parsed, name: string, min = -Infinity): number | undefined {
   const v = stringOpt(p, name);
   if (v === undefined) return undefined;

@@ -7,8 +7,10 @@ import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from 
 import { previewGrid } from '../image/png';
 import { MODEL_ARCHS, type ModelArch } from '../models/model';
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profiles';
-import { trainBenign } from '../train/run';
-import { intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
+import type { TrainBenignArgs } from '../train/jobs';
+import { trainBenign, type TrainRecord } from '../train/run';
+import { poolProgressSink, runJobs } from '../jobs/pool';
+import { intListOpt, intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -66,7 +68,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 COMMANDS.train = {
-  usage: `pbe train --dataset <${DATASET_NAMES.join('|')}> [--model <${MODEL_ARCHS.join('|')}>] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--epochs N] [--batch-size N] [--lr X] [--train-per-class N] [--path P] [--backend B]`,
+  usage: `pbe train --dataset <${DATASET_NAMES.join('|')}> [--model <${MODEL_ARCHS.join('|')}>] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S[,S…]] [--epochs N] [--batch-size N] [--lr X] [--train-per-class N] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -94,17 +96,37 @@ COMMANDS.train = {
       lr: numberOpt(p, 'lr', 0),
       trainPerClass: intOpt(p, 'train-per-class', 1),
     });
-    const seed = intOpt(p, 'seed', 0) ?? 0;
-    await initBackend(stringOpt(p, 'backend'));
+    const seeds = intListOpt(p, 'seed', 0) ?? [0];
+    const backend = stringOpt(p, 'backend');
+    await initBackend(backend);
     console.error(runtimeSummary());
-    const { record, fromCache, model: trained } = await trainBenign(profile, { seed, data: { path: stringOpt(p, 'path') } });
-    trained.dispose();
-    const last = record.history[record.history.length - 1];
-    console.log(
-      `${profile.arch} on ${dataset} (profile ${profile.profile}, seed ${seed})${fromCache ? ' [from cache]' : ''}: ` +
-        `clean accuracy ${(100 * record.cleanAccuracy).toFixed(2)}%, ${record.history.length} epochs in ${record.trainSeconds.toFixed(0)} s` +
-        (last ? `, final train loss ${last.loss.toFixed(3)}` : ''),
-    );
+    const dataPath = stringOpt(p, 'path');
+    let results: { record: TrainRecord; fromCache: boolean }[];
+    if (seeds.length === 1) {
+      const { model: trained, ...rest } = await trainBenign(profile, { seed: seeds[0], data: { path: dataPath } });
+      trained.dispose();
+      results = [rest];
+    } else {
+      // Load once here so the workers find the decoded dataset in the cache instead of racing to build it.
+      await loadDataset(dataset, { path: dataPath });
+      results = await runJobs(
+        seeds.map((seed) => ({
+          module: require.resolve('../train/jobs'),
+          fn: 'trainBenignJob',
+          args: { profile, seed, dataPath } satisfies TrainBenignArgs,
+          label: `seed ${seed}`,
+        })),
+        { backend, onProgress: poolProgressSink() },
+      );
+    }
+    for (const { record, fromCache } of results) {
+      const last = record.history[record.history.length - 1];
+      console.log(
+        `${profile.arch} on ${dataset} (profile ${profile.profile}, seed ${String(record.seed)})${fromCache ? ' [from cache]' : ''}: ` +
+          `clean accuracy ${(100 * record.cleanAccuracy).toFixed(2)}%, ${record.history.length} epochs in ${record.trainSeconds.toFixed(0)} s` +
+          (last ? `, final train loss ${last.loss.toFixed(3)}` : ''),
+      );
+    }
     return 0;
   },
 };
