@@ -72,7 +72,7 @@ export function resolveProfile(profile: ProfileName, dataset: DatasetName, o: Pr
         trainPerClass: dataset === 'mnist' ? null : dataset === 'tiny-imagenet' ? 100 : 2000,
         testPerClass: dataset === 'mnist' ? null : dataset === 'tiny-imagenet' ? 20 : 200,
         train: {
-          epochs: dataset === 'mnist' ? 4 : 6,
+          epochs: dataset === 'mnist' ? 4 : 3,
           batchSize: 128,
           optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
           schedule: { kind: 'cosine', warmupEpochs: 0.3 },
