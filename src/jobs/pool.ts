@@ -94,7 +94,7 @@ export function defaultWorkerCount(): number {
   return os.availableParallelism();
 }
 
-function describe(e: unknown): string {
+function errorText(e: unknown): string {
   return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }
 
@@ -163,7 +163,7 @@ export class JobPool {
     // An idle worker must not keep the parent alive if the caller forgets close().
     slot.worker.unref();
     slot.worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
-    slot.worker.on('error', (e) => this.onDeath(slot, `crashed with an uncaught exception: ${describe(e)}`));
+    slot.worker.on('error', (e) => this.onDeath(slot, `crashed with an uncaught exception: ${errorText(e)}`));
     slot.worker.on('exit', (code) => this.onDeath(slot, `exited with code ${code}`));
     this.slots.push(slot);
     return slot;
