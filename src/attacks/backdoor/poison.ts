@@ -79,7 +79,6 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   const labels = train.labels.slice();
   const size = imageSize(train);
   const batchSize = opts.batchSize ?? 256;
-  const changed = (i: number) => labels[i] !== train.labels[i] || !sameImage(images, train.images, i, size);
 
   writeTriggered(train, chosen, images, (x) => attack.trigger.apply(x), batchSize);
   if (!attack.cleanLabel) for (const i of chosen) labels[i] = targetLabel(rule, train.labels[i]);
@@ -88,6 +87,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
     writeTriggered(train, cross, images, (x) => attack.applyCross!(x, noiseRng), batchSize);
   }
 
+  const changed = (i: number) => labels[i] !== train.labels[i] || !sameImage(images, train.images, i, size);
   const key = configKey({ attack: attack.config, ratio, rng: String(opts.rng.seed) });
   return {
     data: {
