@@ -162,6 +162,7 @@ function checkCompatible(ds: Dataset, attack: StaticAttack): void {
 
 /** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to uint8, into `out`. */
 function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (x: tf.Tensor4D) => tf.Tensor4D, batchSize: number): void {
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`poisoning batchSize: expected a positive integer, got ${batchSize}`);
   const [, h, w, c] = ds.shape;
   const size = h * w * c;
   for (let start = 0; start < indices.length; start += batchSize) {
