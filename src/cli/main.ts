@@ -8,6 +8,9 @@ import { previewGrid } from '../image/png';
 import { MODEL_ARCHS, type ModelArch } from '../models/model';
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profiles';
 import type { TrainBenignArgs } from '../train/jobs';
+import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs';
+import { attackNames } from '../attacks/backdoor/registry';
+import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
 import { intListOpt, intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
@@ -149,6 +152,63 @@ COMMANDS.bench = {
         ),
     });
     console.log(JSON.stringify(report, null, 2));
+    return 0;
+  },
+};
+
+COMMANDS.attack = {
+  usage: `pbe attack --attack <${attackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        ...COMMON,
+        attack: { type: 'string' },
+        dataset: { type: 'string' },
+        mode: { type: 'string' },
+        target: { type: 'string' },
+        ratio: { type: 'string' },
+        profile: { type: 'string' },
+        seed: { type: 'string' },
+        path: { type: 'string' },
+      },
+      0,
+    );
+    const names = (stringOpt(p, 'attack') ?? '').split(',').filter((s) => s !== '');
+    if (names.length === 0) throw new UsageError('missing --attack');
+    for (const n of names) oneOf(n, attackNames(), '--attack');
+    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
+    const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
+    const target = intOpt(p, 'target', 0) ?? 0;
+    const ratio = numberOpt(p, 'ratio', 0);
+    const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
+    const seed = intOpt(p, 'seed', 0) ?? 0;
+    const backend = stringOpt(p, 'backend');
+    const dataPath = stringOpt(p, 'path');
+    await initBackend(backend);
+    console.error(runtimeSummary());
+    await loadDataset(dataset, { path: dataPath });
+    const t0 = Date.now();
+    const jobs = [
+      { module: require.resolve('../train/jobs'), fn: 'trainBenignJob', args: { profile, seed, dataPath } satisfies TrainBenignArgs, label: 'benign' },
+      ...names.map((name) => ({
+        module: require.resolve('../attacks/backdoor/jobs'),
+        fn: 'trainInfectedJob',
+        args: { profile, request: { name, mode, target, ratio }, seed, dataPath } satisfies InfectedJobArgs,
+        label: name,
+      })),
+    ];
+    const [benign, ...infected] = await runJobs<unknown>(jobs, { backend, onProgress: poolProgressSink() });
+    const b = benign as { record: TrainRecord };
+    const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
+    console.log(`\n${dataset}, profile ${profile.profile} (${profile.arch}), ${mode}${mode === 'all2one' ? `, target ${target}` : ''}, seed ${seed}`);
+    console.log(`attack       ACC %   ASR %   ΔACC   poisoned  train s`);
+    console.log(`benign      ${pct(b.record.cleanAccuracy)}       -      -          -  ${b.record.trainSeconds.toFixed(0).padStart(7)}`);
+    for (const r of infected as InfectedSummary[]) {
+      const delta = (100 * (r.acc - b.record.cleanAccuracy)).toFixed(2).padStart(6);
+      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${String(r.poisoned).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
+    }
+    console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return 0;
   },
 };

@@ -1,0 +1,41 @@
+import type { JobContext } from '../../jobs/pool';
+import type { ResolvedProfile } from '../../train/profiles';
+import type { TrainRecord } from '../../train/run';
+import { type AttackRequest, trainInfected } from './run';
+
+export interface InfectedJobArgs {
+  profile: ResolvedProfile;
+  request: AttackRequest;
+  seed: number;
+  dataPath?: string;
+}
+
+export interface InfectedSummary {
+  attack: string;
+  request: AttackRequest;
+  acc: number;
+  asr: number;
+  poisoned: number;
+  record: TrainRecord;
+  fromCache: boolean;
+}
+
+/** Pool job: train (or load) one infected model and measure its ACC and ASR. */
+export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): Promise<InfectedSummary> {
+  const r = await trainInfected(args.profile, args.request, {
+    seed: args.seed,
+    data: { path: args.dataPath, progress: false },
+    progress: (u) => ctx.progress(u),
+  });
+  r.model.dispose();
+  r.attack.trigger.dispose();
+  return {
+    attack: r.attack.name,
+    request: args.request,
+    acc: r.acc,
+    asr: r.asr,
+    poisoned: r.poisoned.poisonedIndices.length,
+    record: r.record,
+    fromCache: r.fromCache,
+  };
+}
