@@ -24,7 +24,12 @@ export function sha256(data: Uint8Array | string): string {
 }
 
 export function sha256File(file: string): string {
-  const hash = createHash('sha256');
+  return hashFile(file, 'sha256');
+}
+
+/** A file's digest, read in 4 MiB chunks so archives of any size fit in memory. */
+export function hashFile(file: string, algorithm: 'sha256' | 'md5'): string {
+  const hash = createHash(algorithm);
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 22);

@@ -1,21 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { hashFile } from '../cache';
 import { consoleSink, Progress } from '../progress';
 
 export function md5File(file: string): string {
-  const hash = createHash('md5');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 22);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest('hex');
+  return hashFile(file, 'md5');
 }
 
 export interface DownloadOptions {

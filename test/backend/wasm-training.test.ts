@@ -3,25 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/backend';
 import { Rng } from '../../src/rng';
-
-/** max |a − b| / max |b|: the error measure used throughout, robust to tiny entries. */
-function relError(a: Float32Array | number[], b: Float32Array | number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
+import { relError, values } from '../models/helpers';
 
 async function onBackend<T>(name: 'cpu' | 'wasm', fn: () => T): Promise<T> {
   await initBackend(name);
   return fn();
-}
-
-function values(t: tf.Tensor): Float32Array {
-  return t.dataSync() as Float32Array;
 }
 
 interface ConvCase {
