@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '../../models/model';
+import type { Model, ModelConfig } from '../../models/model';
 import type { Rng } from '../../rng';
 
 export type Norm = 'linf' | 'l2';
+
+/** What PGD needs of a model: its class count and differentiable eval-mode logits (a linear classifier qualifies). */
+export type Attackable = Pick<Model, 'predict'> & { readonly config: Pick<ModelConfig, 'numClasses'> };
 
 export interface PgdConfig {
   norm: Norm;
@@ -60,7 +63,7 @@ function project(x: tf.Tensor4D, delta: tf.Tensor4D, cfg: PgdConfig): tf.Tensor4
  * targets when targeted), batched, with the model in eval mode. Returns the adversarial images,
  * which stay in [0, 1] and within ε of `x` in the chosen norm. The caller owns the result.
  */
-export function pgd(model: Model, x: tf.Tensor4D, labels: tf.Tensor1D, cfg: PgdConfig, rng?: Rng): tf.Tensor4D {
+export function pgd(model: Attackable, x: tf.Tensor4D, labels: tf.Tensor1D, cfg: PgdConfig, rng?: Rng): tf.Tensor4D {
   validatePgd(cfg);
   if (cfg.randomStart && !rng) throw new Error('pgd: randomStart needs an Rng');
   const k = model.config.numClasses;
