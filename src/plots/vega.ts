@@ -73,6 +73,7 @@ export interface HeatmapCell {
 
 export interface HeatmapOptions {
   title: string;
+  subtitle?: string;
   rowTitle: string;
   columnTitle: string;
   /** orders of the axes (data order otherwise sorts them as strings) */
@@ -92,7 +93,7 @@ export function heatmapSpec(cells: readonly HeatmapCell[], o: HeatmapOptions): V
   const x = { field: 'column', type: 'nominal', sort: [...o.columns], title: o.columnTitle, axis: { labelAngle: 0 } };
   const y = { field: 'row', type: 'nominal', sort: [...o.rows], title: o.rowTitle };
   return vegaLite({
-    title: o.title,
+    title: o.subtitle ? { text: o.title, subtitle: o.subtitle } : o.title,
     data: { values: cells.map((c) => ({ ...c })) },
     width: size * o.columns.length,
     height: size * o.rows.length,
