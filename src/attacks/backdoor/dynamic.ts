@@ -8,7 +8,7 @@ import { Rng, type Seed } from '../../rng';
 import { createOptimizer, type Optimizer, type OptimizerConfig } from '../../train/optimizer';
 import { learningRate, type ScheduleConfig } from '../../train/schedule';
 import { accuracy } from '../../train/trainer';
-import { DynamicGenerator, type GeneratorConfig } from './dynamic-generator';
+import { DynamicGenerator, type GeneratorConfig, validateGeneratorConfig } from './dynamic-generator';
 import { type LabelRule, targetLabel, type Trigger, validateLabelRule } from './trigger';
 
 /**
@@ -39,7 +39,11 @@ export interface DynamicAttackConfig {
   lambdaDiv: number;
   /** weight of the mask-density penalty in stage 1 (reference 100) */
   lambdaNorm: number;
-  /** mask density the penalty allows before it bites (reference 0.032) */
+  /**
+   * the penalty is mean(relu(m − maskDensity)) over pixels, as in the reference code (reference
+   * 0.032): every mask value above it costs, so the density settles where the diversity loss
+   * balances the penalty, at or below this value, not at it
+   */
   maskDensity: number;
   /** generator size; the same for G and M */
   generator: { width: number; depth: number };
@@ -54,14 +58,15 @@ export interface DynamicAttackConfig {
 }
 
 /**
- * The reference's settings (VinAIResearch/input-aware-backdoor-attack-release): 25 mask epochs,
- * then 600 joint epochs with SGD(0.01, momentum 0.9, wd 5e-4) for f and Adam(0.01, β 0.5/0.9)
- * for G and M, step decays ×0.1, random crop 5 and rotation 10; generator width 16 and depth 2
- * for 28-pixel images (MNIST), 32 and 3 otherwise. Our batch norm keeps PyTorch's default
- * momentum 0.1 where the reference's generator blocks use 0.05.
+ * The reference's settings (VinAIResearch/input-aware-backdoor-attack-release) for a dataset:
+ * 25 mask epochs, then 600 joint epochs with SGD(0.01, momentum 0.9, wd 5e-4) for f and
+ * Adam(0.01, β 0.5/0.9) for G and M, step decays ×0.1; generator width 16 and depth 2 for
+ * MNIST, 32 and 3 otherwise; random crops (padding 5) everywhere, rotations (±10°) except on
+ * MNIST, flips on CIFAR-10 only. Our batch norm keeps PyTorch's default momentum 0.1 where the
+ * reference's generator blocks use 0.05.
  */
-export function referenceDynamicConfig(inputShape: readonly [number, number, number]): DynamicAttackConfig {
-  const small = inputShape[0] <= 28;
+export function referenceDynamicConfig(dataset: string): DynamicAttackConfig {
+  const mnist = dataset === 'mnist';
   const adam: OptimizerConfig = { kind: 'adam', lr: 0.01, beta1: 0.5, beta2: 0.9, weightDecay: 0 };
   return {
     maskEpochs: 25,
@@ -72,14 +77,14 @@ export function referenceDynamicConfig(inputShape: readonly [number, number, num
     lambdaDiv: 1,
     lambdaNorm: 100,
     maskDensity: 0.032,
-    generator: small ? { width: 16, depth: 2 } : { width: 32, depth: 3 },
+    generator: mnist ? { width: 16, depth: 2 } : { width: 32, depth: 3 },
     classifierOptimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
     classifierSchedule: { kind: 'multistep', milestones: [100, 200, 300, 400], gamma: 0.1 },
     generatorOptimizer: adam,
     generatorSchedule: { kind: 'multistep', milestones: [200, 300, 400, 500], gamma: 0.1 },
     maskOptimizer: adam,
     maskSchedule: { kind: 'multistep', milestones: [10, 20], gamma: 0.1 },
-    augment: { cropPadding: small ? 0 : 5, flip: false, rotation: 10 },
+    augment: { cropPadding: 5, flip: dataset === 'cifar10', rotation: mnist ? 0 : 10 },
   };
 }
 
@@ -179,7 +184,8 @@ export interface JointEpochRecord {
   /** training-batch accuracies of the clean, own-trigger (vs target) and cross-trigger (vs true label) parts */
   cleanAcc: number;
   backdoorAcc: number;
-  crossAcc: number;
+  /** null when crossRate leaves no cross-triggered image per batch */
+  crossAcc: number | null;
   /** on `test`, when given */
   test: DynamicEvaluation | null;
   lr: number;
@@ -431,7 +437,7 @@ function trainJoint(
       diversity: sums.diversity / n,
       cleanAcc: sums.clean / (n * (B - nBd - nCross)),
       backdoorAcc: sums.backdoor / (n * nBd),
-      crossAcc: nCross > 0 ? sums.cross / (n * nCross) : NaN,
+      crossAcc: nCross > 0 ? sums.cross / (n * nCross) : null,
       test: opts.test ? evaluateDynamic(classifier, trigger, opts.test, opts.rule, rng.fork('eval').seed) : null,
       lr,
       seconds: (Date.now() - t0) / 1000,
@@ -459,6 +465,7 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
   }
   const rng = new Rng(opts.seed);
   const base = { inputShape: [h, w, c] as [number, number, number], ...cfg.generator };
+  validateGeneratorConfig({ ...base, outChannels: c });
   const pattern = new DynamicGenerator({ ...base, outChannels: c }, rng.fork('pattern-init'));
   const mask = new DynamicGenerator({ ...base, outChannels: 1 }, rng.fork('mask-init'));
   const trigger = dynamicTrigger({ pattern, mask });
