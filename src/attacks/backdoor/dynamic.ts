@@ -223,8 +223,8 @@ function validateConfig(cfg: DynamicAttackConfig, data: Dataset): void {
   };
   rate('poisonRate');
   rate('crossRate');
-  if (cfg.poisonRate + cfg.crossRate > 1) {
-    throw new Error(`dynamic.poisonRate + dynamic.crossRate: must not exceed 1, got ${cfg.poisonRate} + ${cfg.crossRate}`);
+  if (cfg.poisonRate + cfg.crossRate >= 1) {
+    throw new Error(`dynamic.poisonRate + dynamic.crossRate: must be below 1 to leave clean images, got ${cfg.poisonRate} + ${cfg.crossRate}`);
   }
   if (Math.floor(cfg.poisonRate * cfg.batchSize) < 1) {
     throw new Error(
@@ -556,14 +556,15 @@ export async function loadDynamic(dir: string): Promise<DynamicTrigger> {
       Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]));
     // Initial values are overwritten by the loaded weights; the seed only has to be fixed.
     const build = (key: 'pattern' | 'mask') => {
-      const g = new DynamicGenerator(metadata[key] as unknown as GeneratorConfig, new Rng(`load:${key}`));
+      let g: DynamicGenerator | null = null;
       try {
+        g = new DynamicGenerator(metadata[key] as unknown as GeneratorConfig, new Rng(`load:${key}`));
         g.loadWeights(split(`${key}/`));
+        return g;
       } catch (e) {
-        g.dispose();
-        throw new Error(`loadDynamic ${dir}: ${(e as Error).message}`);
+        g?.dispose();
+        throw new Error(`loadDynamic ${dir} (${key} generator): ${(e as Error).message}`);
       }
-      return g;
     };
     const pattern = build('pattern');
     try {
