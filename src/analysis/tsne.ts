@@ -141,11 +141,11 @@ export const TARGET_COLORS = { clean: '#00acc1', adversarial: '#9be7f0' };
 
 /**
  * One hue per class, dark for clean images and light (same hue) for adversarial examples, as in
- * Fig. 5. Hues are spread evenly outside the cyan band (160°–210°), which marks the target.
+ * Fig. 5. Hues are spread evenly over 215°…155° (through red), leaving out the cyan band that marks the target.
  */
 export function classColors(k: number): { clean: string; adversarial: string }[] {
   return Array.from({ length: k }, (_, c) => {
-    const hue = (210 + (c * 310) / k) % 360;
+    const hue = (215 + (c * 300) / k) % 360;
     return { clean: hslHex(hue, 0.75, 0.34), adversarial: hslHex(hue, 0.8, 0.78) };
   });
 }
