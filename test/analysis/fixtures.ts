@@ -38,11 +38,12 @@ let shared: Promise<MnistModels> | null = null;
 /**
  * A benign and a Blend-infected mnist-net, each trained for a few seconds on 1,000 real digits
  * (wasm), built once per mocha process and shared by the analysis test files. Never disposed:
- * their variables are counted in every leak check's baseline.
+ * their variables are counted in every leak check's baseline. Every call makes wasm current
+ * again, since other test files switch to cpu.
  */
-export function mnistModels(): Promise<MnistModels> {
+export async function mnistModels(): Promise<MnistModels> {
+  await initBackend('wasm');
   shared ??= (async () => {
-    await initBackend('wasm');
     const t0 = Date.now();
     const mnist = loadMnist();
     const trainSet = subset(mnist.train, balancedIndices(mnist.train, 100));
