@@ -281,7 +281,7 @@ export function theorem1Spec(result: Theorem1Result): VegaLiteSpec {
       text: 'Theorem 1: adversarial perturbations of a linear softmax classifier point along the trigger',
       subtitle: [
         `|⟨r, P⟩| / (|r||P|), mean over ${result.measured} test images; ${result.pattern} trigger, d = ${result.dims}, K = ${result.numClasses}, target ${result.target}`,
-        result.reading,
+        'bound with our reading: ℓ = min_{c≠l} ⟨w_l − w_c, P⟩ / |P|², τ = median triggered margin',
       ],
     },
     data: { values },
@@ -291,7 +291,7 @@ export function theorem1Spec(result: Theorem1Result): VegaLiteSpec {
     encoding: {
       x: { field: 'strength', type: 'quantitative', scale: { type: 'log' }, title: 'trigger norm |P|' },
       y: { field: 'share', type: 'quantitative', scale: { domain: [0, 1] }, title: 'share of |r| along the direction' },
-      color: { field: 'series', type: 'nominal', sort: series, title: null, scale: { range: ['#e45756', '#bab0ac', '#4c78a8', '#000000'] } },
+      color: { field: 'series', type: 'nominal', sort: series, title: null, scale: { range: ['#e45756', '#bab0ac', '#4c78a8', '#000000'] }, legend: { labelLimit: 300 } },
       strokeDash: { field: 'series', type: 'nominal', sort: series, legend: null, scale: { range: [[1, 0], [1, 0], [1, 0], [4, 3]] } },
       tooltip: [{ field: 'series' }, { field: 'strength' }, { field: 'share', format: '.3f' }, { field: 'asr', title: 'ASR (infected)', format: '.3f' }],
     },
