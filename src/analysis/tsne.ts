@@ -121,13 +121,14 @@ export function featureEmbedding(model: Classifier, images: Dataset, trigger: Pi
   const params = { ...TSNE_DEFAULT, ...opts.tsne };
   const seed = opts.rng.fork('tsne').int(2 ** 31);
   const layout = tsne2d(rows, params, seed);
-  const colors = new Map(embeddingLegend(images.classNames, opts.target).map((e) => [e.group, e.color]));
+  const legend = embeddingLegend(images.classNames, opts.target);
+  const colors = new Map(legend.map((e) => [e.group, e.color]));
   return {
     points: meta.map((p, q) => {
       const group = pointGroup(p.kind, p.cls, images.classNames, opts.target);
       return { x: layout[q][0], y: layout[q][1], ...p, group, color: colors.get(group)! };
     }),
-    legend: embeddingLegend(images.classNames, opts.target),
+    legend,
     target: opts.target,
     images: m,
     seed,
