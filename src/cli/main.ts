@@ -10,6 +10,8 @@ import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profil
 import type { TrainBenignArgs } from '../train/jobs';
 import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs';
 import { attackNames } from '../attacks/backdoor/registry';
+import { type Norm, PGD_DEFAULT } from '../attacks/adversarial/pgd';
+import { observe, type ObserveConfig, type ObserveReport } from '../observe';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
@@ -212,6 +214,86 @@ COMMANDS.attack = {
     return 0;
   },
 };
+
+COMMANDS.observe = {
+  usage: `pbe observe --attack <${attackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        ...COMMON,
+        attack: { type: 'string' },
+        dataset: { type: 'string' },
+        profile: { type: 'string' },
+        mode: { type: 'string' },
+        targets: { type: 'string' },
+        eps: { type: 'string' },
+        norm: { type: 'string' },
+        iterations: { type: 'string' },
+        images: { type: 'string' },
+        'tsne-points': { type: 'string' },
+        sweep: { type: 'boolean' },
+        'sweep-images': { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        path: { type: 'string' },
+      },
+      0,
+    );
+    const attack = oneOf(stringOpt(p, 'attack'), attackNames(), '--attack');
+    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
+    const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
+    const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
+    const norm = oneOf<Norm>(stringOpt(p, 'norm') ?? 'linf', ['linf', 'l2'], '--norm');
+    const eps = numberOpt(p, 'eps', 0) ?? (norm === 'linf' ? PGD_DEFAULT.eps : 0.5);
+    const iterations = intOpt(p, 'iterations', 1) ?? PGD_DEFAULT.iterations;
+    const smoke = profile.profile === 'smoke';
+    const cfg: ObserveConfig = {
+      profile,
+      attack: { name: attack, mode },
+      targets: intListOpt(p, 'targets', 0) ?? [0],
+      seed: intOpt(p, 'seed', 0) ?? 0,
+      pgd: { ...PGD_DEFAULT, norm, eps, step: eps / 5, iterations },
+      images: intOpt(p, 'images', 10) ?? (smoke ? 200 : 2000),
+      tsnePoints: intOpt(p, 'tsne-points', 3) ?? (smoke ? 300 : 2000),
+      sweep: p.values.sweep
+        ? { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: intOpt(p, 'sweep-images', 10) ?? (smoke ? 100 : 500) }
+        : undefined,
+      dataPath: stringOpt(p, 'path'),
+      backend: stringOpt(p, 'backend'),
+      outDir: stringOpt(p, 'out'),
+    };
+    await initBackend(cfg.backend);
+    console.error(runtimeSummary());
+    const r = await observe(cfg);
+    printObservation(r);
+    return 0;
+  },
+};
+
+function printObservation(r: ObserveReport): void {
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const { config: c } = r;
+  console.log(`\n${c.attack.name} ${c.attack.mode} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}); PGD ${c.pgd.norm} ε=${c.pgd.eps.toFixed(4)}, ${c.pgd.iterations} iterations, on ${c.images} test images`);
+  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}`).join('; ')}`);
+  console.log(`\ninfected model(s): share of adversarial examples predicted as the target (paper: ≥ 40% per row)`);
+  for (const row of r.infected.rows) console.log(`  ${row.label.padEnd(14)} ${pct(row.targetShare ?? 0).padStart(6)}`);
+  console.log(`  min ${pct(r.infected.minTargetShare ?? 0)}, mean ${pct(r.infected.meanTargetShare ?? 0)}; adversarial success ${pct(r.infected.attackSuccessRate)}`);
+  console.log(`  by true class (first model): ${r.infectedByTrueClass.map((t) => `${t.trueClass} ${pct(t.targetShare)}`).join(', ')}`);
+  console.log(`benign model: normalised entropy over wrong classes, per true class (1 = uniform)`);
+  console.log(`  ${r.benign.rows.map((row) => `${row.label} ${(row.wrongClassEntropy ?? 0).toFixed(2)}`).join(', ')}`);
+  console.log(`  share on the attack's target class: ${pct(r.distances.targetShare.benign)} (infected: ${pct(r.distances.targetShare.infected)})`);
+  const d = r.distances;
+  console.log(`\nfeature distances over ${d.n} images (Table 5):`);
+  console.log(`  f = infected model: D_benign ${d.infected.dBenign.toFixed(3)}, D_infected ${d.infected.dInfected.toFixed(3)} (ratio ${d.infected.ratio.toFixed(3)}), clean→trigger ${d.infected.cleanToTrigger.toFixed(3)}`);
+  console.log(`  f = each model's own: D_benign ${d.own.dBenign.toFixed(3)}, D_infected ${d.own.dInfected.toFixed(3)} (ratio ${d.own.ratio.toFixed(3)})`);
+  console.log(`PGD: ${r.pgdSeconds.seconds.toFixed(1)} s for ${r.pgdSeconds.images} images (${(1000 * r.pgdSeconds.perImage).toFixed(1)} ms/image)`);
+  if (r.sweep) {
+    console.log('\nbudget sweep (target share infected / benign; D_infected / D_benign with f = infected):');
+    for (const s of r.sweep) console.log(`  ${s.norm.padEnd(4)} ε=${s.eps.toFixed(4).padEnd(7)} ${pct(s.targetShareInfected).padStart(6)} / ${pct(s.targetShareBenign).padStart(6)}   ${s.dInfected.toFixed(3)} / ${s.dBenign.toFixed(3)}`);
+  }
+  console.log(`\nfigures: ${Object.values(r.figures).join(', ')}`);
+}
 
 function usage(): string {
   return ['usage:', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`), '', 'PBE_BACKEND and PBE_CACHE_DIR set the backend and the cache folder.'].join('\n');

@@ -1,0 +1,207 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runtimeInfo } from './backend';
+import { type PgdConfig } from './attacks/adversarial/pgd';
+import type { InfectedJobArgs } from './attacks/backdoor/jobs';
+import { type AttackRequest, type InfectedModel, trainInfected } from './attacks/backdoor/run';
+import { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
+import {
+  adversarialLabelDistribution,
+  allToAllMatrix,
+  benignMatrix,
+  budgetSweep,
+  budgetSweepSpec,
+  type BudgetRow,
+  featureDistances,
+  featureDistanceSpec,
+  featureEmbedding,
+  infectedMatrix,
+  labelMatrixSpec,
+  summarizeMatrix,
+  tsneSpec,
+  type MatrixSummary,
+} from './analysis';
+import { balancedIndices, type Dataset, type DatasetSplits, subset } from './data/dataset';
+import { loadDataset } from './data/registry';
+import { poolProgressSink, runJobs } from './jobs/pool';
+import { renderSvg, type VegaLiteSpec } from './plots/vega';
+import { consoleSink, type ProgressSink } from './progress';
+import { Rng } from './rng';
+import type { TrainBenignArgs } from './train/jobs';
+import type { ResolvedProfile } from './train/profiles';
+import { profileData, trainBenign } from './train/run';
+
+export interface ObserveConfig {
+  profile: ResolvedProfile;
+  attack: Omit<AttackRequest, 'target'>;
+  /** target labels: one infected model each (all-to-one); the first is the one analysed in depth */
+  targets: number[];
+  seed: number;
+  pgd: PgdConfig;
+  /** clean test images the label matrices and distances are measured on */
+  images: number;
+  tsnePoints: number;
+  /** budgets for the sweep; none → no sweep */
+  sweep?: { linf: number[]; l2: number[]; images: number };
+  dataPath?: string;
+  backend?: string;
+  outDir?: string;
+}
+
+export interface ObserveReport {
+  config: ObserveConfig;
+  key: string;
+  runtime: ReturnType<typeof runtimeInfo>;
+  models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number }[] };
+  benign: MatrixSummary;
+  infected: MatrixSummary;
+  /** target share (l, or y + 1 for all-to-all) of the first infected model's adversarial examples, per true class */
+  infectedByTrueClass: { trueClass: string; targetShare: number; n: number }[];
+  distances: {
+    n: number;
+    infected: { dBenign: number; dInfected: number; ratio: number; cleanToTrigger: number };
+    own: { dBenign: number; dInfected: number; ratio: number; cleanToTriggerBenign: number; cleanToTriggerInfected: number };
+    targetShare: { benign: number; infected: number };
+  };
+  pgdSeconds: { images: number; seconds: number; perImage: number };
+  sweep?: BudgetRow[];
+  figures: Record<string, string>;
+}
+
+/** `images` clean test images, balanced over classes, from the full test split when the profile's subset is smaller. */
+function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: number): Dataset {
+  const test = profileSplits.test.shape[0] >= n ? profileSplits.test : full.test;
+  const perClass = Math.ceil(n / test.classNames.length);
+  const idx = balancedIndices(test, perClass).slice(0, n);
+  return subset(test, idx, `${test.name}-analysis`);
+}
+
+/**
+ * The paper's observation for one attack (Fig. 1/4, Table 5, Fig. 5, optionally the budget sweep):
+ * trains the benign model and one infected model per target through the job pool (or finds them
+ * in the cache), then measures in this process and writes a JSON report and SVG figures.
+ */
+export async function observe(cfg: ObserveConfig, progress: ProgressSink = consoleSink()): Promise<ObserveReport> {
+  const cache = new Cache();
+  const key = configKey({ kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined } });
+  const outDir = cfg.outDir ?? path.join(cacheRoot(), 'results', 'observe', `${cfg.profile.dataset}-${cfg.attack.name}-${key}`);
+  const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
+  const splits = profileData(full, cfg.profile);
+
+  // All-to-all has no target label: one infected model, whose rows are the true classes.
+  const targets = cfg.attack.mode === 'all2all' ? [0] : cfg.targets;
+  if (targets.length === 0) throw new Error('observe: give at least one target label');
+  const requests: AttackRequest[] = targets.map((target) => ({ ...cfg.attack, target }));
+  await runJobs(
+    [
+      { module: require.resolve('./train/jobs'), fn: 'trainBenignJob', args: { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath } satisfies TrainBenignArgs, label: 'benign' },
+      ...requests.map((request) => ({
+        module: require.resolve('./attacks/backdoor/jobs'),
+        fn: 'trainInfectedJob',
+        args: { profile: cfg.profile, request, seed: cfg.seed, dataPath: cfg.dataPath } satisfies InfectedJobArgs,
+        label: `${request.name} → ${request.target}`,
+      })),
+    ],
+    { backend: cfg.backend, onProgress: poolProgressSink() },
+  );
+
+  const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, data: { path: cfg.dataPath } });
+  const infected: InfectedModel[] = [];
+  try {
+    for (const request of requests) infected.push(await trainInfected(cfg.profile, request, { seed: cfg.seed, cache, splits }));
+    const images = analysisImages(full, splits, cfg.images);
+    const rng = new Rng(cfg.seed).fork('observe');
+    const batchSize = 128;
+
+    const t0 = Date.now();
+    const benignDist = adversarialLabelDistribution(benign.model, images, cfg.pgd, { batchSize, rng: rng.fork('benign'), progress });
+    const pgdSeconds = (Date.now() - t0) / 1000;
+    const infectedDists = requests.map((r, i) =>
+      adversarialLabelDistribution(infected[i].model, images, cfg.pgd, { batchSize, rng: rng.fork(`infected-${r.target}`), progress }),
+    );
+    const bm = benignMatrix(benignDist);
+    const im =
+      cfg.attack.mode === 'all2all'
+        ? allToAllMatrix(infectedDists[0])
+        : infectedMatrix(requests.map((r, i) => ({ target: r.target, distribution: infectedDists[i] })));
+
+    const main = infected[0];
+    const fd = featureDistances({ benign: benign.model, infected: main.model }, images, main.attack.trigger, cfg.pgd, {
+      rule: main.attack.rule,
+      batchSize,
+      rng: rng.fork('distances'),
+      progress,
+    });
+    const embedding = featureEmbedding(main.model, images, main.attack.trigger, cfg.pgd, {
+      target: cfg.attack.mode === 'all2all' ? null : main.attack.rule.target,
+      points: Math.min(cfg.tsnePoints, 3 * images.shape[0]),
+      rng: rng.fork('tsne'),
+      batchSize,
+      progress,
+    });
+    const sweep = cfg.sweep
+      ? budgetSweep(
+          benign.model,
+          [{ name: main.attack.name, infected: main.model, trigger: main.attack.trigger, rule: main.attack.rule }],
+          analysisImages(full, splits, cfg.sweep.images),
+          { eps: { linf: cfg.sweep.linf, l2: cfg.sweep.l2 }, batchSize, rng: rng.fork('sweep'), progress },
+        )
+      : undefined;
+
+    const target = main.attack.rule.target;
+    const byTrue = infectedDists[0].byTrueClass;
+    const specs: Record<string, VegaLiteSpec> = {
+      'label-matrix-benign': labelMatrixSpec(bm),
+      'label-matrix-infected': labelMatrixSpec(im),
+      'feature-distances': featureDistanceSpec([{ attack: main.attack.name, distances: fd }], 'infected'),
+      tsne: tsneSpec(embedding, `t-SNE of the infected model's features, ${main.attack.name} (Fig. 5)`),
+      ...(sweep ? { 'budget-sweep': budgetSweepSpec(sweep) } : {}),
+    };
+    fs.mkdirSync(outDir, { recursive: true });
+    const figures: Record<string, string> = {};
+    for (const [name, spec] of Object.entries(specs)) {
+      figures[name] = path.join(outDir, `${name}.svg`);
+      writeFileAtomic(figures[name], await renderSvg(spec));
+      writeFileAtomic(path.join(outDir, `${name}.vl.json`), JSON.stringify(spec));
+    }
+    const report: ObserveReport = {
+      config: cfg,
+      key,
+      runtime: runtimeInfo(),
+      models: {
+        benign: { acc: benign.record.cleanAccuracy },
+        infected: infected.map((m, i) => ({ target: requests[i].target, acc: m.acc, asr: m.asr })),
+      },
+      benign: summarizeMatrix(bm),
+      infected: summarizeMatrix(im),
+      infectedByTrueClass: byTrue.map((row, y) => {
+        const n = row.reduce((a, b) => a + b, 0);
+        const t = cfg.attack.mode === 'all2all' ? (y + 1) % row.length : target;
+        return { trueClass: images.classNames[y], targetShare: n > 0 ? row[t] / n : 0, n };
+      }),
+      distances: {
+        n: fd.n,
+        infected: { dBenign: fd.infected.dBenign, dInfected: fd.infected.dInfected, ratio: fd.infected.ratio, cleanToTrigger: fd.infected.cleanToTrigger.infectedTerm },
+        own: {
+          dBenign: fd.own.dBenign,
+          dInfected: fd.own.dInfected,
+          ratio: fd.own.ratio,
+          cleanToTriggerBenign: fd.own.cleanToTrigger.benignTerm,
+          cleanToTriggerInfected: fd.own.cleanToTrigger.infectedTerm,
+        },
+        targetShare: fd.targetShare,
+      },
+      pgdSeconds: { images: images.shape[0], seconds: pgdSeconds, perImage: pgdSeconds / images.shape[0] },
+      sweep,
+      figures,
+    };
+    writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
+    return report;
+  } finally {
+    benign.model.dispose();
+    for (const m of infected) {
+      m.model.dispose();
+      m.attack.trigger.dispose();
+    }
+  }
+}
