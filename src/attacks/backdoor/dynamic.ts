@@ -1,7 +1,9 @@
+import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { canonicalJson, sha256 } from '../../cache';
 import { type AugmentConfig, makeBatch, NO_AUGMENT } from '../../data/augment';
 import type { Dataset } from '../../data/dataset';
-import { loadTensors, type Metadata, saveTensors } from '../../io/checkpoint';
+import { loadTensors, type Metadata, type NamedTensor, saveTensors } from '../../io/checkpoint';
 import type { Model } from '../../models/model';
 import { consoleSink, Progress, type ProgressSink } from '../../progress';
 import { Rng, type Seed } from '../../rng';
@@ -202,11 +204,25 @@ export interface DynamicAttackOptions {
   config: DynamicAttackConfig;
   seed: Seed;
   progress?: ProgressSink;
+  /**
+   * Folder for a checkpoint written after every finished epoch of either stage; a run started
+   * again with the same folder and settings continues from it with the numbers an uninterrupted
+   * run would have drawn.
+   */
+  checkpointDir?: string;
+  /** Checked after every finished epoch while work remains: returning true stops the run there, as an interruption would. */
+  shouldStop?: (stage: DynamicStage, finishedEpochs: number) => boolean;
 }
+
+export type DynamicStage = 'mask' | 'joint';
 
 export interface DynamicAttackResult {
   trigger: DynamicTrigger;
   history: { mask: MaskEpochRecord[]; joint: JointEpochRecord[] };
+  /** false when shouldStop ended the run early */
+  complete: boolean;
+  /** epochs of each stage restored from the checkpoint, 0 and 0 when the run started afresh */
+  resumedFrom: { mask: number; joint: number };
 }
 
 function validateConfig(cfg: DynamicAttackConfig, data: Dataset): void {
@@ -298,72 +314,67 @@ function checkFinite(where: string, value: number, lr: number): void {
   if (!Number.isFinite(value)) throw new Error(`${where}: loss became ${value} (learning rate ${lr}); lower the learning rate`);
 }
 
-function trainMask(mask: DynamicGenerator, data: Dataset, cfg: DynamicAttackConfig, rng: Rng, bar: Progress): MaskEpochRecord[] {
-  const optimizer = createOptimizer(cfg.maskOptimizer);
+function maskEpoch(
+  epoch: number,
+  mask: DynamicGenerator,
+  optimizer: Optimizer,
+  data: Dataset,
+  cfg: DynamicAttackConfig,
+  rng: Rng,
+  bar: Progress,
+): MaskEpochRecord {
   const vars = [...mask.params.values()];
-  const history: MaskEpochRecord[] = [];
-  try {
-    for (let epoch = 0; epoch < cfg.maskEpochs; epoch++) {
-      const pairs = new BatchPairs(data, cfg.batchSize, cfg.augment, rng.fork(`mask-epoch-${epoch}`));
-      const t0 = Date.now();
-      const sums = { loss: 0, densityPenalty: 0, diversity: 0, density: 0 };
-      let lr = 0;
-      for (let b = 0; b < pairs.batches; b++) {
-        lr = learningRate(cfg.maskSchedule, cfg.maskOptimizer.lr, epoch + b / pairs.batches, cfg.maskEpochs);
-        const { x1, x2 } = pairs.get(b);
-        const kept: tf.Scalar[] = [];
-        const { value, grads } = tf.variableGrads(() => {
-          const m1 = threshold(mask.forward(x1, true));
-          const m2 = threshold(mask.forward(x2, true));
-          const penalty = tf.mean(tf.relu(tf.sub(m1, cfg.maskDensity))) as tf.Scalar;
-          const diversity = diversityLoss(x1, x2, m1, m2);
-          kept.push(tf.keep(penalty), tf.keep(diversity), tf.keep(tf.mean(m1) as tf.Scalar));
-          return tf.add(tf.mul(penalty, cfg.lambdaNorm), tf.mul(diversity, cfg.lambdaDiv)) as tf.Scalar;
-        }, vars);
-        optimizer.step(mask.params, gradsByName(mask.params, grads), lr);
-        mask.commitState();
-        tf.dispose([x1, x2, ...Object.values(grads)]);
-        const [loss, penalty, diversity, density] = readScalars(value, ...kept);
-        checkFinite(`dynamic mask stage, epoch ${epoch + 1}, batch ${b + 1}`, loss, lr);
-        sums.loss += loss;
-        sums.densityPenalty += penalty;
-        sums.diversity += diversity;
-        sums.density += density;
-        bar.tick(1, `mask epoch ${epoch + 1}/${cfg.maskEpochs} density ${(sums.density / (b + 1)).toFixed(3)}`);
-      }
-      const k = pairs.batches;
-      history.push({
-        epoch: epoch + 1,
-        loss: sums.loss / k,
-        densityPenalty: sums.densityPenalty / k,
-        diversity: sums.diversity / k,
-        density: sums.density / k,
-        lr,
-        seconds: (Date.now() - t0) / 1000,
-      });
-    }
-    return history;
-  } finally {
-    optimizer.dispose();
+  const pairs = new BatchPairs(data, cfg.batchSize, cfg.augment, rng.fork(`mask-epoch-${epoch}`));
+  const t0 = Date.now();
+  const sums = { loss: 0, densityPenalty: 0, diversity: 0, density: 0 };
+  let lr = 0;
+  for (let b = 0; b < pairs.batches; b++) {
+    lr = learningRate(cfg.maskSchedule, cfg.maskOptimizer.lr, epoch + b / pairs.batches, cfg.maskEpochs);
+    const { x1, x2 } = pairs.get(b);
+    const kept: tf.Scalar[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const m1 = threshold(mask.forward(x1, true));
+      const m2 = threshold(mask.forward(x2, true));
+      const penalty = tf.mean(tf.relu(tf.sub(m1, cfg.maskDensity))) as tf.Scalar;
+      const diversity = diversityLoss(x1, x2, m1, m2);
+      kept.push(tf.keep(penalty), tf.keep(diversity), tf.keep(tf.mean(m1) as tf.Scalar));
+      return tf.add(tf.mul(penalty, cfg.lambdaNorm), tf.mul(diversity, cfg.lambdaDiv)) as tf.Scalar;
+    }, vars);
+    optimizer.step(mask.params, gradsByName(mask.params, grads), lr);
+    mask.commitState();
+    tf.dispose([x1, x2, ...Object.values(grads)]);
+    const [loss, penalty, diversity, density] = readScalars(value, ...kept);
+    checkFinite(`dynamic mask stage, epoch ${epoch + 1}, batch ${b + 1}`, loss, lr);
+    sums.loss += loss;
+    sums.densityPenalty += penalty;
+    sums.diversity += diversity;
+    sums.density += density;
+    bar.tick(1, `mask epoch ${epoch + 1}/${cfg.maskEpochs} density ${(sums.density / (b + 1)).toFixed(3)}`);
   }
+  const k = pairs.batches;
+  return {
+    epoch: epoch + 1,
+    loss: sums.loss / k,
+    densityPenalty: sums.densityPenalty / k,
+    diversity: sums.diversity / k,
+    density: sums.density / k,
+    lr,
+    seconds: (Date.now() - t0) / 1000,
+  };
 }
 
-interface Joint {
+type OptimizerRole = 'mask' | 'classifier' | 'generator';
+
+interface Parts {
   classifier: Model;
   pattern: DynamicGenerator;
   mask: DynamicGenerator;
-  classifierOpt: Optimizer;
-  generatorOpt: Optimizer;
+  optimizers: Record<OptimizerRole, Optimizer>;
 }
 
-function trainJoint(
-  parts: Joint,
-  trigger: DynamicTrigger,
-  opts: DynamicAttackOptions,
-  rng: Rng,
-  bar: Progress,
-): JointEpochRecord[] {
-  const { classifier, pattern, mask, classifierOpt, generatorOpt } = parts;
+function jointEpoch(epoch: number, parts: Parts, trigger: DynamicTrigger, opts: DynamicAttackOptions, rng: Rng, bar: Progress): JointEpochRecord {
+  const { classifier, pattern, mask } = parts;
+  const { classifier: classifierOpt, generator: generatorOpt } = parts.optimizers;
   const cfg = opts.config;
   const B = cfg.batchSize;
   const nBd = Math.floor(cfg.poisonRate * B);
@@ -372,84 +383,174 @@ function trainJoint(
   const nDiv = Math.min(nBd, nCross);
   const k = classifier.config.numClasses;
   const vars = [...classifier.params.values(), ...pattern.params.values()];
-  const history: JointEpochRecord[] = [];
-
-  for (let epoch = 0; epoch < cfg.epochs; epoch++) {
-    const pairs = new BatchPairs(opts.train, B, cfg.augment, rng.fork(`joint-epoch-${epoch}`));
-    const t0 = Date.now();
-    const sums = { loss: 0, diversity: 0, clean: 0, backdoor: 0, cross: 0 };
-    let lr = 0;
-    for (let b = 0; b < pairs.batches; b++) {
-      const at = epoch + b / pairs.batches;
-      lr = learningRate(cfg.classifierSchedule, cfg.classifierOptimizer.lr, at, cfg.epochs);
-      const lrG = learningRate(cfg.generatorSchedule, cfg.generatorOptimizer.lr, at, cfg.epochs);
-      const { x1, y1, x2 } = pairs.get(b);
-      const labels = Int32Array.from(y1, (y, i) => (i < nBd ? targetLabel(opts.rule, y) : y));
-      const y = tf.tensor1d(labels, 'int32');
-      const ownX = rows(x1, 0, nBd);
-      const crossX = rows(x1, nBd, nCross);
-      const donors = rows(x2, nBd, nCross);
-      const cleanX = rows(x1, nBd + nCross, B - nBd - nCross);
-      // M is frozen: its masks are inputs here, outside the gradient computation.
-      const ownMask = tf.tidy(() => threshold(mask.forward(ownX, false)));
-      const crossMask = tf.tidy(() => threshold(mask.forward(donors, false)));
-      const kept: tf.Tensor[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const ownPattern = pattern.forward(ownX, true);
-        const parts4d = [paste(ownX, ownMask, ownPattern)];
-        let diversity: tf.Scalar = tf.scalar(0);
-        if (nCross > 0) {
-          const donorPattern = pattern.forward(donors, true);
-          parts4d.push(paste(crossX, crossMask, donorPattern));
-          if (nDiv > 0) {
-            const first = (t: tf.Tensor4D) => rows(t, 0, nDiv);
-            diversity = diversityLoss(first(ownX), first(donors), first(ownPattern), first(donorPattern));
-          }
+  const pairs = new BatchPairs(opts.train, B, cfg.augment, rng.fork(`joint-epoch-${epoch}`));
+  const t0 = Date.now();
+  const sums = { loss: 0, diversity: 0, clean: 0, backdoor: 0, cross: 0 };
+  let lr = 0;
+  for (let b = 0; b < pairs.batches; b++) {
+    const at = epoch + b / pairs.batches;
+    lr = learningRate(cfg.classifierSchedule, cfg.classifierOptimizer.lr, at, cfg.epochs);
+    const lrG = learningRate(cfg.generatorSchedule, cfg.generatorOptimizer.lr, at, cfg.epochs);
+    const { x1, y1, x2 } = pairs.get(b);
+    const labels = Int32Array.from(y1, (y, i) => (i < nBd ? targetLabel(opts.rule, y) : y));
+    const y = tf.tensor1d(labels, 'int32');
+    const ownX = rows(x1, 0, nBd);
+    const crossX = rows(x1, nBd, nCross);
+    const donors = rows(x2, nBd, nCross);
+    const cleanX = rows(x1, nBd + nCross, B - nBd - nCross);
+    // M is frozen: its masks are inputs here, outside the gradient computation.
+    const ownMask = tf.tidy(() => threshold(mask.forward(ownX, false)));
+    const crossMask = tf.tidy(() => threshold(mask.forward(donors, false)));
+    const kept: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const ownPattern = pattern.forward(ownX, true);
+      const parts4d = [paste(ownX, ownMask, ownPattern)];
+      let diversity: tf.Scalar = tf.scalar(0);
+      if (nCross > 0) {
+        const donorPattern = pattern.forward(donors, true);
+        parts4d.push(paste(crossX, crossMask, donorPattern));
+        if (nDiv > 0) {
+          const first = (t: tf.Tensor4D) => rows(t, 0, nDiv);
+          diversity = diversityLoss(first(ownX), first(donors), first(ownPattern), first(donorPattern));
         }
-        parts4d.push(cleanX);
-        const logits = classifier.forward(tf.concat(parts4d, 0), { training: true }).logits;
-        const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, k), logits) as tf.Scalar;
-        kept.push(tf.keep(ce), tf.keep(diversity), tf.keep(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
-        return tf.add(ce, tf.mul(diversity, cfg.lambdaDiv)) as tf.Scalar;
-      }, vars);
-      classifierOpt.step(classifier.params, gradsByName(classifier.params, grads), lr);
-      generatorOpt.step(pattern.params, gradsByName(pattern.params, grads), lrG);
-      classifier.commitState();
-      pattern.commitState();
-      tf.dispose([x1, x2, y, ownX, crossX, donors, cleanX, ownMask, crossMask, ...Object.values(grads)]);
-      const hitsTensor = kept.pop()!;
-      const hits = hitsTensor.dataSync() as Float32Array;
-      hitsTensor.dispose();
-      const [total, ce, diversity] = readScalars(value, ...kept);
-      checkFinite(`dynamic joint stage, epoch ${epoch + 1}, batch ${b + 1}`, total, lr);
-      sums.loss += ce;
-      sums.diversity += diversity;
-      const count = (from: number, to: number) => hits.subarray(from, to).reduce((a, v) => a + v, 0);
-      sums.backdoor += count(0, nBd);
-      sums.cross += count(nBd, nBd + nCross);
-      sums.clean += count(nBd + nCross, B);
-      bar.tick(1, `joint epoch ${epoch + 1}/${cfg.epochs} ce ${(sums.loss / (b + 1)).toFixed(3)} bd ${(sums.backdoor / ((b + 1) * nBd)).toFixed(2)}`);
-    }
-    const n = pairs.batches;
-    history.push({
-      epoch: epoch + 1,
-      loss: sums.loss / n,
-      diversity: sums.diversity / n,
-      cleanAcc: sums.clean / (n * (B - nBd - nCross)),
-      backdoorAcc: sums.backdoor / (n * nBd),
-      crossAcc: nCross > 0 ? sums.cross / (n * nCross) : null,
-      test: opts.test ? evaluateDynamic(classifier, trigger, opts.test, opts.rule, rng.fork('eval').seed) : null,
-      lr,
-      seconds: (Date.now() - t0) / 1000,
-    });
+      }
+      parts4d.push(cleanX);
+      const logits = classifier.forward(tf.concat(parts4d, 0), { training: true }).logits;
+      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, k), logits) as tf.Scalar;
+      kept.push(tf.keep(ce), tf.keep(diversity), tf.keep(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32')));
+      return tf.add(ce, tf.mul(diversity, cfg.lambdaDiv)) as tf.Scalar;
+    }, vars);
+    classifierOpt.step(classifier.params, gradsByName(classifier.params, grads), lr);
+    generatorOpt.step(pattern.params, gradsByName(pattern.params, grads), lrG);
+    classifier.commitState();
+    pattern.commitState();
+    tf.dispose([x1, x2, y, ownX, crossX, donors, cleanX, ownMask, crossMask, ...Object.values(grads)]);
+    const hitsTensor = kept.pop()!;
+    const hits = hitsTensor.dataSync() as Float32Array;
+    hitsTensor.dispose();
+    const [total, ce, diversity] = readScalars(value, ...kept);
+    checkFinite(`dynamic joint stage, epoch ${epoch + 1}, batch ${b + 1}`, total, lr);
+    sums.loss += ce;
+    sums.diversity += diversity;
+    const count = (from: number, to: number) => hits.subarray(from, to).reduce((a, v) => a + v, 0);
+    sums.backdoor += count(0, nBd);
+    sums.cross += count(nBd, nBd + nCross);
+    sums.clean += count(nBd + nCross, B);
+    bar.tick(1, `joint epoch ${epoch + 1}/${cfg.epochs} ce ${(sums.loss / (b + 1)).toFixed(3)} bd ${(sums.backdoor / ((b + 1) * nBd)).toFixed(2)}`);
   }
-  return history;
+  const n = pairs.batches;
+  return {
+    epoch: epoch + 1,
+    loss: sums.loss / n,
+    diversity: sums.diversity / n,
+    cleanAcc: sums.clean / (n * (B - nBd - nCross)),
+    backdoorAcc: sums.backdoor / (n * nBd),
+    crossAcc: nCross > 0 ? sums.cross / (n * nCross) : null,
+    test: opts.test ? evaluateDynamic(classifier, trigger, opts.test, opts.rule, rng.fork('eval').seed) : null,
+    lr,
+    seconds: (Date.now() - t0) / 1000,
+  };
+}
+
+interface CheckpointMeta {
+  configHash: string;
+  /** the stage of the last finished epoch; 'joint' means every mask epoch is done */
+  stage: DynamicStage;
+  /** finished epochs of that stage */
+  epochsDone: number;
+  history: DynamicAttackResult['history'];
+}
+
+// The optimisers with state worth keeping after an epoch of each stage: M is frozen in stage 2.
+const STAGE_OPTIMIZERS: Record<DynamicStage, OptimizerRole[]> = { mask: ['mask'], joint: ['classifier', 'generator'] };
+
+/** Everything a checkpoint must match to be resumed; datasets by content, since subsets keep their parent's name and source. */
+function runHash(opts: DynamicAttackOptions): string {
+  const identity = (ds: Dataset) => ({
+    name: ds.name,
+    split: ds.split,
+    shape: ds.shape,
+    source: ds.source,
+    images: sha256(ds.images),
+    labels: sha256(new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, ds.labels.byteLength)),
+  });
+  return sha256(
+    canonicalJson({
+      config: opts.config,
+      seed: opts.seed,
+      train: identity(opts.train),
+      // The joint history holds evaluations on it.
+      test: opts.test ? identity(opts.test) : null,
+      rule: opts.rule,
+      classifier: opts.classifier.config,
+    }),
+  );
+}
+
+function prefixed(prefix: string, tensors: NamedTensor[]): NamedTensor[] {
+  return tensors.map(({ name, tensor }) => ({ name: prefix + name, tensor }));
+}
+
+async function saveCheckpoint(dir: string, parts: Parts, meta: CheckpointMeta): Promise<void> {
+  // slots() may create tensors besides handing out the optimiser's own (Adam's step count): the
+  // tidy frees those, and keeps clones of the rest, which can be disposed after saving.
+  const tensors = tf.tidy(() =>
+    [
+      ...prefixed('classifier/', parts.classifier.namedWeights()),
+      ...prefixed('pattern/', parts.pattern.namedWeights()),
+      ...prefixed('mask/', parts.mask.namedWeights()),
+      ...STAGE_OPTIMIZERS[meta.stage].flatMap((role) => prefixed(`optimizer/${role}/`, parts.optimizers[role].slots())),
+    ].map(({ name, tensor }) => ({ name, tensor: tensor.clone() })),
+  );
+  try {
+    await saveTensors(dir, tensors, meta as unknown as Metadata);
+  } finally {
+    tf.dispose(tensors.map((t) => t.tensor));
+  }
+}
+
+/**
+ * Loads the checkpoint in `dir` into `parts` when it was written by a run with the same hash;
+ * otherwise, or when it cannot be read, says so on stderr and returns null, leaving `parts` as they are.
+ */
+async function tryResume(dir: string, configHash: string, parts: Parts): Promise<CheckpointMeta | null> {
+  let loaded;
+  try {
+    loaded = await loadTensors(dir);
+  } catch (e) {
+    process.stderr.write(`dynamic attack: ignoring the checkpoint in ${dir}: ${(e as Error).message}\n`);
+    return null;
+  }
+  const { tensors } = loaded;
+  const meta = loaded.metadata as unknown as CheckpointMeta;
+  try {
+    if (meta.configHash !== configHash) {
+      process.stderr.write(`dynamic attack: the checkpoint in ${dir} belongs to another configuration; starting afresh\n`);
+      return null;
+    }
+    const group = (prefix: string) =>
+      Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]));
+    try {
+      parts.classifier.loadWeights(group('classifier/'));
+      parts.pattern.loadWeights(group('pattern/'));
+      parts.mask.loadWeights(group('mask/'));
+      for (const role of STAGE_OPTIMIZERS[meta.stage]) parts.optimizers[role].loadSlots(group(`optimizer/${role}/`));
+    } catch (e) {
+      // Its settings match but its tensors do not (e.g. written by an older version): part may be loaded already, so no fresh start.
+      throw new Error(`dynamic attack: cannot resume from the checkpoint in ${dir} (delete it to start afresh): ${(e as Error).message}`);
+    }
+    return meta;
+  } finally {
+    // loadWeights copies; loadSlots keeps its tensors' data and disposes them itself, and disposing twice is harmless.
+    tf.dispose(Object.values(tensors));
+  }
 }
 
 /**
  * Trains the mask generator (stage 1), then `classifier` — in place — together with the pattern
  * generator (stage 2), and returns the trigger backed by both generators. Every shuffle,
- * augmentation and initial weight comes from `seed`.
+ * augmentation and initial weight comes from `seed`, epoch by epoch (streams `mask-epoch-e`,
+ * `joint-epoch-e`), so a run resumed from `checkpointDir` draws what an uninterrupted one would.
  */
 export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<DynamicAttackResult> {
   const { classifier, train: data, rule, config: cfg } = opts;
@@ -466,26 +567,49 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
   const rng = new Rng(opts.seed);
   const base = { inputShape: [h, w, c] as [number, number, number], ...cfg.generator };
   validateGeneratorConfig({ ...base, outChannels: c });
+  // Optimisers hold no tensors until their first step: creating them here checks their settings before any work.
+  const optimizers = {
+    mask: createOptimizer(cfg.maskOptimizer),
+    classifier: createOptimizer(cfg.classifierOptimizer),
+    generator: createOptimizer(cfg.generatorOptimizer),
+  };
   const pattern = new DynamicGenerator({ ...base, outChannels: c }, rng.fork('pattern-init'));
   const mask = new DynamicGenerator({ ...base, outChannels: 1 }, rng.fork('mask-init'));
   const trigger = dynamicTrigger({ pattern, mask });
-  const batches = Math.floor(data.shape[0] / cfg.batchSize);
-  const bar = new Progress('dynamic attack', (cfg.maskEpochs + cfg.epochs) * batches, opts.progress ?? consoleSink(), 'batch');
-  let classifierOpt: Optimizer | null = null;
-  let generatorOpt: Optimizer | null = null;
+  const parts: Parts = { classifier, pattern, mask, optimizers };
   try {
-    const maskHistory = trainMask(mask, data, cfg, rng, bar);
-    classifierOpt = createOptimizer(cfg.classifierOptimizer);
-    generatorOpt = createOptimizer(cfg.generatorOptimizer);
-    const joint = trainJoint({ classifier, pattern, mask, classifierOpt, generatorOpt }, trigger, opts, rng, bar);
-    return { trigger, history: { mask: maskHistory, joint } };
+    const checkpoint = opts.checkpointDir ? { dir: opts.checkpointDir, configHash: runHash(opts) } : null;
+    const resumed = checkpoint && fs.existsSync(checkpoint.dir) ? await tryResume(checkpoint.dir, checkpoint.configHash, parts) : null;
+    const history: DynamicAttackResult['history'] = resumed?.history ?? { mask: [], joint: [] };
+    const maskFrom = !resumed ? 0 : resumed.stage === 'mask' ? resumed.epochsDone : cfg.maskEpochs;
+    const jointFrom = resumed?.stage === 'joint' ? resumed.epochsDone : 0;
+    const batches = Math.floor(data.shape[0] / cfg.batchSize);
+    const remaining = cfg.maskEpochs - maskFrom + cfg.epochs - jointFrom;
+    const bar = new Progress('dynamic attack', remaining * batches, opts.progress ?? consoleSink(), 'batch');
+    /** Checkpoints a finished epoch; true when the run should stop there. */
+    const finishEpoch = async (stage: DynamicStage, epochsDone: number): Promise<boolean> => {
+      if (checkpoint) await saveCheckpoint(checkpoint.dir, parts, { configHash: checkpoint.configHash, stage, epochsDone, history });
+      const epochsLeft = stage === 'mask' ? cfg.maskEpochs - epochsDone + cfg.epochs : cfg.epochs - epochsDone;
+      return epochsLeft > 0 && (opts.shouldStop?.(stage, epochsDone) ?? false);
+    };
+    let stopped = false;
+    for (let epoch = maskFrom; epoch < cfg.maskEpochs && !stopped; epoch++) {
+      history.mask.push(maskEpoch(epoch, mask, optimizers.mask, data, cfg, rng, bar));
+      stopped = await finishEpoch('mask', epoch + 1);
+    }
+    // M is frozen from here on: its optimiser's slots are not needed again.
+    optimizers.mask.dispose();
+    for (let epoch = jointFrom; epoch < cfg.epochs && !stopped; epoch++) {
+      history.joint.push(jointEpoch(epoch, parts, trigger, opts, rng, bar));
+      stopped = await finishEpoch('joint', epoch + 1);
+    }
+    return { trigger, history, complete: !stopped, resumedFrom: { mask: maskFrom, joint: jointFrom } };
   } catch (e) {
     classifier.discardState();
     trigger.dispose();
     throw e;
   } finally {
-    classifierOpt?.dispose();
-    generatorOpt?.dispose();
+    for (const o of Object.values(optimizers)) o.dispose();
   }
 }
 
