@@ -28,6 +28,8 @@ function validate(cfg: OptimizerConfig): void {
   if (cfg.kind !== 'sgd' && cfg.kind !== 'adam') throw new Error(`optimizer.kind: expected 'sgd' or 'adam', got '${(cfg as { kind: string }).kind}'`);
 }
 
+const ADAM_STEP = 'adam.t';
+
 class Slots {
   readonly vars = new Map<string, tf.Variable>();
 
@@ -98,15 +100,17 @@ class Sgd implements Optimizer {
 
 class Adam implements Optimizer {
   private readonly slots_ = new Slots();
-  private t = 0;
+  /** The step count lives in a slot too, so a checkpoint resumes the bias correction exactly. */
+  private readonly step_ = tf.tidy(() => tf.variable(tf.scalar(0, 'int32'), false));
 
   constructor(readonly config: Extract<OptimizerConfig, { kind: 'adam' }>) {}
 
   step(params: ReadonlyMap<string, tf.Variable>, grads: Record<string, tf.Tensor>, lr: number): void {
     const { beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay } = this.config;
-    this.t++;
-    const c1 = 1 - beta1 ** this.t;
-    const c2 = 1 - beta2 ** this.t;
+    const t = (this.step_.dataSync()[0] as number) + 1;
+    tf.tidy(() => this.step_.assign(tf.scalar(t, 'int32')));
+    const c1 = 1 - beta1 ** t;
+    const c2 = 1 - beta2 ** t;
     tf.tidy(() => {
       for (const [name, p] of params) {
         const g0 = grads[name];
@@ -123,18 +127,19 @@ class Adam implements Optimizer {
   }
 
   slots(): NamedTensor[] {
-    return [...this.slots_.named(), { name: 'adam.t', tensor: tf.scalar(this.t, 'int32') }];
+    return [...this.slots_.named(), { name: ADAM_STEP, tensor: this.step_ }];
   }
 
   loadSlots(slots: Record<string, tf.Tensor>): void {
-    const { ['adam.t']: t, ...rest } = slots;
-    this.t = t ? (t.dataSync()[0] as number) : 0;
+    const { [ADAM_STEP]: t, ...rest } = slots;
+    tf.tidy(() => this.step_.assign(t ? (tf.cast(t, 'int32') as tf.Scalar) : tf.scalar(0, 'int32')));
     t?.dispose();
     this.slots_.load(rest);
   }
 
   dispose(): void {
     this.slots_.dispose();
+    if (!this.step_.isDisposed) this.step_.dispose();
   }
 }
 

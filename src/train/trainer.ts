@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { canonicalJson, sha256 } from '../cache';
@@ -115,7 +116,9 @@ async function saveCheckpoint(dir: string, model: Model, slots: { name: string; 
  */
 export async function train(model: Model, data: Dataset, cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   validateConfig(cfg, data);
-  const configHash = sha256(canonicalJson({ cfg, seed: opts.seed, data: [data.name, data.split, data.shape, data.source], model: model.config }));
+  // The data's content, not its name: subsets of one dataset share name and source.
+  const dataHash = createHash('sha256').update(data.images).update(new Uint8Array(data.labels.buffer, data.labels.byteOffset, data.labels.byteLength)).digest('hex');
+  const configHash = sha256(canonicalJson({ cfg, seed: opts.seed, data: dataHash, model: model.config }));
   const optimizer = createOptimizer(cfg.optimizer);
   const lossFn = opts.loss ?? crossEntropy;
   const label = opts.label ?? `train ${model.config.arch}`;

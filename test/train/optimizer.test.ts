@@ -100,3 +100,32 @@ describe('makeBatch augmentation', () => {
     assert.throws(() => makeBatch(ds, [0], { cropPadding: 1, flip: false, rotation: 0 }), /needs an Rng/);
   });
 });
+
+describe('optimiser slots round-trip', () => {
+  before(() => initBackend('cpu'));
+
+  it('Adam resumes its bias correction from saved slots, and slots() allocates nothing', () => {
+    const run = (steps: number, resumeAfter?: number) => {
+      const p = tf.variable(tf.tensor1d([1, 2]));
+      const params = new Map([['p', p]]);
+      let opt = createOptimizer({ kind: 'adam', lr: 0.1, weightDecay: 0.01 });
+      for (let i = 0; i < steps; i++) {
+        if (i === resumeAfter) {
+          const before = tf.memory().numTensors;
+          const saved = opt.slots();
+          assert.equal(tf.memory().numTensors, before, 'slots() created tensors');
+          const copies = Object.fromEntries(saved.map(({ name, tensor }) => [name, tensor.clone()]));
+          opt.dispose();
+          opt = createOptimizer({ kind: 'adam', lr: 0.1, weightDecay: 0.01 });
+          opt.loadSlots(copies);
+        }
+        opt.step(params, { p: tf.tensor1d([0.5 - i, 1 + i]) }, 0.1);
+      }
+      const out = Array.from(p.dataSync());
+      opt.dispose();
+      p.dispose();
+      return out;
+    };
+    assert.deepEqual(run(5, 3), run(5));
+  });
+});

@@ -492,21 +492,16 @@ function prefixed(prefix: string, tensors: NamedTensor[]): NamedTensor[] {
 }
 
 async function saveCheckpoint(dir: string, parts: Parts, meta: CheckpointMeta): Promise<void> {
-  // slots() may create tensors besides handing out the optimiser's own (Adam's step count): the
-  // tidy frees those, and keeps clones of the rest, which can be disposed after saving.
-  const tensors = tf.tidy(() =>
+  await saveTensors(
+    dir,
     [
       ...prefixed('classifier/', parts.classifier.namedWeights()),
       ...prefixed('pattern/', parts.pattern.namedWeights()),
       ...prefixed('mask/', parts.mask.namedWeights()),
       ...STAGE_OPTIMIZERS[meta.stage].flatMap((role) => prefixed(`optimizer/${role}/`, parts.optimizers[role].slots())),
-    ].map(({ name, tensor }) => ({ name, tensor: tensor.clone() })),
+    ],
+    meta as unknown as Metadata,
   );
-  try {
-    await saveTensors(dir, tensors, meta as unknown as Metadata);
-  } finally {
-    tf.dispose(tensors.map((t) => t.tensor));
-  }
 }
 
 /**
@@ -567,7 +562,7 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
   const rng = new Rng(opts.seed);
   const base = { inputShape: [h, w, c] as [number, number, number], ...cfg.generator };
   validateGeneratorConfig({ ...base, outChannels: c });
-  // Optimisers hold no tensors until their first step: creating them here checks their settings before any work.
+  // Created up front so that a bad optimiser setting fails before any training is done.
   const optimizers = {
     mask: createOptimizer(cfg.maskOptimizer),
     classifier: createOptimizer(cfg.classifierOptimizer),
