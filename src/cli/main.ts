@@ -9,7 +9,7 @@ import { MODEL_ARCHS, type ModelArch } from '../models/model';
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profiles';
 import type { TrainBenignArgs } from '../train/jobs';
 import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs';
-import { attackNames } from '../attacks/backdoor/registry';
+import { backdoorAttackNames } from '../attacks/backdoor/run';
 import { type Norm, PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import { observe, type ObserveConfig, type ObserveReport } from '../observe';
 import type { AttackMode } from '../attacks/backdoor/trigger';
@@ -20,6 +20,15 @@ import { intListOpt, intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } fr
 const COMMON = {
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Options of every command that trains or loads models for a dataset under a profile. */
+const RUN = {
+  ...COMMON,
+  dataset: { type: 'string' },
+  profile: { type: 'string' },
+  seed: { type: 'string' },
+  path: { type: 'string' },
 } as const;
 
 interface Command {
@@ -78,16 +87,12 @@ COMMANDS.train = {
     const p = parse(
       argv,
       {
-        ...COMMON,
-        dataset: { type: 'string' },
+        ...RUN,
         model: { type: 'string' },
-        profile: { type: 'string' },
-        seed: { type: 'string' },
         epochs: { type: 'string' },
         'batch-size': { type: 'string' },
         lr: { type: 'string' },
         'train-per-class': { type: 'string' },
-        path: { type: 'string' },
       },
       0,
     );
@@ -159,26 +164,22 @@ COMMANDS.bench = {
 };
 
 COMMANDS.attack = {
-  usage: `pbe attack --attack <${attackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
+  usage: `pbe attack --attack <${backdoorAttackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
       {
-        ...COMMON,
+        ...RUN,
         attack: { type: 'string' },
-        dataset: { type: 'string' },
         mode: { type: 'string' },
         target: { type: 'string' },
         ratio: { type: 'string' },
-        profile: { type: 'string' },
-        seed: { type: 'string' },
-        path: { type: 'string' },
       },
       0,
     );
     const names = (stringOpt(p, 'attack') ?? '').split(',').filter((s) => s !== '');
     if (names.length === 0) throw new UsageError('missing --attack');
-    for (const n of names) oneOf(n, attackNames(), '--attack');
+    for (const n of names) oneOf(n, backdoorAttackNames(), '--attack');
     const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
     const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
     const target = intOpt(p, 'target', 0) ?? 0;
@@ -208,7 +209,7 @@ COMMANDS.attack = {
     console.log(`benign      ${pct(b.record.cleanAccuracy)}       -      -          -  ${b.record.trainSeconds.toFixed(0).padStart(7)}`);
     for (const r of infected as InfectedSummary[]) {
       const delta = (100 * (r.acc - b.record.cleanAccuracy)).toFixed(2).padStart(6);
-      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${String(r.poisoned).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
+      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
     }
     console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     return 0;
@@ -216,15 +217,13 @@ COMMANDS.attack = {
 };
 
 COMMANDS.observe = {
-  usage: `pbe observe --attack <${attackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  usage: `pbe observe --attack <${backdoorAttackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
       {
-        ...COMMON,
+        ...RUN,
         attack: { type: 'string' },
-        dataset: { type: 'string' },
-        profile: { type: 'string' },
         mode: { type: 'string' },
         targets: { type: 'string' },
         eps: { type: 'string' },
@@ -234,13 +233,11 @@ COMMANDS.observe = {
         'tsne-points': { type: 'string' },
         sweep: { type: 'boolean' },
         'sweep-images': { type: 'string' },
-        seed: { type: 'string' },
         out: { type: 'string' },
-        path: { type: 'string' },
       },
       0,
     );
-    const attack = oneOf(stringOpt(p, 'attack'), attackNames(), '--attack');
+    const attack = oneOf(stringOpt(p, 'attack'), backdoorAttackNames(), '--attack');
     const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
     const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
     const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');

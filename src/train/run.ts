@@ -32,6 +32,8 @@ export interface TrainRecord {
   cleanAccuracy: number;
   trainSeconds: number;
   runtime: ReturnType<typeof runtimeInfo>;
+  /** what a special training loop records besides the per-epoch history (the dynamic attack's stages) */
+  details?: unknown;
 }
 
 export interface TrainedModel {

@@ -15,7 +15,8 @@ export interface InfectedSummary {
   request: AttackRequest;
   acc: number;
   asr: number;
-  poisoned: number;
+  /** poisoned training images; null when the attack poisons each batch afresh (dynamic) */
+  poisoned: number | null;
   record: TrainRecord;
   fromCache: boolean;
 }
@@ -34,7 +35,7 @@ export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): 
     request: args.request,
     acc: r.acc,
     asr: r.asr,
-    poisoned: r.poisoned.poisonedIndices.length,
+    poisoned: r.poisoned?.poisonedIndices.length ?? null,
     record: r.record,
     fromCache: r.fromCache,
   };

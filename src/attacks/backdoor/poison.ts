@@ -6,7 +6,7 @@ import type { Model } from '../../models/model';
 import type { Rng } from '../../rng';
 import { predictLabels } from '../../train/trainer';
 import type { StaticAttack } from './registry';
-import { targetLabel } from './trigger';
+import { type BackdoorAttack, targetLabel } from './trigger';
 
 export interface PoisonOptions {
   /** fraction of the training set to poison, in (0, 1); default 0.1 as in the paper */
@@ -116,7 +116,7 @@ export interface TriggeredTestSet {
  * (clean-label SIG included) leaves out images whose true label already is the target: the model
  * predicting it says nothing about the backdoor.
  */
-export function triggeredTestSet(test: Dataset, attack: StaticAttack, batchSize = 256): TriggeredTestSet {
+export function triggeredTestSet(test: Dataset, attack: BackdoorAttack, batchSize = 256): TriggeredTestSet {
   checkCompatible(test, attack);
   const { rule } = attack;
   const sourceIndices = indicesWhere(test.labels, (y) => rule.mode === 'all2all' || y !== rule.target);
@@ -149,7 +149,7 @@ export function evaluateBackdoor(model: Model, cleanTest: Dataset, triggered: Tr
   return { acc: clean.length > 0 ? ok / clean.length : 0, asr: attackSuccessRate(predictLabels(model, triggered.data), triggered) };
 }
 
-function checkCompatible(ds: Dataset, attack: StaticAttack): void {
+function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {
   const [, h, w, c] = ds.shape;
   const [eh, ew, ec] = attack.config.inputShape;
   if (h !== eh || w !== ew || c !== ec) {

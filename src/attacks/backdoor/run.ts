@@ -6,8 +6,9 @@ import { Rng } from '../../rng';
 import type { ResolvedProfile } from '../../train/profiles';
 import { modelConfigFor, profileData, type TrainedModel, trainOrLoad } from '../../train/run';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet, triggeredTestSet, type TriggeredTestSet } from './poison';
-import { type AttackOptions, buildAttack, type StaticAttack } from './registry';
-import type { AttackMode } from './trigger';
+import { trainDynamicInfected } from './dynamic-run';
+import { type AttackOptions, attackNames, buildAttack } from './registry';
+import type { AttackMode, BackdoorAttack } from './trigger';
 
 /** What a user asks for: an attack by name, its mode and target, optional option overrides. */
 export interface AttackRequest {
@@ -18,10 +19,16 @@ export interface AttackRequest {
   options?: AttackOptions;
 }
 
+/** Every attack pbe-lab can train: the static ones of the registry and the input-aware dynamic one. */
+export function backdoorAttackNames(): string[] {
+  return [...attackNames(), 'dynamic'];
+}
+
 export interface InfectedModel extends TrainedModel {
-  attack: StaticAttack;
+  attack: BackdoorAttack;
   data: DatasetSplits;
-  poisoned: PoisonedSet;
+  /** the poisoned training set and its ground truth; null for the dynamic attack, which poisons each batch afresh */
+  poisoned: PoisonedSet | null;
   triggered: TriggeredTestSet;
   acc: number;
   asr: number;
@@ -38,6 +45,7 @@ export async function trainInfected(
   opts: { seed: number; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
 ): Promise<InfectedModel> {
   const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
+  if (request.name === 'dynamic') return trainDynamicInfected(profile, request, data, opts);
   const [, h, w, c] = data.train.shape;
   const attack = buildAttack({
     name: request.name,

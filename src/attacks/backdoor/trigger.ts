@@ -36,3 +36,14 @@ export interface Trigger {
   /** Releases tensors the trigger holds (patterns, fields, generator weights). */
   dispose(): void;
 }
+
+/**
+ * What every attack offers once built, static or trained (the input-aware dynamic one): its
+ * trigger, how it labels, and the JSON configuration that identifies it in cache keys.
+ */
+export interface BackdoorAttack {
+  readonly name: string;
+  readonly trigger: Trigger;
+  readonly rule: LabelRule;
+  readonly config: { readonly name: string; readonly rule: LabelRule; readonly inputShape: readonly [number, number, number] };
+}

@@ -1,0 +1,121 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { runtimeInfo } from '../../backend';
+import { Cache, configKey } from '../../cache';
+import type { DatasetSplits } from '../../data/dataset';
+import { loadTensors, saveTensors } from '../../io/checkpoint';
+import { createModel } from '../../models/model';
+import type { ProgressSink } from '../../progress';
+import type { ResolvedProfile } from '../../train/profiles';
+import { modelConfigFor, type TrainRecord } from '../../train/run';
+import { accuracy } from '../../train/trainer';
+import { type DynamicAttackConfig, type DynamicTrigger, loadDynamic, referenceDynamicConfig, saveDynamic, trainDynamicAttack } from './dynamic';
+import type { InfectedModel } from './run';
+import { evaluateBackdoor, triggeredTestSet } from './poison';
+import type { AttackRequest } from './run';
+import type { BackdoorAttack } from './trigger';
+
+/**
+ * The input-aware attack's schedule for a profile. The reference trains 25 mask epochs and 600
+ * joint epochs; on a CPU the joint stage gets twice the profile's epochs (the generator learns
+ * alongside the classifier) and the classifier the profile's optimiser, with a narrower
+ * generator. `paper` keeps the reference's settings.
+ */
+export function dynamicConfigFor(profile: ResolvedProfile): DynamicAttackConfig {
+  const ref = referenceDynamicConfig(profile.dataset);
+  if (profile.profile === 'paper') return ref;
+  const smoke = profile.profile === 'smoke';
+  return {
+    ...ref,
+    maskEpochs: smoke ? 1 : 2,
+    epochs: smoke ? profile.train.epochs : 2 * profile.train.epochs,
+    batchSize: profile.train.batchSize,
+    generator: { width: smoke ? 8 : 16, depth: profile.dataset === 'mnist' ? 2 : 3 },
+    classifierOptimizer: profile.train.optimizer,
+    classifierSchedule: profile.train.schedule,
+    generatorSchedule: { kind: 'cosine' },
+    maskSchedule: { kind: 'cosine' },
+    augment: profile.train.augment,
+  };
+}
+
+/**
+ * Trains (or loads) a classifier infected by the input-aware dynamic attack. Its generators are
+ * a cache entry of their own ('dynamic-triggers'), written before the classifier's, so a model
+ * entry is only ever found with its trigger beside it.
+ */
+export async function trainDynamicInfected(
+  profile: ResolvedProfile,
+  request: AttackRequest,
+  data: DatasetSplits,
+  opts: { seed: number; progress?: ProgressSink; cache?: Cache },
+): Promise<InfectedModel> {
+  const cache = opts.cache ?? new Cache();
+  const [, h, w, c] = data.train.shape;
+  const rule = { mode: request.mode, target: request.target, numClasses: data.train.classNames.length };
+  const dynamic = dynamicConfigFor(profile);
+  const attackSeed = `${opts.seed}/attack`;
+  const config = { name: 'dynamic', rule, inputShape: [h, w, c] as [number, number, number], seed: attackSeed, options: dynamic };
+  const modelConfig = modelConfigFor(profile, data.train);
+  const key = {
+    kind: 'trained-model',
+    spec: { purpose: 'infected', attack: config, dataset: profile.dataset, source: data.train.source, profile, modelConfig },
+    seed: opts.seed,
+  };
+  const model = createModel(modelConfig, `${opts.seed}/init`);
+  let trigger: DynamicTrigger | null = null;
+  try {
+    const modelEntry = cache.get('models', key);
+    const triggerEntry = modelEntry ? cache.get('dynamic-triggers', key) : null;
+    let record: TrainRecord;
+    let fromCache = false;
+    if (modelEntry && triggerEntry) {
+      const { tensors } = await loadTensors(modelEntry.dir);
+      model.loadWeights(tensors);
+      tf.dispose(Object.values(tensors));
+      trigger = await loadDynamic(triggerEntry.dir);
+      record = JSON.parse(modelEntry.read('record.json').toString()) as TrainRecord;
+      fromCache = true;
+    } else {
+      const runDir = path.join(cache.root, 'runs', configKey(key));
+      const result = await trainDynamicAttack({
+        classifier: model,
+        train: data.train,
+        rule,
+        config: dynamic,
+        seed: attackSeed,
+        progress: opts.progress,
+        checkpointDir: runDir,
+      });
+      trigger = result.trigger;
+      const joint = result.history.joint;
+      record = {
+        key: configKey(key),
+        spec: key.spec,
+        seed: opts.seed,
+        history: joint.map((j) => ({ epoch: j.epoch, loss: j.loss, trainAcc: j.cleanAcc, testAcc: null, lr: j.lr, seconds: j.seconds })),
+        cleanAccuracy: accuracy(model, data.test),
+        trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
+        runtime: runtimeInfo(),
+        details: { maskHistory: result.history.mask, jointHistory: joint },
+      };
+      const t = trigger;
+      await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
+      await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
+        meta: { arch: modelConfig.arch },
+        keepExisting: true,
+        fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
+      });
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
+    const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
+    const triggered = triggeredTestSet(data.test, attack);
+    const { acc, asr } = evaluateBackdoor(model, data.test, triggered);
+    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr };
+  } catch (e) {
+    model.dispose();
+    trigger?.dispose();
+    throw e;
+  }
+}
