@@ -6,7 +6,7 @@ export class UsageError extends Error {}
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
 }
 
@@ -45,6 +45,20 @@ export function intListOpt(p: Parsed, name: string, min = -Infinity): number[] |
     throw new UsageError(`--${name} expects integers ≥ ${min} separated by commas, got '${v}'`);
   }
   return items;
+}
+
+/** Repeated `--option key=value`: numbers and true/false are parsed, anything else stays a string. */
+export function keyValueOpts(p: Parsed, name: string): Record<string, number | string | boolean> {
+  const raw = p.values[name];
+  const items = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  const out: Record<string, number | string | boolean> = {};
+  for (const item of items) {
+    const m = /^([A-Za-z][\w-]*)=(.*)$/.exec(String(item));
+    if (!m) throw new UsageError(`--${name} expects key=value, got '${String(item)}'`);
+    const v = m[2];
+    out[m[1]] = v === 'true' ? true : v === 'false' ? false : v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  return out;
 }
 
 export function numberOpt(p: Parsed, name: string, min = -Infinity): number | undefined {

@@ -10,12 +10,13 @@ import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profil
 import type { TrainBenignArgs } from '../train/jobs';
 import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs';
 import { backdoorAttackNames } from '../attacks/backdoor/run';
+import { buildAttack } from '../attacks/backdoor/registry';
 import { type Norm, PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import { observe, type ObserveConfig, type ObserveReport } from '../observe';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
-import { intListOpt, intOpt, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
+import { intListOpt, intOpt, keyValueOpts, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -164,7 +165,7 @@ COMMANDS.bench = {
 };
 
 COMMANDS.attack = {
-  usage: `pbe attack --attack <${backdoorAttackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
+  usage: `pbe attack --attack <${backdoorAttackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--option key=value …] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -174,6 +175,7 @@ COMMANDS.attack = {
         mode: { type: 'string' },
         target: { type: 'string' },
         ratio: { type: 'string' },
+        option: { type: 'string', multiple: true },
       },
       0,
     );
@@ -184,20 +186,26 @@ COMMANDS.attack = {
     const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
     const target = intOpt(p, 'target', 0) ?? 0;
     const ratio = numberOpt(p, 'ratio', 0);
+    const options = keyValueOpts(p, 'option');
     const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
     const seed = intOpt(p, 'seed', 0) ?? 0;
     const backend = stringOpt(p, 'backend');
     const dataPath = stringOpt(p, 'path');
     await initBackend(backend);
     console.error(runtimeSummary());
-    await loadDataset(dataset, { path: dataPath });
+    const { train } = await loadDataset(dataset, { path: dataPath });
+    // Build each static attack once here, so a bad option is reported before any job starts.
+    for (const name of names.filter((n) => n !== 'dynamic')) {
+      const [, h, w, c] = train.shape;
+      buildAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options }).trigger.dispose();
+    }
     const t0 = Date.now();
     const jobs = [
       { module: require.resolve('../train/jobs'), fn: 'trainBenignJob', args: { profile, seed, dataPath } satisfies TrainBenignArgs, label: 'benign' },
       ...names.map((name) => ({
         module: require.resolve('../attacks/backdoor/jobs'),
         fn: 'trainInfectedJob',
-        args: { profile, request: { name, mode, target, ratio }, seed, dataPath } satisfies InfectedJobArgs,
+        args: { profile, request: { name, mode, target, ratio, options }, seed, dataPath } satisfies InfectedJobArgs,
         label: name,
       })),
     ];
@@ -217,7 +225,7 @@ COMMANDS.attack = {
 };
 
 COMMANDS.observe = {
-  usage: `pbe observe --attack <${backdoorAttackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  usage: `pbe observe --attack <${backdoorAttackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--option key=value …] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -225,6 +233,7 @@ COMMANDS.observe = {
         ...RUN,
         attack: { type: 'string' },
         mode: { type: 'string' },
+        option: { type: 'string', multiple: true },
         targets: { type: 'string' },
         eps: { type: 'string' },
         norm: { type: 'string' },
@@ -247,7 +256,7 @@ COMMANDS.observe = {
     const smoke = profile.profile === 'smoke';
     const cfg: ObserveConfig = {
       profile,
-      attack: { name: attack, mode },
+      attack: { name: attack, mode, options: keyValueOpts(p, 'option') },
       targets: intListOpt(p, 'targets', 0) ?? [0],
       seed: intOpt(p, 'seed', 0) ?? 0,
       pgd: { ...PGD_DEFAULT, norm, eps, step: eps / 5, iterations },

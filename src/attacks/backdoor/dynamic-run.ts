@@ -51,6 +51,9 @@ export async function trainDynamicInfected(
   data: DatasetSplits,
   opts: { seed: number; progress?: ProgressSink; cache?: Cache },
 ): Promise<InfectedModel> {
+  if (request.options && Object.keys(request.options).length > 0) {
+    throw new Error(`dynamic: takes no --option (got ${Object.keys(request.options).join(', ')}); its schedule follows the profile`);
+  }
   const cache = opts.cache ?? new Cache();
   const [, h, w, c] = data.train.shape;
   const rule = { mode: request.mode, target: request.target, numClasses: data.train.classNames.length };
