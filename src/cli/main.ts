@@ -156,7 +156,7 @@ COMMANDS.bench = {
       log: (r) =>
         console.error(
           `${r.model.padEnd(16)} ${r.task.padEnd(11)} batch ${String(r.batch).padStart(3)}  ${r.secondsPerBatch.toFixed(3)} s/batch  ` +
-            `${r.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${r.gflopPerSecond.toFixed(1).padStart(5)} GFLOP/s`,
+            `${r.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${r.gflopPerSecond.toFixed(1).padStart(5)} GFLOP/s${r.note ? `  (${r.note})` : ''}`,
         ),
     });
     console.log(JSON.stringify(report, null, 2));
