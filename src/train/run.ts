@@ -59,8 +59,18 @@ export interface TrainJob {
  * The model for `job.spec`, from the cache when it was trained before; otherwise trained (resuming
  * from the run's last per-epoch checkpoint if one exists), evaluated and stored.
  */
+/** Largest batch a ResNet trains with inside wasm32's 4 GiB heap (batch 64 peaks at 2.2 GiB). */
+const WASM_RESNET_MAX_BATCH = 64;
+
 export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   const cache = job.cache ?? new Cache();
+  const { arch } = job.modelConfig;
+  if (tf.getBackend() === 'wasm' && arch !== 'smallcnn' && arch !== 'mnist-net' && job.profile.train.batchSize > WASM_RESNET_MAX_BATCH) {
+    throw new Error(
+      `${arch} at batch ${job.profile.train.batchSize} does not fit the wasm backend's 4 GiB heap; ` +
+        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a native backend (tfjs-node / tfjs-node-gpu)`,
+    );
+  }
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
   const entry = cache.get('models', key);
   const model = createModel(job.modelConfig, `${String(job.seed)}/init`);
