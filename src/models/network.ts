@@ -52,7 +52,7 @@ export class Network implements Model {
     try {
       this.arch = build(config, this.reg);
     } catch (e) {
-      this.disposeVariables();
+      this.reg.dispose();
       throw e;
     }
     this.params = this.reg.params;
@@ -79,40 +79,19 @@ export class Network implements Model {
   }
 
   commitState(): void {
-    for (const s of this.reg.statefuls) s.commit();
+    this.reg.commit();
   }
 
   discardState(): void {
-    for (const s of this.reg.statefuls) s.discard();
+    this.reg.discard();
   }
 
   namedWeights(): { name: string; tensor: tf.Tensor }[] {
-    return [...this.params, ...this.state].map(([name, tensor]) => ({ name, tensor }));
+    return this.reg.namedWeights();
   }
 
   loadWeights(weights: Record<string, tf.Tensor>): void {
-    const where = `loadWeights (${this.config.arch})`;
-    const own = new Map([...this.params, ...this.state]);
-    const missing = [...own.keys()].filter((name) => !Object.prototype.hasOwnProperty.call(weights, name));
-    if (missing.length > 0) throw new Error(`${where}: missing tensor(s) ${missing.map((n) => `'${n}'`).join(', ')}`);
-    const unknown = Object.keys(weights).filter((name) => !own.has(name));
-    if (unknown.length > 0) {
-      throw new Error(`${where}: unknown tensor(s) ${unknown.map((n) => `'${n}'`).join(', ')}`);
-    }
-    for (const [name, v] of own) {
-      const t = weights[name];
-      if (!tf.util.arraysEqual(t.shape, v.shape)) {
-        throw new Error(`${where}: tensor '${name}' has shape [${t.shape}], expected [${v.shape}]`);
-      }
-      if (t.dtype !== v.dtype) throw new Error(`${where}: tensor '${name}' has dtype ${t.dtype}, expected ${v.dtype}`);
-    }
-    this.discardState();
-    for (const [name, v] of own) {
-      const t = weights[name];
-      // assign() releases the old data before taking the new: with shared data it would free both.
-      // Otherwise the variable shares t's (immutable, reference-counted) data; the caller may dispose t.
-      if (t.dataId !== v.dataId) v.assign(t);
-    }
+    this.reg.loadWeights(weights, `loadWeights (${this.config.arch})`);
   }
 
   forwardFlops(): number {
@@ -120,12 +99,7 @@ export class Network implements Model {
   }
 
   dispose(): void {
-    this.discardState();
-    this.disposeVariables();
-  }
-
-  private disposeVariables(): void {
-    for (const v of [...this.reg.params.values(), ...this.reg.state.values()]) v.dispose();
+    this.reg.dispose();
   }
 
   private checkInput(x: tf.Tensor4D): void {

@@ -22,6 +22,46 @@ export class Registry {
 
   constructor(private readonly rng: Rng) {}
 
+  /** Applies the batch-norm updates queued by training-mode passes. */
+  commit(): void {
+    for (const s of this.statefuls) s.commit();
+  }
+
+  discard(): void {
+    for (const s of this.statefuls) s.discard();
+  }
+
+  /** Params then state: the network's own variables (read them, do not dispose them). */
+  namedWeights(): { name: string; tensor: tf.Tensor }[] {
+    return [...this.params, ...this.state].map(([name, tensor]) => ({ name, tensor }));
+  }
+
+  /**
+   * Takes exactly these tensors' values, checked before anything changes; errors start with
+   * `where`. The variables share the (immutable, reference-counted) data, so the caller may
+   * dispose `weights` afterwards.
+   */
+  loadWeights(weights: Record<string, tf.Tensor>, where: string): void {
+    const own = new Map([...this.params, ...this.state]);
+    const missing = [...own.keys()].filter((name) => !Object.prototype.hasOwnProperty.call(weights, name));
+    if (missing.length > 0) throw new Error(`${where}: missing tensor(s) ${missing.map((n) => `'${n}'`).join(', ')}`);
+    const unknown = Object.keys(weights).filter((name) => !own.has(name));
+    if (unknown.length > 0) throw new Error(`${where}: unknown tensor(s) ${unknown.map((n) => `'${n}'`).join(', ')}`);
+    for (const [name, v] of own) {
+      const t = weights[name];
+      if (!tf.util.arraysEqual(t.shape, v.shape)) throw new Error(`${where}: tensor '${name}' has shape [${t.shape}], expected [${v.shape}]`);
+      if (t.dtype !== v.dtype) throw new Error(`${where}: tensor '${name}' has dtype ${t.dtype}, expected ${v.dtype}`);
+    }
+    this.discard();
+    // assign() releases the old data before taking the new: with shared data it would free both.
+    for (const [name, v] of own) if (weights[name].dataId !== v.dataId) v.assign(weights[name]);
+  }
+
+  dispose(): void {
+    this.discard();
+    for (const v of [...this.params.values(), ...this.state.values()]) v.dispose();
+  }
+
   /**
    * Each parameter draws from a stream forked by its name, so its initial values depend on the
    * seed and the name only, not on the order the network creates its layers in.

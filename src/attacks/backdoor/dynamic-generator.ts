@@ -131,38 +131,22 @@ export class DynamicGenerator {
 
   /** Applies the batch-norm updates queued by training-mode passes; call after each optimiser step. */
   commitState(): void {
-    for (const s of this.reg.statefuls) s.commit();
+    this.reg.commit();
   }
 
   discardState(): void {
-    for (const s of this.reg.statefuls) s.discard();
+    this.reg.discard();
   }
 
-  /** Params then state; the generator's own variables (read them, do not dispose them). */
   namedWeights(): { name: string; tensor: tf.Tensor }[] {
-    return [...this.params, ...this.state].map(([name, tensor]) => ({ name, tensor }));
+    return this.reg.namedWeights();
   }
 
-  /** Copies exactly the generator's tensors from `weights`, checked before anything changes. */
   loadWeights(weights: Record<string, tf.Tensor>): void {
-    const own = new Map([...this.params, ...this.state]);
-    const missing = [...own.keys()].filter((name) => !Object.prototype.hasOwnProperty.call(weights, name));
-    const unknown = Object.keys(weights).filter((name) => !own.has(name));
-    if (missing.length > 0) throw new Error(`dynamic generator loadWeights: missing tensor(s) ${missing.map((n) => `'${n}'`).join(', ')}`);
-    if (unknown.length > 0) throw new Error(`dynamic generator loadWeights: unknown tensor(s) ${unknown.map((n) => `'${n}'`).join(', ')}`);
-    for (const [name, v] of own) {
-      const t = weights[name];
-      if (!tf.util.arraysEqual(t.shape, v.shape) || t.dtype !== v.dtype) {
-        throw new Error(`dynamic generator loadWeights: tensor '${name}' is ${t.dtype} [${t.shape}], expected ${v.dtype} [${v.shape}]`);
-      }
-    }
-    this.discardState();
-    // assign() frees the variable's old data first: a tensor sharing it would be freed too.
-    for (const [name, v] of own) if (weights[name].dataId !== v.dataId) v.assign(weights[name]);
+    this.reg.loadWeights(weights, 'dynamic generator loadWeights');
   }
 
   dispose(): void {
-    this.discardState();
-    for (const v of [...this.reg.params.values(), ...this.reg.state.values()]) v.dispose();
+    this.reg.dispose();
   }
 }
