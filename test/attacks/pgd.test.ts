@@ -164,6 +164,14 @@ describe('PGD and FGSM', function () {
     ];
     const before = tf.memory().numTensors;
     for (const [change, message] of cases) assert.throws(() => pgd(model, x, y, { ...ok, ...change }), message);
+    const n = x.shape[0];
+    const short = tf.tensor1d(new Int32Array(n - 1), 'int32');
+    const outOfRange = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => (i === 1 ? 10 : 0)), 'int32');
+    const floats = tf.tensor1d(new Float32Array(n));
+    assert.throws(() => pgd(model, x, short, ok), new RegExp(`labels must be int32 \\[${n}\\]`));
+    assert.throws(() => pgd(model, x, outOfRange, ok), /label 10 of image 1 is outside \[0, 9\]/);
+    assert.throws(() => pgd(model, x, floats, ok), /labels must be int32/);
+    tf.dispose([short, outOfRange, floats]);
     assert.equal(tf.memory().numTensors, before, 'a failed call leaked tensors');
   });
 });

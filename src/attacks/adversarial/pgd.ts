@@ -67,6 +67,14 @@ export function pgd(model: Attackable, x: tf.Tensor4D, labels: tf.Tensor1D, cfg:
   validatePgd(cfg);
   if (cfg.randomStart && !rng) throw new Error('pgd: randomStart needs an Rng');
   const k = model.config.numClasses;
+  if (labels.rank !== 1 || labels.shape[0] !== x.shape[0] || labels.dtype !== 'int32') {
+    throw new Error(`pgd: labels must be int32 [${x.shape[0]}] for a batch of ${x.shape[0]} images, got ${labels.dtype} [${labels.shape}]`);
+  }
+  // tf.oneHot turns an out-of-range label into an all-zero row, which would silently attack nothing.
+  const range = labels.dataSync();
+  for (let i = 0; i < range.length; i++) {
+    if (!(range[i] >= 0 && range[i] < k)) throw new Error(`pgd: label ${range[i]} of image ${i} is outside [0, ${k - 1}]`);
+  }
   return tf.tidy(() => {
     const onehot = tf.oneHot(labels, k);
     const lossOf = (adv: tf.Tensor) => tf.losses.softmaxCrossEntropy(onehot, model.predict(adv as tf.Tensor4D), undefined, undefined, tf.Reduction.SUM);
