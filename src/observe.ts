@@ -105,7 +105,7 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
     { backend: cfg.backend, onProgress: poolProgressSink() },
   );
 
-  const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, data: { path: cfg.dataPath } });
+  const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits });
   const infected: InfectedModel[] = [];
   try {
     for (const request of requests) infected.push(await trainInfected(cfg.profile, request, { seed: cfg.seed, cache, splits }));

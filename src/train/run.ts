@@ -105,12 +105,12 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   return { model, record, fromCache: false };
 }
 
-/** Loads a dataset and the profile's subset of it, then trains (or loads) the benign model. */
+/** Loads a dataset and the profile's subset of it (unless `splits` are given), then trains (or loads) the benign model. */
 export async function trainBenign(
   profile: ResolvedProfile,
-  opts: { seed: Seed; data?: LoadOptions; progress?: ProgressSink; cache?: Cache },
+  opts: { seed: Seed; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
 ): Promise<TrainedModel & { data: DatasetSplits }> {
-  const data = profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
+  const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
   const modelConfig = modelConfigFor(profile, data.train);
   const trained = await trainOrLoad({
     spec: { purpose: 'benign', dataset: profile.dataset, source: data.train.source, profile, modelConfig },
