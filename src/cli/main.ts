@@ -6,31 +6,72 @@ import { classCounts } from '../data/dataset';
 import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
 import { previewGrid } from '../image/png';
 import { MODEL_ARCHS, type ModelArch } from '../models/model';
-import { PROFILE_NAMES, type ProfileName, resolveProfile } from '../train/profiles';
+import { PROFILE_NAMES, type ProfileName, type ResolvedProfile, resolveProfile } from '../train/profiles';
 import type { TrainBenignArgs } from '../train/jobs';
 import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs';
 import { backdoorAttackNames } from '../attacks/backdoor/run';
 import { buildAttack } from '../attacks/backdoor/registry';
-import { type Norm, PGD_DEFAULT } from '../attacks/adversarial/pgd';
+import { fgsmConfig, type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
+import { evaluateAdversarial } from '../attacks/adversarial/evaluate';
 import { observe, type ObserveConfig, type ObserveReport } from '../observe';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
-import { intListOpt, intOpt, keyValueOpts, numberOpt, oneOf, parse, stringOpt, UsageError } from './args';
+import { intListOpt, intOpt, keyValueOpts, numberOpt, oneOf, parse, type Parsed, stringOpt, UsageError } from './args';
 
 const COMMON = {
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Options of every command that trains or loads models for a dataset under a profile. */
+/**
+ * Options of every command that trains or loads models for a dataset under a profile, including
+ * the profile overrides: a changed schedule is part of every cached model's key.
+ */
 const RUN = {
   ...COMMON,
   dataset: { type: 'string' },
   profile: { type: 'string' },
   seed: { type: 'string' },
   path: { type: 'string' },
+  model: { type: 'string' },
+  epochs: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'train-per-class': { type: 'string' },
 } as const;
+
+const RUN_USAGE = `--dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--model <${MODEL_ARCHS.join('|')}>] [--epochs N] [--batch-size N] [--lr X] [--train-per-class N]`;
+
+/** The profile named by --profile (default cpu) for --dataset, with the command line's overrides. */
+function profileFromArgs(p: Parsed): ResolvedProfile {
+  const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
+  const model = stringOpt(p, 'model');
+  return resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset, {
+    arch: model === undefined ? undefined : oneOf<ModelArch>(model, MODEL_ARCHS, '--model'),
+    epochs: intOpt(p, 'epochs', 1),
+    batchSize: intOpt(p, 'batch-size', 1),
+    lr: numberOpt(p, 'lr', 0),
+    trainPerClass: intOpt(p, 'train-per-class', 1),
+  });
+}
+
+const PGD_OPTIONS = {
+  norm: { type: 'string' },
+  eps: { type: 'string' },
+  iterations: { type: 'string' },
+  'random-start': { type: 'boolean' },
+} as const;
+
+const PGD_USAGE = '[--norm <linf|l2>] [--eps E] [--iterations N] [--random-start]';
+
+/** PGD as the reference code runs it (L∞ 6/255, step ε/5, 7 iterations), with the command line's changes; L2 defaults to ε = 0.5. */
+function pgdFromArgs(p: Parsed): PgdConfig {
+  const norm = oneOf<Norm>(stringOpt(p, 'norm') ?? 'linf', ['linf', 'l2'], '--norm');
+  const eps = numberOpt(p, 'eps', 0) ?? (norm === 'linf' ? PGD_DEFAULT.eps : 0.5);
+  const iterations = intOpt(p, 'iterations', 1) ?? PGD_DEFAULT.iterations;
+  return { ...PGD_DEFAULT, norm, eps, step: eps / 5, iterations, randomStart: p.values['random-start'] === true };
+}
 
 interface Command {
   usage: string;
@@ -83,30 +124,11 @@ const COMMANDS: Record<string, Command> = {
 };
 
 COMMANDS.train = {
-  usage: `pbe train --dataset <${DATASET_NAMES.join('|')}> [--model <${MODEL_ARCHS.join('|')}>] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S[,S…]] [--epochs N] [--batch-size N] [--lr X] [--train-per-class N] [--path P] [--backend B]`,
+  usage: `pbe train ${RUN_USAGE} [--seed S[,S…]] [--path P] [--backend B]`,
   async run(argv) {
-    const p = parse(
-      argv,
-      {
-        ...RUN,
-        model: { type: 'string' },
-        epochs: { type: 'string' },
-        'batch-size': { type: 'string' },
-        lr: { type: 'string' },
-        'train-per-class': { type: 'string' },
-      },
-      0,
-    );
-    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
-    const profileName = oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile');
-    const model = stringOpt(p, 'model');
-    const profile = resolveProfile(profileName, dataset, {
-      arch: model === undefined ? undefined : oneOf<ModelArch>(model, MODEL_ARCHS, '--model'),
-      epochs: intOpt(p, 'epochs', 0),
-      batchSize: intOpt(p, 'batch-size', 1),
-      lr: numberOpt(p, 'lr', 0),
-      trainPerClass: intOpt(p, 'train-per-class', 1),
-    });
+    const p = parse(argv, RUN, 0);
+    const profile = profileFromArgs(p);
+    const { dataset } = profile;
     const seeds = intListOpt(p, 'seed', 0) ?? [0];
     const backend = stringOpt(p, 'backend');
     await initBackend(backend);
@@ -165,7 +187,7 @@ COMMANDS.bench = {
 };
 
 COMMANDS.attack = {
-  usage: `pbe attack --attack <${backdoorAttackNames().join('|')}>[,…] --dataset <${DATASET_NAMES.join('|')}> [--mode <all2one|all2all>] [--target L] [--ratio R] [--option key=value …] [--profile <${PROFILE_NAMES.join('|')}>] [--seed S] [--path P] [--backend B]`,
+  usage: `pbe attack --attack <${backdoorAttackNames().join('|')}>[,…] ${RUN_USAGE} [--mode <all2one|all2all>] [--target L] [--ratio R] [--option key=value …] [--seed S] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -182,12 +204,12 @@ COMMANDS.attack = {
     const names = (stringOpt(p, 'attack') ?? '').split(',').filter((s) => s !== '');
     if (names.length === 0) throw new UsageError('missing --attack');
     for (const n of names) oneOf(n, backdoorAttackNames(), '--attack');
-    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
+    const profile = profileFromArgs(p);
+    const { dataset } = profile;
     const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
     const target = intOpt(p, 'target', 0) ?? 0;
     const ratio = numberOpt(p, 'ratio', 0);
     const options = keyValueOpts(p, 'option');
-    const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
     const seed = intOpt(p, 'seed', 0) ?? 0;
     const backend = stringOpt(p, 'backend');
     const dataPath = stringOpt(p, 'path');
@@ -225,7 +247,7 @@ COMMANDS.attack = {
 };
 
 COMMANDS.observe = {
-  usage: `pbe observe --attack <${backdoorAttackNames().join('|')}> --dataset <${DATASET_NAMES.join('|')}> [--profile <${PROFILE_NAMES.join('|')}>] [--mode <all2one|all2all>] [--option key=value …] [--targets 0,1,…] [--eps E] [--norm <linf|l2>] [--iterations N] [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  usage: `pbe observe --attack <${backdoorAttackNames().join('|')}> ${RUN_USAGE} [--mode <all2one|all2all>] [--option key=value …] [--targets 0,1,…] ${PGD_USAGE} [--images N] [--tsne-points N] [--sweep] [--sweep-images N] [--seed S] [--out DIR] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -235,9 +257,7 @@ COMMANDS.observe = {
         mode: { type: 'string' },
         option: { type: 'string', multiple: true },
         targets: { type: 'string' },
-        eps: { type: 'string' },
-        norm: { type: 'string' },
-        iterations: { type: 'string' },
+        ...PGD_OPTIONS,
         images: { type: 'string' },
         'tsne-points': { type: 'string' },
         sweep: { type: 'boolean' },
@@ -247,19 +267,15 @@ COMMANDS.observe = {
       0,
     );
     const attack = oneOf(stringOpt(p, 'attack'), backdoorAttackNames(), '--attack');
-    const dataset = oneOf<DatasetName>(stringOpt(p, 'dataset'), DATASET_NAMES, '--dataset');
-    const profile = resolveProfile(oneOf<ProfileName>(stringOpt(p, 'profile') ?? 'cpu', PROFILE_NAMES, '--profile'), dataset);
+    const profile = profileFromArgs(p);
     const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
-    const norm = oneOf<Norm>(stringOpt(p, 'norm') ?? 'linf', ['linf', 'l2'], '--norm');
-    const eps = numberOpt(p, 'eps', 0) ?? (norm === 'linf' ? PGD_DEFAULT.eps : 0.5);
-    const iterations = intOpt(p, 'iterations', 1) ?? PGD_DEFAULT.iterations;
     const smoke = profile.profile === 'smoke';
     const cfg: ObserveConfig = {
       profile,
       attack: { name: attack, mode, options: keyValueOpts(p, 'option') },
       targets: intListOpt(p, 'targets', 0) ?? [0],
       seed: intOpt(p, 'seed', 0) ?? 0,
-      pgd: { ...PGD_DEFAULT, norm, eps, step: eps / 5, iterations },
+      pgd: pgdFromArgs(p),
       images: intOpt(p, 'images', 10) ?? (smoke ? 200 : 2000),
       tsnePoints: intOpt(p, 'tsne-points', 3) ?? (smoke ? 300 : 2000),
       sweep: p.values.sweep
@@ -273,6 +289,33 @@ COMMANDS.observe = {
     console.error(runtimeSummary());
     const r = await observe(cfg);
     printObservation(r);
+    return 0;
+  },
+};
+
+COMMANDS.pgd = {
+  usage: `pbe pgd ${RUN_USAGE} ${PGD_USAGE} [--fgsm] [--images N] [--seed S] [--out report.json] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(argv, { ...RUN, ...PGD_OPTIONS, fgsm: { type: 'boolean' }, images: { type: 'string' }, out: { type: 'string' } }, 0);
+    const profile = profileFromArgs(p);
+    const fgsm = p.values.fgsm === true;
+    if (fgsm && (stringOpt(p, 'norm') ?? 'linf') !== 'linf') throw new UsageError('--fgsm is an L∞ attack; drop --norm or use PGD');
+    if (fgsm && stringOpt(p, 'iterations') !== undefined) throw new UsageError('--fgsm takes one step; drop --iterations');
+    const pgd = fgsm ? fgsmConfig(numberOpt(p, 'eps', 0) ?? PGD_DEFAULT.eps) : pgdFromArgs(p);
+    await initBackend(stringOpt(p, 'backend'));
+    console.error(runtimeSummary());
+    const outArg = stringOpt(p, 'out');
+    const r = await evaluateAdversarial(
+      { profile, seed: intOpt(p, 'seed', 0) ?? 0, pgd, images: intOpt(p, 'images', 1) ?? null, batchSize: 128 },
+      { data: { path: stringOpt(p, 'path') }, out: outArg === undefined ? undefined : path.resolve(outArg) },
+    );
+    const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+    const attack = fgsm ? 'FGSM' : `PGD ${pgd.norm} ε=${pgd.eps.toFixed(4)} step ${pgd.step.toFixed(4)} × ${pgd.iterations}${pgd.randomStart ? ', random start' : ''}`;
+    console.log(`\n${attack} against the benign ${r.model.arch} (${profile.dataset}, profile ${profile.profile}, seed ${r.config.seed}) on ${r.images} test images`);
+    console.log(`clean accuracy ${pct(r.cleanAccuracy)}, adversarial accuracy ${pct(r.robustAccuracy)}, prediction changed for ${pct(r.spread.attackSuccessRate)}`);
+    console.log(`attack time ${r.seconds.toFixed(1)} s (${((1000 * r.seconds) / r.images).toFixed(1)} ms/image, ${(r.images / r.seconds).toFixed(1)} images/s)`);
+    console.log(`label spread (normalised entropy over the wrong classes, 1 = uniform): mean ${(r.spread.meanWrongClassEntropy ?? 0).toFixed(3)}, largest wrong-class share ${pct(r.spread.maxWrongClassShare ?? 0)}`);
+    console.log(`report: ${r.out}`);
     return 0;
   },
 };

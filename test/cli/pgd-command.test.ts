@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { evaluateAdversarial } from '../../src/attacks/adversarial/evaluate';
+import { pgd, PGD_DEFAULT } from '../../src/attacks/adversarial/pgd';
+import { initBackend } from '../../src/backend';
+import { Cache } from '../../src/cache';
+import { balancedIndices, subset } from '../../src/data/dataset';
+import { loadDataset } from '../../src/data/registry';
+import { main } from '../../src/cli/main';
+import { silentSink } from '../../src/progress';
+import { resolveProfile } from '../../src/train/profiles';
+import { profileData, trainBenign } from '../../src/train/run';
+
+/** Runs `fn` with stdout and stderr collected instead of printed. */
+async function captured(fn: () => Promise<number>): Promise<{ status: number; text: string }> {
+  const chunks: string[] = [];
+  const streams = [process.stdout, process.stderr] as const;
+  const writes = streams.map((s) => s.write.bind(s));
+  const logs = [console.log, console.error];
+  const collect = (chunk: unknown): boolean => {
+    chunks.push(String(chunk));
+    return true;
+  };
+  for (const s of streams) s.write = collect as typeof s.write;
+  console.log = console.error = (...args: unknown[]) => void chunks.push(`${args.map(String).join(' ')}\n`);
+  try {
+    return { status: await fn(), text: chunks.join('') };
+  } finally {
+    streams.forEach((s, i) => (s.write = writes[i] as typeof s.write));
+    [console.log, console.error] = logs;
+  }
+}
+
+/** `pbe pgd` and the library call behind it, on the smoke profile's mnist-net (trained once into a temporary cache). */
+describe('adversarial evaluation of the benign model (pbe pgd)', function () {
+  this.timeout(120000);
+  const profile = resolveProfile('smoke', 'mnist');
+  let dir: string;
+  let previous: string | undefined;
+  before(async () => {
+    await initBackend('wasm');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-pgd-'));
+    previous = process.env.PBE_CACHE_DIR;
+    process.env.PBE_CACHE_DIR = dir;
+  });
+  after(() => {
+    if (previous === undefined) delete process.env.PBE_CACHE_DIR;
+    else process.env.PBE_CACHE_DIR = previous;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the accuracy PGD leaves, matching an independent run of pgd on the same images', async () => {
+    const cache = new Cache(dir);
+    const out = path.join(dir, 'report.json');
+    const r = await evaluateAdversarial({ profile, seed: 0, pgd: PGD_DEFAULT, images: 100, batchSize: 64 }, { cache, progress: silentSink, out });
+    assert.equal(r.images, 100);
+    assert.ok(r.robustAccuracy < r.cleanAccuracy, `adversarial ${r.robustAccuracy} vs clean ${r.cleanAccuracy}`);
+    assert.ok(r.seconds > 0);
+    assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')).robustAccuracy, r.robustAccuracy);
+    assert.equal(r.runtime.backend, 'wasm');
+
+    const full = await loadDataset('mnist', { cache });
+    const images = subset(full.test, balancedIndices(full.test, 10));
+    const { model } = await trainBenign(profile, { seed: 0, cache, splits: profileData(full, profile), progress: silentSink });
+    const before = tf.memory().numTensors;
+    const correct = tf.tidy(() => {
+      const x = tf.div(tf.tensor4d(images.images, images.shape, 'float32'), 255) as tf.Tensor4D;
+      const y = tf.tensor1d(images.labels, 'int32');
+      const adv = pgd(model, x, y, PGD_DEFAULT);
+      return tf.sum(tf.cast(tf.equal(tf.argMax(model.predict(adv), 1), y), 'int32')).dataSync()[0];
+    });
+    assert.equal(tf.memory().numTensors, before);
+    model.dispose();
+    assert.equal(r.robustAccuracy, correct / 100);
+  });
+
+  it('pbe pgd runs from the command line and rejects contradictory options', async () => {
+    const out = path.join(dir, 'cli.json');
+    const { status, text } = await captured(() => main(['pgd', '--dataset', 'mnist', '--profile', 'smoke', '--fgsm', '--eps', '0.1', '--images', '50', '--out', out]));
+    assert.equal(status, 0);
+    assert.match(text, /FGSM against the benign mnist-net .* on 50 test images/);
+    assert.match(text, /attack time [\d.]+ s/);
+    const report = JSON.parse(fs.readFileSync(out, 'utf8')) as { config: { pgd: { iterations: number; step: number; eps: number } }; images: number };
+    assert.deepEqual([report.images, report.config.pgd.iterations, report.config.pgd.step], [50, 1, 0.1]);
+    for (const [argv, message] of [
+      [['pgd', '--dataset', 'mnist', '--fgsm', '--norm', 'l2'], /--fgsm is an L∞ attack/],
+      [['pgd', '--dataset', 'mnist', '--fgsm', '--iterations', '3'], /--fgsm takes one step/],
+      [['pgd', '--dataset', 'mnist', '--epochs', '0'], /--epochs expects an integer ≥ 1, got '0'/],
+      [['attack', '--dataset', 'mnist', '--attack', 'nope'], /unknown --attack 'nope'/],
+    ] as const) {
+      const r = await captured(() => main([...argv]));
+      assert.equal(r.status, 2, argv.join(' '));
+      assert.match(r.text, message);
+    }
+  });
+});
