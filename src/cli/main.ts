@@ -14,6 +14,8 @@ import { buildAttack } from '../attacks/backdoor/registry';
 import { fgsmConfig, type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
 import { evaluateAdversarial } from '../attacks/adversarial/evaluate';
 import { observe, type ObserveConfig, type ObserveReport } from '../observe';
+import { theorem1Report } from '../theorem1-report';
+import type { TriggerPattern } from '../analysis/theorem1';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
@@ -316,6 +318,55 @@ COMMANDS.pgd = {
     console.log(`attack time ${r.seconds.toFixed(1)} s (${((1000 * r.seconds) / r.images).toFixed(1)} ms/image, ${(r.images / r.seconds).toFixed(1)} images/s)`);
     console.log(`label spread (normalised entropy over the wrong classes, 1 = uniform): mean ${(r.spread.meanWrongClassEntropy ?? 0).toFixed(3)}, largest wrong-class share ${pct(r.spread.maxWrongClassShare ?? 0)}`);
     console.log(`report: ${r.out}`);
+    return 0;
+  },
+};
+
+COMMANDS.theorem1 = {
+  usage: `pbe theorem1 [--dataset <${DATASET_NAMES.join('|')}>] [--pattern <noise|patch>] [--strengths 0.5,1,2,4,8] [--target L] [--train-per-class N] [--test-per-class N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        ...COMMON,
+        dataset: { type: 'string' },
+        pattern: { type: 'string' },
+        strengths: { type: 'string' },
+        target: { type: 'string' },
+        'train-per-class': { type: 'string' },
+        'test-per-class': { type: 'string' },
+        seed: { type: 'string' },
+        out: { type: 'string' },
+        path: { type: 'string' },
+      },
+      0,
+    );
+    const strengths = (stringOpt(p, 'strengths') ?? '0.5,1,2,4,8').split(',').map((v) => Number(v.trim()));
+    if (strengths.some((v) => !(Number.isFinite(v) && v > 0))) throw new UsageError(`--strengths expects positive numbers separated by commas, got '${stringOpt(p, 'strengths')}'`);
+    const cfg = {
+      dataset: oneOf<DatasetName>(stringOpt(p, 'dataset') ?? 'mnist', DATASET_NAMES, '--dataset'),
+      pattern: oneOf<TriggerPattern>(stringOpt(p, 'pattern') ?? 'noise', ['noise', 'patch'], '--pattern'),
+      strengths,
+      target: intOpt(p, 'target', 0) ?? 0,
+      trainPerClass: intOpt(p, 'train-per-class', 1) ?? 200,
+      testPerClass: intOpt(p, 'test-per-class', 1) ?? 50,
+      seed: intOpt(p, 'seed', 0) ?? 0,
+    };
+    await initBackend(stringOpt(p, 'backend'));
+    console.error(runtimeSummary());
+    const outArg = stringOpt(p, 'out');
+    const r = await theorem1Report(cfg, { data: { path: stringOpt(p, 'path') }, outDir: outArg === undefined ? undefined : path.resolve(outArg) });
+    const res = r.result;
+    console.log(`\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`);
+    console.log(`share of |r| along P (mean |⟨r, P⟩|/(|r||P|)); a random direction gives about √(2/πd) = ${Math.sqrt(2 / (Math.PI * res.dims)).toFixed(3)}`);
+    console.log('   |P|   infected  random  benign   bound  ≥bound    ASR    ACC   ℓ        τ');
+    for (const row of res.rows) {
+      const i = row.infected;
+      const f = (v: number) => v.toFixed(3).padStart(7);
+      console.log(`${String(row.strength).padStart(6)}  ${f(i.alongTrigger)}  ${f(i.alongRandom)} ${f(row.benign.alongTrigger)} ${f(i.bound)} ${f(i.aboveBound)} ${f(i.asr)} ${f(i.acc)}  ${i.ell.toExponential(2)}  ${i.tau.toFixed(2)}`);
+    }
+    console.log(`reading of ℓ and τ: ${res.reading}`);
+    console.log(`figure: ${r.figure}`);
     return 0;
   },
 };

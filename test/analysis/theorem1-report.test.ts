@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { theorem1Experiment } from '../../src/analysis/theorem1';
+import { initBackend } from '../../src/backend';
+import { balancedIndices, subset } from '../../src/data/dataset';
+import { loadMnist } from '../../src/data/mnist';
+import { Rng } from '../../src/rng';
+import { theorem1Report } from '../../src/theorem1-report';
+
+describe('Theorem 1 report (pbe theorem1)', function () {
+  this.timeout(60000);
+  before(() => initBackend('wasm'));
+
+  it('writes the experiment it ran, with its config and runtime, and the figure', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-theorem1-'));
+    try {
+      const cfg = { dataset: 'mnist' as const, pattern: 'noise' as const, strengths: [2], target: 3, trainPerClass: 60, testPerClass: 10, seed: 5 };
+      const r = await theorem1Report(cfg, { outDir: dir });
+      const saved = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as typeof r;
+      assert.deepEqual(saved.config, cfg);
+      assert.equal(saved.runtime.backend, 'wasm');
+      assert.equal(saved.result.measured, 90);
+      assert.match(fs.readFileSync(path.join(dir, 'theorem1.svg'), 'utf8'), /^<svg/);
+
+      const mnist = loadMnist();
+      const direct = theorem1Experiment(subset(mnist.train, balancedIndices(mnist.train, 60)), subset(mnist.test, balancedIndices(mnist.test, 10)), {
+        strengths: [2],
+        pattern: 'noise',
+        target: 3,
+        rng: new Rng(5).fork('theorem1'),
+      });
+      assert.equal(saved.result.rows[0].infected.alongTrigger, direct.rows[0].infected.alongTrigger);
+      assert.equal(saved.result.rows[0].benign.alongTrigger, direct.rows[0].benign.alongTrigger);
+      assert.ok(!('perImage' in saved.result.rows[0].infected));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
