@@ -6,6 +6,7 @@ import type { InfectedJobArgs } from './attacks/backdoor/jobs';
 import { type AttackRequest, type InfectedModel, trainInfected } from './attacks/backdoor/run';
 import { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
 import {
+  adversarialExamples,
   adversarialLabelDistribution,
   allToAllMatrix,
   benignMatrix,
@@ -16,6 +17,7 @@ import {
   featureDistanceSpec,
   featureEmbedding,
   infectedMatrix,
+  labelDistributionOf,
   labelMatrixSpec,
   summarizeMatrix,
   tsneSpec,
@@ -113,11 +115,17 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
     const rng = new Rng(cfg.seed).fork('observe');
     const batchSize = 128;
 
+    // One PGD run per model on these images: the benign and first infected model's adversarial
+    // examples are kept for the distances and the t-SNE; the other models' only need counting.
     const t0 = Date.now();
-    const benignDist = adversarialLabelDistribution(benign.model, images, cfg.pgd, { batchSize, rng: rng.fork('benign'), progress });
+    const benignAdv = adversarialExamples(benign.model, images, cfg.pgd, { batchSize, rng: rng.fork('benign'), progress });
     const pgdSeconds = (Date.now() - t0) / 1000;
+    const mainAdv = adversarialExamples(infected[0].model, images, cfg.pgd, { batchSize, rng: rng.fork(`infected-${requests[0].target}`), progress });
+    const benignDist = labelDistributionOf(images, benignAdv);
     const infectedDists = requests.map((r, i) =>
-      adversarialLabelDistribution(infected[i].model, images, cfg.pgd, { batchSize, rng: rng.fork(`infected-${r.target}`), progress }),
+      i === 0
+        ? labelDistributionOf(images, mainAdv)
+        : adversarialLabelDistribution(infected[i].model, images, cfg.pgd, { batchSize, rng: rng.fork(`infected-${r.target}`), progress }),
     );
     const bm = benignMatrix(benignDist);
     const im =
@@ -129,8 +137,8 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
     const fd = featureDistances({ benign: benign.model, infected: main.model }, images, main.attack.trigger, cfg.pgd, {
       rule: main.attack.rule,
       batchSize,
-      rng: rng.fork('distances'),
       progress,
+      adversarial: { benign: benignAdv, infected: mainAdv },
     });
     const embedding = featureEmbedding(main.model, images, main.attack.trigger, cfg.pgd, {
       target: cfg.attack.mode === 'all2all' ? null : main.attack.rule.target,
@@ -138,6 +146,7 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
       rng: rng.fork('tsne'),
       batchSize,
       progress,
+      adversarial: mainAdv,
     });
     const sweep = cfg.sweep
       ? budgetSweep(

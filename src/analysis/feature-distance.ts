@@ -6,7 +6,7 @@ import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import type { ProgressSink } from '../progress';
 import type { Rng } from '../rng';
 import { type Classifier, forEachBatch } from './batches';
-import { type AdversarialLabelDistribution, tallyAdversarialLabels } from './label-matrix';
+import { adversarialBatch, type AdversarialLabelDistribution, type AdversarialSet, checkAdversarialSet, tallyAdversarialLabels } from './label-matrix';
 
 /**
  * Which network's feature extractor f measures each distance; the paper does not say.
@@ -51,9 +51,14 @@ export interface FeatureDistanceOptions {
   /** the attack's label rule: all-to-one target-class images are left out, and it names each image's target */
   rule: LabelRule;
   batchSize: number;
-  /** needed when cfg.randomStart; each model's PGD draws from its own fork */
+  /** needed when cfg.randomStart and no `adversarial` sets are given; each model's PGD draws from its own fork */
   rng?: Rng;
   progress?: ProgressSink;
+  /**
+   * Each model's adversarial examples of every image of `images`, made with the same `cfg`
+   * (`adversarialExamples`): used instead of running PGD again.
+   */
+  adversarial?: { benign: AdversarialSet; infected: AdversarialSet };
 }
 
 /**
@@ -76,6 +81,8 @@ export function featureDistances(
       throw new Error(`featureDistances: the ${name} model has ${m.config.numClasses} classes, ${images.name} has ${images.classNames.length}`);
     }
   }
+  const sets = opts.adversarial;
+  if (sets) for (const name of ['benign', 'infected'] as const) checkAdversarialSet(sets[name], images, `featureDistances.adversarial.${name}`);
   const kept: number[] = [];
   for (let i = 0; i < images.shape[0]; i++) if (opts.rule.mode === 'all2all' || images.labels[i] !== opts.rule.target) kept.push(i);
   const indices = Int32Array.from(kept);
@@ -91,31 +98,39 @@ export function featureDistances(
   const cleanI = column(); // ‖fI(x) − fI(xᵗ)‖
   const pred = { cleanB: new Int32Array(n), cleanI: new Int32Array(n), advB: new Int32Array(n), advI: new Int32Array(n) };
 
-  forEachBatch(images, indices, { batchSize: opts.batchSize, progress: opts.progress, label: 'feature distances' }, (x, y, { start }) => {
-    const batchRng = opts.rng?.fork(`batch-${start / opts.batchSize}`);
-    const advB = pgd(models.benign, x, y, cfg, batchRng?.fork('benign'));
-    const advI = pgd(models.infected, x, y, cfg, batchRng?.fork('infected'));
-    const values = tf.tidy(() => {
-      const xt = trigger.apply(x);
-      const fB = (t: tf.Tensor4D) => models.benign.forward(t, { training: false });
-      const fI = (t: tf.Tensor4D) => models.infected.forward(t, { training: false });
-      const [bAdv, bTrig, bClean] = [fB(advB), fB(xt), fB(x)];
-      const [iAdvB, iAdvI, iTrig, iClean] = [fI(advB), fI(advI), fI(xt), fI(x)];
-      const dist = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sqrt(tf.sum(tf.square(tf.sub(a, b)), 1));
-      const labels = (o: { logits: tf.Tensor2D }) => tf.argMax(o.logits, 1);
-      return [
-        dist(bAdv.features, bTrig.features),
-        dist(iAdvB.features, iTrig.features),
-        dist(iAdvI.features, iTrig.features),
-        dist(bClean.features, bTrig.features),
-        dist(iClean.features, iTrig.features),
-        labels(bClean),
-        labels(iClean),
-        labels(bAdv),
-        labels(iAdvI),
-      ];
-    });
-    tf.dispose([advB, advI]);
+  forEachBatch(images, indices, { batchSize: opts.batchSize, progress: opts.progress, label: 'feature distances' }, (x, y, batch) => {
+    const { start } = batch;
+    const adversarialOf = (name: 'benign' | 'infected') =>
+      sets ? adversarialBatch(sets[name], batch.indices) : pgd(models[name], x, y, cfg, opts.rng?.fork(`batch-${start / opts.batchSize}`).fork(name));
+    const adv: tf.Tensor4D[] = [];
+    let values: tf.Tensor[];
+    try {
+      adv.push(adversarialOf('benign'));
+      adv.push(adversarialOf('infected'));
+      const [advB, advI] = adv;
+      values = tf.tidy(() => {
+        const xt = trigger.apply(x);
+        const fB = (t: tf.Tensor4D) => models.benign.forward(t, { training: false });
+        const fI = (t: tf.Tensor4D) => models.infected.forward(t, { training: false });
+        const [bAdv, bTrig, bClean] = [fB(advB), fB(xt), fB(x)];
+        const [iAdvB, iAdvI, iTrig, iClean] = [fI(advB), fI(advI), fI(xt), fI(x)];
+        const dist = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sqrt(tf.sum(tf.square(tf.sub(a, b)), 1));
+        const labels = (o: { logits: tf.Tensor2D }) => tf.argMax(o.logits, 1);
+        return [
+          dist(bAdv.features, bTrig.features),
+          dist(iAdvB.features, iTrig.features),
+          dist(iAdvI.features, iTrig.features),
+          dist(bClean.features, bTrig.features),
+          dist(iClean.features, iTrig.features),
+          labels(bClean),
+          labels(iClean),
+          labels(bAdv),
+          labels(iAdvI),
+        ];
+      });
+    } finally {
+      tf.dispose(adv);
+    }
     const data = values.map((t) => t.dataSync());
     tf.dispose(values);
     [advBenignB, advBenignI, advInfectedI, cleanB, cleanI].forEach((col, j) => col.set(data[j], start));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { pgd, type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
-import type { Dataset } from '../data/dataset';
+import { type Dataset, imageSize } from '../data/dataset';
 import { heatmapSpec, type VegaLiteSpec } from '../plots/vega';
 import type { ProgressSink } from '../progress';
 import type { Rng } from '../rng';
@@ -63,14 +63,36 @@ export interface LabelDistributionOptions {
 }
 
 /**
- * Runs untargeted PGD against `model` on every image of `images` (a clean test subset) and counts
- * the adversarial examples' predicted labels per true class.
+ * A model's untargeted adversarial examples of every image of a dataset, in the dataset's order,
+ * so that later analyses of the same images and model can reuse them instead of rerunning PGD.
  */
-export function adversarialLabelDistribution(model: Classifier, images: Dataset, cfg: PgdConfig, opts: LabelDistributionOptions): AdversarialLabelDistribution {
+export interface AdversarialSet {
+  /** [0, 1] pixels, NHWC, row-major, length n·h·w·c */
+  images: Float32Array;
+  /** [n, h, w, c], that of the dataset */
+  shape: [number, number, number, number];
+  /** the model's eval-mode prediction on each clean image */
+  cleanPredictions: Int32Array;
+  /** the model's eval-mode prediction on each adversarial example */
+  adversarialPredictions: Int32Array;
+}
+
+/**
+ * Untargeted PGD against `model` on every image, batch by batch; `keep` sees each batch of
+ * adversarial images before it is disposed. Errors name `caller`.
+ */
+function attackAll(
+  caller: string,
+  model: Classifier,
+  images: Dataset,
+  cfg: PgdConfig,
+  opts: LabelDistributionOptions,
+  keep?: (adv: tf.Tensor4D, start: number) => void,
+): { clean: Int32Array; adversarial: Int32Array } {
   validatePgd(cfg);
-  if (cfg.targeted) throw new Error('adversarialLabelDistribution: the observation is about untargeted PGD; got pgd.targeted = true');
+  if (cfg.targeted) throw new Error(`${caller}: the observation is about untargeted PGD; got pgd.targeted = true`);
   if (model.config.numClasses !== images.classNames.length) {
-    throw new Error(`adversarialLabelDistribution: the model has ${model.config.numClasses} classes, ${images.name} has ${images.classNames.length}`);
+    throw new Error(`${caller}: the model has ${model.config.numClasses} classes, ${images.name} has ${images.classNames.length}`);
   }
   const n = images.shape[0];
   const clean = new Int32Array(n);
@@ -80,10 +102,58 @@ export function adversarialLabelDistribution(model: Classifier, images: Dataset,
     const adv = pgd(model, x, y, cfg, opts.rng?.fork(`batch-${start / opts.batchSize}`));
     try {
       adversarial.set(readPredictions(model, adv), start);
+      keep?.(adv, start);
     } finally {
       tf.dispose(adv);
     }
   });
+  return { clean, adversarial };
+}
+
+/** Runs untargeted PGD against `model` on every image of `images` and keeps the adversarial examples. */
+export function adversarialExamples(model: Classifier, images: Dataset, cfg: PgdConfig, opts: LabelDistributionOptions): AdversarialSet {
+  const size = imageSize(images);
+  const pixels = new Float32Array(images.shape[0] * size);
+  const { clean, adversarial } = attackAll('adversarialExamples', model, images, cfg, opts, (adv, start) => pixels.set(adv.dataSync(), start * size));
+  return { images: pixels, shape: [...images.shape], cleanPredictions: clean, adversarialPredictions: adversarial };
+}
+
+/** Throws, naming `option`, unless `set` holds one adversarial example per image of `images`, of the same shape. */
+export function checkAdversarialSet(set: AdversarialSet, images: Dataset, option: string): void {
+  const [n, h, w, c] = images.shape;
+  const [sn, sh, sw, sc] = set.shape;
+  if (sn !== n || sh !== h || sw !== w || sc !== c) {
+    throw new Error(`${option}: expected the adversarial examples of the ${n} images of ${images.name}, each ${h}×${w}×${c}; got ${sn} images of ${sh}×${sw}×${sc}`);
+  }
+  if (set.images.length !== n * h * w * c || set.cleanPredictions.length !== n || set.adversarialPredictions.length !== n) {
+    throw new Error(
+      `${option}: shape [${set.shape}] but ${set.images.length} pixels, ${set.cleanPredictions.length} clean and ${set.adversarialPredictions.length} adversarial predictions`,
+    );
+  }
+}
+
+/** The adversarial examples of the images at `indices` of the set's dataset, as a batch; the caller owns it. */
+export function adversarialBatch(set: AdversarialSet, indices: ArrayLike<number>): tf.Tensor4D {
+  const [, h, w, c] = set.shape;
+  const size = h * w * c;
+  const out = new Float32Array(indices.length * size);
+  for (let b = 0; b < indices.length; b++) out.set(set.images.subarray(indices[b] * size, (indices[b] + 1) * size), b * size);
+  return tf.tensor4d(out, [indices.length, h, w, c]);
+}
+
+/** Where the adversarial examples of a set land, per true class of `images` (the dataset the set was made from). */
+export function labelDistributionOf(images: Dataset, set: AdversarialSet): AdversarialLabelDistribution {
+  checkAdversarialSet(set, images, 'labelDistributionOf');
+  return tallyAdversarialLabels(images.classNames, images.labels, set.cleanPredictions, set.adversarialPredictions);
+}
+
+/**
+ * Runs untargeted PGD against `model` on every image of `images` (a clean test subset) and counts
+ * the adversarial examples' predicted labels per true class. Same attack as `adversarialExamples`,
+ * without holding every adversarial image in memory.
+ */
+export function adversarialLabelDistribution(model: Classifier, images: Dataset, cfg: PgdConfig, opts: LabelDistributionOptions): AdversarialLabelDistribution {
+  const { clean, adversarial } = attackAll('adversarialLabelDistribution', model, images, cfg, opts);
   return tallyAdversarialLabels(images.classNames, images.labels, clean, adversarial);
 }
 

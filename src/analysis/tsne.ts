@@ -7,6 +7,7 @@ import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import type { ProgressSink } from '../progress';
 import type { Rng } from '../rng';
 import { type Classifier, forEachBatch, readForward } from './batches';
+import { adversarialBatch, type AdversarialSet, checkAdversarialSet } from './label-matrix';
 
 export interface TsneParams {
   perplexity: number;
@@ -75,6 +76,11 @@ export interface EmbeddingOptions {
   batchSize: number;
   tsne?: Partial<TsneParams>;
   progress?: ProgressSink;
+  /**
+   * The model's adversarial examples of every image of `images`, made with the same `cfg`
+   * (`adversarialExamples`): the sampled images' rows are used instead of running PGD again.
+   */
+  adversarial?: AdversarialSet;
 }
 
 export const DEFAULT_EMBEDDING_POINTS = 2000;
@@ -95,16 +101,18 @@ export function featureEmbedding(model: Classifier, images: Dataset, trigger: Pi
   const m = Math.ceil(points / 3);
   if (!(Number.isInteger(points) && points >= 3)) throw new Error(`featureEmbedding.points: expected an integer ≥ 3, got ${points}`);
   if (m > images.shape[0]) throw new Error(`featureEmbedding.points: ${points} points need ${m} images, ${images.name} has ${images.shape[0]}`);
+  if (opts.adversarial) checkAdversarialSet(opts.adversarial, images, 'featureEmbedding.adversarial');
   const indices = opts.rng.fork('sample').sample(images.shape[0], m).sort();
 
   const rows: Float64Array[] = new Array(3 * m);
   const meta: { kind: PointKind; cls: number; sourceIndex: number }[] = new Array(3 * m);
   const kinds: PointKind[] = ['clean', 'adversarial', 'triggered'];
   forEachBatch(images, indices, { batchSize: opts.batchSize, progress: opts.progress, label: 't-SNE features' }, (x, y, batch) => {
-    const adv = pgd(model, x, y, cfg, opts.rng.fork(`pgd-${batch.start / opts.batchSize}`));
-    const xt = trigger.apply(x);
+    const owned: tf.Tensor4D[] = [];
     try {
-      [x, adv, xt].forEach((input, j) => {
+      owned.push(opts.adversarial ? adversarialBatch(opts.adversarial, batch.indices) : pgd(model, x, y, cfg, opts.rng.fork(`pgd-${batch.start / opts.batchSize}`)));
+      owned.push(trigger.apply(x));
+      [x, ...owned].forEach((input, j) => {
         const { features, featureSize } = readForward(model, input);
         for (let b = 0; b < batch.indices.length; b++) {
           const p = j * m + batch.start + b;
@@ -114,7 +122,7 @@ export function featureEmbedding(model: Classifier, images: Dataset, trigger: Pi
         }
       });
     } finally {
-      tf.dispose([adv, xt]);
+      tf.dispose(owned);
     }
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { pgd, type PgdConfig } from '../../src/attacks/adversarial/pgd';
 import { featureDistanceHistogramSpec, featureDistances, featureDistanceSpec } from '../../src/analysis/feature-distance';
+import { adversarialExamples } from '../../src/analysis/label-matrix';
 import { makeBatch } from '../../src/data/augment';
 import { subset } from '../../src/data/dataset';
 import type { Model } from '../../src/models/model';
@@ -67,6 +68,33 @@ describe('feature distances (Table 5)', function () {
     assert.equal(fd.infected.cleanToTrigger.benignTerm, fd.infected.cleanToTrigger.infectedTerm);
     assert.equal(fd.labels.infected.total, kept.length);
     assert.equal(fd.targetShare.infected, fd.labels.infected.overall[TARGET] / kept.length);
+  });
+
+  it('with precomputed adversarial examples gives exactly what it gives running PGD itself', async () => {
+    const { benign, infected, attack, test } = await mnistModels();
+    const few = subset(test, Int32Array.from({ length: 12 }, (_, i) => i));
+    const opts = { rule: attack.rule, batchSize: 4 };
+    const direct = featureDistances({ benign, infected }, few, attack.trigger, CFG, opts);
+    const before = tf.memory().numTensors;
+    // Batched differently from featureDistances, which also skips the target-class images.
+    const adversarial = { benign: adversarialExamples(benign, few, CFG, { batchSize: 5 }), infected: adversarialExamples(infected, few, CFG, { batchSize: 5 }) };
+    const reused = featureDistances({ benign, infected }, few, attack.trigger, CFG, { ...opts, adversarial });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.deepEqual(reused, direct);
+    const swapped = featureDistances({ benign, infected }, few, attack.trigger, CFG, { ...opts, adversarial: { benign: adversarial.infected, infected: adversarial.benign } });
+    assert.notDeepEqual(swapped.infected.perImage.dBenign, direct.infected.perImage.dBenign, 'the precomputed sets were not used');
+
+    const fewer = subset(few, Int32Array.from({ length: 11 }, (_, i) => i));
+    assert.throws(
+      () => featureDistances({ benign, infected }, fewer, attack.trigger, CFG, { ...opts, adversarial }),
+      /featureDistances\.adversarial\.benign: expected the adversarial examples of the 11 images of mnist, each 28×28×1; got 12 images of 28×28×1/,
+    );
+    const misshapen = { ...adversarial.infected, shape: [12, 14, 56, 1] as [number, number, number, number] };
+    assert.throws(
+      () => featureDistances({ benign, infected }, few, attack.trigger, CFG, { ...opts, adversarial: { ...adversarial, infected: misshapen } }),
+      /featureDistances\.adversarial\.infected: expected .* each 28×28×1; got 12 images of 14×56×1/,
+    );
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   });
 
   it('on real digits with f = infected, the infected model’s adversarial examples sit nearer the triggered images', async () => {

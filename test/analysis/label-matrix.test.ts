@@ -3,10 +3,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { PgdConfig } from '../../src/attacks/adversarial/pgd';
 import type { Classifier } from '../../src/analysis/batches';
 import {
+  adversarialExamples,
   adversarialLabelDistribution,
   allToAllMatrix,
   benignMatrix,
   infectedMatrix,
+  labelDistributionOf,
   labelMatrixSpec,
   summarizeMatrix,
   tallyAdversarialLabels,
@@ -86,6 +88,25 @@ describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
     assert.deepEqual(d.overall, [2, 2, 0]);
     assert.deepEqual([d.total, d.cleanCorrect, d.changed, d.misclassified], [4, 3, 3, 4]);
     assert.throws(() => adversarialLabelDistribution(stub, images, { ...cfg, targeted: true }, { batchSize: 3 }), /untargeted/);
+    stub.dispose();
+  });
+
+  it('keeps the adversarial examples in image order, and counts them as adversarialLabelDistribution does', () => {
+    const images = pixels([51, 115, 204, 51], [0, 1, 2, 2]);
+    const cfg: PgdConfig = { norm: 'linf', eps: 0.3, step: 0.3, iterations: 1, randomStart: false, targeted: false };
+    const stub = nearestCentreModel();
+    const before = tf.memory().numTensors;
+    // Batches of 3 and 1: the kept images must still line up with the dataset.
+    const set = adversarialExamples(stub, images, cfg, { batchSize: 3 });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.deepEqual(set.shape, [4, 1, 1, 1]);
+    const expected = [0.5, 115 / 255 - 0.3, 0.5, 0];
+    expected.forEach((v, i) => assert.ok(Math.abs(set.images[i] - v) < 1e-6, `image ${i}: ${set.images[i]} vs ${v}`));
+    assert.deepEqual(Array.from(set.cleanPredictions), [0, 1, 2, 0]);
+    assert.deepEqual(Array.from(set.adversarialPredictions), [1, 0, 1, 0]);
+    assert.deepEqual(labelDistributionOf(images, set), adversarialLabelDistribution(stub, images, cfg, { batchSize: 3 }));
+    assert.throws(() => labelDistributionOf(pixels([51, 115, 204], [0, 1, 2]), set), /labelDistributionOf: expected the adversarial examples of the 3 images of pixels, each 1×1×1; got 4 images/);
+    assert.throws(() => adversarialExamples(stub, images, { ...cfg, targeted: true }, { batchSize: 3 }), /adversarialExamples: the observation is about untargeted PGD/);
     stub.dispose();
   });
 

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { PgdConfig } from '../../src/attacks/adversarial/pgd';
+import { adversarialExamples } from '../../src/analysis/label-matrix';
 import { classColors, embeddingLegend, featureEmbedding, TARGET_COLORS, TRIGGERED_COLOR, tsne2d, tsneSpec } from '../../src/analysis/tsne';
+import { subset } from '../../src/data/dataset';
 import { compileVegaLite, renderSvg } from '../../src/plots/vega';
 import { Rng } from '../../src/rng';
 import { mnistModels, TARGET } from './fixtures';
@@ -101,6 +103,18 @@ describe('t-SNE of features (Fig. 5)', function () {
 
     const again = featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, rng: new Rng(5) });
     assert.deepEqual(again.points, e.points);
+
+    const adversarial = adversarialExamples(infected, test, cfg, { batchSize: 100 });
+    const reused = featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial });
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+    assert.deepEqual(reused, e);
+    const blank = featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial: { ...adversarial, images: new Float32Array(adversarial.images.length) } });
+    assert.notDeepEqual(blank.points, e.points, 'the precomputed set was not used');
+    const fewer = subset(test, Int32Array.from({ length: 199 }, (_, i) => i));
+    assert.throws(
+      () => featureEmbedding(infected, fewer, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial }),
+      /featureEmbedding\.adversarial: expected the adversarial examples of the 199 images of mnist, each 28×28×1; got 200 images/,
+    );
 
     const spec = tsneSpec(e);
     compileVegaLite(spec);
