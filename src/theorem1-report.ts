@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { runtimeInfo } from './backend';
-import { type ModelMeasurement, type Theorem1Result, type Theorem1Row, type TriggerPattern, theorem1Experiment, theorem1Spec } from './analysis/theorem1';
+import { type ModelMeasurement, THEOREM1_TRAIN, type Theorem1Result, type Theorem1Row, type TriggerPattern, theorem1Experiment, theorem1Spec } from './analysis/theorem1';
+import type { LinearTrainConfig } from './models/linear-softmax';
 import { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
 import { balancedIndices, subset } from './data/dataset';
 import { type DatasetName, loadDataset, type LoadOptions } from './data/registry';
@@ -15,6 +16,8 @@ export interface Theorem1RunConfig {
   trainPerClass: number;
   testPerClass: number;
   seed: number;
+  /** the linear model's training; default THEOREM1_TRAIN (chosen on MNIST) */
+  train?: LinearTrainConfig;
 }
 
 /** A row of the experiment without its per-image arrays. */
@@ -46,7 +49,13 @@ export async function theorem1Report(cfg: Theorem1RunConfig, opts: { data?: Load
   const train = subset(splits.train, balancedIndices(splits.train, cfg.trainPerClass));
   const test = subset(splits.test, balancedIndices(splits.test, cfg.testPerClass));
   const t0 = Date.now();
-  const result = theorem1Experiment(train, test, { strengths: cfg.strengths, pattern: cfg.pattern, target: cfg.target, rng: new Rng(cfg.seed).fork('theorem1') });
+  const result = theorem1Experiment(train, test, {
+    strengths: cfg.strengths,
+    pattern: cfg.pattern,
+    target: cfg.target,
+    train: cfg.train ?? THEOREM1_TRAIN,
+    rng: new Rng(cfg.seed).fork('theorem1'),
+  });
   const seconds = (Date.now() - t0) / 1000;
   const spec = theorem1Spec(result);
   const figure = path.join(outDir, 'theorem1.svg');

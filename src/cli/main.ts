@@ -15,7 +15,7 @@ import { fgsmConfig, type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/a
 import { evaluateAdversarial } from '../attacks/adversarial/evaluate';
 import { observe, type ObserveConfig, type ObserveReport } from '../observe';
 import { theorem1Report } from '../theorem1-report';
-import type { TriggerPattern } from '../analysis/theorem1';
+import { THEOREM1_TRAIN, type TriggerPattern } from '../analysis/theorem1';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
@@ -323,7 +323,7 @@ COMMANDS.pgd = {
 };
 
 COMMANDS.theorem1 = {
-  usage: `pbe theorem1 [--dataset <${DATASET_NAMES.join('|')}>] [--pattern <noise|patch>] [--strengths 0.5,1,2,4,8] [--target L] [--train-per-class N] [--test-per-class N] [--seed S] [--out DIR] [--path P] [--backend B]`,
+  usage: `pbe theorem1 [--dataset <${DATASET_NAMES.join('|')}>] [--pattern <noise|patch>] [--strengths 0.5,1,2,4,8] [--target L] [--train-per-class N] [--test-per-class N] [--epochs N] [--lr X] [--seed S] [--out DIR] [--path P] [--backend B]`,
   async run(argv) {
     const p = parse(
       argv,
@@ -331,6 +331,8 @@ COMMANDS.theorem1 = {
         ...COMMON,
         dataset: { type: 'string' },
         pattern: { type: 'string' },
+        epochs: { type: 'string' },
+        lr: { type: 'string' },
         strengths: { type: 'string' },
         target: { type: 'string' },
         'train-per-class': { type: 'string' },
@@ -351,13 +353,14 @@ COMMANDS.theorem1 = {
       trainPerClass: intOpt(p, 'train-per-class', 1) ?? 200,
       testPerClass: intOpt(p, 'test-per-class', 1) ?? 50,
       seed: intOpt(p, 'seed', 0) ?? 0,
+      train: { ...THEOREM1_TRAIN, epochs: intOpt(p, 'epochs', 1) ?? THEOREM1_TRAIN.epochs, lr: numberOpt(p, 'lr', 0) ?? THEOREM1_TRAIN.lr },
     };
     await initBackend(stringOpt(p, 'backend'));
     console.error(runtimeSummary());
     const outArg = stringOpt(p, 'out');
     const r = await theorem1Report(cfg, { data: { path: stringOpt(p, 'path') }, outDir: outArg === undefined ? undefined : path.resolve(outArg) });
     const res = r.result;
-    console.log(`\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`);
+    console.log(`\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.train.epochs} epochs at lr ${cfg.train.lr}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`);
     console.log(`share of |r| along P (mean |⟨r, P⟩|/(|r||P|)); a random direction gives about √(2/πd) = ${Math.sqrt(2 / (Math.PI * res.dims)).toFixed(3)}`);
     console.log('   |P|   infected  random  benign   bound  ≥bound    ASR    ACC   ℓ        τ');
     for (const row of res.rows) {
