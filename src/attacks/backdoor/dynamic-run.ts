@@ -18,9 +18,9 @@ import type { BackdoorAttack } from './trigger';
 
 /**
  * The input-aware attack's schedule for a profile. The reference trains 25 mask epochs and 600
- * joint epochs; on a CPU the joint stage gets the profile's epochs (one pass over the training
- * set each, as the benign model it is compared with) and the classifier the profile's optimiser,
- * with a narrower generator. `paper` keeps the reference's settings.
+ * joint epochs; on a CPU the joint stage gets twice the profile's epochs (the generator learns
+ * alongside the classifier) and the classifier the profile's optimiser, with a narrower
+ * generator. `paper` keeps the reference's settings.
  */
 export function dynamicConfigFor(profile: ResolvedProfile): DynamicAttackConfig {
   const ref = referenceDynamicConfig(profile.dataset);
@@ -29,7 +29,7 @@ export function dynamicConfigFor(profile: ResolvedProfile): DynamicAttackConfig 
   return {
     ...ref,
     maskEpochs: smoke ? 1 : 2,
-    epochs: profile.train.epochs,
+    epochs: smoke ? profile.train.epochs : 2 * profile.train.epochs,
     batchSize: profile.train.batchSize,
     generator: { width: smoke ? 8 : 16, depth: profile.dataset === 'mnist' ? 2 : 3 },
     classifierOptimizer: profile.train.optimizer,
