@@ -90,7 +90,9 @@ export function heatmapSpec(cells: readonly HeatmapCell[], o: HeatmapOptions): V
   const size = o.cellSize ?? 28;
   const domain = o.domain ?? [Math.min(...cells.map((c) => c.value)), Math.max(...cells.map((c) => c.value))];
   const mid = (domain[0] + domain[1]) / 2;
-  const x = { field: 'column', type: 'nominal', sort: [...o.columns], title: o.columnTitle, axis: { labelAngle: 0 } };
+  // Column names wider than a cell (about 6 px a character) overlap unless slanted.
+  const slant = Math.max(...o.columns.map((c) => c.length)) * 6 > size;
+  const x = { field: 'column', type: 'nominal', sort: [...o.columns], title: o.columnTitle, axis: slant ? { labelAngle: -40, labelAlign: 'right' } : { labelAngle: 0 } };
   const y = { field: 'row', type: 'nominal', sort: [...o.rows], title: o.rowTitle };
   return vegaLite({
     title: o.subtitle ? { text: o.title, subtitle: o.subtitle } : o.title,
