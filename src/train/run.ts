@@ -6,6 +6,7 @@ import { Cache, configKey } from '../cache';
 import { balancedIndices, type Dataset, type DatasetSplits, subset } from '../data/dataset';
 import { loadDataset, type LoadOptions } from '../data/registry';
 import { loadTensors, saveTensors } from '../io/checkpoint';
+import { claimRun } from '../io/run-lock';
 import { createModel, type Model, type ModelConfig } from '../models/model';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
@@ -81,6 +82,19 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
     return { model, record: JSON.parse(entry.read('record.json').toString()) as TrainRecord, fromCache: true };
   }
   const runDir = path.join(cache.root, 'runs', configKey(key));
+  let run: { release(): void } | null = null;
+  try {
+    run = claimRun(runDir);
+    return await trainInto(job, cache, key, model, runDir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    run?.release();
+  }
+}
+
+async function trainInto(job: TrainJob, cache: Cache, key: object, model: Model, runDir: string): Promise<TrainedModel> {
   const result = await train(model, job.trainSet, job.profile.train, {
     seed: job.seed,
     checkpointDir: runDir,

@@ -5,6 +5,7 @@ import { runtimeInfo } from '../../backend';
 import { Cache, configKey } from '../../cache';
 import type { DatasetSplits } from '../../data/dataset';
 import { loadTensors, saveTensors } from '../../io/checkpoint';
+import { claimRun } from '../../io/run-lock';
 import { createModel } from '../../models/model';
 import type { ProgressSink } from '../../progress';
 import type { ResolvedProfile } from '../../train/profiles';
@@ -82,35 +83,40 @@ export async function trainDynamicInfected(
       fromCache = true;
     } else {
       const runDir = path.join(cache.root, 'runs', configKey(key));
-      const result = await trainDynamicAttack({
-        classifier: model,
-        train: data.train,
-        rule,
-        config: dynamic,
-        seed: attackSeed,
-        progress: opts.progress,
-        checkpointDir: runDir,
-      });
-      trigger = result.trigger;
-      const joint = result.history.joint;
-      record = {
-        key: configKey(key),
-        spec: key.spec,
-        seed: opts.seed,
-        history: joint.map((j) => ({ epoch: j.epoch, loss: j.loss, trainAcc: j.cleanAcc, testAcc: null, lr: j.lr, seconds: j.seconds })),
-        cleanAccuracy: accuracy(model, data.test),
-        trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
-        runtime: runtimeInfo(),
-        details: { maskHistory: result.history.mask, jointHistory: joint },
-      };
-      const t = trigger;
-      await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
-      await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
-        meta: { arch: modelConfig.arch },
-        keepExisting: true,
-        fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
-      });
-      fs.rmSync(runDir, { recursive: true, force: true });
+      const run = claimRun(runDir);
+      try {
+        const result = await trainDynamicAttack({
+          classifier: model,
+          train: data.train,
+          rule,
+          config: dynamic,
+          seed: attackSeed,
+          progress: opts.progress,
+          checkpointDir: runDir,
+        });
+        trigger = result.trigger;
+        const joint = result.history.joint;
+        record = {
+          key: configKey(key),
+          spec: key.spec,
+          seed: opts.seed,
+          history: joint.map((j) => ({ epoch: j.epoch, loss: j.loss, trainAcc: j.cleanAcc, testAcc: null, lr: j.lr, seconds: j.seconds })),
+          cleanAccuracy: accuracy(model, data.test),
+          trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
+          runtime: runtimeInfo(),
+          details: { maskHistory: result.history.mask, jointHistory: joint },
+        };
+        const t = trigger;
+        await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
+        await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
+          meta: { arch: modelConfig.arch },
+          keepExisting: true,
+          fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
+        });
+        fs.rmSync(runDir, { recursive: true, force: true });
+      } finally {
+        run.release();
+      }
     }
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
