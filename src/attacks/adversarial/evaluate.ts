@@ -62,7 +62,6 @@ export async function evaluateAdversarial(
       progress,
     });
     const seconds = (Date.now() - t0) / 1000;
-    const correct = distribution.byTrueClass.reduce((s, row, y) => s + row[y], 0);
     const key = configKey({ kind: 'adversarial-eval', cfg, model: benign.record.key });
     const out = opts.out ?? path.join(cacheRoot(), 'results', 'adversarial', `${cfg.profile.dataset}-${attackName(cfg.pgd)}-${key}.json`);
     const report: AdversarialEvalReport = {
@@ -72,7 +71,7 @@ export async function evaluateAdversarial(
       model: { arch: cfg.profile.arch, cleanAccuracy: benign.record.cleanAccuracy, modelKey: benign.record.key },
       images: images.shape[0],
       cleanAccuracy: distribution.cleanCorrect / distribution.total,
-      robustAccuracy: correct / distribution.total,
+      robustAccuracy: (distribution.total - distribution.misclassified) / distribution.total,
       distribution,
       spread: summarizeMatrix(benignMatrix(distribution)),
       seconds,
