@@ -11,7 +11,7 @@ import { createModel, type Model, type ModelConfig } from '../models/model';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
 import type { ResolvedProfile } from './profiles';
-import { accuracy, type EpochRecord, train } from './trainer';
+import { accuracy, type EpochMetrics, type EpochRecord, train } from './trainer';
 
 /** Applies a profile's per-class subset to loaded splits (the first images of each class). */
 export function profileData(splits: DatasetSplits, p: Pick<ResolvedProfile, 'trainPerClass' | 'testPerClass'>): DatasetSplits {
@@ -49,6 +49,8 @@ export interface TrainJob {
   modelConfig: ModelConfig;
   trainSet: Dataset;
   testSet: Dataset;
+  /** measured after every epoch; default: clean accuracy on `testSet` */
+  evaluate?: (model: Model) => EpochMetrics;
   profile: ResolvedProfile;
   seed: Seed;
   label?: string;
@@ -100,6 +102,7 @@ async function trainInto(job: TrainJob, cache: Cache, key: object, model: Model,
     checkpointDir: runDir,
     progress: job.progress,
     label: job.label,
+    evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
   });
   const record: TrainRecord = {
     key: configKey(key),

@@ -88,6 +88,7 @@ export async function trainDynamicInfected(
         const result = await trainDynamicAttack({
           classifier: model,
           train: data.train,
+          test: data.test,
           rule,
           config: dynamic,
           seed: attackSeed,
@@ -100,7 +101,16 @@ export async function trainDynamicInfected(
           key: configKey(key),
           spec: key.spec,
           seed: opts.seed,
-          history: joint.map((j) => ({ epoch: j.epoch, loss: j.loss, trainAcc: j.cleanAcc, testAcc: null, lr: j.lr, seconds: j.seconds })),
+          // The per-epoch ASR is on the generator's float output; the final one on uint8-rounded images.
+          history: joint.map((j) => ({
+            epoch: j.epoch,
+            loss: j.loss,
+            trainAcc: j.cleanAcc,
+            testAcc: j.test!.acc,
+            asr: j.test!.asr,
+            lr: j.lr,
+            seconds: j.seconds,
+          })),
           cleanAccuracy: accuracy(model, data.test),
           trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
           runtime: runtimeInfo(),

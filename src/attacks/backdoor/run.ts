@@ -57,19 +57,23 @@ export async function trainInfected(
   try {
     const ratio = request.ratio ?? DEFAULT_POISON_RATIO;
     const poisoned = poisonTrainingSet(data.train, attack, { ratio, rng: new Rng(opts.seed).fork('poison') });
+    const triggered = triggeredTestSet(data.test, attack);
     const modelConfig = modelConfigFor(profile, data.train);
     const trained = await trainOrLoad({
       spec: { purpose: 'infected', attack: attack.config, ratio, dataset: profile.dataset, source: data.train.source, profile, modelConfig },
       modelConfig,
       trainSet: poisoned.data,
       testSet: data.test,
+      evaluate: (m) => {
+        const { acc, asr } = evaluateBackdoor(m, data.test, triggered);
+        return { testAcc: acc, asr };
+      },
       profile,
       seed: opts.seed,
       label: `${attack.name} ${request.mode} → ${request.mode === 'all2one' ? request.target : 'y+1'}`,
       progress: opts.progress,
       cache: opts.cache,
     });
-    const triggered = triggeredTestSet(data.test, attack);
     const { acc, asr } = evaluateBackdoor(trained.model, data.test, triggered);
     return { ...trained, attack, data, poisoned, triggered, acc, asr };
   } catch (e) {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type InfectedModel, trainInfected } from '../../src/attacks/backdoor/run';
+import { initBackend } from '../../src/backend';
+import { Cache } from '../../src/cache';
+import { silentSink } from '../../src/progress';
+import { resolveProfile } from '../../src/train/profiles';
+
+/**
+ * The attack pipeline on MNIST's smoke profile: the history holds each epoch's clean accuracy and
+ * ASR, and the last epoch's numbers are the model's final ones (same model, same test sets).
+ */
+describe('trainInfected: per-epoch ACC and ASR (mnist, smoke)', function () {
+  let dir: string;
+  before(() => initBackend('wasm'));
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-infected-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function release(r: InfectedModel): void {
+    r.model.dispose();
+    r.attack.trigger.dispose();
+  }
+
+  for (const name of ['badnets', 'dynamic'] as const) {
+    it(`${name}: every epoch records test ACC and ASR; the last equals the final evaluation; a cached reload agrees`, async () => {
+      const cache = new Cache(dir);
+      const profile = resolveProfile('smoke', 'mnist');
+      const tensors = tf.memory().numTensors;
+      const first = await trainInfected(profile, { name, mode: 'all2one', target: 0 }, { seed: 0, cache, progress: silentSink });
+      const h = first.record.history;
+      assert.equal(first.fromCache, false);
+      assert.equal(h.length, profile.train.epochs);
+      for (const e of h) {
+        assert.ok(e.testAcc !== null && e.testAcc >= 0 && e.testAcc <= 1, `epoch ${e.epoch}: testAcc ${e.testAcc}`);
+        assert.ok(e.asr !== undefined && e.asr >= 0 && e.asr <= 1, `epoch ${e.epoch}: asr ${e.asr}`);
+      }
+      assert.equal(h.at(-1)!.testAcc, first.acc);
+      if (name === 'badnets') assert.equal(h.at(-1)!.asr, first.asr);
+      // The dynamic attack's per-epoch ASR is on float triggers, the final one on uint8-rounded images.
+      else assert.ok(Math.abs(h.at(-1)!.asr! - first.asr) <= 0.02, `per-epoch ASR ${h.at(-1)!.asr} vs final ${first.asr}`);
+      release(first);
+
+      const again = await trainInfected(profile, { name, mode: 'all2one', target: 0 }, { seed: 0, cache, progress: silentSink });
+      assert.equal(again.fromCache, true);
+      assert.deepEqual(again.record.history, h);
+      assert.equal(again.acc, first.acc);
+      assert.equal(again.asr, first.asr);
+      release(again);
+      assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
+    });
+  }
+});
