@@ -329,7 +329,8 @@ export function labelMatrixSpec(m: LabelMatrix): VegaLiteSpec {
     columnTitle: 'predicted label of the adversarial example',
     rows: m.rowLabels,
     columns: m.classNames,
-    valueTitle: 'share of row (%)',
+    valueTitle: 'share of row',
+    valueFormat: '.0%',
     domain: [0, 1],
   });
 }

@@ -80,6 +80,8 @@ export interface HeatmapOptions {
   rows: readonly string[];
   columns: readonly string[];
   valueTitle: string;
+  /** d3 format of the values in the legend and tooltip, e.g. '.0%' for shares */
+  valueFormat?: string;
   /** fixed colour domain, e.g. [0, 1] for shares, so that several heatmaps compare */
   domain?: [number, number];
   cellSize?: number;
@@ -105,8 +107,14 @@ export function heatmapSpec(cells: readonly HeatmapCell[], o: HeatmapOptions): V
         encoding: {
           x,
           y,
-          color: { field: 'value', type: 'quantitative', title: o.valueTitle, scale: { scheme: 'blues', domain } },
-          tooltip: [{ field: 'row' }, { field: 'column' }, { field: 'text', title: o.valueTitle }],
+          color: {
+            field: 'value',
+            type: 'quantitative',
+            title: o.valueTitle,
+            scale: { scheme: 'blues', domain },
+            ...(o.valueFormat ? { legend: { format: o.valueFormat } } : {}),
+          },
+          tooltip: [{ field: 'row' }, { field: 'column' }, { field: 'value', type: 'quantitative', title: o.valueTitle, ...(o.valueFormat ? { format: o.valueFormat } : {}) }],
         },
       },
       {

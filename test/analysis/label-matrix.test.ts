@@ -204,5 +204,8 @@ describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
     const svg = await renderSvg(spec);
     assert.match(svg, /^<svg/);
     assert.match(svg, /Infected models/);
+    // The legend speaks in percent, as its title and the cells do.
+    assert.match(svg, />100%</);
+    assert.doesNotMatch(svg, />1\.0</);
   });
 });
