@@ -244,6 +244,10 @@ COMMANDS.attack = {
       console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
     }
     console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    for (const r of infected as InfectedSummary[]) {
+      const curve = r.record.history.filter((e) => e.asr !== undefined);
+      if (curve.length > 0) console.log(`${r.attack} per epoch, test ACC/ASR %: ${curve.map((e) => `${e.epoch}: ${(100 * e.testAcc!).toFixed(1)}/${(100 * e.asr!).toFixed(1)}`).join('  ')}`);
+    }
     return 0;
   },
 };
