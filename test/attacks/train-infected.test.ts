@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { dynamicConfigFor } from '../../src/attacks/backdoor/dynamic-run';
 import { type InfectedModel, trainInfected } from '../../src/attacks/backdoor/run';
 import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
@@ -25,6 +26,16 @@ describe('trainInfected: per-epoch ACC and ASR (mnist, smoke)', function () {
     r.model.dispose();
     r.attack.trigger.dispose();
   }
+
+  it('gives the dynamic classifier the benign schedule (epochs, optimiser, augmentation) on every CPU profile; paper keeps the reference', () => {
+    for (const profile of [resolveProfile('smoke', 'mnist'), resolveProfile('cpu', 'cifar10'), resolveProfile('cpu', 'cifar10', { epochs: 7, lr: 0.02 })]) {
+      const d = dynamicConfigFor(profile);
+      assert.equal(d.epochs, profile.train.epochs, `${profile.profile}: joint epochs`);
+      assert.deepEqual(d.classifierOptimizer, profile.train.optimizer);
+      assert.deepEqual(d.augment, profile.train.augment);
+    }
+    assert.equal(dynamicConfigFor(resolveProfile('paper', 'cifar10')).epochs, 600);
+  });
 
   for (const name of ['badnets', 'dynamic'] as const) {
     it(`${name}: every epoch records test ACC and ASR; the last equals the final evaluation; a cached reload agrees`, async () => {
