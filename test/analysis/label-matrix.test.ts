@@ -14,7 +14,7 @@ import {
   tallyAdversarialLabels,
   type AdversarialLabelDistribution,
 } from '../../src/analysis/label-matrix';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import type { Dataset } from '../../src/data/dataset';
 import { compileVegaLite, renderSvg } from '../../src/plots/vega';
 import { mnistModels, TARGET } from './fixtures';
@@ -53,7 +53,7 @@ const distribution = (byTrueClass: number[][]): AdversarialLabelDistribution => 
 };
 
 describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('tallies true / clean / adversarial labels by hand', () => {
     const d = tallyAdversarialLabels(['0', '1', '2'], [0, 0, 1, 1, 2, 2], [0, 0, 1, 2, 2, 2], [1, 0, 0, 2, 2, 0]);

@@ -3,15 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { theorem1Experiment } from '../../src/analysis/theorem1';
-import { initBackend } from '../../src/backend';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { Rng } from '../../src/rng';
 import { theorem1Report } from '../../src/experiments/theorem1';
+import { useBackend } from '../helpers/backend';
 
 describe('Theorem 1 report (pbe theorem1)', function () {
   this.timeout(60000);
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('writes the experiment it ran, with its config and runtime, and the figure', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-theorem1-'));

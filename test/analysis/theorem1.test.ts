@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { alongShare, theorem1Bound, theorem1Experiment, theorem1Spec } from '../../src/analysis/theorem1';
-import { initBackend } from '../../src/backend';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { compileVegaLite, renderSvg } from '../../src/plots/vega';
 import { Rng } from '../../src/rng';
+import { useBackend } from '../helpers/backend';
 
 describe('Theorem 1 on a linear softmax classifier', function () {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('bound: hand values, 0 without a backdoor, and the limit (√2−1)/√((√2−1)²+1) = sin 22.5° for a strong trigger', () => {
     // a = (√2−1)·1, c = √2·10/(e⁰+10), a / √(a² + (1 + c)²)

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type DynamicAttackConfig, referenceDynamicConfig } from '../../src/attacks/backdoor/dynamic/config';
 import { type DynamicAttackOptions, type DynamicAttackResult, trainDynamicAttack } from '../../src/attacks/backdoor/dynamic/training';
 import type { LabelRule } from '../../src/attacks/backdoor/trigger';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
@@ -48,8 +48,9 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
   let tmp: string;
   let reference: Outcome;
 
+  useBackend('wasm');
+
   before(async function () {
-    await initBackend('wasm');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-dynamic-resume-'));
     // The reference run writes no checkpoint at all.
     reference = await run({});

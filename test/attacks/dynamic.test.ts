@@ -9,7 +9,6 @@ import { DynamicGenerator, type GeneratorConfig } from '../../src/attacks/backdo
 import { type DynamicAttackResult, trainDynamicAttack } from '../../src/attacks/backdoor/dynamic/training';
 import { dynamicTrigger, loadDynamic, saveDynamic } from '../../src/attacks/backdoor/dynamic/trigger';
 import type { LabelRule } from '../../src/attacks/backdoor/trigger';
-import { initBackend } from '../../src/backend';
 import { saveTensors } from '../../src/io/checkpoint';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, type Dataset, subset } from '../../src/data/dataset';
@@ -17,6 +16,7 @@ import { loadMnist } from '../../src/data/mnist';
 import { createModel, type Model } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
+import { useBackend } from '../helpers/backend';
 
 const MNIST_SHAPE: [number, number, number] = [28, 28, 1];
 const RULE: LabelRule = { mode: 'all2one', target: 0, numClasses: 10 };
@@ -48,7 +48,7 @@ function mnistGenerator(outChannels: number, seed: string, width = 8): DynamicGe
 describe('dynamic backdoor (input-aware, wasm)', function () {
   const { train: fullTrain, test: fullTest } = loadMnist();
 
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   describe('generator', () => {
     it('builds the reference encoder-decoder and rejects bad configs, naming the option', () => {

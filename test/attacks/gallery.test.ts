@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { backdoorGallery, normsTable } from '../../src/attacks/backdoor/gallery';
 import { buildAttack } from '../../src/attacks/backdoor/registry';
-import { initBackend } from '../../src/backend';
 import { loadMnist } from '../../src/data/mnist';
 import { decodePng } from '../../src/image/png';
+import { useBackend } from '../helpers/backend';
 
 describe('trigger gallery', function () {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('draws one labelled row per attack and measures each perturbation', () => {
     const { test } = loadMnist({ limitPerClass: 10 });

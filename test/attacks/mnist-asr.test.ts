@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { buildAttack } from '../../src/attacks/backdoor/registry';
-import { initBackend } from '../../src/backend';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { createModel } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { train } from '../../src/train/trainer';
+import { useBackend } from '../helpers/backend';
 
 /**
  * The attacks work end to end: mnist-net trained on 1,000 real digits with 10% of them poisoned
@@ -18,7 +18,7 @@ describe('backdoored mnist-net on real digits (smoke)', function () {
   const mnist = loadMnist();
   const trainSet = subset(mnist.train, balancedIndices(mnist.train, 100));
   const testSet = subset(mnist.test, balancedIndices(mnist.test, 50));
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   for (const [name, options] of [
     ['badnets', {}],

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { attackSuccessRate, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { type AttackConfig, buildAttack, type StaticAttack } from '../../src/attacks/backdoor/registry';
-import { initBackend } from '../../src/backend';
 import { makeBatch } from '../../src/data/augment';
 import { type Dataset, imageSize } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { Rng } from '../../src/rng';
+import { useBackend } from '../helpers/backend';
 
 const mnist = loadMnist({ limitPerClass: 30 });
 const K = 10;
@@ -35,7 +35,7 @@ function differences(a: Dataset, b: Dataset): { pixels: number[]; labels: number
 const union = (...lists: ArrayLike<number>[]) => [...new Set(lists.flatMap((l) => Array.from(l)))].sort((x, y) => x - y);
 
 describe('poisoning, triggered test sets and ASR', function () {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   for (const [name, mode] of [
     ['badnets', 'all2one'],

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { attackDefinition, attackNames, type AttackConfig, buildAttack, checkAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
 import { trainDynamicInfected } from '../../src/attacks/backdoor/dynamic/strategy';
 import { poisonAndTrain } from '../../src/attacks/backdoor/run';
-import { initBackend } from '../../src/backend';
 import { encodePng } from '../../src/image/png';
+import { useBackend } from '../helpers/backend';
 
 const base = (name: string, extra: Partial<AttackConfig> = {}): AttackConfig => ({
   name,
@@ -17,7 +17,7 @@ const base = (name: string, extra: Partial<AttackConfig> = {}): AttackConfig => 
 });
 
 describe('attack registry', function () {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('has the four static attacks, each with a provenance for every default', () => {
     for (const name of ['badnets', 'blend', 'sig', 'wanet']) {

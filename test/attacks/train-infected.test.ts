@@ -6,10 +6,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { dynamicConfigFor } from '../../src/attacks/backdoor/dynamic/config';
 import type { InfectedModel } from '../../src/attacks/backdoor/infected';
 import { trainInfected } from '../../src/attacks/backdoor/run';
-import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
+import { useBackend } from '../helpers/backend';
 
 /**
  * The attack pipeline on MNIST's smoke profile: the history holds each epoch's clean accuracy and
@@ -17,7 +17,7 @@ import { resolveProfile } from '../../src/train/profiles';
  */
 describe('trainInfected: per-epoch ACC and ASR (mnist, smoke)', function () {
   let dir: string;
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-infected-'));
   });

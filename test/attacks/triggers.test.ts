@@ -9,7 +9,7 @@ import { blendTrigger, noisePattern } from '../../src/attacks/backdoor/blend';
 import { sigTrigger } from '../../src/attacks/backdoor/sig';
 import type { Trigger } from '../../src/attacks/backdoor/trigger';
 import { wanetTrigger } from '../../src/attacks/backdoor/wanet';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { makeBatch } from '../../src/data/augment';
 import { loadMnist } from '../../src/data/mnist';
 import { encodePng } from '../../src/image/png';
@@ -45,8 +45,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 describe('backdoor triggers', function () {
   let tmp: string;
+  useBackend('wasm');
   before(async () => {
-    await initBackend('wasm');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-triggers-'));
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));

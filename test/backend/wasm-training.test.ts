@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { Rng } from '../../src/rng';
 import { relError, values } from '../models/helpers';
 
@@ -28,6 +29,8 @@ const CONV_CASES: ConvCase[] = [
 ];
 
 describe('wasm training kernels', function () {
+  // Its tests switch backends; the helper puts back the one the file found.
+  useBackend('wasm');
   after(async () => {
     await initBackend('wasm');
   });
@@ -100,6 +103,8 @@ function smallNet(rng: Rng) {
 }
 
 describe('a full training step on wasm', function () {
+  // Its tests switch backends; the helper puts back the one the file found.
+  useBackend('wasm');
   const rng = new Rng('small-net');
   const net = smallNet(rng);
   const xs = rng.uniformArray(6 * 16 * 16 * 3);

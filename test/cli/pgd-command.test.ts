@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateAdversarial } from '../../src/experiments/pgd';
 import { pgd, PGD_DEFAULT } from '../../src/attacks/adversarial/pgd';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
@@ -21,8 +21,8 @@ describe('adversarial evaluation of the benign model (pbe pgd)', function () {
   const profile = resolveProfile('smoke', 'mnist');
   let dir: string;
   let previous: string | undefined;
+  useBackend('wasm');
   before(async () => {
-    await initBackend('wasm');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-pgd-'));
     previous = process.env.PBE_CACHE_DIR;
     process.env.PBE_CACHE_DIR = dir;

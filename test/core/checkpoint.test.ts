@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
 import { loadTensors, saveTensors } from '../../src/io/checkpoint';
+import { useBackend } from '../helpers/backend';
 
 describe('checkpoint folders (model.json + weights.bin)', () => {
   let dir: string;
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-ckpt-'));
   });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { createModel, type ModelConfig } from '../../src/models/model';
 import { checkBatchCoupling, checkForward, checkTrainEqualsEvalWithBatchStats, fitBatch, images, paramCount } from './helpers';
 
 const MNIST: ModelConfig = { arch: 'mnist-net', inputShape: [28, 28, 1], numClasses: 10 };
 
 describe('models/mnist-net', function () {
+  // Its tests switch backends; the helper puts back the one the file found.
+  useBackend('wasm');
   describe('on cpu', () => {
     before(async () => {
       await initBackend('cpu');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { createModel, type Model, type ModelConfig } from '../../src/models/model';
 import { disposeOutput, images, values } from './helpers';
 
@@ -17,6 +18,8 @@ function moveState(model: Model, x: tf.Tensor4D): void {
 }
 
 describe('models: shared behaviour', function () {
+  // Its tests switch backends; the helper puts back the one the file found.
+  useBackend('wasm');
   before(async () => {
     await initBackend('cpu');
   });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { createModel, type Model, type ModelConfig } from '../../src/models/model';
 import { checkBatchCoupling, checkForward, images, paramCount } from './helpers';
 
@@ -19,8 +19,9 @@ function expectedParams(k: number): number {
 describe('models/preact-resnet18 (wasm)', function () {
   let model: Model;
 
+  useBackend('wasm');
+
   before(async () => {
-    await initBackend('wasm');
     model = createModel(CIFAR, 1);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { createModel, type ModelConfig } from '../../src/models/model';
 import { checkBatchCoupling, checkForward, images, paramCount } from './helpers';
 
@@ -8,9 +8,7 @@ const TINY: ModelConfig = { arch: 'resnet18', inputShape: [64, 64, 3], numClasse
 
 // Forward passes of an 11M-parameter net take seconds each on the cpu backend: these run on wasm.
 describe('models/resnet18 (wasm)', function () {
-  before(async () => {
-    await initBackend('wasm');
-  });
+  useBackend('wasm');
 
   it("has torchvision's 11,689,512 parameters for K = 1000 and 3.63 GFLOPs at 224×224", () => {
     const model = createModel({ arch: 'resnet18', inputShape: [224, 224, 3], numClasses: 1000 }, 1);

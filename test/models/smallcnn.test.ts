@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { createModel, type ModelConfig } from '../../src/models/model';
 import {
   checkBatchCoupling,
@@ -16,6 +17,8 @@ import {
 const CIFAR: ModelConfig = { arch: 'smallcnn', inputShape: [32, 32, 3], numClasses: 10 };
 
 describe('models/smallcnn', function () {
+  // Its tests switch backends; the helper puts back the one the file found.
+  useBackend('wasm');
   describe('on cpu', () => {
     before(async () => {
       await initBackend('cpu');

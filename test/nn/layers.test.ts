@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { BatchNorm2d, Conv2d, Dense, MaxPool } from '../../src/nn/layers';
 import { Registry } from '../../src/nn/registry';
 import { Rng } from '../../src/rng';
@@ -16,9 +16,7 @@ function stats(a: Float32Array): { mean: number; std: number } {
 }
 
 describe('nn toolkit', function () {
-  before(async () => {
-    await initBackend('cpu');
-  });
+  useBackend('cpu');
 
   describe('Registry', () => {
     it('gives a parameter the same values for the same seed and name, whatever the build order', () => {

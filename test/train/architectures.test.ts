@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, reshapeImages, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
@@ -11,6 +10,7 @@ import { loadTensors, saveTensors } from '../../src/io/checkpoint';
 import { createModel, type ModelArch } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { accuracy, train } from '../../src/train/trainer';
+import { useBackend } from '../helpers/backend';
 
 /**
  * Every architecture learns real data (MNIST digits, resized and replicated to the input the
@@ -26,7 +26,7 @@ const CASES: { arch: ModelArch; size: number; channels: 1 | 3; perClass: number;
 
 describe('every architecture trains on smoke data and reloads from its checkpoint', function () {
   const mnist = loadMnist();
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   for (const c of CASES) {
     it(`${c.arch} (${c.size}×${c.size}×${c.channels})`, async () => {

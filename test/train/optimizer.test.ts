@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
 import { makeBatch } from '../../src/data/augment';
 import type { Dataset } from '../../src/data/dataset';
 import { Rng } from '../../src/rng';
 import { createOptimizer } from '../../src/train/optimizer';
 import { learningRate } from '../../src/train/schedule';
+import { useBackend } from '../helpers/backend';
 
 function close(a: ArrayLike<number>, b: number[], tol = 1e-6): void {
   assert.equal(a.length, b.length);
@@ -13,7 +13,7 @@ function close(a: ArrayLike<number>, b: number[], tol = 1e-6): void {
 }
 
 describe('optimisers (PyTorch update rules, worked by hand)', () => {
-  before(() => initBackend('cpu'));
+  useBackend('cpu');
 
   it('SGD with momentum and weight decay', () => {
     const p = tf.variable(tf.tensor1d([1, -2]));
@@ -102,7 +102,7 @@ describe('makeBatch augmentation', () => {
 });
 
 describe('optimiser slots round-trip', () => {
-  before(() => initBackend('cpu'));
+  useBackend('cpu');
 
   it('Adam resumes its bias correction from saved slots, and slots() allocates nothing', () => {
     const run = (steps: number, resumeAfter?: number) => {

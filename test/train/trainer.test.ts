@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { createModel } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { accuracy, train, type TrainConfig } from '../../src/train/trainer';
+import { useBackend } from '../helpers/backend';
 
 const CFG: TrainConfig = {
   epochs: 3,
@@ -29,7 +29,7 @@ describe('train (mnist-net on real MNIST digits, wasm)', function () {
   const modelConfig = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10 };
   let tmp: string;
 
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-train-'));
   });
