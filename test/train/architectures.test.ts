@@ -15,13 +15,16 @@ import { useBackend } from '../helpers/backend';
 /**
  * Every architecture learns real data (MNIST digits, resized and replicated to the input the
  * network expects) with the real trainer, and its checkpoint reloads to identical predictions.
- * Sizes are the smallest each network accepts, so the whole file runs in about a minute on wasm.
+ * The ResNets train on 100 digits (15 steps): enough to fall well below their initial loss and
+ * pass 30% held-out accuracy (measured 50% and 39%), at a quarter of the time 200 digits took.
+ * PreAct-ResNet18 pools globally, so 8×8 inputs (layer4 at 1×1) exercise every layer;
+ * torchvision's ResNet-18 quarters its input in the stem, so it keeps 32×32.
  */
-const CASES: { arch: ModelArch; size: number; channels: 1 | 3; perClass: number; epochs: number; lr: number }[] = [
-  { arch: 'mnist-net', size: 28, channels: 1, perClass: 30, epochs: 3, lr: 0.05 },
-  { arch: 'smallcnn', size: 32, channels: 3, perClass: 30, epochs: 3, lr: 0.05 },
-  { arch: 'preact-resnet18', size: 16, channels: 3, perClass: 20, epochs: 3, lr: 0.02 },
-  { arch: 'resnet18', size: 32, channels: 3, perClass: 20, epochs: 3, lr: 0.02 },
+const CASES: { arch: ModelArch; size: number; channels: 1 | 3; perClass: number; epochs: number; lr: number; batchSize: number }[] = [
+  { arch: 'mnist-net', size: 28, channels: 1, perClass: 30, epochs: 3, lr: 0.05, batchSize: 25 },
+  { arch: 'smallcnn', size: 32, channels: 3, perClass: 30, epochs: 3, lr: 0.05, batchSize: 25 },
+  { arch: 'preact-resnet18', size: 8, channels: 3, perClass: 10, epochs: 3, lr: 0.02, batchSize: 20 },
+  { arch: 'resnet18', size: 32, channels: 3, perClass: 10, epochs: 3, lr: 0.02, batchSize: 20 },
 ];
 
 describe('every architecture trains on smoke data and reloads from its checkpoint', function () {
@@ -39,7 +42,7 @@ describe('every architecture trains on smoke data and reloads from its checkpoin
         trainSet,
         {
           epochs: c.epochs,
-          batchSize: 25,
+          batchSize: c.batchSize,
           optimizer: { kind: 'sgd', lr: c.lr, momentum: 0.9, weightDecay: 5e-4 },
           schedule: { kind: 'cosine' },
           augment: { cropPadding: 0, flip: false, rotation: 0 },
