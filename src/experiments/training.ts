@@ -1,5 +1,4 @@
-import type { InfectedSummary } from '../attacks/backdoor/jobs';
-import { trainInfectedJobType } from '../attacks/backdoor/jobs';
+import { type InfectedSummary, trainInfectedJobType } from '../attacks/backdoor/jobs';
 import type { AttackRequest } from '../attacks/backdoor/infected';
 import type { Cache } from '../cache';
 import { JobPool } from '../jobs/pool';
