@@ -92,6 +92,7 @@ const COMMANDS: Record<string, Command> = {
         return 0;
       }
       console.log(`backend:   ${info.backend} (tfjs backend '${info.tfBackend}')`);
+      if (info.native) console.log(`native:    oneDNN ${info.native.oneDNN}, ${info.native.threads} thread(s); runs ${info.native.kernels.join(', ')}`);
       console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
       console.log('versions:');
       for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(30)} ${v ?? 'not installed'}`);

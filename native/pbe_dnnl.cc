@@ -1,0 +1,604 @@
+// oneDNN kernels for tfjs's wasm backend, computing in place on the wasm heap.
+//
+// Every function takes the heap's ArrayBuffer (re-read by the caller on every call: memory growth
+// detaches the old one) and byte offsets of float32 tensors in it; outputs were allocated by the
+// backend. Activations are NHWC as tfjs keeps them; convolution weights arrive as tfjs's
+// [kh, kw, in, out] (oneDNN's hwio) and are reordered into the layout oneDNN's fastest kernel asks
+// for (format_tag::any), cached per weight tensor id so inference and PGD reorder each weight once.
+// Primitives and caches are thread_local: each worker thread of the job pool is its own JS
+// isolate running its own tfjs, and OpenMP's thread count is a per-thread setting.
+#include <node_api.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+struct Ctx {
+  engine eng{engine::kind::cpu, 0};
+  stream strm{eng};
+};
+
+Ctx& ctx() {
+  thread_local Ctx c;
+  return c;
+}
+
+// ---- argument plumbing -------------------------------------------------------------------------
+
+struct Args {
+  napi_env env;
+  size_t argc = 16;
+  napi_value argv[16];
+  uint8_t* heap = nullptr;
+  size_t heapLen = 0;
+
+  Args(napi_env e, napi_callback_info info) : env(e) {
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  }
+  void readHeap(size_t i) {
+    void* data = nullptr;
+    if (napi_get_arraybuffer_info(env, argv[i], &data, &heapLen) != napi_ok) throw std::runtime_error("argument 0 must be the wasm heap's ArrayBuffer");
+    heap = static_cast<uint8_t*>(data);
+  }
+  double num(size_t i) const {
+    double v = 0;
+    if (i >= argc || napi_get_value_double(env, argv[i], &v) != napi_ok) throw std::runtime_error("argument " + std::to_string(i) + " must be a number");
+    return v;
+  }
+  std::vector<int64_t> ints(size_t i) const {
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* data = nullptr;
+    if (i >= argc || napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_int32_array)
+      throw std::runtime_error("argument " + std::to_string(i) + " must be an Int32Array");
+    const int32_t* p = static_cast<const int32_t*>(data);
+    return std::vector<int64_t>(p, p + len);
+  }
+  // A float32 tensor at a byte offset; a negative offset means "absent".
+  float* f32(size_t i, size_t count) const {
+    double off = num(i);
+    if (off < 0) return nullptr;
+    size_t o = static_cast<size_t>(off);
+    if (o % 4 != 0 || o + count * 4 > heapLen) throw std::runtime_error("tensor at offset " + std::to_string(o) + " lies outside the wasm heap");
+    return reinterpret_cast<float*>(heap + o);
+  }
+};
+
+napi_value undefinedValue(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  try {
+    f();
+  } catch (const dnnl::error& e) {
+    napi_throw_error(env, nullptr, (std::string("oneDNN: ") + e.what()).c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, e.what());
+  }
+  return undefinedValue(env);
+}
+
+std::string key(char kind, const std::vector<int64_t>& p, int64_t extra = 0) {
+  std::string k(1, kind);
+  for (int64_t v : p) k += std::to_string(v) + ',';
+  return k + std::to_string(extra);
+}
+
+memory wrap(const memory::desc& d, float* p) { return memory(d, ctx().eng, p); }
+
+// ---- weights in oneDNN's layout, cached by tensor id (LRU, bounded in bytes) -------------------
+
+struct CachedWeights {
+  int64_t id;
+  memory::desc desc;
+  memory mem;
+};
+
+class WeightCache {
+  std::list<CachedWeights> items;  // most recent first
+  size_t bytes = 0;
+  static constexpr size_t kCap = size_t(512) << 20;
+
+ public:
+  // Weights `user` (layout `userDesc`) in layout `want`; id 0 disables caching.
+  memory get(int64_t id, const memory::desc& userDesc, float* user, const memory::desc& want) {
+    if (id != 0) {
+      for (auto it = items.begin(); it != items.end(); ++it) {
+        if (it->id == id && it->desc == want) {
+          items.splice(items.begin(), items, it);
+          return items.front().mem;
+        }
+      }
+    }
+    memory src = wrap(userDesc, user);
+    memory dst(want, ctx().eng);
+    reorder(src, dst).execute(ctx().strm, src, dst);
+    if (id != 0) {
+      items.push_front({id, want, dst});
+      bytes += want.get_size();
+      while (bytes > kCap && items.size() > 1) {
+        bytes -= items.back().desc.get_size();
+        items.pop_back();
+      }
+    }
+    return dst;
+  }
+  void clear() {
+    items.clear();
+    bytes = 0;
+  }
+};
+
+WeightCache& weightCache() {
+  thread_local WeightCache c;
+  return c;
+}
+
+// ---- convolutions ------------------------------------------------------------------------------
+
+// p = [n, h, w, ci, kh, kw, co, oh, ow, sh, sw, dh, dw, padTop, padLeft, padBottom, padRight]
+struct ConvShape {
+  memory::dims src, wei, dst, strides, dil, padL, padR;
+  memory::desc srcMd, weiUserMd, dstMd, biasMd;
+  size_t srcN, weiN, dstN;
+  explicit ConvShape(const std::vector<int64_t>& p) {
+    if (p.size() != 17) throw std::runtime_error("conv: expected 17 shape parameters");
+    src = {p[0], p[3], p[1], p[2]};
+    wei = {p[6], p[3], p[4], p[5]};
+    dst = {p[0], p[6], p[7], p[8]};
+    strides = {p[9], p[10]};
+    dil = {p[11] - 1, p[12] - 1};
+    padL = {p[13], p[14]};
+    padR = {p[15], p[16]};
+    srcMd = memory::desc(src, dt::f32, tag::nhwc);
+    weiUserMd = memory::desc(wei, dt::f32, tag::hwio);
+    dstMd = memory::desc(dst, dt::f32, tag::nhwc);
+    biasMd = memory::desc({p[6]}, dt::f32, tag::a);
+    srcN = p[0] * p[1] * p[2] * p[3];
+    weiN = p[4] * p[5] * p[3] * p[6];
+    dstN = p[0] * p[7] * p[8] * p[6];
+  }
+  memory::desc anyWei() const { return memory::desc(wei, dt::f32, tag::any); }
+  convolution_forward::primitive_desc forwardPd(bool bias, bool relu, prop_kind pk) const {
+    convolution_forward::desc d = bias ? convolution_forward::desc(pk, algorithm::convolution_direct, srcMd, anyWei(), biasMd, dstMd, strides, dil, padL, padR)
+                                       : convolution_forward::desc(pk, algorithm::convolution_direct, srcMd, anyWei(), dstMd, strides, dil, padL, padR);
+    primitive_attr attr;
+    if (relu) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    return convolution_forward::primitive_desc(d, attr, ctx().eng);
+  }
+};
+
+struct ConvFwd {
+  ConvShape s;
+  convolution_forward::primitive_desc pd;
+  convolution_forward prim;
+  ConvFwd(const std::vector<int64_t>& p, bool bias, bool relu) : s(p), pd(s.forwardPd(bias, relu, prop_kind::forward_inference)), prim(pd) {}
+};
+
+struct ConvBwdData {
+  ConvShape s;
+  convolution_backward_data::primitive_desc pd;
+  convolution_backward_data prim;
+  explicit ConvBwdData(const std::vector<int64_t>& p)
+      : s(p),
+        pd(convolution_backward_data::desc(algorithm::convolution_direct, s.srcMd, s.anyWei(), s.dstMd, s.strides, s.dil, s.padL, s.padR), ctx().eng,
+           s.forwardPd(false, false, prop_kind::forward_training)),
+        prim(pd) {}
+};
+
+struct ConvBwdWeights {
+  ConvShape s;
+  convolution_backward_weights::primitive_desc pd;
+  convolution_backward_weights prim;
+  memory::desc userMd;
+  std::unique_ptr<reorder> toUser;
+  explicit ConvBwdWeights(const std::vector<int64_t>& p)
+      : s(p),
+        pd(convolution_backward_weights::desc(algorithm::convolution_direct, s.srcMd, s.anyWei(), s.dstMd, s.strides, s.dil, s.padL, s.padR), ctx().eng,
+           s.forwardPd(false, false, prop_kind::forward_training)),
+        prim(pd),
+        userMd(s.weiUserMd) {
+    if (pd.diff_weights_desc() != userMd) toUser = std::make_unique<reorder>(reorder::primitive_desc(ctx().eng, pd.diff_weights_desc(), ctx().eng, userMd));
+  }
+};
+
+template <typename T>
+T& cached(const std::string& k, const std::vector<int64_t>& p, bool a = false, bool b = false) {
+  thread_local std::unordered_map<std::string, std::unique_ptr<T>> m;
+  auto it = m.find(k);
+  if (it != m.end()) return *it->second;
+  std::unique_ptr<T> made;
+  if constexpr (std::is_constructible_v<T, const std::vector<int64_t>&, bool, bool>)
+    made = std::make_unique<T>(p, a, b);
+  else
+    made = std::make_unique<T>(p);
+  T& ref = *made;
+  m.emplace(k, std::move(made));
+  return ref;
+}
+
+// convForward(heap, p, x, w, bias, y, weightId, relu)
+napi_value ConvForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    bool relu = a.num(7) != 0;
+    bool hasBias = a.num(4) >= 0;
+    auto& c = cached<ConvFwd>(key('F', p, hasBias * 2 + relu), p, hasBias, relu);
+    float* x = a.f32(2, c.s.srcN);
+    float* w = a.f32(3, c.s.weiN);
+    float* y = a.f32(5, c.s.dstN);
+    memory wm = c.pd.weights_desc() == c.s.weiUserMd ? wrap(c.s.weiUserMd, w)
+                                                       : weightCache().get(static_cast<int64_t>(a.num(6)), c.s.weiUserMd, w, c.pd.weights_desc());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(c.s.srcMd, x)}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, wrap(c.s.dstMd, y)}};
+    if (hasBias) args.insert({DNNL_ARG_BIAS, wrap(c.s.biasMd, a.f32(4, c.s.dst[1]))});
+    c.prim.execute(ctx().strm, args);
+    ctx().strm.wait();
+  });
+}
+
+// convBackpropInput(heap, p, dy, w, dx, weightId)
+napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    auto& c = cached<ConvBwdData>(key('D', p), p);
+    float* dy = a.f32(2, c.s.dstN);
+    float* w = a.f32(3, c.s.weiN);
+    float* dx = a.f32(4, c.s.srcN);
+    memory wm = c.pd.weights_desc() == c.s.weiUserMd ? wrap(c.s.weiUserMd, w)
+                                                       : weightCache().get(static_cast<int64_t>(a.num(5)), c.s.weiUserMd, w, c.pd.weights_desc());
+    c.prim.execute(ctx().strm, {{DNNL_ARG_DIFF_DST, wrap(c.s.dstMd, dy)}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, wrap(c.s.srcMd, dx)}});
+    ctx().strm.wait();
+  });
+}
+
+// convBackpropFilter(heap, p, x, dy, dw)
+napi_value ConvBackpropFilter(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    auto& c = cached<ConvBwdWeights>(key('W', p), p);
+    float* x = a.f32(2, c.s.srcN);
+    float* dy = a.f32(3, c.s.dstN);
+    float* dw = a.f32(4, c.s.weiN);
+    memory user = wrap(c.userMd, dw);
+    memory out = c.toUser ? memory(c.pd.diff_weights_desc(), ctx().eng) : user;
+    c.prim.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(c.s.srcMd, x)}, {DNNL_ARG_DIFF_DST, wrap(c.s.dstMd, dy)}, {DNNL_ARG_DIFF_WEIGHTS, out}});
+    if (c.toUser) c.toUser->execute(ctx().strm, out, user);
+    ctx().strm.wait();
+  });
+}
+
+// ---- matmul ------------------------------------------------------------------------------------
+
+// p = [batchA, batchB, m, k, n, transposeA, transposeB]; a is [batchA, m, k] (or [.., k, m]
+// transposed), b [batchB, k, n] (or [.., n, k]); the batch of size 1 broadcasts.
+struct MatMul {
+  memory::desc aMd, bMd, cMd, biasMd;
+  size_t aN, bN, cN, nOut;
+  matmul::primitive_desc pd;
+  matmul prim;
+  static memory::desc operand(int64_t batch, int64_t rows, int64_t cols, bool transposed) {
+    memory::dims strides = transposed ? memory::dims{rows * cols, 1, rows} : memory::dims{rows * cols, cols, 1};
+    return memory::desc({batch, rows, cols}, dt::f32, strides);
+  }
+  static matmul::primitive_desc makePd(const std::vector<int64_t>& p, bool bias, bool relu) {
+    int64_t batch = std::max(p[0], p[1]);
+    primitive_attr attr;
+    if (relu) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    memory::desc a = operand(p[0], p[2], p[3], p[5]), b = operand(p[1], p[3], p[4], p[6]);
+    memory::desc c({batch, p[2], p[4]}, dt::f32, tag::abc);
+    matmul::desc d = bias ? matmul::desc(a, b, memory::desc({1, 1, p[4]}, dt::f32, tag::abc), c) : matmul::desc(a, b, c);
+    return matmul::primitive_desc(d, attr, ctx().eng);
+  }
+  MatMul(const std::vector<int64_t>& p, bool bias, bool relu)
+      : aMd(operand(p[0], p[2], p[3], p[5])),
+        bMd(operand(p[1], p[3], p[4], p[6])),
+        cMd({std::max(p[0], p[1]), p[2], p[4]}, dt::f32, tag::abc),
+        biasMd({1, 1, p[4]}, dt::f32, tag::abc),
+        aN(p[0] * p[2] * p[3]),
+        bN(p[1] * p[3] * p[4]),
+        cN(std::max(p[0], p[1]) * p[2] * p[4]),
+        nOut(p[4]),
+        pd(makePd(p, bias, relu)),
+        prim(pd) {}
+};
+
+// matMul(heap, p, a, b, bias, c, relu)
+napi_value MatMulFn(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    if (p.size() != 7) throw std::runtime_error("matMul: expected 7 shape parameters");
+    bool relu = a.num(6) != 0;
+    bool hasBias = a.num(4) >= 0;
+    auto& m = cached<MatMul>(key('M', p, hasBias * 2 + relu), p, hasBias, relu);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(m.aMd, a.f32(2, m.aN))}, {DNNL_ARG_WEIGHTS, wrap(m.bMd, a.f32(3, m.bN))}, {DNNL_ARG_DST, wrap(m.cMd, a.f32(5, m.cN))}};
+    if (hasBias) args.insert({DNNL_ARG_BIAS, wrap(m.biasMd, a.f32(4, m.nOut))});
+    m.prim.execute(ctx().strm, args);
+    ctx().strm.wait();
+  });
+}
+
+// ---- batch normalisation (training mode, statistics over N·H·W) -------------------------------
+
+// p = [rows, channels] with the data [rows, channels] (any NHWC tensor flattened), described as one
+// image of rows × 1 pixels in nhwc: that layout gets the jit kernel, a 2-D 'nc' one a reference loop.
+struct BatchNorm {
+  memory::desc dataMd, statMd;
+  size_t n, c;
+  batch_normalization_forward::primitive_desc fwdPd;
+  batch_normalization_forward fwd;
+  batch_normalization_backward::primitive_desc bwdPd;
+  batch_normalization_backward bwd;
+  static normalization_flags flags() { return normalization_flags::use_scale | normalization_flags::use_shift; }
+  BatchNorm(const std::vector<int64_t>& p, float eps)
+      : dataMd({1, p[1], p[0], 1}, dt::f32, tag::nhwc),
+        statMd({p[1]}, dt::f32, tag::a),
+        n(p[0] * p[1]),
+        c(p[1]),
+        fwdPd(batch_normalization_forward::desc(prop_kind::forward_training, dataMd, eps, flags()), ctx().eng),
+        fwd(fwdPd),
+        bwdPd(batch_normalization_backward::desc(prop_kind::backward, dataMd, dataMd, eps, flags()), ctx().eng, fwdPd),
+        bwd(bwdPd) {}
+};
+
+BatchNorm& batchNorm(const std::vector<int64_t>& p, float eps) {
+  if (p.size() != 2) throw std::runtime_error("batchNorm: expected [rows, channels]");
+  thread_local std::unordered_map<std::string, std::unique_ptr<BatchNorm>> m;
+  std::string k = key('B', p) + "/" + std::to_string(eps);
+  auto it = m.find(k);
+  if (it != m.end()) return *it->second;
+  return *m.emplace(k, std::make_unique<BatchNorm>(p, eps)).first->second;
+}
+
+// batchNormForward(heap, p, eps, x, gamma, beta, y, mean, variance)
+napi_value BatchNormForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    auto& b = batchNorm(p, static_cast<float>(a.num(2)));
+    b.fwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
+                               {DNNL_ARG_SCALE, wrap(b.statMd, a.f32(4, b.c))},
+                               {DNNL_ARG_SHIFT, wrap(b.statMd, a.f32(5, b.c))},
+                               {DNNL_ARG_DST, wrap(b.dataMd, a.f32(6, b.n))},
+                               {DNNL_ARG_MEAN, wrap(b.statMd, a.f32(7, b.c))},
+                               {DNNL_ARG_VARIANCE, wrap(b.statMd, a.f32(8, b.c))}});
+    ctx().strm.wait();
+  });
+}
+
+// batchNormBackward(heap, p, eps, x, mean, variance, gamma, dy, dx, dgamma, dbeta)
+napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    auto p = a.ints(1);
+    auto& b = batchNorm(p, static_cast<float>(a.num(2)));
+    b.bwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
+                               {DNNL_ARG_MEAN, wrap(b.statMd, a.f32(4, b.c))},
+                               {DNNL_ARG_VARIANCE, wrap(b.statMd, a.f32(5, b.c))},
+                               {DNNL_ARG_SCALE, wrap(b.statMd, a.f32(6, b.c))},
+                               // read by the primitive's argument check only: dx does not depend on beta
+                               {DNNL_ARG_SHIFT, wrap(b.statMd, a.f32(6, b.c))},
+                               {DNNL_ARG_DIFF_DST, wrap(b.dataMd, a.f32(7, b.n))},
+                               {DNNL_ARG_DIFF_SRC, wrap(b.dataMd, a.f32(8, b.n))},
+                               {DNNL_ARG_DIFF_SCALE, wrap(b.statMd, a.f32(9, b.c))},
+                               {DNNL_ARG_DIFF_SHIFT, wrap(b.statMd, a.f32(10, b.c))}});
+    ctx().strm.wait();
+  });
+}
+
+// ---- ReLU and max pooling (memory-bound loops; oneDNN's max-pool backward needs a workspace
+// ---- from its own forward, which tfjs's MaxPoolGrad(dy, x, y) does not carry) -----------------
+
+// relu(heap, count, x, y)
+napi_value Relu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    int64_t n = static_cast<int64_t>(a.num(1));
+    const float* x = a.f32(2, n);
+    float* y = a.f32(3, n);
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+  });
+}
+
+// reluGrad(heap, count, dy, x, dx): dx = dy where x > 0, else 0 (tfjs: dy · step(x))
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    int64_t n = static_cast<int64_t>(a.num(1));
+    const float* dy = a.f32(2, n);
+    const float* x = a.f32(3, n);
+    float* dx = a.f32(4, n);
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+  });
+}
+
+// p = [n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft]
+struct Pool {
+  int64_t n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl;
+  explicit Pool(const std::vector<int64_t>& p) {
+    if (p.size() != 12) throw std::runtime_error("maxPool: expected 12 shape parameters");
+    n = p[0], h = p[1], w = p[2], c = p[3], oh = p[4], ow = p[5], kh = p[6], kw = p[7], sh = p[8], sw = p[9], pt = p[10], pl = p[11];
+  }
+  size_t inN() const { return n * h * w * c; }
+  size_t outN() const { return n * oh * ow * c; }
+};
+
+// maxPool(heap, p, x, y)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    Pool s(a.ints(1));
+    const float* x = a.f32(2, s.inN());
+    float* y = a.f32(3, s.outN());
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < s.n; b++)
+      for (int64_t i = 0; i < s.oh; i++)
+        for (int64_t j = 0; j < s.ow; j++) {
+          float* out = y + ((b * s.oh + i) * s.ow + j) * s.c;
+          for (int64_t ch = 0; ch < s.c; ch++) out[ch] = -INFINITY;
+          for (int64_t u = 0; u < s.kh; u++) {
+            int64_t r = i * s.sh - s.pt + u;
+            if (r < 0 || r >= s.h) continue;
+            for (int64_t v = 0; v < s.kw; v++) {
+              int64_t q = j * s.sw - s.pl + v;
+              if (q < 0 || q >= s.w) continue;
+              const float* in = x + ((b * s.h + r) * s.w + q) * s.c;
+#pragma omp simd
+              for (int64_t ch = 0; ch < s.c; ch++) out[ch] = in[ch] > out[ch] ? in[ch] : out[ch];
+            }
+          }
+        }
+  });
+}
+
+// maxPoolGrad(heap, p, dy, x, dx): each output's gradient goes to the first maximum of its
+// window, in row-major window order (tfjs's cpu backend breaks ties the same way).
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    Pool s(a.ints(1));
+    const float* dy = a.f32(2, s.outN());
+    const float* x = a.f32(3, s.inN());
+    float* dx = a.f32(4, s.inN());
+    std::memset(dx, 0, s.inN() * sizeof(float));
+    // Images are independent; within one, overlapping windows add into the same dx rows.
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < s.n; b++) {
+      std::vector<float> best(s.c);
+      std::vector<int64_t> where(s.c);
+      for (int64_t i = 0; i < s.oh; i++)
+        for (int64_t j = 0; j < s.ow; j++) {
+          for (int64_t ch = 0; ch < s.c; ch++) best[ch] = -INFINITY, where[ch] = -1;
+          for (int64_t u = 0; u < s.kh; u++) {
+            int64_t r = i * s.sh - s.pt + u;
+            if (r < 0 || r >= s.h) continue;
+            for (int64_t v = 0; v < s.kw; v++) {
+              int64_t q = j * s.sw - s.pl + v;
+              if (q < 0 || q >= s.w) continue;
+              int64_t base = ((b * s.h + r) * s.w + q) * s.c;
+              for (int64_t ch = 0; ch < s.c; ch++)
+                if (x[base + ch] > best[ch] || where[ch] < 0) best[ch] = x[base + ch], where[ch] = base + ch;
+            }
+          }
+          const float* g = dy + ((b * s.oh + i) * s.ow + j) * s.c;
+          for (int64_t ch = 0; ch < s.c; ch++)
+            if (where[ch] >= 0) dx[where[ch]] += g[ch];
+        }
+    }
+  });
+}
+
+// ---- threads and introspection -----------------------------------------------------------------
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    int n = static_cast<int>(a.num(0));
+    if (n < 1) throw std::runtime_error("setThreads: expected a positive thread count");
+    omp_set_num_threads(n);
+  });
+}
+
+napi_value GetThreads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, omp_get_max_threads(), &v);
+  return v;
+}
+
+napi_value ClearCaches(napi_env env, napi_callback_info) {
+  weightCache().clear();
+  return undefinedValue(env);
+}
+
+// The implementation oneDNN chose for a forward convolution of shape p, e.g. "brg:avx512_core".
+napi_value ConvImpl(napi_env env, napi_callback_info info) {
+  napi_value out = undefinedValue(env);
+  guarded(env, [&] {
+    Args a(env, info);
+    auto p = a.ints(0);
+    ConvShape s(p);
+    auto fwd = s.forwardPd(false, false, prop_kind::forward_training);
+    auto bd = convolution_backward_data::primitive_desc(convolution_backward_data::desc(algorithm::convolution_direct, s.srcMd, s.anyWei(), s.dstMd, s.strides, s.dil, s.padL, s.padR), ctx().eng, fwd);
+    auto bw = convolution_backward_weights::primitive_desc(convolution_backward_weights::desc(algorithm::convolution_direct, s.srcMd, s.anyWei(), s.dstMd, s.strides, s.dil, s.padL, s.padR), ctx().eng, fwd);
+    std::string text = std::string(fwd.impl_info_str()) + " | " + bd.impl_info_str() + " | " + bw.impl_info_str();
+    napi_create_string_utf8(env, text.c_str(), text.size(), &out);
+  });
+  return out;
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  std::string text = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value out;
+  napi_create_string_utf8(env, text.c_str(), text.size(), &out);
+  return out;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  const std::pair<const char*, napi_callback> fns[] = {
+      {"convForward", ConvForward},
+      {"convBackpropInput", ConvBackpropInput},
+      {"convBackpropFilter", ConvBackpropFilter},
+      {"matMul", MatMulFn},
+      {"batchNormForward", BatchNormForward},
+      {"batchNormBackward", BatchNormBackward},
+      {"relu", Relu},
+      {"reluGrad", ReluGrad},
+      {"maxPool", MaxPool},
+      {"maxPoolGrad", MaxPoolGrad},
+      {"setThreads", SetThreads},
+      {"getThreads", GetThreads},
+      {"clearCaches", ClearCaches},
+      {"convImpl", ConvImpl},
+      {"version", Version},
+  };
+  for (const auto& [name, fn] : fns) {
+    napi_value f;
+    napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
+    napi_set_named_property(env, exports, name, f);
+  }
+  return exports;
+}
