@@ -96,8 +96,9 @@ napi_value guarded(napi_env env, F&& f) {
   return undefinedValue(env);
 }
 
+// Primitives are built for a thread count (their work split), so the count is part of every key.
 std::string key(char kind, const std::vector<int64_t>& p, int64_t extra = 0) {
-  std::string k(1, kind);
+  std::string k = std::string(1, kind) + std::to_string(omp_get_max_threads()) + ':';
   for (int64_t v : p) k += std::to_string(v) + ',';
   return k + std::to_string(extra);
 }
@@ -430,8 +431,8 @@ napi_value Relu(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     int64_t n = static_cast<int64_t>(a.num(1));
-    const float* x = a.f32(2, n);
-    float* y = a.f32(3, n);
+    const float* __restrict x = a.f32(2, n);
+    float* __restrict y = a.f32(3, n);
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
   });
@@ -443,11 +444,53 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     int64_t n = static_cast<int64_t>(a.num(1));
-    const float* dy = a.f32(2, n);
-    const float* x = a.f32(3, n);
-    float* dx = a.f32(4, n);
+    const float* __restrict dy = a.f32(2, n);
+    const float* __restrict x = a.f32(3, n);
+    float* __restrict dx = a.f32(4, n);
+    // Both operands are loaded unconditionally so that the select vectorises (a branch on the
+    // sign of the activation mispredicts half the time).
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+    for (int64_t i = 0; i < n; i++) {
+      float g = dy[i];
+      dx[i] = x[i] > 0.f ? g : 0.f;
+    }
+  });
+}
+
+// binary(heap, op, count, channels, a, b, out, swapped): out = a ∘ b elementwise, where b has
+// either `count` values or `channels` values repeated along the last axis (then `swapped` says the
+// per-channel operand was tfjs's first one, which matters for subtraction). op: 0 add, 1 sub, 2 mul.
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    int op = static_cast<int>(a.num(1));
+    int64_t n = static_cast<int64_t>(a.num(2));
+    int64_t c = static_cast<int64_t>(a.num(3));
+    bool swapped = a.num(7) != 0;
+    const float* __restrict x = a.f32(4, n);
+    const float* __restrict y = a.f32(5, c);
+    float* __restrict z = a.f32(6, n);
+    if (op < 0 || op > 2 || c < 1 || n % c != 0) throw std::runtime_error("binary: bad operation or shapes");
+    // c − x = −(x − c): the per-channel operand always comes second below.
+    float sign = swapped && op == 1 ? -1.f : 1.f;
+    auto apply = [&](auto f) {
+      if (c == n) {
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) z[i] = f(x[i], y[i]);
+      } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < n / c; r++) {
+          const float* __restrict xr = x + r * c;
+          float* __restrict zr = z + r * c;
+#pragma omp simd
+          for (int64_t i = 0; i < c; i++) zr[i] = f(xr[i], y[i]);
+        }
+      }
+    };
+    if (op == 0) apply([](float u, float v) { return u + v; });
+    else if (op == 1) apply([sign](float u, float v) { return sign * (u - v); });
+    else apply([](float u, float v) { return u * v; });
   });
 }
 
@@ -505,8 +548,10 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     // Images are independent; within one, overlapping windows add into the same dx rows.
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < s.n; b++) {
-      std::vector<float> best(s.c);
-      std::vector<int64_t> where(s.c);
+      std::vector<float> bestV(s.c);
+      std::vector<int64_t> whereV(s.c);
+      float* __restrict best = bestV.data();
+      int64_t* __restrict where = whereV.data();
       for (int64_t i = 0; i < s.oh; i++)
         for (int64_t j = 0; j < s.ow; j++) {
           for (int64_t ch = 0; ch < s.c; ch++) best[ch] = -INFINITY, where[ch] = -1;
@@ -517,8 +562,13 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
               int64_t q = j * s.sw - s.pl + v;
               if (q < 0 || q >= s.w) continue;
               int64_t base = ((b * s.h + r) * s.w + q) * s.c;
-              for (int64_t ch = 0; ch < s.c; ch++)
-                if (x[base + ch] > best[ch] || where[ch] < 0) best[ch] = x[base + ch], where[ch] = base + ch;
+#pragma omp simd
+              for (int64_t ch = 0; ch < s.c; ch++) {
+                float v = x[base + ch];
+                bool wins = v > best[ch] || where[ch] < 0;
+                best[ch] = wins ? v : best[ch];
+                where[ch] = wins ? base + ch : where[ch];
+              }
             }
           }
           const float* g = dy + ((b * s.oh + i) * s.ow + j) * s.c;
@@ -586,6 +636,7 @@ NAPI_MODULE_INIT() {
       {"batchNormForward", BatchNormForward},
       {"batchNormBackward", BatchNormBackward},
       {"relu", Relu},
+      {"binary", Binary},
       {"reluGrad", ReluGrad},
       {"maxPool", MaxPool},
       {"maxPoolGrad", MaxPoolGrad},

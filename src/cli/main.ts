@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { initBackend, runtimeInfo, runtimeSummary } from '../backend';
-import { runBench } from '../bench/bench';
+import { initBackend, parseBackendName, runtimeInfo, runtimeSummary } from '../backend';
+import { runBenchAll } from '../bench/bench';
 import { Cache, cacheRoot, writeFileAtomic } from '../cache';
 import { classCounts } from '../data/dataset';
 import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
@@ -168,22 +168,25 @@ COMMANDS.train = {
 };
 
 COMMANDS.bench = {
-  usage: 'pbe bench [--model <smallcnn|preact-resnet18>] [--reps N] [--backend B]',
+  usage: 'pbe bench [--model <smallcnn|preact-resnet18>] [--reps N] [--backend B] [--threads 1,2]',
   async run(argv) {
-    const p = parse(argv, { ...COMMON, model: { type: 'string' }, reps: { type: 'string' } }, 0);
+    const p = parse(argv, { ...COMMON, model: { type: 'string' }, reps: { type: 'string' }, threads: { type: 'string' } }, 0);
     const model = stringOpt(p, 'model');
-    await initBackend(stringOpt(p, 'backend'));
-    const info = runtimeInfo();
-    console.error(`${runtimeSummary()}, ${info.machine.memoryGiB} GiB`);
-    const report = runBench({
+    const backend = stringOpt(p, 'backend') ?? process.env.PBE_BACKEND;
+    const report = await runBenchAll({
       archs: model === undefined ? undefined : [oneOf<ModelArch>(model, MODEL_ARCHS, '--model')],
       reps: intOpt(p, 'reps', 1),
+      backends: backend ? [parseBackendName(backend, '--backend')] : undefined,
+      nativeThreads: intListOpt(p, 'threads', 1),
+      skipped: (b, why) => console.error(`${b}: not measured (${why})`),
       log: (r) =>
         console.error(
-          `${r.model.padEnd(16)} ${r.task.padEnd(11)} batch ${String(r.batch).padStart(3)}  ${r.secondsPerBatch.toFixed(3)} s/batch  ` +
+          `${`${r.backend}×${r.threads}`.padEnd(10)} ${r.model.padEnd(16)} ${r.task.padEnd(11)} batch ${String(r.batch).padStart(3)}  ${r.secondsPerBatch.toFixed(3)} s/batch  ` +
             `${r.imagesPerSecond.toFixed(1).padStart(7)} img/s  ${r.gflopPerSecond.toFixed(1).padStart(5)} GFLOP/s${r.note ? `  (${r.note})` : ''}`,
         ),
     });
+    const info = report.runtime;
+    console.error(`${runtimeSummary()}, ${info.machine.memoryGiB} GiB`);
     console.log(JSON.stringify(report, null, 2));
     return 0;
   },

@@ -35,6 +35,7 @@ export interface NativeAddon {
     dbeta: number,
   ): void;
   relu(heap: ArrayBuffer, count: number, x: number, y: number): void;
+  binary(heap: ArrayBuffer, op: number, count: number, channels: number, a: number, b: number, out: number, swapped: number): void;
   reluGrad(heap: ArrayBuffer, count: number, dy: number, x: number, dx: number): void;
   maxPool(heap: ArrayBuffer, p: Int32Array, x: number, y: number): void;
   maxPoolGrad(heap: ArrayBuffer, p: Int32Array, dy: number, x: number, dx: number): void;
@@ -362,6 +363,65 @@ function batchNormBackward(args: Args): TensorInfo[] {
   return [dx, dgamma, dbeta];
 }
 
+// ---- elementwise Add, Sub, Multiply ---------------------------------------------------------------
+
+/**
+ * The same-shape and per-channel cases (batch norm in eval mode, residual sums, bias adds): one
+ * pass on oneDNN's threads. Other broadcasts and dtypes stay with wasm.
+ */
+function binary(name: 'Add' | 'Sub' | 'Multiply', op: number, args: Args): TensorInfo | TensorInfo[] {
+  const backend = args.backend as unknown as WasmBackendLike;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  if (!allFloat(a, b) || a.shape.length === 0 || b.shape.length === 0) return previous(name, args);
+  const out = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const n = out.reduce((p, q) => p * q, 1);
+  const c = out[out.length - 1];
+  const full = (t: TensorInfo) => size(t) === n;
+  // a per-channel operand: C values along the last axis, every other axis of size 1
+  const perChannel = (t: TensorInfo) => size(t) === c && t.shape[t.shape.length - 1] === c;
+  let big: TensorInfo;
+  let small: TensorInfo;
+  if (full(a) && (full(b) || perChannel(b))) [big, small] = [a, b];
+  else if (full(b) && perChannel(a)) [big, small] = [b, a];
+  else return previous(name, args);
+  if (n < 4096) return previous(name, args);
+  const result = backend.makeOutput(out, 'float32');
+  addon!.binary(
+    backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    op,
+    n,
+    size(small),
+    offset(backend, big),
+    offset(backend, small),
+    offset(backend, result),
+    big === b ? 1 : 0,
+  );
+  return result;
+}
+
+// ---- zero-copy Identity and same-type Cast ------------------------------------------------------
+
+/**
+ * tfjs clones every tensor it saves for a backward pass through Identity (and casts the clone's
+ * gradient to float32), and wasm copies the data each time: a tenth of a PGD step. tfjs data is
+ * immutable, so the clone can share it, as Reshape already does.
+ */
+function share(args: Args): TensorInfo {
+  const backend = args.backend as unknown as { incRef(dataId: object): void };
+  const { x } = args.inputs as { x: TensorInfo };
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+function identity(args: Args): TensorInfo | TensorInfo[] {
+  return (args.inputs as Inputs).x!.dtype === 'string' ? previous('Identity', args) : share(args);
+}
+
+function cast(args: Args): TensorInfo | TensorInfo[] {
+  const { x } = args.inputs as Inputs;
+  return x!.dtype !== 'string' && x!.dtype === (args.attrs as { dtype: string }).dtype ? share(args) : previous('Cast', args);
+}
+
 // ---- registration ---------------------------------------------------------------------------------
 
 /** tfjs kernels the native backend replaces on wasm, in the order `pbe info` lists them. */
@@ -375,6 +435,11 @@ const OVERRIDES: Record<string, KernelFunc> = {
   Relu: relu as KernelFunc,
   MaxPool: maxPool as KernelFunc,
   MaxPoolGrad: maxPoolGrad as KernelFunc,
+  Add: ((a: Args) => binary('Add', 0, a)) as KernelFunc,
+  Sub: ((a: Args) => binary('Sub', 1, a)) as KernelFunc,
+  Multiply: ((a: Args) => binary('Multiply', 2, a)) as KernelFunc,
+  Identity: identity as KernelFunc,
+  Cast: cast as KernelFunc,
 };
 
 /** Kernels of pbe-lab's own that exist only with the addon. */
@@ -393,7 +458,7 @@ export function nativeKernelsActive(): boolean {
 
 /** What `pbe info` prints: the kernels tfjs dispatches to oneDNN, plus training batch norm. */
 export function nativeKernelNames(): string[] {
-  return [...Object.keys(OVERRIDES), 'batch norm (training, forward and gradient)', 'Relu gradient'];
+  return [...Object.keys(OVERRIDES).filter((k) => k !== 'Identity' && k !== 'Cast'), 'batch norm (training, forward and gradient)', 'Relu gradient'];
 }
 
 /**

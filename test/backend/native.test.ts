@@ -149,6 +149,41 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     });
   }
 
+  it('add, sub and multiply match cpu: same shapes, a per-channel operand on either side, and other broadcasts', async () => {
+    const rng = new Rng('binary');
+    const xs = rng.normalArray(3 * 20 * 20 * 8);
+    const ys = rng.normalArray(xs.length);
+    const cs = rng.normalArray(8);
+    const rows = rng.normalArray(20 * 8);
+    const { cpu, native } = await both(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xs, [3, 20, 20, 8]);
+        const y = tf.tensor4d(ys, [3, 20, 20, 8]);
+        const c = tf.tensor1d(cs);
+        const row = tf.tensor2d(rows, [20, 8]);
+        const out: Float32Array[] = [];
+        for (const op of [tf.add, tf.sub, tf.mul]) {
+          for (const [a, b] of [[x, y], [x, c], [c, x], [x, tf.reshape(c, [1, 1, 1, 8])], [x, row]] as tf.Tensor[][]) out.push(values(op(a, b)));
+        }
+        return out;
+      }),
+    );
+    cpu.forEach((c, i) => close(native[i], c, 1e-7, `case ${i}`));
+  });
+
+  it('clones share data instead of copying it, and stay valid after the original is disposed', async () => {
+    await initBackend('native');
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const before = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const y = tf.clone(x);
+    const z = tf.cast(x, 'float32');
+    assert.equal((tf.backend() as unknown as { numDataIds(): number }).numDataIds(), before);
+    x.dispose();
+    assert.deepEqual([...values(y)], [1, 2, 3, 4]);
+    assert.deepEqual([...tf.cast(z, 'int32').dataSync()], [1, 2, 3, 4]);
+    tf.dispose([y, z]);
+  });
+
   it('training batch norm matches the cpu path: output, batch moments and all three gradients', async () => {
     const rng = new Rng('native-bn');
     const shape: [number, number, number, number] = [5, 7, 3, 6];
