@@ -2,20 +2,14 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { batchNormTrain } from '../../src/kernels/batch-norm';
-import { loadNativeAddon } from '../../src/kernels/native';
-import { createModel } from '../../src/models/model';
+import { balancedIndices, subset } from '../../src/data/dataset';
+import { loadMnist } from '../../src/data/mnist';
+import { createModel, type Model } from '../../src/models/model';
+import { silentSink } from '../../src/progress';
+import { accuracy, train } from '../../src/train/trainer';
 import { Rng } from '../../src/rng';
 import { relError, values } from '../models/helpers';
-
-/** Skips the suite, saying why, where the oneDNN addon was not built (plain wasm is tested elsewhere). */
-export function requireNative(ctx: Mocha.Context): void {
-  try {
-    loadNativeAddon();
-  } catch (e) {
-    console.log(`      (skipped: ${(e as Error).message})`);
-    ctx.skip();
-  }
-}
+import { requireNative } from './native-available';
 
 async function both<T>(fn: () => T): Promise<{ cpu: T; native: T }> {
   await initBackend('cpu');
@@ -263,5 +257,72 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     // A native forward breaks ReLU / max-pool ties at rounding level differently from XNNPACK,
     // which moves early weight gradients slightly (see README); later layers agree closely.
     for (const [k, g] of Object.entries(wasm.grads)) close(native.grads[k], g, 2e-2, k);
+  });
+
+  it('gradients through a small net with training-mode batch norm pass finite-difference checks (input and bn1.gamma)', async () => {
+    await initBackend('native');
+    const model = createModel({ arch: 'mnist-net', inputShape: [16, 16, 3], numClasses: 10 }, 'fd');
+    const rng = new Rng('fd-data');
+    const xs = rng.uniformArray(4 * 16 * 16 * 3);
+    const labels = tf.oneHot(tf.tensor1d([1, 4, 7, 9], 'int32'), 10);
+    const lossOf = (m: Model, x: tf.Tensor4D) => {
+      const l = tf.losses.softmaxCrossEntropy(labels, m.forward(x, { training: true }).logits) as tf.Scalar;
+      m.discardState();
+      return l;
+    };
+    const gamma = model.params.get('bn1.gamma')!;
+    const g0 = gamma.dataSync().slice() as Float32Array;
+    const x = tf.tensor4d(xs, [4, 16, 16, 3]);
+    const { grads } = tf.variableGrads(() => lossOf(model, x), [gamma]);
+    const gGamma = values(grads[gamma.name]);
+    const gInput = tf.tidy(() => values(tf.grad((t) => lossOf(model, t as tf.Tensor4D))(x)));
+    const lossAt = (dx: Float32Array | null, dg: Float32Array | null) =>
+      tf.tidy(() => {
+        if (dg) gamma.assign(tf.tensor1d(g0.map((v, i) => v + dg[i])));
+        const shifted = dx ? tf.tensor4d(xs.map((v, i) => v + dx[i]), x.shape) : x;
+        const l = lossOf(model, shifted).dataSync()[0];
+        if (dg) gamma.assign(tf.tensor1d(g0));
+        return l;
+      });
+    // float32 rounding is ~1e-6 of the loss: steps of 1e-2 move it far more, yet cross few kinks.
+    const check = (what: string, grad: Float32Array, dir: Float32Array, shift: (d: Float32Array) => number, tol: number) => {
+      const norm = Math.hypot(...dir);
+      const unit = dir.map((v) => v / norm);
+      const h = 1e-2;
+      const numeric = (shift(unit.map((v) => v * h)) - shift(unit.map((v) => -v * h))) / (2 * h);
+      const analytic = grad.reduce((acc, v, i) => acc + v * unit[i], 0);
+      assert.ok(Math.abs(numeric - analytic) <= tol * Math.abs(analytic), `${what}: numeric ${numeric} vs analytic ${analytic}`);
+    };
+    check('input, along the gradient', gInput, gInput, (d) => lossAt(d, null), 0.01);
+    check('input, random direction', gInput, new Rng('dir').normalArray(xs.length), (d) => lossAt(d, null), 0.05);
+    check('bn1.gamma, along the gradient', gGamma, gGamma, (d) => lossAt(null, d), 0.01);
+    tf.dispose([x, labels, ...Object.values(grads)]);
+    model.dispose();
+  });
+
+  it('a smoke model trained natively reaches the accuracy of the same model trained on wasm, within noise', async () => {
+    const { train: fullTrain, test: fullTest } = loadMnist();
+    const data = subset(fullTrain, balancedIndices(fullTrain, 40));
+    const evalSet = subset(fullTest, balancedIndices(fullTest, 30));
+    const config = {
+      epochs: 3,
+      batchSize: 50,
+      optimizer: { kind: 'sgd' as const, lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+      schedule: { kind: 'cosine' as const },
+      augment: { cropPadding: 2, flip: false, rotation: 5 },
+    };
+    const accOn = async (backend: 'wasm' | 'native') => {
+      await initBackend(backend);
+      const model = createModel({ arch: 'mnist-net', inputShape: [28, 28, 1], numClasses: 10 }, 7);
+      await train(model, data, config, { seed: 7, progress: silentSink });
+      const acc = accuracy(model, evalSet);
+      model.dispose();
+      return acc;
+    };
+    const wasm = await accOn('wasm');
+    const native = await accOn('native');
+    // 300 test digits: one standard error of an accuracy near 0.8 is about 0.023.
+    assert.ok(wasm > 0.5 && native > 0.5, `accuracies ${wasm} (wasm), ${native} (native); chance is 0.1`);
+    assert.ok(Math.abs(native - wasm) <= 0.07, `native ${native} vs wasm ${wasm}`);
   });
 });
