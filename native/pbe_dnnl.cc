@@ -37,6 +37,16 @@ Ctx& ctx() {
   return c;
 }
 
+// ---- threads -----------------------------------------------------------------------------------
+
+// The thread count asked for (setThreads); small operations run on one thread, where waking a
+// second costs more than it saves (and costs a lot when the machine's other work holds a core).
+thread_local int maxThreads = 1;
+
+void threadsFor(double work, double minWork) { omp_set_num_threads(work < minWork ? 1 : maxThreads); }
+constexpr double kMinFlops = 2e7;     // convolutions and matrix products
+constexpr double kMinElements = 1 << 18;  // memory-bound loops
+
 // ---- argument plumbing -------------------------------------------------------------------------
 
 struct Args {
@@ -225,6 +235,10 @@ struct ConvBwdWeights {
   }
 };
 
+double convFlops(const std::vector<int64_t>& p) {
+  return p.size() == 17 ? 2.0 * p[0] * p[7] * p[8] * p[6] * p[3] * p[4] * p[5] : 0;
+}
+
 template <typename T>
 T& cached(const std::string& k, const std::vector<int64_t>& p, bool a = false, bool b = false) {
   thread_local std::unordered_map<std::string, std::unique_ptr<T>> m;
@@ -246,6 +260,7 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     auto p = a.ints(1);
+    threadsFor(convFlops(p), kMinFlops);
     bool relu = a.num(7) != 0;
     bool hasBias = a.num(4) >= 0;
     auto& c = cached<ConvFwd>(key('F', p, hasBias * 2 + relu), p, hasBias, relu);
@@ -267,6 +282,7 @@ napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     auto p = a.ints(1);
+    threadsFor(convFlops(p), kMinFlops);
     auto& c = cached<ConvBwdData>(key('D', p), p);
     float* dy = a.f32(2, c.s.dstN);
     float* w = a.f32(3, c.s.weiN);
@@ -284,6 +300,7 @@ napi_value ConvBackpropFilter(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     auto p = a.ints(1);
+    threadsFor(convFlops(p), kMinFlops);
     auto& c = cached<ConvBwdWeights>(key('W', p), p);
     float* x = a.f32(2, c.s.srcN);
     float* dy = a.f32(3, c.s.dstN);
@@ -342,6 +359,7 @@ napi_value MatMulFn(napi_env env, napi_callback_info info) {
     a.readHeap(0);
     auto p = a.ints(1);
     if (p.size() != 7) throw std::runtime_error("matMul: expected 7 shape parameters");
+    threadsFor(2.0 * std::max(p[0], p[1]) * p[2] * p[3] * p[4], kMinFlops);
     bool relu = a.num(6) != 0;
     bool hasBias = a.num(4) >= 0;
     auto& m = cached<MatMul>(key('M', p, hasBias * 2 + relu), p, hasBias, relu);
@@ -377,6 +395,7 @@ struct BatchNorm {
 
 BatchNorm& batchNorm(const std::vector<int64_t>& p, float eps) {
   if (p.size() != 2) throw std::runtime_error("batchNorm: expected [rows, channels]");
+  threadsFor(double(p[0]) * p[1], kMinElements);
   thread_local std::unordered_map<std::string, std::unique_ptr<BatchNorm>> m;
   std::string k = key('B', p) + "/" + std::to_string(eps);
   auto it = m.find(k);
@@ -431,6 +450,7 @@ napi_value Relu(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     int64_t n = static_cast<int64_t>(a.num(1));
+    threadsFor(n, kMinElements);
     const float* __restrict x = a.f32(2, n);
     float* __restrict y = a.f32(3, n);
 #pragma omp parallel for simd schedule(static)
@@ -444,6 +464,7 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     int64_t n = static_cast<int64_t>(a.num(1));
+    threadsFor(n, kMinElements);
     const float* __restrict dy = a.f32(2, n);
     const float* __restrict x = a.f32(3, n);
     float* __restrict dx = a.f32(4, n);
@@ -468,6 +489,7 @@ napi_value Binary(napi_env env, napi_callback_info info) {
     int64_t n = static_cast<int64_t>(a.num(2));
     int64_t c = static_cast<int64_t>(a.num(3));
     bool swapped = a.num(7) != 0;
+    threadsFor(n, kMinElements);
     const float* __restrict x = a.f32(4, n);
     const float* __restrict y = a.f32(5, c);
     float* __restrict z = a.f32(6, n);
@@ -511,6 +533,7 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     Pool s(a.ints(1));
+    threadsFor(s.inN(), kMinElements);
     const float* x = a.f32(2, s.inN());
     float* y = a.f32(3, s.outN());
 #pragma omp parallel for collapse(2) schedule(static)
@@ -541,6 +564,7 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
     Args a(env, info);
     a.readHeap(0);
     Pool s(a.ints(1));
+    threadsFor(s.inN(), kMinElements);
     const float* dy = a.f32(2, s.outN());
     const float* x = a.f32(3, s.inN());
     float* dx = a.f32(4, s.inN());
@@ -586,13 +610,14 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
     Args a(env, info);
     int n = static_cast<int>(a.num(0));
     if (n < 1) throw std::runtime_error("setThreads: expected a positive thread count");
+    maxThreads = n;
     omp_set_num_threads(n);
   });
 }
 
 napi_value GetThreads(napi_env env, napi_callback_info) {
   napi_value v;
-  napi_create_int32(env, omp_get_max_threads(), &v);
+  napi_create_int32(env, maxThreads, &v);
   return v;
 }
 

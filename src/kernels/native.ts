@@ -53,6 +53,10 @@ let addon: NativeAddon | null = null;
 /** The compiled addon; throws with what to do when it was not built. */
 export function loadNativeAddon(): NativeAddon {
   if (addon) return addon;
+  // OpenMP reads its settings once, when the addon loads libgomp. Idle threads sleep instead of
+  // spinning: on a machine shared with other work a spinning thread takes the core another
+  // process (or our own other thread) needs. OMP_WAIT_POLICY=active restores spinning.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   try {
     addon = require(NATIVE_ADDON_PATH) as NativeAddon;
   } catch (e) {
