@@ -107,6 +107,16 @@ napi_value guarded(napi_env env, F&& f) {
 }
 
 // Primitives are built for a thread count (their work split), so the count is part of every key.
+// A kernel over the wasm heap: argument 0 is the heap, errors become JS exceptions.
+template <typename F>
+napi_value onHeap(napi_env env, napi_callback_info info, F&& f) {
+  return guarded(env, [&] {
+    Args a(env, info);
+    a.readHeap(0);
+    f(a);
+  });
+}
+
 std::string key(char kind, const std::vector<int64_t>& p, int64_t extra = 0) {
   std::string k = std::string(1, kind) + std::to_string(omp_get_max_threads()) + ':';
   for (int64_t v : p) k += std::to_string(v) + ',';
@@ -256,9 +266,7 @@ T& cached(const std::string& k, const std::vector<int64_t>& p, bool a = false, b
 
 // convForward(heap, p, x, w, bias, y, weightId, relu)
 napi_value ConvForward(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     threadsFor(convFlops(p), kMinFlops);
     bool relu = a.num(7) != 0;
@@ -278,9 +286,7 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
 
 // convBackpropInput(heap, p, dy, w, dx, weightId)
 napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     threadsFor(convFlops(p), kMinFlops);
     auto& c = cached<ConvBwdData>(key('D', p), p);
@@ -296,9 +302,7 @@ napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
 
 // convBackpropFilter(heap, p, x, dy, dw)
 napi_value ConvBackpropFilter(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     threadsFor(convFlops(p), kMinFlops);
     auto& c = cached<ConvBwdWeights>(key('W', p), p);
@@ -354,9 +358,7 @@ struct MatMul {
 
 // matMul(heap, p, a, b, bias, c, relu)
 napi_value MatMulFn(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     if (p.size() != 7) throw std::runtime_error("matMul: expected 7 shape parameters");
     threadsFor(2.0 * std::max(p[0], p[1]) * p[2] * p[3] * p[4], kMinFlops);
@@ -405,9 +407,7 @@ BatchNorm& batchNorm(const std::vector<int64_t>& p, float eps) {
 
 // batchNormForward(heap, p, eps, x, gamma, beta, y, mean, variance)
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     auto& b = batchNorm(p, static_cast<float>(a.num(2)));
     b.fwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
@@ -422,9 +422,7 @@ napi_value BatchNormForward(napi_env env, napi_callback_info info) {
 
 // batchNormBackward(heap, p, eps, x, mean, variance, gamma, dy, dx, dgamma, dbeta)
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     auto p = a.ints(1);
     auto& b = batchNorm(p, static_cast<float>(a.num(2)));
     b.bwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
@@ -446,9 +444,7 @@ napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
 
 // relu(heap, count, x, y)
 napi_value Relu(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     int64_t n = static_cast<int64_t>(a.num(1));
     threadsFor(n, kMinElements);
     const float* __restrict x = a.f32(2, n);
@@ -460,9 +456,7 @@ napi_value Relu(napi_env env, napi_callback_info info) {
 
 // reluGrad(heap, count, dy, x, dx): dx = dy where x > 0, else 0 (tfjs: dy · step(x))
 napi_value ReluGrad(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     int64_t n = static_cast<int64_t>(a.num(1));
     threadsFor(n, kMinElements);
     const float* __restrict dy = a.f32(2, n);
@@ -482,9 +476,7 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
 // either `count` values or `channels` values repeated along the last axis (then `swapped` says the
 // per-channel operand was tfjs's first one, which matters for subtraction). op: 0 add, 1 sub, 2 mul.
 napi_value Binary(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     int op = static_cast<int>(a.num(1));
     int64_t n = static_cast<int64_t>(a.num(2));
     int64_t c = static_cast<int64_t>(a.num(3));
@@ -529,9 +521,7 @@ struct Pool {
 
 // maxPool(heap, p, x, y)
 napi_value MaxPool(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     Pool s(a.ints(1));
     threadsFor(s.inN(), kMinElements);
     const float* x = a.f32(2, s.inN());
@@ -560,9 +550,7 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
 // maxPoolGrad(heap, p, dy, x, dx): each output's gradient goes to the first maximum of its
 // window, in row-major window order (tfjs's cpu backend breaks ties the same way).
 napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
-  return guarded(env, [&] {
-    Args a(env, info);
-    a.readHeap(0);
+  return onHeap(env, info, [](Args& a) {
     Pool s(a.ints(1));
     threadsFor(s.inN(), kMinElements);
     const float* dy = a.f32(2, s.outN());

@@ -42,14 +42,14 @@ function timeIt(fn: () => void, warmup: number, reps: number): number {
   return times[Math.floor(times.length / 2)];
 }
 
-function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+export function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
     x: tf.tensor4d(rng.uniformArray(n * 32 * 32 * 3), [n, 32, 32, 3]),
     y: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(k)), 'int32'),
   };
 }
 
-function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
+export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
   const names = [...model.params.keys()];
   const vars = names.map((k) => model.params.get(k)!);
   const { value, grads } = tf.variableGrads(() => crossEntropy(model, x, y, { epoch: 0, batch: 0 }).loss, vars);

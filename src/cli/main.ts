@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { initBackend, parseBackendName, runtimeInfo, runtimeSummary } from '../backend';
 import { runBenchAll } from '../bench/bench';
+import { profileSteps } from '../bench/profile';
 import { Cache, cacheRoot, writeFileAtomic } from '../cache';
 import { classCounts } from '../data/dataset';
 import { DATASET_NAMES, findLocalDatasets, loadDataset, type DatasetName } from '../data/registry';
@@ -168,11 +169,24 @@ COMMANDS.train = {
 };
 
 COMMANDS.bench = {
-  usage: 'pbe bench [--model <smallcnn|preact-resnet18>] [--reps N] [--backend B] [--threads 1,2]',
+  usage: 'pbe bench [--model <smallcnn|preact-resnet18>] [--reps N] [--backend B] [--threads 1,2] [--profile]',
   async run(argv) {
-    const p = parse(argv, { ...COMMON, model: { type: 'string' }, reps: { type: 'string' }, threads: { type: 'string' } }, 0);
+    const p = parse(argv, { ...COMMON, model: { type: 'string' }, reps: { type: 'string' }, threads: { type: 'string' }, profile: { type: 'boolean' } }, 0);
     const model = stringOpt(p, 'model');
     const backend = stringOpt(p, 'backend') ?? process.env.PBE_BACKEND;
+    if (p.values.profile) {
+      // One backend (the fastest, or the one asked for): its kernels' shares of a step.
+      await initBackend(backend);
+      const arch = oneOf<ModelArch>(model ?? 'smallcnn', MODEL_ARCHS, '--model');
+      const profiles = await profileSteps(arch, arch === 'smallcnn' ? 128 : 64);
+      console.error(runtimeSummary());
+      for (const pr of profiles) {
+        console.error(`${pr.model} ${pr.task}, batch ${pr.batch}: ${pr.wallMs.toFixed(0)} ms`);
+        for (const k of pr.kernels.slice(0, 12)) console.error(`  ${k.kernel.padEnd(26)} ${k.ms.toFixed(1).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%`);
+      }
+      console.log(JSON.stringify({ runtime: runtimeInfo(), profiles }, null, 2));
+      return 0;
+    }
     const report = await runBenchAll({
       archs: model === undefined ? undefined : [oneOf<ModelArch>(model, MODEL_ARCHS, '--model')],
       reps: intOpt(p, 'reps', 1),

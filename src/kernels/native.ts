@@ -20,20 +20,10 @@ export interface NativeAddon {
   convBackpropInput(heap: ArrayBuffer, p: Int32Array, dy: number, w: number, dx: number, weightId: number): void;
   convBackpropFilter(heap: ArrayBuffer, p: Int32Array, x: number, dy: number, dw: number): void;
   matMul(heap: ArrayBuffer, p: Int32Array, a: number, b: number, bias: number, c: number, relu: number): void;
-  batchNormForward(heap: ArrayBuffer, p: Int32Array, eps: number, x: number, gamma: number, beta: number, y: number, mean: number, variance: number): void;
-  batchNormBackward(
-    heap: ArrayBuffer,
-    p: Int32Array,
-    eps: number,
-    x: number,
-    mean: number,
-    variance: number,
-    gamma: number,
-    dy: number,
-    dx: number,
-    dgamma: number,
-    dbeta: number,
-  ): void;
+  /** offsets of x, gamma, beta, then of the outputs y, mean, variance */
+  batchNormForward(heap: ArrayBuffer, p: Int32Array, eps: number, ...offsets: number[]): void;
+  /** offsets of x, mean, variance, gamma, dy, then of the outputs dx, dgamma, dbeta */
+  batchNormBackward(heap: ArrayBuffer, p: Int32Array, eps: number, ...offsets: number[]): void;
   relu(heap: ArrayBuffer, count: number, x: number, y: number): void;
   binary(heap: ArrayBuffer, op: number, count: number, channels: number, a: number, b: number, out: number, swapped: number): void;
   reluGrad(heap: ArrayBuffer, count: number, dy: number, x: number, dx: number): void;
@@ -319,52 +309,27 @@ export const NATIVE_BATCH_NORM = 'PbeNativeBatchNorm';
 export const NATIVE_BATCH_NORM_GRAD = 'PbeNativeBatchNormGrad';
 export const NATIVE_RELU_GRAD = 'PbeNativeReluGrad';
 
-/** [x, gamma, beta] → [y, mean, biased variance], statistics over every axis but the last. */
-function batchNormForward(args: Args): TensorInfo[] {
-  const backend = args.backend as unknown as WasmBackendLike;
-  const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  const { epsilon } = args.attrs as { epsilon: number };
-  const c = x.shape[x.shape.length - 1];
-  const y = backend.makeOutput([...x.shape], 'float32');
-  const mean = backend.makeOutput([c], 'float32');
-  const variance = backend.makeOutput([c], 'float32');
-  addon!.batchNormForward(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    Int32Array.from([size(x) / c, c]),
-    epsilon,
-    offset(backend, x),
-    offset(backend, gamma),
-    offset(backend, beta),
-    offset(backend, y),
-    offset(backend, mean),
-    offset(backend, variance),
-  );
-  return [y, mean, variance];
-}
-
-/** [x, mean, variance, gamma, dy] → [dx, dgamma, dbeta] */
-function batchNormBackward(args: Args): TensorInfo[] {
-  const backend = args.backend as unknown as WasmBackendLike;
-  const { x, mean, variance, gamma, dy } = args.inputs as Record<string, TensorInfo>;
-  const { epsilon } = args.attrs as { epsilon: number };
-  const c = x.shape[x.shape.length - 1];
-  const dx = backend.makeOutput([...x.shape], 'float32');
-  const dgamma = backend.makeOutput([c], 'float32');
-  const dbeta = backend.makeOutput([c], 'float32');
-  addon!.batchNormBackward(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    Int32Array.from([size(x) / c, c]),
-    epsilon,
-    offset(backend, x),
-    offset(backend, mean),
-    offset(backend, variance),
-    offset(backend, gamma),
-    offset(backend, dy),
-    offset(backend, dx),
-    offset(backend, dgamma),
-    offset(backend, dbeta),
-  );
-  return [dx, dgamma, dbeta];
+/**
+ * forward: [x, gamma, beta] → [y, mean, biased variance], statistics over every axis but the last;
+ * backward: [x, mean, variance, gamma, dy] → [dx, dgamma, dbeta].
+ */
+function batchNorm(direction: 'forward' | 'backward') {
+  const names = direction === 'forward' ? ['x', 'gamma', 'beta'] : ['x', 'mean', 'variance', 'gamma', 'dy'];
+  return (args: Args): TensorInfo[] => {
+    const backend = args.backend as unknown as WasmBackendLike;
+    const inputs = args.inputs as Record<string, TensorInfo>;
+    const x = inputs.x;
+    const c = x.shape[x.shape.length - 1];
+    const outs = [backend.makeOutput([...x.shape], 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
+    const call = direction === 'forward' ? addon!.batchNormForward : addon!.batchNormBackward;
+    call(
+      backend.wasm.HEAPU8.buffer as ArrayBuffer,
+      Int32Array.from([size(x) / c, c]),
+      (args.attrs as { epsilon: number }).epsilon,
+      ...[...names.map((n) => inputs[n]), ...outs].map((t) => offset(backend, t)),
+    );
+    return outs;
+  };
 }
 
 // ---- elementwise Add, Sub, Multiply ---------------------------------------------------------------
@@ -448,8 +413,8 @@ const OVERRIDES: Record<string, KernelFunc> = {
 
 /** Kernels of pbe-lab's own that exist only with the addon. */
 const ADDITIONS: Record<string, KernelFunc> = {
-  [NATIVE_BATCH_NORM]: batchNormForward as unknown as KernelFunc,
-  [NATIVE_BATCH_NORM_GRAD]: batchNormBackward as unknown as KernelFunc,
+  [NATIVE_BATCH_NORM]: batchNorm('forward') as unknown as KernelFunc,
+  [NATIVE_BATCH_NORM_GRAD]: batchNorm('backward') as unknown as KernelFunc,
   [NATIVE_RELU_GRAD]: reluGrad as KernelFunc,
 };
 
