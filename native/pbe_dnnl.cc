@@ -264,20 +264,28 @@ T& cached(const std::string& k, const std::vector<int64_t>& p, bool a = false, b
   return ref;
 }
 
+// The convolution primitive for the shape in argument 1, on the threads its size deserves.
+template <typename T, typename... Extra>
+T& convPrimitive(Args& a, char kind, int64_t variant, Extra... extra) {
+  auto p = a.ints(1);
+  threadsFor(convFlops(p), kMinFlops);
+  return cached<T>(key(kind, p, variant), p, extra...);
+}
+
+// tfjs's hwio weights, or their cached copy in the layout the primitive wants.
+memory weightsIn(const memory::desc& want, const ConvShape& s, float* w, double id) {
+  return want == s.weiUserMd ? wrap(s.weiUserMd, w) : weightCache().get(static_cast<int64_t>(id), s.weiUserMd, w, want);
+}
+
 // convForward(heap, p, x, w, bias, y, weightId, relu)
 napi_value ConvForward(napi_env env, napi_callback_info info) {
   return onHeap(env, info, [](Args& a) {
-    auto p = a.ints(1);
-    threadsFor(convFlops(p), kMinFlops);
     bool relu = a.num(7) != 0;
     bool hasBias = a.num(4) >= 0;
-    auto& c = cached<ConvFwd>(key('F', p, hasBias * 2 + relu), p, hasBias, relu);
-    float* x = a.f32(2, c.s.srcN);
-    float* w = a.f32(3, c.s.weiN);
-    float* y = a.f32(5, c.s.dstN);
-    memory wm = c.pd.weights_desc() == c.s.weiUserMd ? wrap(c.s.weiUserMd, w)
-                                                       : weightCache().get(static_cast<int64_t>(a.num(6)), c.s.weiUserMd, w, c.pd.weights_desc());
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(c.s.srcMd, x)}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, wrap(c.s.dstMd, y)}};
+    auto& c = convPrimitive<ConvFwd>(a, 'F', hasBias * 2 + relu, hasBias, relu);
+    memory wm = weightsIn(c.pd.weights_desc(), c.s, a.f32(3, c.s.weiN), a.num(6));
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, wrap(c.s.srcMd, a.f32(2, c.s.srcN))}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, wrap(c.s.dstMd, a.f32(5, c.s.dstN))}};
     if (hasBias) args.insert({DNNL_ARG_BIAS, wrap(c.s.biasMd, a.f32(4, c.s.dst[1]))});
     c.prim.execute(ctx().strm, args);
     ctx().strm.wait();
@@ -287,15 +295,11 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
 // convBackpropInput(heap, p, dy, w, dx, weightId)
 napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
   return onHeap(env, info, [](Args& a) {
-    auto p = a.ints(1);
-    threadsFor(convFlops(p), kMinFlops);
-    auto& c = cached<ConvBwdData>(key('D', p), p);
-    float* dy = a.f32(2, c.s.dstN);
-    float* w = a.f32(3, c.s.weiN);
-    float* dx = a.f32(4, c.s.srcN);
-    memory wm = c.pd.weights_desc() == c.s.weiUserMd ? wrap(c.s.weiUserMd, w)
-                                                       : weightCache().get(static_cast<int64_t>(a.num(5)), c.s.weiUserMd, w, c.pd.weights_desc());
-    c.prim.execute(ctx().strm, {{DNNL_ARG_DIFF_DST, wrap(c.s.dstMd, dy)}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, wrap(c.s.srcMd, dx)}});
+    auto& c = convPrimitive<ConvBwdData>(a, 'D', 0);
+    memory wm = weightsIn(c.pd.weights_desc(), c.s, a.f32(3, c.s.weiN), a.num(5));
+    c.prim.execute(ctx().strm, {{DNNL_ARG_DIFF_DST, wrap(c.s.dstMd, a.f32(2, c.s.dstN))},
+                                {DNNL_ARG_WEIGHTS, wm},
+                                {DNNL_ARG_DIFF_SRC, wrap(c.s.srcMd, a.f32(4, c.s.srcN))}});
     ctx().strm.wait();
   });
 }
@@ -303,9 +307,7 @@ napi_value ConvBackpropInput(napi_env env, napi_callback_info info) {
 // convBackpropFilter(heap, p, x, dy, dw)
 napi_value ConvBackpropFilter(napi_env env, napi_callback_info info) {
   return onHeap(env, info, [](Args& a) {
-    auto p = a.ints(1);
-    threadsFor(convFlops(p), kMinFlops);
-    auto& c = cached<ConvBwdWeights>(key('W', p), p);
+    auto& c = convPrimitive<ConvBwdWeights>(a, 'W', 0);
     float* x = a.f32(2, c.s.srcN);
     float* dy = a.f32(3, c.s.dstN);
     float* dw = a.f32(4, c.s.weiN);
@@ -405,38 +407,43 @@ BatchNorm& batchNorm(const std::vector<int64_t>& p, float eps) {
   return *m.emplace(k, std::make_unique<BatchNorm>(p, eps)).first->second;
 }
 
+// Each oneDNN argument of a batch-norm primitive: its position in the JS call, and whether it is
+// the [rows, channels] data or a per-channel vector.
+struct BnArg {
+  int id;
+  size_t pos;
+  bool data;
+};
+
+void runBatchNorm(Args& a, bool forward) {
+  static const std::vector<BnArg> fwdArgs = {{DNNL_ARG_SRC, 3, true},   {DNNL_ARG_SCALE, 4, false}, {DNNL_ARG_SHIFT, 5, false},
+                                             {DNNL_ARG_DST, 6, true},   {DNNL_ARG_MEAN, 7, false},  {DNNL_ARG_VARIANCE, 8, false}};
+  // SHIFT (beta) is read by the backward primitive's argument check only: dx does not depend on
+  // beta, so gamma's buffer stands in for it.
+  static const std::vector<BnArg> bwdArgs = {
+      {DNNL_ARG_SRC, 3, true},       {DNNL_ARG_MEAN, 4, false},     {DNNL_ARG_VARIANCE, 5, false},
+      {DNNL_ARG_SCALE, 6, false},    {DNNL_ARG_SHIFT, 6, false},    {DNNL_ARG_DIFF_DST, 7, true},
+      {DNNL_ARG_DIFF_SRC, 8, true},  {DNNL_ARG_DIFF_SCALE, 9, false}, {DNNL_ARG_DIFF_SHIFT, 10, false}};
+  auto p = a.ints(1);
+  auto& b = batchNorm(p, static_cast<float>(a.num(2)));
+  std::unordered_map<int, memory> args;
+  for (const auto& x : forward ? fwdArgs : bwdArgs)
+    args.insert({x.id, x.data ? wrap(b.dataMd, a.f32(x.pos, b.n)) : wrap(b.statMd, a.f32(x.pos, b.c))});
+  if (forward)
+    b.fwd.execute(ctx().strm, args);
+  else
+    b.bwd.execute(ctx().strm, args);
+  ctx().strm.wait();
+}
+
 // batchNormForward(heap, p, eps, x, gamma, beta, y, mean, variance)
 napi_value BatchNormForward(napi_env env, napi_callback_info info) {
-  return onHeap(env, info, [](Args& a) {
-    auto p = a.ints(1);
-    auto& b = batchNorm(p, static_cast<float>(a.num(2)));
-    b.fwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
-                               {DNNL_ARG_SCALE, wrap(b.statMd, a.f32(4, b.c))},
-                               {DNNL_ARG_SHIFT, wrap(b.statMd, a.f32(5, b.c))},
-                               {DNNL_ARG_DST, wrap(b.dataMd, a.f32(6, b.n))},
-                               {DNNL_ARG_MEAN, wrap(b.statMd, a.f32(7, b.c))},
-                               {DNNL_ARG_VARIANCE, wrap(b.statMd, a.f32(8, b.c))}});
-    ctx().strm.wait();
-  });
+  return onHeap(env, info, [](Args& a) { runBatchNorm(a, true); });
 }
 
 // batchNormBackward(heap, p, eps, x, mean, variance, gamma, dy, dx, dgamma, dbeta)
 napi_value BatchNormBackward(napi_env env, napi_callback_info info) {
-  return onHeap(env, info, [](Args& a) {
-    auto p = a.ints(1);
-    auto& b = batchNorm(p, static_cast<float>(a.num(2)));
-    b.bwd.execute(ctx().strm, {{DNNL_ARG_SRC, wrap(b.dataMd, a.f32(3, b.n))},
-                               {DNNL_ARG_MEAN, wrap(b.statMd, a.f32(4, b.c))},
-                               {DNNL_ARG_VARIANCE, wrap(b.statMd, a.f32(5, b.c))},
-                               {DNNL_ARG_SCALE, wrap(b.statMd, a.f32(6, b.c))},
-                               // read by the primitive's argument check only: dx does not depend on beta
-                               {DNNL_ARG_SHIFT, wrap(b.statMd, a.f32(6, b.c))},
-                               {DNNL_ARG_DIFF_DST, wrap(b.dataMd, a.f32(7, b.n))},
-                               {DNNL_ARG_DIFF_SRC, wrap(b.dataMd, a.f32(8, b.n))},
-                               {DNNL_ARG_DIFF_SCALE, wrap(b.statMd, a.f32(9, b.c))},
-                               {DNNL_ARG_DIFF_SHIFT, wrap(b.statMd, a.f32(10, b.c))}});
-    ctx().strm.wait();
-  });
+  return onHeap(env, info, [](Args& a) { runBatchNorm(a, false); });
 }
 
 // ---- ReLU and max pooling (memory-bound loops; oneDNN's max-pool backward needs a workspace
@@ -516,6 +523,19 @@ struct Pool {
     n = p[0], h = p[1], w = p[2], c = p[3], oh = p[4], ow = p[5], kh = p[6], kw = p[7], sh = p[8], sw = p[9], pt = p[10], pl = p[11];
   }
   size_t inN() const { return n * h * w * c; }
+  // Calls f(offset of the first channel) for each input pixel of output (b, i, j)'s window, in
+  // row-major window order, skipping padding.
+  template <typename F>
+  void window(int64_t b, int64_t i, int64_t j, F&& f) const {
+    for (int64_t u = 0; u < kh; u++) {
+      int64_t r = i * sh - pt + u;
+      if (r < 0 || r >= h) continue;
+      for (int64_t v = 0; v < kw; v++) {
+        int64_t q = j * sw - pl + v;
+        if (q >= 0 && q < w) f(((b * h + r) * w + q) * c);
+      }
+    }
+  }
   size_t outN() const { return n * oh * ow * c; }
 };
 
@@ -532,17 +552,11 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
         for (int64_t j = 0; j < s.ow; j++) {
           float* out = y + ((b * s.oh + i) * s.ow + j) * s.c;
           for (int64_t ch = 0; ch < s.c; ch++) out[ch] = -INFINITY;
-          for (int64_t u = 0; u < s.kh; u++) {
-            int64_t r = i * s.sh - s.pt + u;
-            if (r < 0 || r >= s.h) continue;
-            for (int64_t v = 0; v < s.kw; v++) {
-              int64_t q = j * s.sw - s.pl + v;
-              if (q < 0 || q >= s.w) continue;
-              const float* in = x + ((b * s.h + r) * s.w + q) * s.c;
+          s.window(b, i, j, [&](int64_t base) {
+            const float* in = x + base;
 #pragma omp simd
-              for (int64_t ch = 0; ch < s.c; ch++) out[ch] = in[ch] > out[ch] ? in[ch] : out[ch];
-            }
-          }
+            for (int64_t ch = 0; ch < s.c; ch++) out[ch] = in[ch] > out[ch] ? in[ch] : out[ch];
+          });
         }
   });
 }
@@ -567,22 +581,15 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
       for (int64_t i = 0; i < s.oh; i++)
         for (int64_t j = 0; j < s.ow; j++) {
           for (int64_t ch = 0; ch < s.c; ch++) best[ch] = -INFINITY, where[ch] = -1;
-          for (int64_t u = 0; u < s.kh; u++) {
-            int64_t r = i * s.sh - s.pt + u;
-            if (r < 0 || r >= s.h) continue;
-            for (int64_t v = 0; v < s.kw; v++) {
-              int64_t q = j * s.sw - s.pl + v;
-              if (q < 0 || q >= s.w) continue;
-              int64_t base = ((b * s.h + r) * s.w + q) * s.c;
+          s.window(b, i, j, [&](int64_t base) {
 #pragma omp simd
-              for (int64_t ch = 0; ch < s.c; ch++) {
-                float v = x[base + ch];
-                bool wins = v > best[ch] || where[ch] < 0;
-                best[ch] = wins ? v : best[ch];
-                where[ch] = wins ? base + ch : where[ch];
-              }
+            for (int64_t ch = 0; ch < s.c; ch++) {
+              float v = x[base + ch];
+              bool wins = v > best[ch] || where[ch] < 0;
+              best[ch] = wins ? v : best[ch];
+              where[ch] = wins ? base + ch : where[ch];
             }
-          }
+          });
           const float* g = dy + ((b * s.oh + i) * s.ow + j) * s.c;
           for (int64_t ch = 0; ch < s.c; ch++)
             if (where[ch] >= 0) dx[where[ch]] += g[ch];

@@ -169,34 +169,23 @@ function convolution(name: 'Conv2D' | 'FusedConv2D', args: Args): TensorInfo | T
   return out;
 }
 
-function conv2DBackpropInput(args: Args): TensorInfo | TensorInfo[] {
+/** dx from (dy, filter), or dW from (x, dy). */
+function convBackprop(name: 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', args: Args): TensorInfo | TensorInfo[] {
   const backend = args.backend as unknown as WasmBackendLike;
-  const { dy, filter } = args.inputs as Inputs;
-  const { inputShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  if (dataFormat !== 'NHWC' || !allFloat(dy, filter)) return previous('Conv2DBackpropInput', args);
-  const info = backend_util.computeConv2DInfo(inputShape as Shape4, filter!.shape as Shape4, strides, 1, pad, dimRoundingMode);
-  if (!consistent(info)) return previous('Conv2DBackpropInput', args);
-  const out = backend.makeOutput(info.inShape, 'float32');
-  addon!.convBackpropInput(
-    backend.wasm.HEAPU8.buffer as ArrayBuffer,
-    convParams(info),
-    offset(backend, dy!),
-    offset(backend, filter!),
-    offset(backend, out),
-    weightId(filter!),
-  );
-  return out;
-}
-
-function conv2DBackpropFilter(args: Args): TensorInfo | TensorInfo[] {
-  const backend = args.backend as unknown as WasmBackendLike;
-  const { x, dy } = args.inputs as Inputs;
-  const { filterShape, strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  if (dataFormat !== 'NHWC' || !allFloat(x, dy)) return previous('Conv2DBackpropFilter', args);
-  const info = backend_util.computeConv2DInfo(x!.shape as Shape4, filterShape as Shape4, strides, 1, pad, dimRoundingMode);
-  if (!consistent(info)) return previous('Conv2DBackpropFilter', args);
-  const out = backend.makeOutput([...filterShape], 'float32');
-  addon!.convBackpropFilter(backend.wasm.HEAPU8.buffer as ArrayBuffer, convParams(info), offset(backend, x!), offset(backend, dy!), offset(backend, out));
+  const inputs = args.inputs as Inputs;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs & tf.Conv2DBackpropFilterAttrs;
+  const toInput = name === 'Conv2DBackpropInput';
+  const [first, second] = toInput ? [inputs.dy!, inputs.filter!] : [inputs.x!, inputs.dy!];
+  if (attrs.dataFormat !== 'NHWC' || !allFloat(first, second)) return previous(name, args);
+  const xShape = (toInput ? attrs.inputShape : first.shape) as Shape4;
+  const wShape = (toInput ? second.shape : attrs.filterShape) as Shape4;
+  const info = backend_util.computeConv2DInfo(xShape, wShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (!consistent(info)) return previous(name, args);
+  const out = backend.makeOutput(toInput ? info.inShape : [...wShape], 'float32');
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  const [o1, o2, o3] = [first, second, out].map((t) => offset(backend, t));
+  if (toInput) addon!.convBackpropInput(heap, convParams(info), o1, o2, o3, weightId(second));
+  else addon!.convBackpropFilter(heap, convParams(info), o1, o2, o3);
   return out;
 }
 
@@ -397,8 +386,8 @@ function cast(args: Args): TensorInfo | TensorInfo[] {
 const OVERRIDES: Record<string, KernelFunc> = {
   Conv2D: ((a: Args) => convolution('Conv2D', a)) as KernelFunc,
   FusedConv2D: ((a: Args) => convolution('FusedConv2D', a)) as KernelFunc,
-  Conv2DBackpropInput: conv2DBackpropInput as KernelFunc,
-  Conv2DBackpropFilter: conv2DBackpropFilter as KernelFunc,
+  Conv2DBackpropInput: ((a: Args) => convBackprop('Conv2DBackpropInput', a)) as KernelFunc,
+  Conv2DBackpropFilter: ((a: Args) => convBackprop('Conv2DBackpropFilter', a)) as KernelFunc,
   BatchMatMul: ((a: Args) => matMul('BatchMatMul', a)) as KernelFunc,
   _FusedMatMul: ((a: Args) => matMul('_FusedMatMul', a)) as KernelFunc,
   Relu: relu as KernelFunc,

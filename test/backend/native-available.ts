@@ -12,3 +12,8 @@ export function requireNative(ctx: Mocha.Context): void {
 
 /** The backends a suite that must hold on both runs on: wasm always, native where it is built. */
 export const WASM_AND_NATIVE = ['wasm', 'native'] as const;
+
+/** A pool job: the oneDNN thread count its worker runs with. */
+export async function nativeThreadsJob(): Promise<number> {
+  return loadNativeAddon().getThreads();
+}

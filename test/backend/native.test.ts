@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { runJobs } from '../../src/jobs/pool';
 import { batchNormTrain } from '../../src/kernels/batch-norm';
+import { loadNativeAddon } from '../../src/kernels/native';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { createModel, type Model } from '../../src/models/model';
@@ -324,5 +328,14 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     // 300 test digits: one standard error of an accuracy near 0.8 is about 0.023.
     assert.ok(wasm > 0.5 && native > 0.5, `accuracies ${wasm} (wasm), ${native} (native); chance is 0.1`);
     assert.ok(Math.abs(native - wasm) <= 0.07, `native ${native} vs wasm ${wasm}`);
+  });
+
+  it('a lone job runs oneDNN on every core (or PBE_NATIVE_THREADS), each pool worker on one thread', async () => {
+    await initBackend('native');
+    const env = process.env.PBE_NATIVE_THREADS;
+    assert.equal(loadNativeAddon().getThreads(), env ? Number(env) : os.availableParallelism());
+    const job = { module: path.join(__dirname, 'native-available.ts'), fn: 'nativeThreadsJob' };
+    const perWorker = await runJobs<number>([job, job], { workers: 2, backend: 'native' });
+    assert.deepEqual(perWorker, env ? [Number(env), Number(env)] : [1, 1]);
   });
 });
