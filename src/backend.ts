@@ -2,10 +2,11 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers gradients only on request; the umbrella @tensorflow/tfjs package is not used.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { loadNativeAddon, nativeKernelNames, registerNativeKernels, unregisterNativeKernels } from './kernels/native';
 import { registerWasmTrainingKernels } from './kernels/wasm-training';
 
 /** The backends pbe-lab can run on, fastest first. */
-export const BACKEND_ORDER = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export const BACKEND_ORDER = ['node-gpu', 'node', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number];
 
 const ALIASES: Record<string, BackendName> = {
@@ -15,6 +16,8 @@ const ALIASES: Record<string, BackendName> = {
   node: 'node',
   'tfjs-node': 'node',
   tensorflow: 'node',
+  native: 'native',
+  onednn: 'native',
   wasm: 'wasm',
   cpu: 'cpu',
 };
@@ -38,10 +41,15 @@ async function load(name: BackendName): Promise<void> {
       if (!(await tf.setBackend('tensorflow'))) throw new Error(`${pkg} loaded but its backend did not initialise`);
       return;
     }
+    case 'native':
     case 'wasm': {
+      // 'native' is the wasm backend with oneDNN kernels over its memory: check the addon first.
+      if (name === 'native') loadNativeAddon();
       require('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
       registerWasmTrainingKernels();
+      if (name === 'native') registerNativeKernels();
+      else unregisterNativeKernels();
       return;
     }
     case 'cpu': {
@@ -106,6 +114,8 @@ function packageVersion(pkg: string): string | null {
 export interface RuntimeInfo {
   backend: BackendName | null;
   tfBackend: string | null;
+  /** with the native backend: oneDNN's version, its threads in this thread, the kernels it runs */
+  native?: { oneDNN: string; threads: number; kernels: string[] };
   versions: Record<string, string | null>;
   machine: { cpu: string; cores: number; memoryGiB: number; platform: string };
 }
@@ -116,6 +126,7 @@ export function runtimeInfo(): RuntimeInfo {
   return {
     backend: active,
     tfBackend: active ? tf.getBackend() : null,
+    ...(active === 'native' ? { native: nativeInfo() } : {}),
     versions: {
       'pbe-lab': packageVersion('..'),
       node: process.versions.node,
@@ -134,8 +145,14 @@ export function runtimeInfo(): RuntimeInfo {
   };
 }
 
+function nativeInfo(): NonNullable<RuntimeInfo['native']> {
+  const lib = loadNativeAddon();
+  return { oneDNN: lib.version(), threads: lib.getThreads(), kernels: nativeKernelNames() };
+}
+
 export function runtimeSummary(): string {
   const info = runtimeInfo();
   const v = info.versions;
-  return `backend ${info.backend ?? 'none'} (tfjs-core ${v['@tensorflow/tfjs-core']}, node ${v.node}) on ${info.machine.cores}× ${info.machine.cpu}`;
+  const native = info.native ? `, oneDNN ${info.native.oneDNN} on ${info.native.threads} thread(s)` : '';
+  return `backend ${info.backend ?? 'none'}${native} (tfjs-core ${v['@tensorflow/tfjs-core']}, node ${v.node}) on ${info.machine.cores}× ${info.machine.cpu}`;
 }

@@ -1,5 +1,7 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtimeInfo } from '../backend';
+import { activeBackend, BACKEND_ORDER, type BackendName, initBackend, runtimeInfo } from '../backend';
+import { loadNativeAddon } from '../kernels/native';
 import { pgd, PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import { createModel, type Model, type ModelArch } from '../models/model';
 import { Rng } from '../rng';
@@ -7,6 +9,9 @@ import { createOptimizer } from '../train/optimizer';
 import { crossEntropy } from '../train/trainer';
 
 export interface BenchRow {
+  backend: BackendName;
+  /** compute threads: oneDNN's OpenMP threads for the native backend, 1 for wasm */
+  threads: number;
   model: ModelArch;
   task: 'train-step' | 'pgd-7' | 'inference';
   batch: number;
@@ -37,14 +42,14 @@ function timeIt(fn: () => void, warmup: number, reps: number): number {
   return times[Math.floor(times.length / 2)];
 }
 
-function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+export function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return {
     x: tf.tensor4d(rng.uniformArray(n * 32 * 32 * 3), [n, 32, 32, 3]),
     y: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(k)), 'int32'),
   };
 }
 
-function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
+export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
   const names = [...model.params.keys()];
   const vars = names.map((k) => model.params.get(k)!);
   const { value, grads } = tf.variableGrads(() => crossEntropy(model, x, y, { epoch: 0, batch: 0 }).loss, vars);
@@ -76,6 +81,8 @@ export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row:
     const opt = createOptimizer({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
     const add = (task: BenchRow['task'], batch: number, seconds: number, perImage: number, rule: string, why?: string) => {
       const row: BenchRow = {
+        backend: activeBackend(),
+        threads: activeBackend() === 'native' ? loadNativeAddon().getThreads() : 1,
         model: arch,
         task,
         batch,
@@ -102,6 +109,40 @@ export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row:
     }
     opt.dispose();
     model.dispose();
+  }
+  return { runtime: runtimeInfo(), rows };
+}
+
+export interface BenchAllOptions {
+  archs?: ModelArch[];
+  reps?: number;
+  /** the backends to measure; default every one that loads, except the slow reference cpu */
+  backends?: BackendName[];
+  /** the native backend is measured once per thread count (default 1 and every core) */
+  nativeThreads?: number[];
+  log?: (row: BenchRow) => void;
+  /** told about each backend that could not load (only when the backends were not named) */
+  skipped?: (backend: BackendName, why: string) => void;
+}
+
+/** runBench on every backend that loads, and on the native one at each thread count. */
+export async function runBenchAll(opts: BenchAllOptions = {}): Promise<BenchReport> {
+  const named = opts.backends !== undefined;
+  const backends = opts.backends ?? BACKEND_ORDER.filter((b) => b !== 'cpu');
+  const rows: BenchRow[] = [];
+  for (const backend of backends) {
+    try {
+      await initBackend(backend);
+    } catch (e) {
+      if (named) throw e;
+      opts.skipped?.(backend, (e as Error).message.split('\n')[0]);
+      continue;
+    }
+    const threads = backend === 'native' ? (opts.nativeThreads ?? [...new Set([1, os.availableParallelism()])]) : [1];
+    for (const t of threads) {
+      if (backend === 'native') loadNativeAddon().setThreads(t);
+      rows.push(...runBench({ archs: opts.archs, reps: opts.reps, log: opts.log }).rows);
+    }
   }
   return { runtime: runtimeInfo(), rows };
 }

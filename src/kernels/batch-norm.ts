@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeBatchNormTrain, nativeKernelsActive } from './native';
 
 /**
  * Training-mode batch normalisation over the N, H, W axes with a hand-written gradient.
@@ -27,6 +28,7 @@ export function batchNormTrain(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor
   if (gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTrain: ${c} channels but gamma ${gamma.shape} and beta ${beta.shape}`);
   }
+  if (nativeKernelsActive() && tf.getBackend() === 'wasm' && x.dtype === 'float32') return nativeBatchNormTrain(x, gamma, beta, epsilon);
   const m = x.size / c;
   let stats: [tf.Tensor1D, tf.Tensor1D] | null = null;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

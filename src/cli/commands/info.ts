@@ -16,6 +16,7 @@ export const info = defineCommand({
       return 0;
     }
     console.log(`backend:   ${info.backend} (tfjs backend '${info.tfBackend}')`);
+    if (info.native) console.log(`native:    oneDNN ${info.native.oneDNN}, ${info.native.threads} thread(s); runs ${info.native.kernels.join(', ')}`);
     console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
     console.log('versions:');
     for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(30)} ${v ?? 'not installed'}`);
