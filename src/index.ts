@@ -18,3 +18,4 @@ export * from './attacks/adversarial/pgd';
 export * from './analysis';
 export * from './plots/vega';
 export * from './experiments';
+export * from './defenses';
