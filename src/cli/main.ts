@@ -19,6 +19,10 @@ import { THEOREM1_TRAIN, type TriggerPattern } from '../analysis/theorem1';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';
 import { poolProgressSink, runJobs } from '../jobs/pool';
+import { defenseDefinition, defenseNames, resolveDefenseOptions } from '../defenses';
+import type { DefendConfig, DefendReport } from '../experiments/defend';
+import type { DefendJobArgs } from '../experiments/defend-job';
+import { printDefendReport } from './defend-print';
 import { intListOpt, intOpt, keyValueOpts, numberOpt, oneOf, parse, type Parsed, stringOpt, UsageError } from './args';
 
 const COMMON = {
@@ -374,6 +378,78 @@ COMMANDS.theorem1 = {
     }
     console.log(`reading of ℓ and τ: ${res.reading}`);
     console.log(`figure: ${r.figure}`);
+    return 0;
+  },
+};
+
+COMMANDS.defend = {
+  usage: `pbe defend --defense <${defenseNames().join('|')}> [--clean-data] [--no-adversarial] --attack <${backdoorAttackNames().join('|')}>[,…] ${RUN_USAGE} [--mode <all2one|all2all>] [--target L] [--attack-option key=value …] [--option key=value …] ${PGD_USAGE} [--clean-ratio R | --clean-size N] [--seed S] [--path P] [--backend B]`,
+  async run(argv) {
+    const p = parse(
+      argv,
+      {
+        ...RUN,
+        defense: { type: 'string' },
+        'clean-data': { type: 'boolean' },
+        'no-adversarial': { type: 'boolean' },
+        attack: { type: 'string' },
+        mode: { type: 'string' },
+        target: { type: 'string' },
+        'attack-option': { type: 'string', multiple: true },
+        option: { type: 'string', multiple: true },
+        ...PGD_OPTIONS,
+        'clean-ratio': { type: 'string' },
+        'clean-size': { type: 'string' },
+      },
+      0,
+    );
+    const defense = oneOf(stringOpt(p, 'defense'), defenseNames(), '--defense');
+    const names = (stringOpt(p, 'attack') ?? '').split(',').filter((s) => s !== '');
+    if (names.length === 0) throw new UsageError('missing --attack');
+    for (const n of names) oneOf(n, backdoorAttackNames(), '--attack');
+    const options: Record<string, number | string | boolean | number[]> = keyValueOpts(p, 'option');
+    const defaults = defenseDefinition(defense).defaults;
+    for (const [k, v] of Object.entries(options)) {
+      if (!Array.isArray(defaults[k])) continue;
+      const list = String(v).split(',').map((x) => Number(x.trim()));
+      if (list.some((x) => !Number.isFinite(x))) throw new UsageError(`--option ${k}= expects numbers separated by commas, got '${v}'`);
+      options[k] = list;
+    }
+    // The PGD budget is PBE's option; the flags are shorthands for it.
+    if (stringOpt(p, 'norm') !== undefined || stringOpt(p, 'eps') !== undefined || stringOpt(p, 'iterations') !== undefined || p.values['random-start']) {
+      const pgd = pgdFromArgs(p);
+      Object.assign(options, { pgdNorm: pgd.norm, pgdEps: pgd.eps, pgdIterations: pgd.iterations, pgdRandomStart: pgd.randomStart });
+    }
+    if (p.values['no-adversarial']) options.adversarial = false;
+    const mode = oneOf<AttackMode>(stringOpt(p, 'mode') ?? 'all2one', ['all2one', 'all2all'], '--mode');
+    const base = {
+      defense,
+      options,
+      cleanData: p.values['clean-data'] === true,
+      cleanRatio: numberOpt(p, 'clean-ratio', 0),
+      cleanSize: intOpt(p, 'clean-size', 1),
+      profile: profileFromArgs(p),
+      seed: intOpt(p, 'seed', 0) ?? 0,
+      dataPath: stringOpt(p, 'path'),
+    };
+    const backend = stringOpt(p, 'backend');
+    await initBackend(backend);
+    console.error(runtimeSummary());
+    // Resolve options here, so a bad one is reported before any job starts.
+    resolveDefenseOptions({ name: defense, profile: base.profile.profile, options });
+    await loadDataset(base.profile.dataset, { path: base.dataPath });
+    const t0 = Date.now();
+    const cfgs: DefendConfig[] = names.map((name) => ({ ...base, attack: { name, mode, target: intOpt(p, 'target', 0) ?? 0, options: keyValueOpts(p, 'attack-option') } }));
+    const reports = await runJobs<DefendReport & { fromCache: boolean }>(
+      cfgs.map((cfg) => ({
+        module: require.resolve('../experiments/defend-job'),
+        fn: 'defendJob',
+        args: { cfg, cacheRoot: cacheRoot() } satisfies DefendJobArgs,
+        label: `${defense} ${cfg.attack.name}`,
+      })),
+      { backend, onProgress: poolProgressSink() },
+    );
+    for (const r of reports) printDefendReport(r, (Date.now() - t0) / 1000);
     return 0;
   },
 };

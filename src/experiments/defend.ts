@@ -53,6 +53,8 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
   /** wall time of the defense itself */
   seconds: number;
   figures: Record<string, string>;
+  /** where this report is written */
+  reportFile: string;
 }
 
 export type DefendResult = DefendReport & { specs: FigureSpecs; fromCache: boolean };
@@ -125,8 +127,8 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       const stored = JSON.parse(cached.read('report.json').toString()) as DefendReport & { specs: FigureSpecs };
       const figures = await out.writeFigures(stored.specs);
       const { specs, ...report } = stored;
-      out.writeReport({ ...report, figures });
-      return { ...report, figures, specs, fromCache: true };
+      out.writeReport({ ...report, figures, reportFile: out.reportFile });
+      return { ...report, figures, reportFile: out.reportFile, specs, fromCache: true };
     }
     const view = defenderView(infected, cfg.seed);
     const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
@@ -174,6 +176,7 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
       seconds,
       figures,
+      reportFile: out.reportFile,
     };
     const model = purified;
     await cache.put('defenses', key, { 'report.json': JSON.stringify({ ...report, specs }) }, {

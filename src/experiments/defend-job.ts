@@ -1,0 +1,15 @@
+import { Cache } from '../cache';
+import type { JobContext } from '../jobs/pool';
+import { defend, type DefendConfig, type DefendReport } from './defend';
+
+export interface DefendJobArgs {
+  cfg: DefendConfig;
+  /** the parent's cache folder (a Cache cannot cross to a worker) */
+  cacheRoot?: string;
+}
+
+/** Pool job: one defense on one infected model (trained first if it is not cached); the report comes back, the figures stay on disk. */
+export async function defendJob(args: DefendJobArgs, ctx: JobContext): Promise<DefendReport & { fromCache: boolean }> {
+  const { specs: _specs, ...report } = await defend(args.cfg, { cache: new Cache(args.cacheRoot), progress: (u) => ctx.progress(u) });
+  return report;
+}
