@@ -133,7 +133,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     const bad = (options: Record<string, unknown>) => () => resolveDefenseOptions({ name: 'pbe', options });
     assert.throws(bad({ topShares: [0.2, 0] }), /pbe\.topShares\[1\]: expected a ratio in \(0, 1\], got 0/);
     assert.throws(bad({ extraRatio: 1.5 }), /pbe\.extraRatio: expected a ratio in \(0, 1\], got 1\.5/);
-    assert.throws(bad({ epochs: 2, adversarialEpochsFirst: 3 }), /at most epochs \(2\)/);
+    assert.throws(bad({ epochsFirst: 2, adversarialEpochsFirst: 3 }), /pbe\.adversarialEpochsFirst: at most epochsFirst \(2\), got 3/);
     assert.throws(bad({ pgdNorm: 'l3' }), /pbe\.pgdNorm: expected 'linf' or 'l2', got 'l3'/);
     assert.throws(bad({ pgdEps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
     assert.throws(bad({ topShare: [0.2] }), /unknown option 'topShare'/);
