@@ -15,8 +15,8 @@ import { analyzePbe, type PbeIterationMetrics } from '../../src/defenses/pbe-ana
 import type { PbeIntermediate } from '../../src/defenses/pbe';
 import { registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
 import '../../src/defenses';
-import { defend } from '../../src/experiments/defend';
-import { weightsHash } from '../../src/models/model';
+import { defend, loadPurified } from '../../src/experiments/defend';
+import { createModel, weightsHash } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
@@ -163,5 +163,11 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.equal(second.fromCache, true);
     assert.equal(spied, null, 'the defense ran again');
     assert.deepEqual(second.stages, first.stages);
+    // The spy's purified model is a clone of the infected one.
+    const model = createModel(infected.model.config, 'other');
+    assert.equal(await loadPurified(cfg, model, { cache }), true);
+    assert.equal(weightsHash(model), weightsHash(infected.model));
+    assert.equal(await loadPurified({ ...cfg, seed: 1 }, model, { cache }), false);
+    model.dispose();
   });
 });
