@@ -1,8 +1,9 @@
 import { Cache } from '../../cache';
-import type { JobContext } from '../../jobs/pool';
+import { type JobContext, jobType } from '../../jobs/pool';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainRecord } from '../../train/run';
-import { type AttackRequest, trainInfected } from './run';
+import type { AttackRequest } from './infected';
+import { trainInfected } from './run';
 
 export interface InfectedJobArgs {
   profile: ResolvedProfile;
@@ -44,3 +45,5 @@ export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): 
     fromCache: r.fromCache,
   };
 }
+
+export const trainInfectedJobType = jobType(__filename, trainInfectedJob);
