@@ -49,8 +49,12 @@ export const defend = defineCommand({
     // commander reads a `--no-x` flag as the negation of `x`, so the value arrives as `adversarial: false`.
     if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) options.adversarial = false;
     const profile = profileFrom(o);
-    // A bad option is reported here, before any job starts.
-    resolveDefenseOptions({ name, profile: profile.profile, options });
+    // A bad option is reported here, as a usage error, before any job starts.
+    try {
+      resolveDefenseOptions({ name, profile: profile.profile, options });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const cache = new Cache();
