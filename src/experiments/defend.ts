@@ -60,6 +60,11 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
 
 export type DefendResult = DefendReport & { specs: FigureSpecs; fromCache: boolean };
 
+export interface DefendOptions extends ExperimentOptions {
+  /** called as each stage is measured, for a long run's log (the report holds them all at the end) */
+  onStage?: (s: StageMetrics) => void;
+}
+
 /**
  * The training set as the defender receives it and the ground truth. The dynamic attack poisons
  * each batch afresh while training, so its defender gets a training set poisoned once with the
@@ -109,7 +114,7 @@ function identify(cfg: DefendConfig) {
  * ground truth, and writes the report and figures. A finished run is read from the cache; an
  * interrupted one resumes through the defense's own cached stages.
  */
-export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): Promise<DefendResult> {
+export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promise<DefendResult> {
   const { cache, progress } = experimentContext(opts);
   const { def, request, options, useClean, key } = identify(cfg);
   const out = resultOutput(cache, {
@@ -154,7 +159,9 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       progress,
       cache,
       measure: (stage, m) => {
-        stages.push({ stage, ...measure(m) });
+        const s = { stage, ...measure(m) };
+        stages.push(s);
+        opts.onStage?.(s);
       },
     });
     const seconds = (Date.now() - t0) / 1000;
