@@ -150,6 +150,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
     const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
     const before = { acc: infected.acc, asr: infected.asr };
     const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
+    opts.onStage?.(stages[0]);
     const t0 = Date.now();
     const result = await runDefense(request, {
       model: infected.model,
