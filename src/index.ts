@@ -17,15 +17,26 @@ export { consoleSink, type PoolProgressSink, poolProgressSink, Progress, type Pr
 export { type Definition, DefinitionRegistry, type Options, type OptionValue } from './registry';
 
 // Datasets
-export { balancedIndices, classCounts, type Dataset, type DatasetSplits, subset } from './data/dataset';
+export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
 export { DATASET_NAMES, type DatasetName, loadDataset, type LoadOptions } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
 export { PROFILE_NAMES, type ProfileName, type ProfileOverrides, type ResolvedProfile, resolveProfile } from './train/profiles';
-export { createModel, MODEL_ARCHS, type Model, type ModelArch, type ModelConfig } from './models/model';
-export { accuracy, type EpochRecord, predictLabels, train, type TrainConfig, type TrainOptions, type TrainResult } from './train/trainer';
-export { profileData, trainBenign, type TrainedModel, trainOrLoad, type TrainRecord } from './train/run';
+export { createModel, MODEL_ARCHS, type Model, type ModelArch, type ModelConfig, type ParamModulator, weightsHash } from './models/model';
+export {
+  accuracy,
+  type Batch,
+  type BatchContext,
+  dataHash,
+  type EpochRecord,
+  predictLabels,
+  train,
+  type TrainConfig,
+  type TrainOptions,
+  type TrainResult,
+} from './train/trainer';
+export { type FineTuned, type FineTuneJob, fineTuneOrLoad, type FineTuneRecord, profileData, trainBenign, type TrainedModel, trainOrLoad, type TrainRecord } from './train/run';
 export { loadTensors, saveTensors } from './io/checkpoint';
 
 // Backdoor attacks
@@ -72,6 +83,30 @@ export {
   tsneSpec,
 } from './analysis';
 
+// Defenses: the interface, the registry, the shared clean extra set, PBE
+export {
+  cleanExtraSet,
+  type DefenderData,
+  type DefenseAnalysis,
+  type DefenseContext,
+  type DefenseDefinition,
+  DefenseInterrupted,
+  type DefenseOptions,
+  type DefenseResult,
+  defenseDefinition,
+  defenseNames,
+  type GroundTruth,
+  optionProvenance,
+  PBE_DEFAULTS,
+  type PbeIntermediate,
+  type PbeOptions,
+  registerDefense,
+  resolveDefenseOptions,
+  runDefense,
+  selectCleanExtra,
+} from './defenses';
+export { precisionRecall, type PrCurve } from './analysis/precision-recall';
+
 // Figures
 export { heatmapSpec, renderPng, renderSvg, VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from './plots/vega';
 
@@ -92,4 +127,8 @@ export {
   type Theorem1ReportResult,
   type Theorem1RunConfig,
   trainModels,
+  defend,
+  type DefendConfig,
+  type DefendResult,
+  loadPurified,
 } from './experiments';

@@ -2,4 +2,5 @@ export * from './output';
 export * from './observe';
 export * from './pgd';
 export * from './theorem1';
+export * from './defend';
 export * from './training';

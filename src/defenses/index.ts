@@ -1,0 +1,5 @@
+export * from './defense';
+export * from './registry';
+export * from './clean-set';
+export * from './pbe';
+export * from './pbe-analysis';

@@ -1,0 +1,66 @@
+import { weightsHash } from '../models/model';
+import type { ProfileName } from '../train/profiles';
+import { DefinitionRegistry } from '../registry';
+import type { DefenseContext, DefenseDefinition, DefenseOptions, DefenseResult } from './defense';
+
+// Definitions differ in their option types; the registry checks options against each one's defaults.
+const DEFENSES = new DefinitionRegistry<DefenseDefinition<any, unknown>>('defense');
+
+export function registerDefense<O extends DefenseOptions, I>(name: string, definition: DefenseDefinition<O, I>): void {
+  DEFENSES.register(name, definition as DefenseDefinition<any, unknown>);
+}
+
+export function defenseNames(): string[] {
+  return DEFENSES.names();
+}
+
+export function defenseDefinition(name: string): DefenseDefinition<any, unknown> {
+  return DEFENSES.get(name);
+}
+
+export interface DefenseRequest {
+  name: string;
+  /** the profile whose schedule applies before `options` */
+  profile?: ProfileName;
+  /** overrides, checked by name and type against the defaults */
+  options?: Record<string, unknown>;
+}
+
+/** Defaults, then the profile's schedule, then the given options; every name and type checked, then the definition's validation. */
+export function resolveDefenseOptions(request: DefenseRequest): DefenseOptions {
+  return DEFENSES.resolve(request.name, request.options, request.profile);
+}
+
+/** Where each resolved option's value comes from: the definition's provenance, the profile's, or the caller. */
+export function optionProvenance(request: DefenseRequest): Record<string, string> {
+  return DEFENSES.provenance(request.name, request.options, request.profile);
+}
+
+/**
+ * Runs a defense with its options resolved and the contract checked: it gets the data it needs
+ * (and only the defender's data), and leaves the infected model as it found it.
+ */
+export async function runDefense(request: DefenseRequest, ctx: Omit<DefenseContext, 'options'>): Promise<DefenseResult & { options: DefenseOptions }> {
+  const def = defenseDefinition(request.name);
+  const options = resolveDefenseOptions(request);
+  const { train, clean } = ctx.data;
+  const has = (d: typeof train) => d !== undefined;
+  const need = def.data;
+  if (need === 'clean' && !has(clean)) throw new Error(`${request.name}: needs a clean extra set (data.clean)`);
+  if (need === 'train' && !has(train)) throw new Error(`${request.name}: needs the training set as the defender sees it (data.train)`);
+  if (need === 'either' && has(train) === has(clean)) {
+    throw new Error(`${request.name}: give either a clean extra set (data.clean) or the training set (data.train), not ${has(train) ? 'both' : 'neither'}`);
+  }
+  for (const [which, d] of Object.entries({ train, clean })) {
+    if (!d) continue;
+    if (d.split !== 'train') throw new Error(`${request.name}: data.${which} comes from the ${d.split} split; a defense never sees test images`);
+    if (d.shape[0] === 0) throw new Error(`${request.name}: data.${which} is empty`);
+  }
+  const before = weightsHash(ctx.model);
+  const result = await def.run({ ...ctx, options });
+  if (weightsHash(ctx.model) !== before) {
+    result.model.dispose();
+    throw new Error(`${request.name}: changed the infected model's weights; a defense must work on a clone`);
+  }
+  return { ...result, options };
+}
