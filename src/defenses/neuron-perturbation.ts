@@ -48,7 +48,7 @@ export function resetNoise(s: NeuronState, eps: number, rng: Rng): void {
  * paper's problem constrains the perturbation to [−ε, ε], which is what is kept here.
  */
 export function perturbationStep(noise: tf.Variable<tf.Rank.R1>, grad: tf.Tensor1D, eps: number, steps: number): void {
-  tf.tidy(() => noise.assign(tf.clipByValue(tf.add(noise, tf.mul(tf.sign(grad), eps / steps)), -eps, eps)));
+  tf.tidy(() => noise.assign(tf.clipByValue(tf.add(noise, tf.mul(tf.sign(grad), eps / steps)), -eps, eps) as tf.Tensor1D));
 }
 
 /** Masks live in [0, 1] (the authors' clip_mask after every step). */
