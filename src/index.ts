@@ -20,3 +20,4 @@ export * from './analysis';
 export * from './plots/vega';
 export * from './observe';
 export * from './theorem1-report';
+export * from './paper/numbers';
