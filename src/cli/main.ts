@@ -12,9 +12,9 @@ import type { InfectedJobArgs, InfectedSummary } from '../attacks/backdoor/jobs'
 import { backdoorAttackNames } from '../attacks/backdoor/run';
 import { buildAttack } from '../attacks/backdoor/registry';
 import { fgsmConfig, type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
-import { evaluateAdversarial } from '../attacks/adversarial/evaluate';
-import { observe, type ObserveConfig, type ObserveReport } from '../observe';
-import { theorem1Report } from '../theorem1-report';
+import { evaluateAdversarial } from '../experiments/pgd';
+import { observe, type ObserveConfig, type ObserveReport } from '../experiments/observe';
+import { theorem1Report } from '../experiments/theorem1';
 import { THEOREM1_TRAIN, type TriggerPattern } from '../analysis/theorem1';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { trainBenign, type TrainRecord } from '../train/run';

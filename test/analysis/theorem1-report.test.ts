@@ -7,7 +7,7 @@ import { initBackend } from '../../src/backend';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { Rng } from '../../src/rng';
-import { theorem1Report } from '../../src/theorem1-report';
+import { theorem1Report } from '../../src/experiments/theorem1';
 
 describe('Theorem 1 report (pbe theorem1)', function () {
   this.timeout(60000);

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { evaluateAdversarial } from '../../src/attacks/adversarial/evaluate';
+import { evaluateAdversarial } from '../../src/experiments/pgd';
 import { pgd, PGD_DEFAULT } from '../../src/attacks/adversarial/pgd';
 import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';

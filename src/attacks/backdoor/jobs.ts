@@ -1,3 +1,4 @@
+import { Cache } from '../../cache';
 import type { JobContext } from '../../jobs/pool';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainRecord } from '../../train/run';
@@ -8,6 +9,8 @@ export interface InfectedJobArgs {
   request: AttackRequest;
   seed: number;
   dataPath?: string;
+  /** the parent's cache folder (a Cache cannot cross to a worker); default: PBE_CACHE_DIR or data-cache/ */
+  cacheRoot?: string;
 }
 
 export interface InfectedSummary {
@@ -25,6 +28,7 @@ export interface InfectedSummary {
 export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): Promise<InfectedSummary> {
   const r = await trainInfected(args.profile, args.request, {
     seed: args.seed,
+    cache: new Cache(args.cacheRoot),
     data: { path: args.dataPath, progress: false },
     progress: (u) => ctx.progress(u),
   });

@@ -1,14 +1,12 @@
-import * as path from 'node:path';
-import { runtimeInfo } from '../../backend';
-import { Cache, cacheRoot, configKey, writeFileAtomic } from '../../cache';
-import { adversarialLabelDistribution, type AdversarialLabelDistribution, benignMatrix, summarizeMatrix, type MatrixSummary } from '../../analysis/label-matrix';
-import { balancedIndices, subset } from '../../data/dataset';
-import { loadDataset, type LoadOptions } from '../../data/registry';
-import { consoleSink, type ProgressSink } from '../../progress';
-import { Rng } from '../../rng';
-import type { ResolvedProfile } from '../../train/profiles';
-import { profileData, trainBenign } from '../../train/run';
-import { type PgdConfig, validatePgd } from './pgd';
+import { runtimeInfo } from '../backend';
+import { adversarialLabelDistribution, type AdversarialLabelDistribution, benignMatrix, labelMatrixSpec, summarizeMatrix, type MatrixSummary } from '../analysis/label-matrix';
+import { type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
+import { balancedIndices, subset } from '../data/dataset';
+import { loadDataset, type LoadOptions } from '../data/registry';
+import { Rng } from '../rng';
+import type { ResolvedProfile } from '../train/profiles';
+import { profileData, trainBenign } from '../train/run';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
 
 export interface AdversarialEvalConfig {
   profile: ResolvedProfile;
@@ -19,10 +17,7 @@ export interface AdversarialEvalConfig {
   batchSize: number;
 }
 
-export interface AdversarialEvalReport {
-  config: AdversarialEvalConfig;
-  key: string;
-  runtime: ReturnType<typeof runtimeInfo>;
+export interface AdversarialEvalReport extends ReportHeader<AdversarialEvalConfig> {
   model: { arch: string; cleanAccuracy: number; modelKey: string };
   images: number;
   cleanAccuracy: number;
@@ -37,18 +32,23 @@ export interface AdversarialEvalReport {
 }
 
 /**
+ * The report as written (one JSON file), and the label spread's Vega-Lite spec (Fig. 1a), which
+ * is not written: the report holds its numbers.
+ */
+export type AdversarialEvalResult = AdversarialEvalReport & { specs: FigureSpecs };
+
+/**
  * Attacks the profile's benign model (trained or found in the cache) with PGD/FGSM over test
  * images and reports where the adversarial examples land and how long the attack took. The report
- * is written under data-cache/results/adversarial/ with its config, backend and versions.
+ * is written under results/adversarial/ in the cache with its config, backend and versions.
  */
 export async function evaluateAdversarial(
   cfg: AdversarialEvalConfig,
-  opts: { data?: LoadOptions; progress?: ProgressSink; cache?: Cache; out?: string } = {},
-): Promise<AdversarialEvalReport> {
+  opts: ExperimentOptions & { data?: Omit<LoadOptions, 'cache'>; out?: string } = {},
+): Promise<AdversarialEvalResult> {
   validatePgd(cfg.pgd);
   if (cfg.images !== null && !(Number.isInteger(cfg.images) && cfg.images > 0)) throw new Error(`images: expected a positive integer or null (all), got ${cfg.images}`);
-  const cache = opts.cache ?? new Cache();
-  const progress = opts.progress ?? consoleSink();
+  const { cache, progress } = experimentContext(opts);
   const full = await loadDataset(cfg.profile.dataset, { ...opts.data, cache });
   const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits: profileData(full, cfg.profile), progress });
   try {
@@ -62,23 +62,28 @@ export async function evaluateAdversarial(
       progress,
     });
     const seconds = (Date.now() - t0) / 1000;
-    const key = configKey({ kind: 'adversarial-eval', cfg, model: benign.record.key });
-    const out = opts.out ?? path.join(cacheRoot(), 'results', 'adversarial', `${cfg.profile.dataset}-${attackName(cfg.pgd)}-${key}.json`);
+    const out = resultOutput(cache, {
+      key: { kind: 'adversarial-eval', cfg, model: benign.record.key },
+      folder: 'adversarial',
+      name: `${cfg.profile.dataset}-${attackName(cfg.pgd)}`,
+      singleFile: true,
+      reportFile: opts.out,
+    });
+    const spread = benignMatrix(distribution);
     const report: AdversarialEvalReport = {
       config: cfg,
-      key,
+      key: out.key,
       runtime: runtimeInfo(),
       model: { arch: cfg.profile.arch, cleanAccuracy: benign.record.cleanAccuracy, modelKey: benign.record.key },
       images: images.shape[0],
       cleanAccuracy: distribution.cleanCorrect / distribution.total,
       robustAccuracy: (distribution.total - distribution.misclassified) / distribution.total,
       distribution,
-      spread: summarizeMatrix(benignMatrix(distribution)),
+      spread: summarizeMatrix(spread),
       seconds,
-      out,
+      out: out.reportFile,
     };
-    writeFileAtomic(out, JSON.stringify(report, null, 2));
-    return report;
+    return { ...out.writeReport(report), specs: { 'label-spread': labelMatrixSpec(spread) } };
   } finally {
     benign.model.dispose();
   }

@@ -1,10 +1,7 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { runtimeInfo } from './backend';
-import { type PgdConfig } from './attacks/adversarial/pgd';
-import type { InfectedJobArgs } from './attacks/backdoor/jobs';
-import { type AttackRequest, type InfectedModel, trainInfected } from './attacks/backdoor/run';
-import { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
+import { runtimeInfo } from '../backend';
+import { type PgdConfig } from '../attacks/adversarial/pgd';
+import type { InfectedJobArgs } from '../attacks/backdoor/jobs';
+import { type AttackRequest, type InfectedModel, trainInfected } from '../attacks/backdoor/run';
 import {
   adversarialExamples,
   adversarialLabelDistribution,
@@ -22,16 +19,15 @@ import {
   summarizeMatrix,
   tsneSpec,
   type MatrixSummary,
-} from './analysis';
-import { balancedIndices, type Dataset, type DatasetSplits, subset } from './data/dataset';
-import { loadDataset } from './data/registry';
-import { poolProgressSink, runJobs } from './jobs/pool';
-import { renderSvg, type VegaLiteSpec } from './plots/vega';
-import { consoleSink, type ProgressSink } from './progress';
-import { Rng } from './rng';
-import type { TrainBenignArgs } from './train/jobs';
-import type { ResolvedProfile } from './train/profiles';
-import { profileData, trainBenign } from './train/run';
+} from '../analysis';
+import { balancedIndices, type Dataset, type DatasetSplits, subset } from '../data/dataset';
+import { loadDataset } from '../data/registry';
+import { type PoolProgressSink, poolProgressSink, runJobs } from '../jobs/pool';
+import { Rng } from '../rng';
+import type { TrainBenignArgs } from '../train/jobs';
+import type { ResolvedProfile } from '../train/profiles';
+import { profileData, trainBenign } from '../train/run';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
 
 export interface ObserveConfig {
   profile: ResolvedProfile;
@@ -50,10 +46,7 @@ export interface ObserveConfig {
   outDir?: string;
 }
 
-export interface ObserveReport {
-  config: ObserveConfig;
-  key: string;
-  runtime: ReturnType<typeof runtimeInfo>;
+export interface ObserveReport extends ReportHeader<ObserveConfig> {
   models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number }[] };
   benign: MatrixSummary;
   infected: MatrixSummary;
@@ -67,7 +60,16 @@ export interface ObserveReport {
   };
   pgdSeconds: { images: number; seconds: number; perImage: number };
   sweep?: BudgetRow[];
+  /** SVG paths by figure name */
   figures: Record<string, string>;
+}
+
+/** The report as written to report.json, and the figures' Vega-Lite specs. */
+export type ObserveResult = ObserveReport & { specs: FigureSpecs };
+
+export interface ObserveOptions extends ExperimentOptions {
+  /** progress of the pool's training jobs; default: one line per job on stderr */
+  poolProgress?: PoolProgressSink;
 }
 
 /** `images` clean test images, balanced over classes, from the full test split when the profile's subset is smaller. */
@@ -83,10 +85,14 @@ function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: nu
  * trains the benign model and one infected model per target through the job pool (or finds them
  * in the cache), then measures in this process and writes a JSON report and SVG figures.
  */
-export async function observe(cfg: ObserveConfig, progress: ProgressSink = consoleSink()): Promise<ObserveReport> {
-  const cache = new Cache();
-  const key = configKey({ kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined } });
-  const outDir = cfg.outDir ?? path.join(cacheRoot(), 'results', 'observe', `${cfg.profile.dataset}-${cfg.attack.name}-${key}`);
+export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Promise<ObserveResult> {
+  const { cache, progress } = experimentContext(opts);
+  const out = resultOutput(cache, {
+    key: { kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined } },
+    folder: 'observe',
+    name: `${cfg.profile.dataset}-${cfg.attack.name}`,
+    outDir: cfg.outDir,
+  });
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
 
@@ -96,15 +102,15 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
   const requests: AttackRequest[] = targets.map((target) => ({ ...cfg.attack, target }));
   await runJobs(
     [
-      { module: require.resolve('./train/jobs'), fn: 'trainBenignJob', args: { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath } satisfies TrainBenignArgs, label: 'benign' },
+      { module: require.resolve('../train/jobs'), fn: 'trainBenignJob', args: { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root } satisfies TrainBenignArgs, label: 'benign' },
       ...requests.map((request) => ({
-        module: require.resolve('./attacks/backdoor/jobs'),
+        module: require.resolve('../attacks/backdoor/jobs'),
         fn: 'trainInfectedJob',
-        args: { profile: cfg.profile, request, seed: cfg.seed, dataPath: cfg.dataPath } satisfies InfectedJobArgs,
+        args: { profile: cfg.profile, request, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root } satisfies InfectedJobArgs,
         label: `${request.name} → ${request.target}`,
       })),
     ],
-    { backend: cfg.backend, onProgress: poolProgressSink() },
+    { backend: cfg.backend, onProgress: opts.poolProgress ?? poolProgressSink() },
   );
 
   const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits });
@@ -159,23 +165,17 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
 
     const target = main.attack.rule.target;
     const byTrue = infectedDists[0].byTrueClass;
-    const specs: Record<string, VegaLiteSpec> = {
+    const specs: FigureSpecs = {
       'label-matrix-benign': labelMatrixSpec(bm),
       'label-matrix-infected': labelMatrixSpec(im),
       'feature-distances': featureDistanceSpec([{ attack: main.attack.name, distances: fd }], 'infected'),
       tsne: tsneSpec(embedding, `t-SNE of the infected model's features, ${main.attack.name} (Fig. 5)`),
       ...(sweep ? { 'budget-sweep': budgetSweepSpec(sweep) } : {}),
     };
-    fs.mkdirSync(outDir, { recursive: true });
-    const figures: Record<string, string> = {};
-    for (const [name, spec] of Object.entries(specs)) {
-      figures[name] = path.join(outDir, `${name}.svg`);
-      writeFileAtomic(figures[name], await renderSvg(spec));
-      writeFileAtomic(path.join(outDir, `${name}.vl.json`), JSON.stringify(spec));
-    }
+    const figures = await out.writeFigures(specs);
     const report: ObserveReport = {
       config: cfg,
-      key,
+      key: out.key,
       runtime: runtimeInfo(),
       models: {
         benign: { acc: benign.record.cleanAccuracy },
@@ -204,8 +204,7 @@ export async function observe(cfg: ObserveConfig, progress: ProgressSink = conso
       sweep,
       figures,
     };
-    writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
-    return report;
+    return { ...out.writeReport(report), specs };
   } finally {
     benign.model.dispose();
     for (const m of infected) {

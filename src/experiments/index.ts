@@ -1,0 +1,4 @@
+export * from './output';
+export * from './observe';
+export * from './pgd';
+export * from './theorem1';
