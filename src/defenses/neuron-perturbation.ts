@@ -19,18 +19,14 @@ export interface NeuronState {
   noiseShift: tf.Variable<tf.Rank.R1>;
 }
 
-/** The batch norm's effective (γ, β) under the mask and, when `perturbed`, the perturbation. */
-export function modulatedAffine(
-  gamma: tf.Tensor1D,
-  beta: tf.Tensor1D,
-  s: NeuronState,
-  perturbed: boolean,
-): { gamma: tf.Tensor1D; beta: tf.Tensor1D } {
-  return tf.tidy(() =>
-    perturbed
-      ? { gamma: tf.mul(gamma, tf.add(s.mask, s.noiseScale)), beta: tf.mul(beta, tf.add(1, s.noiseShift)) }
-      : { gamma: tf.mul(gamma, s.mask), beta: tf.clone(beta) },
-  );
+/** The batch norm's effective γ under the mask and, when `perturbed`, the scale perturbation: γ·(m [+ δ]). */
+export function modulatedScale(gamma: tf.Tensor1D, s: NeuronState, perturbed: boolean): tf.Tensor1D {
+  return tf.tidy(() => tf.mul(gamma, perturbed ? tf.add(s.mask, s.noiseScale) : s.mask));
+}
+
+/** The batch norm's effective β: β·(1 + ξ) when perturbed, β itself otherwise (the mask scales γ only). */
+export function modulatedShift(beta: tf.Tensor1D, s: NeuronState, perturbed: boolean): tf.Tensor1D {
+  return perturbed ? tf.tidy(() => tf.mul(beta, tf.add(1, s.noiseShift))) : beta;
 }
 
 /** δ and ξ drawn uniformly from [−ε, ε] (the authors' reset(rand_init=True)), from the seeded stream. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
-import { anpObjective, clipMask, modulatedAffine, perturbationStep, resetNoise, selectPruned, type NeuronState } from '../../src/defenses/neuron-perturbation';
+import { anpObjective, clipMask, modulatedScale, modulatedShift, perturbationStep, resetNoise, selectPruned, type NeuronState } from '../../src/defenses/neuron-perturbation';
 import { Rng } from '../../src/rng';
 
 function state(mask: number[], scale: number[], shift: number[]): NeuronState {
@@ -15,15 +15,17 @@ describe('ANP neuron perturbation and masks', () => {
     const s = state([1, 0.5, 0], [0.1, -0.2, 0.4], [0.3, 0, -0.4]);
     const gamma = tf.tensor1d([2, 2, 2]);
     const beta = tf.tensor1d([1, -1, 0.5]);
-    const clean = modulatedAffine(gamma, beta, s, false);
-    const pert = modulatedAffine(gamma, beta, s, true);
-    assert.deepEqual(Array.from(clean.gamma.dataSync()), [2, 1, 0]);
-    assert.deepEqual(Array.from(clean.beta.dataSync()), [1, -1, 0.5]);
-    const pg = pert.gamma.dataSync();
+    const cleanScale = modulatedScale(gamma, s, false);
+    const cleanShift = modulatedShift(beta, s, false);
+    const scale = modulatedScale(gamma, s, true);
+    const shift = modulatedShift(beta, s, true);
+    assert.deepEqual(Array.from(cleanScale.dataSync()), [2, 1, 0]);
+    assert.deepEqual(Array.from(cleanShift.dataSync()), [1, -1, 0.5]);
+    const pg = scale.dataSync();
     [2.2, 0.6, 0.8].forEach((e, i) => assert.ok(Math.abs(pg[i] - e) < 1e-6));
-    const pb = pert.beta.dataSync();
+    const pb = shift.dataSync();
     [1.3, -1, 0.3].forEach((e, i) => assert.ok(Math.abs(pb[i] - e) < 1e-6));
-    tf.dispose([s.mask, s.noiseScale, s.noiseShift, gamma, beta, clean.gamma, clean.beta, pert.gamma, pert.beta]);
+    tf.dispose([s.mask, s.noiseScale, s.noiseShift, gamma, beta, cleanScale, scale, shift]);
   });
 
   it('draws the random start in [−ε, ε] from the seed, and steps by ε/steps along the gradient sign within the budget', () => {
