@@ -1,4 +1,4 @@
-import type { Dataset } from './dataset';
+import { type ImageSet, pixelScale } from './dataset';
 import type { Rng } from '../rng';
 
 export interface AugmentConfig {
@@ -16,17 +16,19 @@ export const NO_AUGMENT: AugmentConfig = { cropPadding: 0, flip: false, rotation
  * Gathers the images at `indices` into a float32 NHWC batch in [0, 1], augmenting each one on
  * the fly: only the batch is ever materialised as floats, never a copy of the dataset.
  */
-export function makeBatch(ds: Dataset, indices: ArrayLike<number>, aug: AugmentConfig = NO_AUGMENT, rng?: Rng): Float32Array {
+export function makeBatch(ds: ImageSet, indices: ArrayLike<number>, aug: AugmentConfig = NO_AUGMENT, rng?: Rng): Float32Array {
   const [, h, w, c] = ds.shape;
   const size = h * w * c;
   const out = new Float32Array(indices.length * size);
+  // Bytes are divided by 255 as before (not multiplied by 1/255, which rounds differently); floats by 1, exactly.
+  const scale = pixelScale(ds);
   const augmenting = aug.cropPadding > 0 || aug.flip || aug.rotation > 0;
   if (augmenting && !rng) throw new Error('makeBatch: augmentation needs an Rng');
   for (let b = 0; b < indices.length; b++) {
     const src = indices[b] * size;
     const dst = b * size;
     if (!augmenting) {
-      for (let k = 0; k < size; k++) out[dst + k] = ds.images[src + k] / 255;
+      for (let k = 0; k < size; k++) out[dst + k] = ds.images[src + k] / scale;
       continue;
     }
     const r = rng!;
@@ -52,7 +54,7 @@ export function makeBatch(ds: Dataset, indices: ArrayLike<number>, aug: AugmentC
           const ix = Math.round(sx);
           if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
           const s = src + (iy * w + ix) * c;
-          for (let k = 0; k < c; k++) out[o + k] = ds.images[s + k] / 255;
+          for (let k = 0; k < c; k++) out[o + k] = ds.images[s + k] / scale;
           continue;
         }
         const y0 = Math.floor(sy);
@@ -69,7 +71,7 @@ export function makeBatch(ds: Dataset, indices: ArrayLike<number>, aug: AugmentC
           ] as const) {
             if (yy >= 0 && yy < h && xx >= 0 && xx < w) v += wgt * ds.images[src + (yy * w + xx) * c + k];
           }
-          out[o + k] = v / 255;
+          out[o + k] = v / scale;
         }
       }
     }

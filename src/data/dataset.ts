@@ -19,6 +19,22 @@ export interface Dataset {
   source: string;
 }
 
+/**
+ * A dataset whose pixels are float32 in [0, 1], same layout: for images a stage computed
+ * (adversarial examples, reconstructed triggers) that storing as uint8 would round.
+ */
+export interface FloatDataset extends Omit<Dataset, 'images'> {
+  images: Float32Array;
+}
+
+/** Either kind: what training, batching and prediction accept. */
+export type ImageSet = Dataset | FloatDataset;
+
+/** The divisor that maps stored pixel values to [0, 1]: 255 for bytes, 1 for floats. */
+export function pixelScale(ds: Pick<ImageSet, 'images'>): number {
+  return ds.images instanceof Float32Array ? 1 : 255;
+}
+
 export interface DatasetSplits {
   train: Dataset;
   test: Dataset;
@@ -58,16 +74,16 @@ export function classCounts(ds: Pick<Dataset, 'labels' | 'classNames'>): number[
   return counts;
 }
 
-/** A new dataset holding the given images, in the given order (pixels copied). */
-export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+/** A new dataset holding the given images, in the given order (pixels copied, of the same kind). */
+export function subset<D extends ImageSet>(ds: D, indices: ArrayLike<number>, name = ds.name): D {
   const size = imageSize(ds);
   const n = indices.length;
-  const images = new Uint8Array(n * size);
+  const images = ds.images instanceof Float32Array ? new Float32Array(n * size) : new Uint8Array(n * size);
   const labels = new Int32Array(n);
   for (let j = 0; j < n; j++) {
     const i = indices[j];
     if (!(i >= 0 && i < ds.shape[0])) throw new Error(`subset of ${ds.name}: index ${i} out of range [0, ${ds.shape[0]})`);
-    images.set(ds.images.subarray(i * size, (i + 1) * size), j * size);
+    images.set(ds.images.subarray(i * size, (i + 1) * size) as never, j * size);
     labels[j] = ds.labels[i];
   }
   return { ...ds, name, images, labels, shape: [n, ds.shape[1], ds.shape[2], ds.shape[3]] };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ParamModulator } from '../nn/registry';
 import type { Seed } from '../rng';
 import { buildMnistNet } from './mnist-net';
 import { type ArchitectureBuilder, Network } from './network';
@@ -24,7 +26,14 @@ export interface ModelConfig {
 export interface ForwardOptions {
   training: boolean;
   collect?: readonly string[] | 'all';
+  /**
+   * Replaces parameters' values for this pass only (ANP perturbs and masks batch-norm γ and β):
+   * called once per parameter use with its dotted name; gradients flow through what it returns.
+   */
+  modulate?: ParamModulator;
 }
+
+export type { ParamModulator };
 
 export interface ForwardOutput {
   logits: tf.Tensor2D;
@@ -89,7 +98,23 @@ export interface Model {
   loadWeights(weights: Record<string, tf.Tensor>): void;
   /** FLOPs (multiply-adds × 2) of convolutions and dense layers for one image */
   forwardFlops(): number;
+  /** An independent model of the same architecture holding a copy of every param and state tensor. */
+  clone(): Model;
   dispose(): void;
+}
+
+/**
+ * sha256 of every param and state tensor (names, shapes and float32 bytes, in the model's order):
+ * what a fine-tune from these weights is keyed by.
+ */
+export function weightsHash(model: Pick<Model, 'namedWeights'>): string {
+  const hash = createHash('sha256');
+  for (const { name, tensor } of model.namedWeights()) {
+    const values = tensor.dataSync() as Float32Array;
+    hash.update(`${name}:${tensor.dtype}[${tensor.shape.join(',')}]\n`);
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  return hash.digest('hex');
 }
 
 const BUILDERS: Record<ModelArch, ArchitectureBuilder> = {

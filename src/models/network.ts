@@ -45,7 +45,11 @@ export class Network implements Model {
   private readonly reg: Registry;
   private readonly arch: Architecture;
 
-  constructor(config: ModelConfig, seed: Seed, build: ArchitectureBuilder) {
+  constructor(
+    config: ModelConfig,
+    seed: Seed,
+    private readonly build: ArchitectureBuilder,
+  ) {
     validateConfig(config);
     this.config = config;
     this.reg = new Registry(new Rng(seed).fork(`model:${config.arch}`));
@@ -64,14 +68,19 @@ export class Network implements Model {
   forward(x: tf.Tensor4D, opts: ForwardOptions): ForwardOutput {
     this.checkInput(x);
     const wanted = this.wantedActivations(opts.collect);
-    return tf.tidy(() => {
-      const activations: Record<string, tf.Tensor4D> = {};
-      const tap = (name: string, t: tf.Tensor4D) => {
-        if (wanted.has(name)) activations[name] = t;
-      };
-      const { logits, features } = this.arch.run(this.normalize(x), opts.training, tap);
-      return { logits, features, activations };
-    });
+    this.reg.modulator = opts.modulate ?? null;
+    try {
+      return tf.tidy(() => {
+        const activations: Record<string, tf.Tensor4D> = {};
+        const tap = (name: string, t: tf.Tensor4D) => {
+          if (wanted.has(name)) activations[name] = t;
+        };
+        const { logits, features } = this.arch.run(this.normalize(x), opts.training, tap);
+        return { logits, features, activations };
+      });
+    } finally {
+      this.reg.modulator = null;
+    }
   }
 
   predict(x: tf.Tensor4D): tf.Tensor2D {
@@ -96,6 +105,18 @@ export class Network implements Model {
 
   forwardFlops(): number {
     return this.reg.flops;
+  }
+
+  clone(): Model {
+    // The fresh initialisation is overwritten at once; only the architecture matters.
+    const copy = new Network(this.config, 'clone', this.build);
+    try {
+      copy.loadWeights(Object.fromEntries(this.namedWeights().map(({ name, tensor }) => [name, tensor])));
+    } catch (e) {
+      copy.dispose();
+      throw e;
+    }
+    return copy;
   }
 
   dispose(): void {

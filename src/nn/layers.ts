@@ -40,7 +40,12 @@ export class Conv2d {
   private readonly stride: number;
   private readonly padding: number;
 
-  constructor(reg: Registry, name: string, inShape: Shape3, opts: Conv2dOptions) {
+  constructor(
+    private readonly reg: Registry,
+    private readonly name: string,
+    inShape: Shape3,
+    opts: Conv2dOptions,
+  ) {
     const { filters, kernel, stride = 1, padding = Math.floor(kernel / 2), bias = false } = opts;
     const fanIn = kernel * kernel * inShape[2];
     this.stride = stride;
@@ -52,8 +57,9 @@ export class Conv2d {
   }
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    const y = tf.conv2d(x, this.weight, this.stride, this.padding);
-    return this.bias ? tf.add(y, this.bias) : y;
+    const { reg, name } = this;
+    const y = tf.conv2d(x, reg.value<tf.Tensor4D>(`${name}.weight`, this.weight), this.stride, this.padding);
+    return this.bias ? tf.add(y, reg.value(`${name}.bias`, this.bias)) : y;
   }
 }
 
@@ -81,7 +87,7 @@ export class BatchNorm2d implements Stateful {
   private pending: BatchMoments[] = [];
 
   constructor(
-    reg: Registry,
+    private readonly reg: Registry,
     private readonly name: string,
     channels: number,
   ) {
@@ -93,11 +99,13 @@ export class BatchNorm2d implements Stateful {
   }
 
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+    const gamma = this.reg.value<tf.Tensor1D>(`${this.name}.gamma`, this.gamma);
+    const beta = this.reg.value<tf.Tensor1D>(`${this.name}.beta`, this.beta);
     if (!training) {
       // Eval mode is a per-channel affine map; written as one multiply and one add, its input
       // gradient (every PGD step) is a single multiply, where tfjs's batchNorm gradient tiles.
-      const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.runningVar, BN_EPSILON)));
-      const shift = tf.sub(this.beta, tf.mul(this.runningMean, scale));
+      const scale = tf.mul(gamma, tf.rsqrt(tf.add(this.runningVar, BN_EPSILON)));
+      const shift = tf.sub(beta, tf.mul(this.runningMean, scale));
       return tf.add(tf.mul(x, scale), shift);
     }
     const [n, h, w] = x.shape;
@@ -105,7 +113,7 @@ export class BatchNorm2d implements Stateful {
     if (count < 2) {
       throw new Error(`${this.name}: training-mode batch norm needs more than one value per channel, got input [${x.shape}]`);
     }
-    const { y, mean, variance } = batchNormTrain(x, this.gamma, this.beta, BN_EPSILON);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, BN_EPSILON);
     this.pending.push({ mean, variance, count });
     return y as tf.Tensor4D;
   }
@@ -137,7 +145,13 @@ export class Dense {
    * 'he': He-normal weights, zero bias, for hidden layers followed by ReLU.
    * 'torch': PyTorch's nn.Linear default, used for classifiers as in the reference networks.
    */
-  constructor(reg: Registry, name: string, inFeatures: number, outFeatures: number, init: 'he' | 'torch') {
+  constructor(
+    private readonly reg: Registry,
+    private readonly name: string,
+    inFeatures: number,
+    outFeatures: number,
+    init: 'he' | 'torch',
+  ) {
     const weightInit = init === 'he' ? heNormal(inFeatures) : torchUniform(inFeatures);
     this.weight = reg.addParam(`${name}.weight`, [inFeatures, outFeatures], weightInit);
     this.bias = reg.addParam(`${name}.bias`, [outFeatures], init === 'he' ? zeros : torchUniform(inFeatures));
@@ -145,7 +159,8 @@ export class Dense {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.weight), this.bias);
+    const { reg, name } = this;
+    return tf.add(tf.matMul(x, reg.value<tf.Tensor2D>(`${name}.weight`, this.weight)), reg.value(`${name}.bias`, this.bias));
   }
 }
 

@@ -10,6 +10,13 @@ export interface Stateful {
 export type Init = (rng: Rng, size: number) => Float32Array;
 
 /**
+ * Replaces a parameter's value for one forward pass: called with the parameter's dotted name and
+ * its variable, returns the tensor the layer computes with (e.g. ANP's γ·(mask + δ)). Gradients
+ * flow through it to whatever it uses; return the variable itself to leave a parameter alone.
+ */
+export type ParamModulator = (name: string, value: tf.Variable) => tf.Tensor;
+
+/**
  * Everything a network registers while it is built: trainable parameters and non-trainable
  * state under stable dotted names, the layers holding queued state updates, and the FLOPs of
  * its convolutions and dense layers.
@@ -19,8 +26,20 @@ export class Registry {
   readonly state = new Map<string, tf.Variable>();
   readonly statefuls: Stateful[] = [];
   flops = 0;
+  /** set by the network for the duration of one forward pass */
+  modulator: ParamModulator | null = null;
 
   constructor(private readonly rng: Rng) {}
+
+  /** What a layer computes with for parameter `name`: the variable, or its modulated value during a modulated pass. */
+  value<T extends tf.Tensor>(name: string, v: tf.Variable): T {
+    if (!this.modulator) return v as unknown as T;
+    const out = this.modulator(name, v);
+    if (!tf.util.arraysEqual(out.shape, v.shape)) {
+      throw new Error(`modulate: parameter '${name}' has shape [${v.shape}], the modulator returned [${out.shape}]`);
+    }
+    return out as T;
+  }
 
   /** Applies the batch-norm updates queued by training-mode passes. */
   commit(): void {

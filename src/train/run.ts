@@ -2,16 +2,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../backend';
-import { Cache, configKey } from '../cache';
-import { balancedIndices, type Dataset, type DatasetSplits, subset } from '../data/dataset';
+import { Cache, type CacheEntry, configKey } from '../cache';
+import { balancedIndices, type Dataset, type DatasetSplits, type ImageSet, subset } from '../data/dataset';
 import { loadDataset, type LoadOptions } from '../data/registry';
 import { loadTensors, saveTensors } from '../io/checkpoint';
 import { claimRun } from '../io/run-lock';
-import { createModel, type Model, type ModelConfig } from '../models/model';
+import { createModel, type Model, type ModelConfig, weightsHash } from '../models/model';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
 import type { ResolvedProfile } from './profiles';
-import { accuracy, type EpochMetrics, type EpochRecord, train } from './trainer';
+import { accuracy, dataHash, type EpochMetrics, type EpochRecord, train, type TrainConfig, type TrainOptions } from './trainer';
 
 /** Applies a profile's per-class subset to loaded splits (the first images of each class). */
 export function profileData(splits: DatasetSplits, p: Pick<ResolvedProfile, 'trainPerClass' | 'testPerClass'>): DatasetSplits {
@@ -75,51 +75,149 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
     );
   }
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
-  const entry = cache.get('models', key);
   const model = createModel(job.modelConfig, `${String(job.seed)}/init`);
-  if (entry) {
-    const { tensors } = await loadTensors(entry.dir);
-    model.loadWeights(tensors);
-    tf.dispose(Object.values(tensors));
-    return { model, record: JSON.parse(entry.read('record.json').toString()) as TrainRecord, fromCache: true };
-  }
-  const runDir = path.join(cache.root, 'runs', configKey(key));
-  let run: { release(): void } | null = null;
   try {
-    run = claimRun(runDir);
-    return await trainInto(job, cache, key, model, runDir);
+    const entry = cache.get('models', key);
+    if (entry) return { model, record: await loadEntry<TrainRecord>(entry, model), fromCache: true };
+    return await inRun(cache, key, async (runDir) => {
+      const result = await train(model, job.trainSet, job.profile.train, {
+        seed: job.seed,
+        checkpointDir: runDir,
+        progress: job.progress,
+        label: job.label,
+        evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
+      });
+      const record: TrainRecord = {
+        key: configKey(key),
+        spec: job.spec,
+        seed: job.seed,
+        history: result.history,
+        cleanAccuracy: accuracy(model, job.testSet),
+        trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
+        runtime: runtimeInfo(),
+      };
+      await storeEntry(cache, key, model, record);
+      return { model, record, fromCache: false };
+    });
   } catch (e) {
     model.dispose();
     throw e;
-  } finally {
-    run?.release();
   }
 }
 
-async function trainInto(job: TrainJob, cache: Cache, key: object, model: Model, runDir: string): Promise<TrainedModel> {
-  const result = await train(model, job.trainSet, job.profile.train, {
-    seed: job.seed,
-    checkpointDir: runDir,
-    progress: job.progress,
-    label: job.label,
-    evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
-  });
-  const record: TrainRecord = {
-    key: configKey(key),
-    spec: job.spec,
-    seed: job.seed,
-    history: result.history,
-    cleanAccuracy: accuracy(model, job.testSet),
-    trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
-    runtime: runtimeInfo(),
-  };
+/** Copies a cached model's weights into `model` and returns its record. */
+async function loadEntry<R>(entry: CacheEntry, model: Model): Promise<R> {
+  const { tensors } = await loadTensors(entry.dir);
+  try {
+    model.loadWeights(tensors);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  return JSON.parse(entry.read('record.json').toString()) as R;
+}
+
+async function storeEntry(cache: Cache, key: object, model: Model, record: { key: string }): Promise<void> {
   await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
-    meta: { arch: job.modelConfig.arch },
+    meta: { arch: model.config.arch },
     keepExisting: true,
     fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
   });
-  fs.rmSync(runDir, { recursive: true, force: true });
-  return { model, record, fromCache: false };
+}
+
+/**
+ * Runs `work` holding the run folder of `key` (its per-epoch checkpoints); the folder is removed
+ * once the result is finished (and so stored).
+ */
+async function inRun<T>(cache: Cache, key: object, work: (runDir: string) => Promise<T>, finished: (out: T) => boolean = () => true): Promise<T> {
+  const runDir = path.join(cache.root, 'runs', configKey(key));
+  const run = claimRun(runDir);
+  try {
+    const out = await work(runDir);
+    if (finished(out)) fs.rmSync(runDir, { recursive: true, force: true });
+    return out;
+  } finally {
+    run.release();
+  }
+}
+
+/** What a cached fine-tune records beside its weights. */
+export interface FineTuneRecord {
+  key: string;
+  spec: unknown;
+  /** weightsHash of the model it started from */
+  from: string;
+  seed: Seed;
+  history: EpochRecord[];
+  trainSeconds: number;
+  runtime: ReturnType<typeof runtimeInfo>;
+}
+
+/** The hooks a fine-tune may use; `spec` must identify what they do. */
+export type FineTuneHooks = Pick<TrainOptions, 'loss' | 'prepareBatch' | 'trainable' | 'afterStep' | 'summarizeEpoch' | 'evaluate'>;
+
+export interface FineTuneJob {
+  /** the starting weights; left unchanged, the result is a new model */
+  from: Model;
+  /** identifies the fine-tune besides its starting weights, data, schedule and seed: purpose, hook settings */
+  spec: Record<string, unknown>;
+  trainSet: ImageSet;
+  train: TrainConfig;
+  seed: Seed;
+  hooks?: FineTuneHooks;
+  label?: string;
+  progress?: ProgressSink;
+  cache?: Cache;
+  /** stop after a finished epoch, as an interruption would: nothing is stored, the checkpoint stays */
+  shouldStop?: (finishedEpochs: number) => boolean;
+}
+
+export interface FineTuned {
+  model: Model;
+  record: FineTuneRecord;
+  fromCache: boolean;
+  /** false when `shouldStop` ended the run early (the model is then the last finished epoch's) */
+  complete: boolean;
+}
+
+/**
+ * A fine-tune of `job.from` on `job.trainSet`, from the cache when it was done before, keyed by
+ * the starting weights' hash as well as the data, schedule, spec and seed; otherwise trained
+ * (resuming at its last finished epoch) and stored. The caller owns the returned model.
+ */
+export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
+  const cache = job.cache ?? new Cache();
+  const from = weightsHash(job.from);
+  const key = { kind: 'fine-tuned-model', spec: job.spec, from, data: dataHash(job.trainSet), train: job.train, seed: job.seed };
+  const model = job.from.clone();
+  try {
+    const entry = cache.get('models', key);
+    if (entry) return { model, record: await loadEntry<FineTuneRecord>(entry, model), fromCache: true, complete: true };
+    return await inRun(cache, key, async (runDir) => {
+      const result = await train(model, job.trainSet, job.train, {
+        ...job.hooks,
+        hooksKey: job.spec,
+        seed: job.seed,
+        checkpointDir: runDir,
+        progress: job.progress,
+        label: job.label,
+        shouldStop: job.shouldStop,
+      });
+      const record: FineTuneRecord = {
+        key: configKey(key),
+        spec: job.spec,
+        from,
+        seed: job.seed,
+        history: result.history,
+        trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
+        runtime: runtimeInfo(),
+      };
+      if (result.complete) await storeEntry(cache, key, model, record);
+      return { model, record, fromCache: false, complete: result.complete };
+    }, (out) => out.complete);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }
 
 /** Loads a dataset and the profile's subset of it (unless `splits` are given), then trains (or loads) the benign model. */
