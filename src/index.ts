@@ -19,3 +19,4 @@ export * from './analysis';
 export * from './plots/vega';
 export * from './paper/numbers';
 export * from './experiments';
+export * from './defenses';

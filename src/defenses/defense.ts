@@ -1,0 +1,82 @@
+import type { Cache } from '../cache';
+import type { AugmentConfig } from '../data/augment';
+import type { Dataset } from '../data/dataset';
+import type { Model } from '../models/model';
+import type { ProgressSink } from '../progress';
+import type { Seed } from '../rng';
+import type { ProfileName } from '../train/profiles';
+
+/** Defense options are flat JSON values (lists of numbers allowed), so resolved options can go into a cache key. */
+export type DefenseOptionValue = number | string | boolean | readonly number[];
+export type DefenseOptions = Record<string, DefenseOptionValue>;
+
+/**
+ * The data a defense may see. Never the test sets: ACC and ASR are measured by the runner, in
+ * one place, through `DefenseContext.measure`.
+ */
+export interface DefenderData {
+  /** the training set as the defender received it: poisoned images in place, labelled as the attacker labelled them */
+  train?: Dataset;
+  /** a clean extra set (the paper gives every defense 5% of the training images, none of them poisoned) */
+  clean?: Dataset;
+}
+
+export interface DefenseContext<O extends DefenseOptions = DefenseOptions> {
+  /** the infected model, read-only: work on `model.clone()` (the runner checks its weights' hash afterwards) */
+  model: Model;
+  data: DefenderData;
+  /** every option, defaults filled in and validated */
+  options: O;
+  /** the augmentation the infected model was trained with (the defender knows the training recipe) */
+  augment: AugmentConfig;
+  seed: Seed;
+  progress: ProgressSink;
+  /** where fine-tunes and checkpoints go: a defense resumes and reuses finished work through it */
+  cache: Cache;
+  /**
+   * Asks the runner to measure ACC and ASR of `model` at `stage` (e.g. 'iteration 1') on its own
+   * test sets and record them in its log. Nothing comes back to the defense.
+   */
+  measure(stage: string, model: Model): void;
+  /** stops after a finished epoch, as an interruption would; the defense then throws DefenseInterrupted */
+  shouldStop?: (finishedEpochs: number) => boolean;
+}
+
+export interface DefenseLogEntry {
+  stage: string;
+  message: string;
+  /** wall time of the stage */
+  seconds?: number;
+}
+
+export interface DefenseResult<I = unknown> {
+  /** the purified model; the caller owns it */
+  model: Model;
+  log: DefenseLogEntry[];
+  /** what the defense computed on the way, as plain data (PBE: each iteration's extra set and ranking) */
+  intermediate: I;
+}
+
+/** Thrown when `shouldStop` ended a defense early: its finished work is in the cache, the rest resumes. */
+export class DefenseInterrupted extends Error {
+  constructor(readonly defense: string, readonly stage: string) {
+    super(`${defense}: interrupted during ${stage}; run it again to resume`);
+  }
+}
+
+/** What a defense needs to see: the clean extra set, the (poisoned) training set, or either. */
+export type DataNeed = 'clean' | 'train' | 'either';
+
+export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I = unknown> {
+  description: string;
+  data: DataNeed;
+  /** every option with its default: the reference settings */
+  defaults: Readonly<O>;
+  /** where each default comes from (paper, reference code, BackdoorBench, or our choice) */
+  provenance: Readonly<Record<keyof O & string, string>>;
+  /** per profile, the options that differ from the defaults (a smaller schedule on a CPU), and why */
+  profiles?: Partial<Record<ProfileName, { options: Partial<O>; provenance: string }>>;
+  /** checks the resolved options beyond their types (ranges, consistency); throws naming the option */
+  validate?(options: O): void;
+  run(ctx: DefenseContext<O>): Promise<DefenseResult<I>>;
+}

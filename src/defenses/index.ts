@@ -1,0 +1,3 @@
+export * from './defense';
+export * from './registry';
+export * from './clean-set';
