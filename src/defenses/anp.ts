@@ -7,8 +7,9 @@ import { consoleSink, Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
 import { dataHash } from '../train/trainer';
-import type { AnpSchedule } from './baseline-schedules';
-import { type BaselineRun, requireClean } from './baseline-run';
+import { requireClean } from './baseline-run';
+import type { DefenseDefinition } from './defense';
+import { registerDefense } from './registry';
 import { applyChannelMask, keepMask } from './channel-pruning';
 import {
   anpObjective,
@@ -18,9 +19,27 @@ import {
   type NeuronScore,
   type NeuronState,
   perturbationStep,
+  type PruningRule,
   resetNoise,
   selectPruned,
 } from './neuron-perturbation';
+
+export type AnpOptions = {
+  /** mask-optimisation steps, each on a batch drawn with replacement from the clean set */
+  iterations: number;
+  batchSize: number;
+  eps: number;
+  /** ascent steps on the perturbation per batch */
+  steps: number;
+  alpha: number;
+  maskLr: number;
+  /** 'threshold': prune masks ≤ pruneThreshold; 'number': prune the pruneCount smallest */
+  pruneBy: string;
+  pruneThreshold: number;
+  pruneCount: number;
+};
+
+type MaskSettings = Pick<AnpOptions, 'iterations' | 'batchSize' | 'eps' | 'steps' | 'alpha' | 'maskLr'>;
 
 export interface AnpLog {
   /** every neuron's final mask value, in network order */
@@ -65,7 +84,7 @@ const crossEntropy = (logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar => tf.loss
  * Batch norm runs in training mode, as the authors' model.train() does; its running statistics
  * are left as they were (only masks come out of this).
  */
-export function optimizeMasks(model: Model, data: Dataset, s: AnpSchedule, augment: AugmentConfig, rng: Rng, bar?: Progress): { scores: NeuronScore[]; curve: AnpLog['curve'] } {
+export function optimizeMasks(model: Model, data: Dataset, s: MaskSettings, augment: AugmentConfig, rng: Rng, bar?: Progress): { scores: NeuronScore[]; curve: AnpLog['curve'] } {
   if (!(s.eps >= 0)) throw new Error(`ANP eps: expected a number ≥ 0, got ${s.eps}`);
   if (!(s.alpha >= 0 && s.alpha <= 1)) throw new Error(`ANP alpha: expected a number in [0, 1], got ${s.alpha}`);
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ANP steps: expected an integer ≥ 1, got ${s.steps}`);
@@ -155,35 +174,87 @@ export function pruneNeurons(model: Model, pruned: readonly NeuronScore[]): Mode
   return out;
 }
 
+function pruningRule(o: AnpOptions): PruningRule {
+  if (o.pruneBy === 'threshold') return { by: 'threshold', threshold: o.pruneThreshold };
+  if (o.pruneBy === 'number') return { by: 'number', count: o.pruneCount };
+  throw new Error(`anp.pruneBy: expected 'threshold' or 'number', got '${o.pruneBy}'`);
+}
+
 /**
  * Adversarial Neuron Pruning (Wu & Wang, NeurIPS 2021): masks over every batch-norm neuron are
  * optimised on the clean extra data to keep it classified under adversarial neuron
  * perturbations, then the neurons with small masks are pruned (by threshold or by count). No
- * fine-tuning follows, as in the paper. The masks are cached per model, data and schedule.
+ * fine-tuning follows, as in the paper. The masks are cached per model, data and settings.
  */
-export async function anp(run: BaselineRun, s: AnpSchedule, augment: AugmentConfig): Promise<{ model: Model; log: AnpLog }> {
-  const clean = requireClean(run, 'ANP');
-  const key = {
-    kind: 'anp-masks',
-    model: weightsHash(run.infected),
-    data: dataHash(clean),
-    settings: { iterations: s.iterations, batchSize: s.batchSize, eps: s.eps, steps: s.steps, alpha: s.alpha, maskLr: s.maskLr, augment },
-    seed: run.seed,
-  };
-  const cached = run.cache?.get('defenses', key);
-  let found: { scores: NeuronScore[]; curve: AnpLog['curve'] };
-  if (cached) {
-    found = JSON.parse(cached.read('masks.json').toString()) as typeof found;
-  } else {
-    const bar = new Progress('ANP: mask optimisation', s.iterations, run.progress ?? consoleSink(), 'batch');
-    const work = run.infected.clone();
-    try {
-      found = optimizeMasks(work, clean, s, augment, new Rng(run.seed).fork('anp'), bar);
-    } finally {
-      work.dispose();
+export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
+  description: 'adversarial neuron pruning: masks learnt under neuron perturbations, small ones pruned',
+  data: 'clean',
+  defaults: { iterations: 2000, batchSize: 128, eps: 0.4, steps: 1, alpha: 0.2, maskLr: 0.2, pruneBy: 'threshold', pruneThreshold: 0.2, pruneCount: 0 },
+  provenance: {
+    iterations: 'ANP optimize_mask_cifar.py: nb-iter 2000',
+    batchSize: 'ANP optimize_mask_cifar.py: batch 128',
+    eps: 'ANP optimize_mask_cifar.py and paper: ε = 0.4',
+    steps: 'ANP optimize_mask_cifar.py: anp-steps 1',
+    alpha: 'ANP optimize_mask_cifar.py and paper: α = 0.2',
+    maskLr: 'ANP optimize_mask_cifar.py: mask SGD lr 0.2, momentum 0.9',
+    pruneBy: 'ANP prune_neuron_cifar.py: pruning by threshold (default) or by number',
+    pruneThreshold: 'ANP paper §4: neurons with mask below 0.2 are pruned',
+    pruneCount: 'ANP prune_neuron_cifar.py --pruning-by number; only used then',
+  },
+  profiles: {
+    cpu: { options: { iterations: 300 }, provenance: '300 mask iterations, sized by measurement (README, "Baseline defenses")' },
+    smoke: { options: { iterations: 60, batchSize: 50 }, provenance: 'seconds, for the tests' },
+  },
+  validate(o) {
+    for (const k of ['iterations', 'batchSize', 'steps'] as const) {
+      if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`anp.${k}: expected an integer ≥ 1, got ${o[k]}`);
     }
-    await run.cache?.put('defenses', key, { 'masks.json': JSON.stringify(found) }, { keepExisting: true });
-  }
-  const pruned = selectPruned(found.scores, s.pruning);
-  return { model: pruneNeurons(run.infected, pruned), log: { scores: found.scores, pruned, curve: found.curve, fromCache: cached !== null } };
-}
+    if (!(o.eps >= 0)) throw new Error(`anp.eps: expected a number ≥ 0, got ${o.eps}`);
+    if (!(o.alpha >= 0 && o.alpha <= 1)) throw new Error(`anp.alpha: expected a number in [0, 1], got ${o.alpha}`);
+    if (!(o.maskLr > 0)) throw new Error(`anp.maskLr: expected a number > 0, got ${o.maskLr}`);
+    const rule = pruningRule(o);
+    if (rule.by === 'threshold' && !(o.pruneThreshold >= 0 && o.pruneThreshold <= 1)) throw new Error(`anp.pruneThreshold: expected a number in [0, 1], got ${o.pruneThreshold}`);
+    if (!Number.isInteger(o.pruneCount) || o.pruneCount < 0) throw new Error(`anp.pruneCount: expected an integer ≥ 0, got ${o.pruneCount}`);
+  },
+  async run(ctx) {
+    const clean = requireClean(ctx, 'ANP');
+    const o = ctx.options;
+    const settings: MaskSettings = { iterations: o.iterations, batchSize: o.batchSize, eps: o.eps, steps: o.steps, alpha: o.alpha, maskLr: o.maskLr };
+    const key = { kind: 'anp-masks', model: weightsHash(ctx.model), data: dataHash(clean), settings, augment: ctx.augment, seed: ctx.seed };
+    const started = Date.now();
+    const cached = ctx.cache.get('defenses', key);
+    let found: { scores: NeuronScore[]; curve: AnpLog['curve'] };
+    if (cached) {
+      found = JSON.parse(cached.read('masks.json').toString()) as typeof found;
+    } else {
+      const bar = new Progress('anp: mask optimisation', o.iterations, ctx.progress ?? consoleSink(), 'batch');
+      const work = ctx.model.clone();
+      try {
+        found = optimizeMasks(work, clean, settings, ctx.augment, new Rng(ctx.seed).fork('anp'), bar);
+      } finally {
+        work.dispose();
+      }
+      await ctx.cache.put('defenses', key, { 'masks.json': JSON.stringify(found) }, { keepExisting: true });
+    }
+    const rule = pruningRule(o);
+    const pruned = selectPruned(found.scores, rule);
+    const last = found.curve[found.curve.length - 1];
+    return {
+      model: pruneNeurons(ctx.model, pruned),
+      log: [
+        {
+          stage: 'masks',
+          message: `${o.iterations} iterations (ε ${o.eps}, α ${o.alpha})${cached ? ' (cached)' : ''}; final mask loss ${last ? last.loss.toFixed(3) : '–'}`,
+          seconds: (Date.now() - started) / 1000,
+        },
+        {
+          stage: 'pruning',
+          message: `${pruned.length} of ${found.scores.length} neurons pruned (${rule.by === 'threshold' ? `mask ≤ ${rule.threshold}` : `the ${rule.count} smallest masks`})`,
+        },
+      ],
+      intermediate: { scores: found.scores, pruned, curve: found.curve, fromCache: cached !== null },
+    };
+  },
+};
+
+registerDefense('anp', ANP);

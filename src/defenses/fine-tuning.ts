@@ -1,20 +1,38 @@
-import type { Model } from '../models/model';
-import { fineTuneOrLoad } from '../train/run';
-import type { FineTuningSchedule } from './baseline-schedules';
-import { type BaselineRun, type FineTuneLog, requireClean } from './baseline-run';
+import type { DefenseDefinition } from './defense';
+import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
+import { registerDefense } from './registry';
 
-/** Fine-tuning: the infected model trained further on the clean extra data alone. */
-export async function fineTuning(run: BaselineRun, s: FineTuningSchedule): Promise<{ model: Model; log: FineTuneLog }> {
-  const clean = requireClean(run, 'fine-tuning');
-  const r = await fineTuneOrLoad({
-    from: run.infected,
-    spec: { defense: 'fine-tuning' },
-    trainSet: clean,
-    train: s.train,
-    seed: `${String(run.seed)}/fine-tuning`,
-    label: 'fine-tuning',
-    progress: run.progress,
-    cache: run.cache,
-  });
-  return { model: r.model, log: { history: r.record.history, fromCache: r.fromCache } };
-}
+/**
+ * Fine-tuning: the infected model trained further on the clean extra data alone. `cpu` and
+ * `smoke` shorten the schedule (README, "Baseline defenses").
+ */
+export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTuneLog }> = {
+  description: 'fine-tuning on the clean extra data',
+  data: 'clean',
+  defaults: FINE_TUNE_DEFAULTS,
+  provenance: FINE_TUNE_PROVENANCE,
+  profiles: {
+    cpu: { options: { epochs: 20 }, provenance: '20 epochs over the 1,000 clean images, sized by measurement (README, "Baseline defenses")' },
+    smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
+  },
+  validate: (o) => checkFineTune(o, 'ft'),
+  async run(ctx) {
+    const clean = requireClean(ctx, 'fine-tuning');
+    const r = await fineTuneStep(ctx, {
+      defense: 'ft',
+      stage: 'fine-tune',
+      from: ctx.model,
+      spec: {},
+      trainSet: clean,
+      train: cosineFineTune(ctx.options, ctx.augment),
+    });
+    const last = r.log.history.at(-1);
+    return {
+      model: r.model,
+      log: [{ stage: 'fine-tune', message: `${ctx.options.epochs} epochs on ${clean.shape[0]} clean images${r.fromCache ? ' (cached)' : ''}${last ? `, final loss ${last.loss.toFixed(3)}` : ''}`, seconds: r.log.seconds }],
+      intermediate: { fineTune: r.log },
+    };
+  },
+};
+
+registerDefense('ft', FINE_TUNING);

@@ -2,11 +2,33 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeBatch } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import { type Model, weightsHash } from '../models/model';
-import { fineTuneOrLoad } from '../train/run';
-import type { BatchLoss } from '../train/trainer';
+import type { BatchLoss, TrainConfig } from '../train/trainer';
 import { attentionDistillation, type AttentionTerm } from './attention';
-import type { NadSchedule } from './baseline-schedules';
-import { type BaselineRun, type FineTuneLog, requireClean } from './baseline-run';
+import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, type FineTuneLog, fineTuneStep, requireClean } from './baseline-run';
+import type { DefenseDefinition } from './defense';
+import { registerDefense } from './registry';
+
+export type NadOptions = {
+  /** the teacher: the infected model fine-tuned on the clean data (cosine, momentum 0.9, weight decay 5e-4) */
+  teacherEpochs: number;
+  teacherLr: number;
+  /** the student */
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** the learning rate is multiplied by lrDropFactor from this epoch on */
+  lrDropEpoch: number;
+  lrDropFactor: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** attention power */
+  p: number;
+  /** β of the deepest named activation when `layers` is empty */
+  beta: number;
+  /** explicit terms, 'name:β,…' (e.g. BackdoorBench's 'layer2:500,layer3:1000,layer4:1000'); empty = the deepest activation with β */
+  layers: string;
+};
 
 export interface NadLog {
   terms: AttentionTerm[];
@@ -17,16 +39,20 @@ export interface NadLog {
 }
 
 /** The distilled layers: explicit ones, or NAD's default of the deepest named activation. */
-export function nadTerms(model: Model, s: NadSchedule): AttentionTerm[] {
-  const terms = s.layers
-    ? Object.entries(s.layers).map(([layer, beta]) => ({ layer, p: s.p, beta }))
-    : [{ layer: model.activationNames[model.activationNames.length - 1], p: s.p, beta: s.beta }];
-  if (terms.length === 0) throw new Error('NAD: no layer to distil');
+export function nadTerms(model: Model, o: Pick<NadOptions, 'p' | 'beta' | 'layers'>): AttentionTerm[] {
+  const names = model.activationNames;
+  const terms = o.layers.trim()
+    ? o.layers.split(',').map((part) => {
+        const [layer, beta, ...rest] = part.split(':').map((v) => v.trim());
+        if (!layer || beta === undefined || rest.length > 0 || !Number.isFinite(Number(beta))) {
+          throw new Error(`nad.layers: expected 'name:β,…', got '${o.layers}'`);
+        }
+        return { layer, p: o.p, beta: Number(beta) };
+      })
+    : [{ layer: names[names.length - 1], p: o.p, beta: o.beta }];
   for (const t of terms) {
-    if (!model.activationNames.includes(t.layer)) {
-      throw new Error(`NAD layer '${t.layer}': ${model.config.arch} has activations ${model.activationNames.join(', ')}`);
-    }
-    if (!(t.beta >= 0)) throw new Error(`NAD β of '${t.layer}': expected a number ≥ 0, got ${t.beta}`);
+    if (!names.includes(t.layer)) throw new Error(`nad.layers: ${model.config.arch} has no activation '${t.layer}'; valid: ${names.join(', ')}`);
+    if (!(t.beta >= 0)) throw new Error(`nad: β of '${t.layer}' must be ≥ 0, got ${t.beta}`);
   }
   return terms;
 }
@@ -55,56 +81,109 @@ export function measureAttentionLoss(student: Model, teacher: Model, data: Datas
  * same data with cross-entropy plus Σ β·AT(student, teacher) over the chosen layers, the teacher
  * in eval mode and fixed (the authors' main.py).
  */
-export async function nad(run: BaselineRun, s: NadSchedule): Promise<{ model: Model; log: NadLog }> {
-  const clean = requireClean(run, 'NAD');
-  const terms = nadTerms(run.infected, s);
-  const layers = terms.map((t) => t.layer);
-  const teacher = await fineTuneOrLoad({
-    from: run.infected,
-    spec: { defense: 'nad-teacher' },
-    trainSet: clean,
-    train: s.teacher,
-    seed: `${String(run.seed)}/nad-teacher`,
-    label: 'NAD: teacher',
-    progress: run.progress,
-    cache: run.cache,
-  });
-  try {
-    const t = teacher.model;
-    // The fine-tune trains its own copy; the loss sees it first, so the epoch summary can measure it.
-    let student: Model | null = null;
-    const loss: BatchLoss = (m, x, y) => {
-      student = m;
-      const out = m.forward(x, { training: true, collect: layers });
-      const target = t.forward(x, { training: false, collect: layers });
-      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, out.logits.shape[1]), out.logits) as tf.Scalar;
-      return { loss: tf.add(ce, attentionDistillation(terms, out.activations, target.activations)) as tf.Scalar, logits: out.logits };
-    };
-    const trained = await fineTuneOrLoad({
-      from: run.infected,
-      spec: { defense: 'nad-student', teacher: weightsHash(t), terms },
+export const NAD: DefenseDefinition<NadOptions, NadLog> = {
+  description: 'neural attention distillation from a fine-tuned teacher',
+  data: 'clean',
+  defaults: {
+    teacherEpochs: 10,
+    teacherLr: FINE_TUNE_DEFAULTS.lr,
+    epochs: 20,
+    batchSize: 64,
+    lr: 0.1,
+    lrDropEpoch: 2,
+    lrDropFactor: 0.1,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    nesterov: true,
+    p: 2,
+    beta: 5000,
+    layers: '',
+  },
+  provenance: {
+    teacherEpochs: 'NAD README: the teacher is the backdoored model fine-tuned on the 5% clean data "for 5~10 epochs"; BackdoorBench te_epochs 10',
+    teacherLr: 'BackdoorBench nad: the teacher fine-tune uses its lr 0.01 with cosine annealing',
+    epochs: 'NAD config.py: 20 epochs',
+    batchSize: 'NAD config.py: batch 64',
+    lr: 'NAD config.py: lr 0.1',
+    lrDropEpoch: 'NAD utils.adjust_learning_rate: 0.1 for epochs 0–1, then 0.01',
+    lrDropFactor: 'NAD utils.adjust_learning_rate: 0.1 → 0.01',
+    momentum: 'NAD main.py: SGD momentum 0.9',
+    weightDecay: 'NAD config.py: weight decay 1e-4',
+    nesterov: 'NAD main.py: Nesterov momentum',
+    p: 'NAD config.py: p = 2 (at.py, attention transfer)',
+    beta: 'NAD config.py: beta3 = 5000 on the last group, beta1 = beta2 = 0',
+    layers: "NAD config.py: the last group only; BackdoorBench uses 'layer2:500,layer3:1000,layer4:1000' on PreAct-ResNet18",
+  },
+  profiles: {
+    cpu: { options: {}, provenance: 'the authors\' schedule: it is short on 1,000 images (README, "Baseline defenses")' },
+    smoke: { options: { teacherEpochs: 2, epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
+  },
+  validate(o) {
+    checkFineTune({ epochs: o.teacherEpochs, batchSize: o.batchSize, lr: o.teacherLr, momentum: o.momentum, weightDecay: o.weightDecay }, 'nad.teacher');
+    checkFineTune(o, 'nad');
+    if (!(o.p > 0)) throw new Error(`nad.p: expected a number > 0, got ${o.p}`);
+    if (!(o.beta >= 0)) throw new Error(`nad.beta: expected a number ≥ 0, got ${o.beta}`);
+    if (!(o.lrDropFactor > 0)) throw new Error(`nad.lrDropFactor: expected a number > 0, got ${o.lrDropFactor}`);
+  },
+  async run(ctx) {
+    const clean = requireClean(ctx, 'NAD');
+    const o = ctx.options;
+    const terms = nadTerms(ctx.model, o);
+    const layers = terms.map((t) => t.layer);
+    const teacher = await fineTuneStep(ctx, {
+      defense: 'nad',
+      stage: 'teacher',
+      from: ctx.model,
+      spec: {},
       trainSet: clean,
-      train: s.student,
-      seed: `${String(run.seed)}/nad-student`,
-      hooks: { loss, summarizeEpoch: () => ({ attentionLoss: measureAttentionLoss(student!, t, clean, terms) }) },
-      label: 'NAD: student',
-      progress: run.progress,
-      cache: run.cache,
+      train: cosineFineTune({ ...o, epochs: o.teacherEpochs, lr: o.teacherLr, weightDecay: FINE_TUNE_DEFAULTS.weightDecay }, ctx.augment),
     });
-    const attentionLoss = [
-      measureAttentionLoss(run.infected, t, clean, terms),
-      ...trained.record.history.map((h) => (h.summary as { attentionLoss: number }).attentionLoss),
-    ];
-    return {
-      model: trained.model,
-      log: {
-        terms,
-        teacher: { history: teacher.record.history, fromCache: teacher.fromCache },
-        student: { history: trained.record.history, fromCache: trained.fromCache },
-        attentionLoss,
-      },
-    };
-  } finally {
-    teacher.model.dispose();
-  }
-}
+    try {
+      const t = teacher.model;
+      ctx.measure('teacher', t);
+      // The fine-tune trains its own copy; the loss sees it first, so the epoch summary can measure it.
+      let student: Model | null = null;
+      const loss: BatchLoss = (m, x, y) => {
+        student = m;
+        const out = m.forward(x, { training: true, collect: layers });
+        const target = t.forward(x, { training: false, collect: layers });
+        const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(y, out.logits.shape[1]), out.logits) as tf.Scalar;
+        return { loss: tf.add(ce, attentionDistillation(terms, out.activations, target.activations)) as tf.Scalar, logits: out.logits };
+      };
+      const train: TrainConfig = {
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        optimizer: { kind: 'sgd', lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov },
+        schedule: { kind: 'multistep', milestones: [o.lrDropEpoch], gamma: o.lrDropFactor },
+        augment: ctx.augment,
+      };
+      const before = measureAttentionLoss(ctx.model, t, clean, terms);
+      const trained = await fineTuneStep(ctx, {
+        defense: 'nad',
+        stage: 'student',
+        from: ctx.model,
+        spec: { teacher: weightsHash(t), terms },
+        trainSet: clean,
+        train,
+        hooks: { loss, summarizeEpoch: () => ({ attentionLoss: measureAttentionLoss(student!, t, clean, terms) }) },
+      });
+      const attentionLoss = [before, ...trained.log.history.map((h) => (h.summary as { attentionLoss: number }).attentionLoss)];
+      return {
+        model: trained.model,
+        log: [
+          { stage: 'teacher', message: `${o.teacherEpochs} epochs of fine-tuning${teacher.fromCache ? ' (cached)' : ''}`, seconds: teacher.log.seconds },
+          {
+            stage: 'student',
+            message: `${o.epochs} epochs, CE + ${terms.map((x) => `${x.beta}·AT_p=${x.p}(${x.layer})`).join(' + ')}; attention loss ${attentionLoss[0].toExponential(2)} → ${attentionLoss[attentionLoss.length - 1].toExponential(2)}${trained.fromCache ? ' (cached)' : ''}`,
+            seconds: trained.log.seconds,
+          },
+        ],
+        intermediate: { terms, teacher: teacher.log, student: trained.log, attentionLoss },
+      };
+    } finally {
+      teacher.model.dispose();
+    }
+  },
+};
+
+registerDefense('nad', NAD);

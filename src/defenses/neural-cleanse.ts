@@ -2,15 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeBatch } from '../data/augment';
 import type { Dataset, FloatDataset } from '../data/dataset';
 import { type Model, weightsHash } from '../models/model';
-import { consoleSink, Progress, type ProgressSink } from '../progress';
+import { consoleSink, Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
-import { fineTuneOrLoad } from '../train/run';
 import { dataHash } from '../train/trainer';
 import { type AnomalyReport, anomalyIndices } from './anomaly-index';
-import type { NeuralCleanseSchedule } from './baseline-schedules';
-import { type BaselineRun, type FineTuneLog, requireClean } from './baseline-run';
-import { CostSchedule, fromTanh, reverseLoss, stampTrigger, toTanh, type Trigger } from './reverse-trigger';
+import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
+import type { DefenseContext, DefenseDefinition } from './defense';
+import { registerDefense } from './registry';
+import { type CostScheduleConfig, CostSchedule, fromTanh, NC_COST_DEFAULTS, reverseLoss, stampTrigger, toTanh, type Trigger } from './reverse-trigger';
 
 /** One class's reversed trigger: the smallest-mask trigger that reached the success threshold (else the last). */
 export interface ReversedTrigger {
@@ -29,7 +29,6 @@ export interface ReversedTrigger {
 }
 
 export interface NeuralCleanseLog {
-  triggers: Omit<ReversedTrigger, 'mask' | 'pattern'>[];
   /** the MAD test over the reversed triggers' norms, always reported */
   anomaly: AnomalyReport;
   /** flagged classes whose reversed triggers were unlearnt (empty: the model is returned unchanged) */
@@ -39,7 +38,51 @@ export interface NeuralCleanseLog {
   fineTune: FineTuneLog | null;
 }
 
-type ReverseSettings = Pick<NeuralCleanseSchedule, 'steps' | 'samplesPerStep' | 'batchSize' | 'lr' | 'cost'>;
+/** How one class's trigger is reverse-engineered. */
+export interface ReverseSettings {
+  /** optimisation steps at most (each a pass over `samplesPerStep` images); early stopping may end sooner */
+  steps: number;
+  samplesPerStep: number;
+  batchSize: number;
+  /** Adam, β1 0.5, β2 0.9 */
+  lr: number;
+  cost: CostScheduleConfig;
+}
+
+export type NeuralCleanseOptions = FineTuneOptions & {
+  reverseSteps: number;
+  samplesPerStep: number;
+  reverseBatchSize: number;
+  reverseLr: number;
+  initCost: number;
+  attackSuccThreshold: number;
+  patience: number;
+  costMultiplier: number;
+  earlyStop: boolean;
+  earlyStopThreshold: number;
+  earlyStopPatience: number;
+  anomalyThreshold: number;
+  /** share of the clean extra set stamped with a flagged class's reversed trigger (true labels kept) */
+  unlearnRatio: number;
+};
+
+function reverseSettings(o: NeuralCleanseOptions): ReverseSettings {
+  return {
+    steps: o.reverseSteps,
+    samplesPerStep: o.samplesPerStep,
+    batchSize: o.reverseBatchSize,
+    lr: o.reverseLr,
+    cost: {
+      initCost: o.initCost,
+      attackSuccThreshold: o.attackSuccThreshold,
+      patience: o.patience,
+      costMultiplier: o.costMultiplier,
+      earlyStop: o.earlyStop,
+      earlyStopThreshold: o.earlyStopThreshold,
+      earlyStopPatience: o.earlyStopPatience,
+    },
+  };
+}
 
 /**
  * Reverse-engineers the smallest trigger that sends the clean images to `target` (Neural Cleanse
@@ -115,26 +158,26 @@ export function reverseEngineer(model: Model, data: Dataset, target: number, s: 
 }
 
 /** One class's reversed trigger from the cache, or reverse-engineered and stored (so an interrupted scan resumes per class). */
-async function reverseOrLoad(run: BaselineRun, clean: Dataset, target: number, s: ReverseSettings, bar: Progress): Promise<ReversedTrigger> {
+async function reverseOrLoad(ctx: DefenseContext<NeuralCleanseOptions>, clean: Dataset, target: number, s: ReverseSettings, bar: Progress): Promise<ReversedTrigger> {
   const key = {
     kind: 'nc-reversed-trigger',
-    model: weightsHash(run.infected),
+    model: weightsHash(ctx.model),
     data: dataHash(clean),
     target,
     settings: { steps: s.steps, samplesPerStep: s.samplesPerStep, batchSize: s.batchSize, lr: s.lr, cost: s.cost },
-    seed: run.seed,
+    seed: ctx.seed,
   };
-  const cached = run.cache?.get('defenses', key);
+  const cached = ctx.cache.get('defenses', key);
   if (cached) {
     const t = JSON.parse(cached.read('trigger.json').toString()) as ReversedTrigger;
     bar.tick(s.steps, `class ${target}: from the cache`);
     return t;
   }
   const started = Date.now();
-  const t = reverseEngineer(run.infected, clean, target, s, new Rng(run.seed).fork(`neural-cleanse/class-${target}`), bar);
+  const t = reverseEngineer(ctx.model, clean, target, s, new Rng(ctx.seed).fork(`nc/class-${target}`), bar);
   // Early stopping leaves steps unrun; the bar counts the schedule's maximum per class.
   bar.tick(s.steps - t.steps);
-  await run.cache?.put('defenses', key, { 'trigger.json': JSON.stringify(t) }, { meta: { seconds: (Date.now() - started) / 1000 }, keepExisting: true });
+  await ctx.cache.put('defenses', key, { 'trigger.json': JSON.stringify(t) }, { meta: { seconds: (Date.now() - started) / 1000 }, keepExisting: true });
   return t;
 }
 
@@ -175,36 +218,105 @@ export function unlearningSet(clean: Dataset, triggers: readonly ReversedTrigger
  * it stamped with the reversed trigger at the true labels. The indices and flagged classes are
  * reported whether or not anything is flagged; with nothing flagged the model is returned as it was.
  */
-export async function neuralCleanse(run: BaselineRun, s: NeuralCleanseSchedule): Promise<{ model: Model; log: NeuralCleanseLog; triggers: ReversedTrigger[] }> {
-  const clean = requireClean(run, 'Neural Cleanse');
-  const classes = run.infected.config.numClasses;
-  const sink: ProgressSink = run.progress ?? consoleSink();
-  const bar = new Progress('neural cleanse: reversing triggers', classes * s.steps, sink, 'step');
-  const triggers: ReversedTrigger[] = [];
-  for (let k = 0; k < classes; k++) triggers.push(await reverseOrLoad(run, clean, k, s, bar));
-  const anomaly = anomalyIndices(
-    triggers.map((t) => t.norm),
-    s.anomalyThreshold,
-  );
-  const summary = triggers.map(({ mask: _m, pattern: _p, ...rest }) => rest);
-  if (anomaly.flagged.length === 0) {
-    return { model: run.infected.clone(), log: { triggers: summary, anomaly, unlearned: [], stampedPerTrigger: 0, fineTune: null }, triggers };
-  }
-  const flagged = anomaly.flagged.map((k) => triggers[k]);
-  const { data, stamped } = unlearningSet(clean, flagged, s.unlearnRatio, new Rng(run.seed).fork('neural-cleanse/unlearn'));
-  const r = await fineTuneOrLoad({
-    from: run.infected,
-    spec: { defense: 'neural-cleanse-unlearning', flagged: anomaly.flagged, unlearnRatio: s.unlearnRatio },
-    trainSet: data,
-    train: s.unlearn,
-    seed: `${String(run.seed)}/neural-cleanse`,
-    label: `neural cleanse: unlearning class ${anomaly.flagged.join(', ')}`,
-    progress: run.progress,
-    cache: run.cache,
-  });
-  return {
-    model: r.model,
-    log: { triggers: summary, anomaly, unlearned: anomaly.flagged, stampedPerTrigger: stamped, fineTune: { history: r.record.history, fromCache: r.fromCache } },
-    triggers,
-  };
-}
+export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralCleanseLog & { triggers: ReversedTrigger[] }> = {
+  description: 'neural cleanse: reverse-engineer a trigger per class, flag outliers by MAD, unlearn them',
+  data: 'clean',
+  defaults: {
+    ...FINE_TUNE_DEFAULTS,
+    reverseSteps: 1000,
+    samplesPerStep: 1000,
+    reverseBatchSize: 32,
+    reverseLr: 0.1,
+    initCost: NC_COST_DEFAULTS.initCost,
+    attackSuccThreshold: NC_COST_DEFAULTS.attackSuccThreshold,
+    patience: NC_COST_DEFAULTS.patience,
+    costMultiplier: NC_COST_DEFAULTS.costMultiplier,
+    earlyStop: NC_COST_DEFAULTS.earlyStop,
+    earlyStopThreshold: NC_COST_DEFAULTS.earlyStopThreshold,
+    earlyStopPatience: NC_COST_DEFAULTS.earlyStopPatience,
+    anomalyThreshold: 2,
+    unlearnRatio: 0.2,
+  },
+  provenance: {
+    ...FINE_TUNE_PROVENANCE,
+    epochs: 'BackdoorBench nc: unlearning fine-tunes with its ft schedule (100 epochs, lr 0.01, cosine)',
+    reverseSteps: 'NC gtsrb_visualize_example.py: STEPS = 1000',
+    samplesPerStep: 'NC gtsrb_visualize_example.py: NB_SAMPLE = 1000 images per step',
+    reverseBatchSize: 'NC gtsrb_visualize_example.py: BATCH_SIZE = 32',
+    reverseLr: 'NC gtsrb_visualize_example.py: Adam lr 0.1 (β1 0.5, β2 0.9 in visualizer.py)',
+    initCost: 'NC gtsrb_visualize_example.py: INIT_COST = 1e-3',
+    attackSuccThreshold: 'NC gtsrb_visualize_example.py: ATTACK_SUCC_THRESHOLD = 0.99',
+    patience: 'NC gtsrb_visualize_example.py: PATIENCE = 5',
+    costMultiplier: 'NC gtsrb_visualize_example.py: COST_MULTIPLIER = 2 (down by 2^1.5)',
+    earlyStop: 'NC gtsrb_visualize_example.py: EARLY_STOP = True',
+    earlyStopThreshold: 'NC gtsrb_visualize_example.py: EARLY_STOP_THRESHOLD = 1.0',
+    earlyStopPatience: 'NC gtsrb_visualize_example.py: EARLY_STOP_PATIENCE = 5 × PATIENCE',
+    anomalyThreshold: 'NC paper §IV-C and mad_outlier_detection.py: anomaly index > 2',
+    unlearnRatio: 'NC paper §VI-C: 20% of the clean sample carries the reversed trigger, labels kept (BackdoorBench unlearning_ratio 0.2)',
+  },
+  profiles: {
+    cpu: {
+      options: { reverseSteps: 40, samplesPerStep: 320, epochs: 20 },
+      provenance: '40 steps of 320 images per class and 20 unlearning epochs, sized by measurement (README, "Baseline defenses")',
+    },
+    smoke: {
+      options: { reverseSteps: 30, samplesPerStep: 100, reverseBatchSize: 50, patience: 2, earlyStopPatience: 6, epochs: 3, batchSize: 50 },
+      provenance: 'seconds, for the tests',
+    },
+  },
+  validate(o) {
+    checkFineTune(o, 'nc');
+    for (const k of ['reverseSteps', 'samplesPerStep', 'reverseBatchSize', 'patience', 'earlyStopPatience'] as const) {
+      if (!Number.isInteger(o[k]) || o[k] < 1) throw new Error(`nc.${k}: expected an integer ≥ 1, got ${o[k]}`);
+    }
+    if (!(o.reverseLr > 0)) throw new Error(`nc.reverseLr: expected a number > 0, got ${o.reverseLr}`);
+    if (!(o.initCost > 0)) throw new Error(`nc.initCost: expected a number > 0, got ${o.initCost}`);
+    if (!(o.anomalyThreshold > 0)) throw new Error(`nc.anomalyThreshold: expected a number > 0, got ${o.anomalyThreshold}`);
+    if (!(o.unlearnRatio > 0 && o.unlearnRatio < 1)) throw new Error(`nc.unlearnRatio: expected a number in (0, 1), got ${o.unlearnRatio}`);
+    new CostSchedule(reverseSettings(o).cost);
+  },
+  async run(ctx) {
+    const clean = requireClean(ctx, 'Neural Cleanse');
+    const o = ctx.options;
+    const settings = reverseSettings(o);
+    const classes = ctx.model.config.numClasses;
+    const started = Date.now();
+    const bar = new Progress('nc: reversing triggers', classes * settings.steps, ctx.progress ?? consoleSink(), 'step');
+    const triggers: ReversedTrigger[] = [];
+    for (let k = 0; k < classes; k++) triggers.push(await reverseOrLoad(ctx, clean, k, settings, bar));
+    const anomaly = anomalyIndices(
+      triggers.map((t) => t.norm),
+      o.anomalyThreshold,
+    );
+    const summary = triggers.map(({ mask: _m, pattern: _p, ...rest }) => rest);
+    const detection = {
+      stage: 'detection',
+      message: `reversed-trigger norms ${summary.map((t) => t.norm.toFixed(1)).join(', ')}; anomaly index ${anomaly.anomalyIndex.toFixed(2)}; flagged: ${anomaly.flagged.length > 0 ? anomaly.flagged.join(', ') : 'none'}`,
+      seconds: (Date.now() - started) / 1000,
+    };
+    if (anomaly.flagged.length === 0) {
+      return {
+        model: ctx.model.clone(),
+        log: [detection, { stage: 'unlearning', message: 'nothing flagged: the model is returned unchanged' }],
+        intermediate: { triggers, anomaly, unlearned: [], stampedPerTrigger: 0, fineTune: null },
+      };
+    }
+    const flagged = anomaly.flagged.map((k) => triggers[k]);
+    const { data, stamped } = unlearningSet(clean, flagged, o.unlearnRatio, new Rng(ctx.seed).fork('nc/unlearn'));
+    const r = await fineTuneStep(ctx, {
+      defense: 'nc',
+      stage: 'unlearning',
+      from: ctx.model,
+      spec: { flagged: anomaly.flagged, unlearnRatio: o.unlearnRatio },
+      trainSet: data,
+      train: cosineFineTune(o, ctx.augment),
+    });
+    return {
+      model: r.model,
+      log: [detection, { stage: 'unlearning', message: `${o.epochs} epochs, ${stamped} of ${clean.shape[0]} images stamped per flagged trigger${r.fromCache ? ' (cached)' : ''}`, seconds: r.log.seconds }],
+      intermediate: { triggers, anomaly, unlearned: anomaly.flagged, stampedPerTrigger: stamped, fineTune: r.log },
+    };
+  },
+};
+
+registerDefense('nc', NEURAL_CLEANSE);

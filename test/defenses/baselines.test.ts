@@ -5,14 +5,13 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
-import { anp } from '../../src/defenses/anp';
-import { baselineSchedules } from '../../src/defenses/baseline-schedules';
-import type { BaselineRun } from '../../src/defenses/baseline-run';
+import type { AnpLog } from '../../src/defenses/anp';
 import { meanChannelActivation, pruningOrder } from '../../src/defenses/channel-pruning';
-import { finePruning } from '../../src/defenses/fine-pruning';
-import { fineTuning } from '../../src/defenses/fine-tuning';
-import { nad } from '../../src/defenses/nad';
-import { neuralCleanse } from '../../src/defenses/neural-cleanse';
+import type { DefenseContext } from '../../src/defenses/defense';
+import type { FinePruningLog } from '../../src/defenses/fine-pruning';
+import type { NadLog } from '../../src/defenses/nad';
+import type { NeuralCleanseLog } from '../../src/defenses/neural-cleanse';
+import { defenseDefinition, resolveDefenseOptions, runDefense } from '../../src/defenses';
 import { weightsHash } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
@@ -20,11 +19,13 @@ import { backdoorMetrics, type BadNetsFixture, badnetsMnist } from './fixtures';
 
 describe('the five baseline defenses on a BadNets mnist-net (smoke)', function () {
   const profile = resolveProfile('smoke', 'mnist');
-  const s = baselineSchedules(profile);
   let f: BadNetsFixture;
   let dir: string;
-  let run: BaselineRun;
+  let ctx: Omit<DefenseContext, 'options'>;
+  let measured: { stage: string; acc: number; asr: number }[];
   let infectedHash: string;
+  const smoke = (name: string, options?: Record<string, unknown>) => runDefense({ name, profile: 'smoke', options }, ctx);
+  const option = (name: string, key: string) => resolveDefenseOptions({ name, profile: 'smoke' })[key] as number;
 
   before(async () => {
     await initBackend('wasm');
@@ -33,7 +34,16 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-baselines-'));
-    run = { infected: f.infected, clean: f.clean, seed: 7, progress: silentSink, cache: new Cache(dir) };
+    measured = [];
+    ctx = {
+      model: f.infected,
+      data: { clean: f.clean },
+      augment: profile.train.augment,
+      seed: 7,
+      progress: silentSink,
+      cache: new Cache(dir),
+      measure: (stage, m) => measured.push({ stage, ...backdoorMetrics(m, f) }),
+    };
   });
   afterEach(() => {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -42,12 +52,13 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
 
   it('fine-tuning trains a copy on the clean data only, and a second run reads it from the cache', async () => {
     const tensors = tf.memory().numTensors;
-    const first = await fineTuning(run, s.ft);
-    assert.equal(first.log.history.length, s.ft.train.epochs);
-    assert.equal(first.log.fromCache, false);
+    const first = await smoke('ft');
+    const log = (r: typeof first) => (r.intermediate as { fineTune: { history: unknown[]; fromCache: boolean } }).fineTune;
+    assert.equal(log(first).history.length, option('ft', 'epochs'));
+    assert.equal(log(first).fromCache, false);
     assert.notEqual(weightsHash(first.model), infectedHash);
-    const again = await fineTuning(run, s.ft);
-    assert.equal(again.log.fromCache, true);
+    const again = await smoke('ft');
+    assert.equal(log(again).fromCache, true);
     assert.equal(weightsHash(again.model), weightsHash(first.model));
     first.model.dispose();
     again.model.dispose();
@@ -55,15 +66,18 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
 
   it('fine-pruning prunes the least active channels first, and they stay zero through fine-tuning', async () => {
-    const { model, log } = await finePruning(run, s.fp);
+    const { model, intermediate } = await smoke('fp');
+    const log = intermediate as FinePruningLog;
+    const maxAccDrop = option('fp', 'maxAccDrop');
     const order = pruningOrder(meanChannelActivation(f.infected, f.clean, 'conv2'));
     assert.ok(log.pruned.length >= 1, `pruned ${log.pruned.length}`);
     assert.deepEqual(log.pruned, Array.from(order.subarray(0, log.pruned.length)));
     const base = log.curve[0].acc;
-    for (const point of log.curve.slice(0, log.pruned.length + 1)) assert.ok(base - point.acc <= s.fp.maxAccDrop);
+    for (const point of log.curve.slice(0, log.pruned.length + 1)) assert.ok(base - point.acc <= maxAccDrop);
     const stopped = log.curve.at(-1)!;
-    assert.ok(stopped.pruned === log.pruned.length || base - stopped.acc > s.fp.maxAccDrop, 'pruning stops at the first channel past the accuracy drop');
-    assert.equal(log.fineTune.history.length, s.fp.train.epochs);
+    assert.ok(stopped.pruned === log.pruned.length || base - stopped.acc > maxAccDrop, 'pruning stops at the first channel past the accuracy drop');
+    assert.equal(log.fineTune.history.length, option('fp', 'epochs'));
+    assert.deepEqual(measured.map((m) => m.stage), ['pruned'], 'the pruned model is measured before fine-tuning');
     const weight = model.params.get('conv2.weight')!.arraySync() as number[][][][];
     const gamma = model.params.get('bn2.gamma')!.dataSync();
     const beta = model.params.get('bn2.beta')!.dataSync();
@@ -80,16 +94,18 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
 
   it('NAD: the attention loss between student and teacher falls', async () => {
-    const { model, log } = await nad(run, s.nad);
+    const { model, intermediate } = await smoke('nad');
+    const log = intermediate as NadLog;
     assert.deepEqual(log.terms, [{ layer: 'conv2', p: 2, beta: 5000 }]);
-    assert.equal(log.attentionLoss.length, s.nad.student.epochs + 1);
+    assert.equal(log.attentionLoss.length, option('nad', 'epochs') + 1);
     const [first, ...rest] = log.attentionLoss;
     assert.ok(rest.at(-1)! < first * 0.8, `attention loss ${log.attentionLoss.map((v) => v.toFixed(4)).join(' → ')}`);
     model.dispose();
   });
 
   it('Neural Cleanse: the target class has the smallest reversed mask and the largest small-side anomaly index', async () => {
-    const { model, log } = await neuralCleanse(run, s.nc);
+    const { model, intermediate } = await smoke('nc');
+    const log = intermediate as NeuralCleanseLog & { triggers: { norm: number }[] };
     const norms = log.triggers.map((t) => t.norm);
     assert.equal(norms.indexOf(Math.min(...norms)), f.target, `norms ${norms.map((v) => v.toFixed(1)).join(' ')}`);
     const { anomaly } = log;
@@ -108,7 +124,8 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
 
   it('ANP: its masks prune neurons, and pruning by the masks lowers ASR', async () => {
     const before = backdoorMetrics(f.infected, f);
-    const { model, log } = await anp(run, s.anp, profile.train.augment);
+    const { model, intermediate } = await smoke('anp');
+    const log = intermediate as AnpLog;
     assert.ok(log.pruned.length > 0, 'the default threshold prunes neurons');
     for (const p of log.pruned) assert.ok(p.mask <= 0.2);
     for (const p of log.pruned) assert.equal(model.params.get(`${p.layer}.gamma`)!.dataSync()[p.channel], 0);
@@ -117,15 +134,12 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     model.dispose();
   });
 
-  for (const [name, fn] of [
-    ['fine-tuning', () => fineTuning({ ...run, clean: undefined }, s.ft)],
-    ['fine-pruning', () => finePruning({ ...run, clean: undefined }, s.fp)],
-    ['NAD', () => nad({ ...run, clean: undefined }, s.nad)],
-    ['Neural Cleanse', () => neuralCleanse({ ...run, clean: undefined }, s.nc)],
-    ['ANP', () => anp({ ...run, clean: undefined }, s.anp, profile.train.augment)],
-  ] as const) {
-    it(`${name} refuses to run without clean extra data`, async () => {
-      await assert.rejects(fn(), new RegExp(`${name} needs clean extra data`));
+  for (const name of ['ft', 'fp', 'nad', 'nc', 'anp']) {
+    it(`${name} refuses to run without clean extra data, with a clear error`, async () => {
+      await assert.rejects(runDefense({ name, profile: 'smoke' }, { ...ctx, data: {} }), new RegExp(`${name}: needs a clean extra set \\(data.clean\\)`));
+      await assert.rejects(runDefense({ name, profile: 'smoke' }, { ...ctx, data: { train: f.clean } }), /needs a clean extra set/);
+      const def = defenseDefinition(name);
+      await assert.rejects(def.run({ ...ctx, data: {}, options: resolveDefenseOptions({ name, profile: 'smoke' }) }), /needs clean extra data/);
     });
   }
 });
