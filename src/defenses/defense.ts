@@ -1,7 +1,9 @@
+import type { LabelRule } from '../attacks/backdoor/trigger';
 import type { Cache } from '../cache';
 import type { AugmentConfig } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import type { Model } from '../models/model';
+import type { VegaLiteSpec } from '../plots/vega';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
 import type { ProfileName } from '../train/profiles';
@@ -64,6 +66,25 @@ export class DefenseInterrupted extends Error {
   }
 }
 
+/** What only the experiment knows, given to `analyze` after the defense has run. */
+export interface GroundTruth {
+  /** ascending positions in the training set of the poisoned images */
+  poisoned: Int32Array;
+  /** ascending positions of images the attack altered but did not poison (WaNet's noise mode): clean for the defender */
+  cross: Int32Array;
+  trainSize: number;
+  rule: LabelRule;
+}
+
+/** A defense's own reading of its intermediate results against the ground truth: rows to print and figures. */
+export interface DefenseAnalysis {
+  /** one plain-JSON row per stage or iteration */
+  rows: Record<string, number | string | null>[];
+  /** anything else worth keeping in the report (e.g. thinned curves) */
+  details?: unknown;
+  specs: Record<string, VegaLiteSpec>;
+}
+
 /** What a defense needs to see: the clean extra set, the (poisoned) training set, or either. */
 export type DataNeed = 'clean' | 'train' | 'either';
 
@@ -79,4 +100,6 @@ export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I 
   /** checks the resolved options beyond their types (ranges, consistency); throws naming the option */
   validate?(options: O): void;
   run(ctx: DefenseContext<O>): Promise<DefenseResult<I>>;
+  /** measures the intermediate results against the ground truth (the experiment calls it after `run`) */
+  analyze?(intermediate: I, truth: GroundTruth): DefenseAnalysis;
 }

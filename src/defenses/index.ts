@@ -1,4 +1,6 @@
 export * from './defense';
 export * from './registry';
 export * from './clean-set';
+export * from './pbe';
+export * from './pbe-analysis';
 export * from './baselines';

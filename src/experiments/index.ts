@@ -2,3 +2,4 @@ export * from './output';
 export * from './observe';
 export * from './pgd';
 export * from './theorem1';
+export * from './defend';

@@ -1,0 +1,331 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type Norm, pgd, type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
+import { makeBatch } from '../data/augment';
+import { type Dataset, subset } from '../data/dataset';
+import type { Model } from '../models/model';
+import { Rng } from '../rng';
+import { fineTuneOrLoad } from '../train/run';
+import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
+import { type DefenseContext, DefenseInterrupted, type DefenseLogEntry } from './defense';
+import { analyzePbe } from './pbe-analysis';
+import { registerDefense } from './registry';
+
+/** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
+export type PbeOptions = {
+  /** share of the training set drawn at random as the first extra set (setting B) */
+  extraRatio: number;
+  /** share of the ranked training set kept as the next extra set, one per later iteration (so iterations = length + 1) */
+  topShares: readonly number[];
+  /** fine-tuning epochs per iteration (setting B) */
+  epochs: number;
+  /** epochs with adversarial batches in the first iteration, counted from its first epoch */
+  adversarialEpochsFirst: number;
+  /** epochs with adversarial batches in each later iteration */
+  adversarialEpochsLater: number;
+  /** leading adversarial batches per adversarial epoch in later iterations; 0 = all */
+  adversarialBatchesLater: number;
+  /** fine-tuning epochs with the clean extra set (setting A), and how many of them are adversarial */
+  cleanEpochs: number;
+  cleanAdversarialEpochs: number;
+  /** false: the ablation without step 1 (plain progressive fine-tuning) */
+  adversarial: boolean;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batchSize: number;
+  pgdNorm: string;
+  pgdEps: number;
+  /** step = pgdStepFraction · ε */
+  pgdStepFraction: number;
+  pgdIterations: number;
+  pgdRandomStart: boolean;
+};
+
+export const PBE_DEFAULTS: PbeOptions = {
+  extraRatio: 0.05,
+  topShares: [0.2, 0.5, 0.7],
+  epochs: 10,
+  adversarialEpochsFirst: 10,
+  adversarialEpochsLater: 1,
+  adversarialBatchesLater: 31,
+  cleanEpochs: 20,
+  cleanAdversarialEpochs: 3,
+  adversarial: true,
+  lr: 0.001,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  batchSize: 128,
+  pgdNorm: 'linf',
+  pgdEps: 6 / 255,
+  pgdStepFraction: 0.2,
+  pgdIterations: 7,
+  pgdRandomStart: false,
+};
+
+const REF = 'reference code (pbe_main.py / aft_train.py)';
+
+const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
+  extraRatio: `paper and ${REF}: a random 5% of the training set`,
+  topShares: `${REF}: top rates 20%, 50%, 70% for progressive steps 1–3`,
+  epochs: `${REF}: 10 epochs per progressive step`,
+  adversarialEpochsFirst: `${REF}: step 0 uses adversarial batches in every epoch`,
+  adversarialEpochsLater: `${REF}: later steps use adversarial batches in their first epoch only`,
+  adversarialBatchesLater: `${REF}: partial adversarial epochs perturb batches 0–30`,
+  cleanEpochs: 'reference code aft_main.py: 20 epochs (there on the whole clean training set; here on the 5% clean extra set, as the paper describes)',
+  cleanAdversarialEpochs: 'reference code aft_main.py: adversarial batches in epochs 0–2',
+  adversarial: 'paper (step 1); false is our ablation: progressive fine-tuning without adversarial examples',
+  lr: `${REF}: SGD lr 0.001, never decayed (the scheduler is not stepped)`,
+  momentum: `${REF}: SGD momentum 0.9`,
+  weightDecay: `${REF}: weight decay 5e-4`,
+  batchSize: `${REF}: batch 128`,
+  pgdNorm: `${REF}: L∞`,
+  pgdEps: `${REF}: ε = 6/255`,
+  pgdStepFraction: `${REF}: step ε/5`,
+  pgdIterations: `${REF}: 7 iterations`,
+  pgdRandomStart: `${REF}: no random start`,
+};
+
+function validatePbe(o: PbeOptions): void {
+  const share = (name: string, v: number) => {
+    if (!(v > 0 && v <= 1)) throw new Error(`pbe.${name}: expected a ratio in (0, 1], got ${v}`);
+  };
+  share('extraRatio', o.extraRatio);
+  o.topShares.forEach((v, i) => share(`topShares[${i}]`, v));
+  const int = (name: keyof PbeOptions, min: number) => {
+    const v = o[name] as number;
+    if (!(Number.isInteger(v) && v >= min)) throw new Error(`pbe.${name}: expected an integer ≥ ${min}, got ${v}`);
+  };
+  int('epochs', 1);
+  int('cleanEpochs', 1);
+  int('batchSize', 1);
+  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'pgdIterations'] as const) int(k, 0);
+  if (o.adversarialEpochsFirst > o.epochs || o.adversarialEpochsLater > o.epochs) {
+    throw new Error(`pbe.adversarialEpochsFirst/Later: at most epochs (${o.epochs}), got ${o.adversarialEpochsFirst}/${o.adversarialEpochsLater}`);
+  }
+  if (o.cleanAdversarialEpochs > o.cleanEpochs) throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
+  for (const k of ['lr', 'momentum', 'weightDecay', 'pgdStepFraction'] as const) {
+    if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
+  }
+  validatePgd(pgdOf(o));
+}
+
+export function pgdOf(o: PbeOptions): PgdConfig {
+  if (o.pgdNorm !== 'linf' && o.pgdNorm !== 'l2') throw new Error(`pbe.pgdNorm: expected 'linf' or 'l2', got '${o.pgdNorm}'`);
+  return {
+    norm: o.pgdNorm as Norm,
+    eps: o.pgdEps,
+    step: o.pgdStepFraction * o.pgdEps,
+    iterations: o.pgdIterations,
+    randomStart: o.pgdRandomStart,
+    targeted: false,
+  };
+}
+
+/** One fine-tuning stage: how many epochs, and which batches are replaced by their PGD examples. */
+interface Stage {
+  epochs: number;
+  adversarialEpochs: number;
+  /** leading adversarial batches per adversarial epoch; null = all */
+  adversarialBatches: number | null;
+}
+
+/** Per epoch with adversarial batches: counts[given label][prediction on its adversarial example]. */
+export interface AdversarialEpochSummary {
+  adversarial: number;
+  counts: number[][];
+}
+
+export interface PbeIteration {
+  /** 1-based */
+  iteration: number;
+  /** positions in the defender's training set (setting B) or in the clean extra set (setting A) */
+  extra: Int32Array;
+  /** per training image, cosine similarity of the infected and the purified model's logits after this iteration; setting B only */
+  scores: Float32Array | null;
+  /** per fine-tuning epoch, the adversarial examples' labels against their predictions (null for clean epochs) */
+  adversarial: (AdversarialEpochSummary | null)[];
+  fromCache: boolean;
+  trainSeconds: number;
+}
+
+export interface PbeIntermediate {
+  setting: 'clean-data' | 'progressive';
+  iterations: PbeIteration[];
+}
+
+/** Eval-mode logits of every image, [n × K] row-major. */
+export function logitsOf(model: Pick<Model, 'predict' | 'config'>, ds: Dataset, batchSize = 256): Float32Array {
+  const n = ds.shape[0];
+  const k = model.config.numClasses;
+  const [, h, w, c] = ds.shape;
+  const out = new Float32Array(n * k);
+  for (let start = 0; start < n; start += batchSize) {
+    const idx = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
+    const logits = tf.tidy(() => model.predict(tf.tensor4d(makeBatch(ds, idx), [idx.length, h, w, c])));
+    out.set(logits.dataSync(), start * k);
+    logits.dispose();
+  }
+  return out;
+}
+
+/** Row-wise cosine similarity of two [n × K] matrices (0 where a row is all zero). */
+export function cosineRows(a: Float32Array, b: Float32Array, k: number): Float32Array {
+  if (a.length !== b.length || a.length % k !== 0) throw new Error(`cosineRows: shapes ${a.length} and ${b.length} are not both n × ${k}`);
+  const n = a.length / k;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let j = i * k; j < (i + 1) * k; j++) {
+      dot += a[j] * b[j];
+      na += a[j] * a[j];
+      nb += b[j] * b[j];
+    }
+    out[i] = na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
+  }
+  return out;
+}
+
+/** The top `share` of positions by score, descending; ties by position, so the choice is reproducible. */
+export function topByScore(scores: Float32Array, share: number): Int32Array {
+  const order = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a] || a - b);
+  return Int32Array.from(order.slice(0, Math.round(share * scores.length)));
+}
+
+/**
+ * Fine-tunes `from` on `extra` through the cache: in the stage's adversarial epochs, the leading
+ * batches are replaced by their untargeted PGD examples against the current weights, with the
+ * labels the defender has (step 1); the other batches are the clean images (step 2).
+ */
+async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra: Dataset, stage: Stage, spec: Record<string, unknown>, seed: string) {
+  const o = ctx.options;
+  const cfg = pgdOf(o);
+  const k = from.config.numClasses;
+  const train: TrainConfig = {
+    epochs: stage.epochs,
+    batchSize: o.batchSize,
+    optimizer: { kind: 'sgd', lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay },
+    schedule: { kind: 'constant' },
+    augment: ctx.augment,
+  };
+  const adversarialBatch = (c: BatchContext) =>
+    o.adversarial && c.epoch < stage.adversarialEpochs && (stage.adversarialBatches === null || c.batch < stage.adversarialBatches);
+  let tally: AdversarialEpochSummary | null = null;
+  const prepareBatch = (model: Model, { x, y }: Batch, c: BatchContext): Batch | void => {
+    if (!adversarialBatch(c)) return;
+    const adv = pgd(model, x, y, cfg, c.rng);
+    const predicted = tf.tidy(() => tf.argMax(model.predict(adv), 1));
+    const p = predicted.dataSync();
+    const given = y.dataSync();
+    predicted.dispose();
+    tally ??= { adversarial: 0, counts: Array.from({ length: k }, () => new Array<number>(k).fill(0)) };
+    for (let i = 0; i < p.length; i++) tally.counts[given[i]][p[i]]++;
+    tally.adversarial += p.length;
+    return { x: adv, y };
+  };
+  const result = await fineTuneOrLoad({
+    from,
+    spec: { purpose: 'pbe', ...spec, stage, options: o },
+    trainSet: extra,
+    train,
+    seed,
+    hooks: {
+      prepareBatch,
+      summarizeEpoch: () => {
+        const s = tally;
+        tally = null;
+        return s;
+      },
+    },
+    label: `pbe ${spec.stage as string}`,
+    progress: ctx.progress,
+    cache: ctx.cache,
+    shouldStop: ctx.shouldStop,
+  });
+  if (!result.complete) {
+    result.model.dispose();
+    throw new DefenseInterrupted('pbe', String(spec.stage));
+  }
+  return result;
+}
+
+function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, r: Awaited<ReturnType<typeof fineTuneStage>>): PbeIteration {
+  return {
+    iteration: t + 1,
+    extra,
+    scores,
+    adversarial: r.record.history.map((e) => (e.summary ?? null) as AdversarialEpochSummary | null),
+    fromCache: r.fromCache,
+    trainSeconds: r.record.trainSeconds,
+  };
+}
+
+/** Setting A: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
+async function withCleanData(ctx: DefenseContext<PbeOptions>) {
+  const o = ctx.options;
+  const clean = ctx.data.clean!;
+  const t0 = Date.now();
+  const r = await fineTuneStage(ctx, ctx.model, clean, { epochs: o.cleanEpochs, adversarialEpochs: o.cleanAdversarialEpochs, adversarialBatches: null }, { setting: 'clean-data', stage: 'clean data' }, `${ctx.seed}/pbe-clean`);
+  ctx.measure('iteration 1', r.model);
+  const all = Int32Array.from(clean.labels.keys());
+  const log: DefenseLogEntry[] = [{ stage: 'iteration 1', message: `fine-tuned on the clean extra set (${clean.shape[0]} images)${r.fromCache ? ' [cached]' : ''}`, seconds: (Date.now() - t0) / 1000 }];
+  return { model: r.model, log, intermediate: { setting: 'clean-data' as const, iterations: [iterationOf(0, all, null, r)] } };
+}
+
+/** Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration fine-tuned with steps 1 and 2. */
+async function progressive(ctx: DefenseContext<PbeOptions>) {
+  const o = ctx.options;
+  const train = ctx.data.train!;
+  const n = train.shape[0];
+  const k = ctx.model.config.numClasses;
+  const original = logitsOf(ctx.model, train);
+  const first = new Rng(ctx.seed).fork('pbe-extra').sample(n, Math.round(o.extraRatio * n)).sort();
+  let extra = first;
+  let current: Model = ctx.model;
+  const iterations: PbeIteration[] = [];
+  const log: DefenseLogEntry[] = [];
+  try {
+    for (let t = 0; t <= o.topShares.length; t++) {
+      if (extra.length === 0) {
+        throw new Error(`pbe: the extra set of iteration ${t + 1} is empty (${t === 0 ? `extraRatio ${o.extraRatio}` : `top share ${o.topShares[t - 1]}`} of ${n} images)`);
+      }
+      const t0 = Date.now();
+      const stage: Stage =
+        t === 0
+          ? { epochs: o.epochs, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null }
+          : { epochs: o.epochs, adversarialEpochs: o.adversarialEpochsLater, adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater };
+      const r = await fineTuneStage(ctx, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, { setting: 'progressive', stage: `iteration ${t + 1}` }, `${ctx.seed}/pbe-${t}`);
+      if (current !== ctx.model) current.dispose();
+      current = r.model;
+      ctx.measure(`iteration ${t + 1}`, current);
+      // Step 3: an image whose logits the purification left pointing the same way is likely clean.
+      const scores = cosineRows(original, logitsOf(current, train), k);
+      iterations.push(iterationOf(t, extra, scores, r));
+      log.push({ stage: `iteration ${t + 1}`, message: `fine-tuned on ${extra.length} images${r.fromCache ? ' [cached]' : ''}; ranked ${n}`, seconds: (Date.now() - t0) / 1000 });
+      if (t < o.topShares.length) extra = topByScore(scores, o.topShares[t]).sort();
+    }
+  } catch (e) {
+    if (current !== ctx.model) current.dispose();
+    throw e;
+  }
+  return { model: current, log, intermediate: { setting: 'progressive' as const, iterations } };
+}
+
+registerDefense<PbeOptions, PbeIntermediate>('pbe', {
+  description:
+    'Progressive Backdoor Erasing (Mu et al., CVPR 2023): fine-tune on PGD examples of an extra set with their labels, then on the set itself; ' +
+    'with a clean extra set once (setting A), else progressively from a ranking of the training set (setting B)',
+  data: 'either',
+  defaults: PBE_DEFAULTS,
+  provenance: PBE_PROVENANCE,
+  profiles: {
+    smoke: {
+      options: { epochs: 2, adversarialEpochsFirst: 2, cleanEpochs: 3, cleanAdversarialEpochs: 2, batchSize: 50, lr: 0.01, extraRatio: 0.1 },
+      provenance: 'seconds on MNIST smoke, for tests; larger lr and extra set so that 2 epochs move the weights',
+    },
+  },
+  validate: validatePbe,
+  run: (ctx) => (ctx.data.clean ? withCleanData(ctx) : progressive(ctx)),
+  analyze: analyzePbe,
+});

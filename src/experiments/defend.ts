@@ -1,0 +1,205 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { runtimeInfo } from '../backend';
+import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet } from '../attacks/backdoor/poison';
+import type { StaticAttack } from '../attacks/backdoor/registry';
+import { type AttackRequest, type InfectedModel, trainInfected } from '../attacks/backdoor/run';
+import { configKey } from '../cache';
+import { loadDataset } from '../data/registry';
+import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
+import type { DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
+import '../defenses';
+import { defenseDefinition, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
+import { loadTensors, saveTensors } from '../io/checkpoint';
+import type { Model } from '../models/model';
+import { vegaLite, type VegaLiteSpec } from '../plots/vega';
+import { Rng } from '../rng';
+import type { ResolvedProfile } from '../train/profiles';
+import { profileData } from '../train/run';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
+
+export interface DefendConfig {
+  defense: string;
+  /** option overrides, applied after the profile's schedule */
+  options?: Record<string, DefenseOptionValue>;
+  /** for a defense that takes either: give it the clean extra set (PBE's setting A) instead of the training set */
+  cleanData: boolean;
+  /** the clean extra set: a share of the training set (default 5%) or a number of images */
+  cleanRatio?: number;
+  cleanSize?: number;
+  profile: ResolvedProfile;
+  attack: AttackRequest;
+  seed: number;
+  dataPath?: string;
+  /** the report's folder instead of results/defend/<name>-<key>/ */
+  outDir?: string;
+}
+
+export interface StageMetrics {
+  stage: string;
+  acc: number;
+  asr: number;
+}
+
+export interface DefendReport extends ReportHeader<DefendConfig> {
+  defense: { name: string; options: Record<string, DefenseOptionValue>; provenance: Record<string, string> };
+  /** which data the defense saw */
+  data: { train: number | null; clean: number | null };
+  /** ACC/ASR measured by this experiment: before, at each stage the defense asked for, after */
+  stages: StageMetrics[];
+  before: { acc: number; asr: number };
+  after: { acc: number; asr: number };
+  log: DefenseLogEntry[];
+  analysis: { rows: Record<string, number | string | null>[]; details?: unknown } | null;
+  /** wall time of the defense itself */
+  seconds: number;
+  figures: Record<string, string>;
+}
+
+export type DefendResult = DefendReport & { specs: FigureSpecs; fromCache: boolean };
+
+/**
+ * The training set as the defender receives it and the ground truth. The dynamic attack poisons
+ * each batch afresh while training, so its defender gets a training set poisoned once with the
+ * trained generators: the same share of images as the static attacks, triggered and relabelled.
+ */
+export function defenderView(infected: InfectedModel, seed: number): PoisonedSet {
+  if (infected.poisoned) return infected.poisoned;
+  const { attack } = infected;
+  const asStatic = { ...attack, cleanLabel: false, crossRatio: 0, config: attack.config } as unknown as StaticAttack;
+  return poisonTrainingSet(infected.data.train, asStatic, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
+}
+
+/** Fig. 7: clean accuracy and attack success rate at each stage of the defense. */
+export function stagesSpec(stages: readonly StageMetrics[], title: string): VegaLiteSpec {
+  const values = stages.flatMap((s, i) => [
+    { step: i, stage: s.stage, metric: 'ACC', value: s.acc },
+    { step: i, stage: s.stage, metric: 'ASR', value: s.asr },
+  ]);
+  return vegaLite({
+    title: { text: title, subtitle: 'measured on the clean and the triggered test sets after each stage (Fig. 7)' },
+    data: { values },
+    width: 320,
+    height: 220,
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'stage', type: 'ordinal', sort: stages.map((s) => s.stage), title: null, axis: { labelAngle: -30 } },
+      y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '%' }, title: null },
+      color: { field: 'metric', type: 'nominal', sort: ['ACC', 'ASR'] },
+      tooltip: [{ field: 'stage' }, { field: 'metric' }, { field: 'value', format: '.2%' }],
+    },
+  } as Omit<VegaLiteSpec, '$schema'>);
+}
+
+/** The defense request, its resolved options, whether it gets the clean extra set, and the run's cache key. */
+function identify(cfg: DefendConfig) {
+  const def = defenseDefinition(cfg.defense);
+  const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options };
+  const options = resolveDefenseOptions(request);
+  if (cfg.cleanData && def.data === 'train') throw new Error(`${cfg.defense}: works on the training set and takes no clean extra set (drop --clean-data)`);
+  const useClean = def.data === 'clean' || (def.data === 'either' && cfg.cleanData);
+  return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean } } };
+}
+
+/**
+ * Runs one defense on one cached infected model: gives it only the defender's data, measures ACC
+ * and ASR itself at each stage the defense asks for, reads the intermediate results against the
+ * ground truth, and writes the report and figures. A finished run is read from the cache; an
+ * interrupted one resumes through the defense's own cached stages.
+ */
+export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): Promise<DefendResult> {
+  const { cache, progress } = experimentContext(opts);
+  const { def, request, options, useClean, key } = identify(cfg);
+  const out = resultOutput(cache, {
+    key,
+    folder: 'defend',
+    name: `${cfg.profile.dataset}-${cfg.attack.name}-${cfg.attack.mode}-${cfg.defense}${useClean ? '-clean' : ''}`,
+    outDir: cfg.outDir,
+  });
+
+  const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
+  const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
+  let purified: Model | null = null;
+  try {
+    const cached = cache.get('defenses', key);
+    if (cached) {
+      const stored = JSON.parse(cached.read('report.json').toString()) as DefendReport & { specs: FigureSpecs };
+      const figures = await out.writeFigures(stored.specs);
+      const { specs, ...report } = stored;
+      out.writeReport({ ...report, figures });
+      return { ...report, figures, specs, fromCache: true };
+    }
+    const view = defenderView(infected, cfg.seed);
+    const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
+    let data: DefenderData;
+    if (useClean) {
+      const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
+      const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
+      data = { clean: cleanExtraSet(splits.train, idx, altered) };
+    } else {
+      data = { train: view.data };
+    }
+
+    const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
+    const before = { acc: infected.acc, asr: infected.asr };
+    const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
+    const t0 = Date.now();
+    const result = await runDefense(request, {
+      model: infected.model,
+      data,
+      augment: cfg.profile.train.augment,
+      seed: cfg.seed,
+      progress,
+      cache,
+      measure: (stage, m) => {
+        stages.push({ stage, ...measure(m) });
+      },
+    });
+    const seconds = (Date.now() - t0) / 1000;
+    purified = result.model;
+    const after = measure(purified);
+    const analysis = def.analyze?.(result.intermediate, truth) ?? null;
+    const title = `${cfg.defense}${useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
+    const specs: FigureSpecs = { 'acc-asr': stagesSpec(stages, title), ...(analysis?.specs ?? {}) };
+    const figures = await out.writeFigures(specs);
+    const report: DefendReport = {
+      config: cfg,
+      key: out.key,
+      runtime: runtimeInfo(),
+      defense: { name: cfg.defense, options, provenance: optionProvenance(request) },
+      data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
+      stages,
+      before,
+      after,
+      log: result.log,
+      analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
+      seconds,
+      figures,
+    };
+    const model = purified;
+    await cache.put('defenses', key, { 'report.json': JSON.stringify({ ...report, specs }) }, {
+      meta: { defense: cfg.defense, attack: cfg.attack.name },
+      keepExisting: true,
+      fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(key) }),
+    });
+    out.writeReport(report);
+    return { ...report, specs, fromCache: false };
+  } finally {
+    purified?.dispose();
+    infected.model.dispose();
+    infected.attack.trigger.dispose();
+  }
+}
+
+/** Loads the purified weights of a finished `defend` run from the cache into `model`; false when it has not run. */
+export async function loadPurified(cfg: DefendConfig, model: Model, opts: ExperimentOptions = {}): Promise<boolean> {
+  const { cache } = experimentContext(opts);
+  const entry = cache.get('defenses', identify(cfg).key);
+  if (!entry) return false;
+  const { tensors } = await loadTensors(entry.dir);
+  try {
+    model.loadWeights(tensors);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  return true;
+}

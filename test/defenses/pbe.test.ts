@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { evaluateBackdoor } from '../../src/attacks/backdoor/poison';
+import { type InfectedModel, trainInfected } from '../../src/attacks/backdoor/run';
+import { initBackend } from '../../src/backend';
+import { Cache } from '../../src/cache';
+import { type DatasetSplits } from '../../src/data/dataset';
+import { loadDataset } from '../../src/data/registry';
+import { cleanExtraSet, selectCleanExtra } from '../../src/defenses/clean-set';
+import { type DefenderData, type DefenseContext, DefenseInterrupted, type GroundTruth } from '../../src/defenses/defense';
+import { analyzePbe, type PbeIterationMetrics } from '../../src/defenses/pbe-analysis';
+import type { PbeIntermediate } from '../../src/defenses/pbe';
+import { registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
+import '../../src/defenses';
+import { defend } from '../../src/experiments/defend';
+import { weightsHash } from '../../src/models/model';
+import { silentSink } from '../../src/progress';
+import { Rng } from '../../src/rng';
+import { resolveProfile } from '../../src/train/profiles';
+import { profileData } from '../../src/train/run';
+
+/** MNIST's usual L∞ budget (6/255 barely moves a digit); two iterations keep the tests to seconds. */
+const MNIST_PBE = { pgdEps: 0.3, topShares: [0.3] };
+
+let spied: Omit<DefenseContext, 'options'> | null = null;
+let measured: unknown = 'not called';
+registerDefense<{ unused: number }, null>('test-spy', {
+  description: 'records what it is given and returns a clone',
+  data: 'either',
+  defaults: { unused: 0 },
+  provenance: { unused: 'test' },
+  async run(ctx) {
+    spied = ctx;
+    measured = ctx.measure('looked', ctx.model);
+    return { model: ctx.model.clone(), log: [], intermediate: null };
+  },
+});
+
+describe('PBE on MNIST smoke (blend, all-to-one)', function () {
+  const profile = resolveProfile('smoke', 'mnist');
+  let dir: string;
+  let cache: Cache;
+  let splits: DatasetSplits;
+  let infected: InfectedModel;
+  let truth: GroundTruth;
+  let referenceHash: string;
+
+  before(async () => {
+    await initBackend('wasm');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-defense-'));
+    cache = new Cache(dir);
+    splits = profileData(await loadDataset('mnist', { cache }), profile);
+    infected = await trainInfected(profile, { name: 'blend', mode: 'all2one', target: 0 }, { seed: 0, cache, splits, progress: silentSink });
+    const { poisonedIndices, crossIndices, data } = infected.poisoned!;
+    truth = { poisoned: poisonedIndices, cross: crossIndices, trainSize: data.shape[0], rule: infected.attack.rule };
+  });
+  after(() => {
+    infected.model.dispose();
+    infected.attack.trigger.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function run(data: DefenderData, options: Record<string, unknown>, extra: Partial<Omit<DefenseContext, 'options'>> = {}) {
+    const stages: { stage: string; acc: number; asr: number }[] = [];
+    const ctx: Omit<DefenseContext, 'options'> = {
+      model: infected.model,
+      data,
+      augment: profile.train.augment,
+      seed: 0,
+      progress: silentSink,
+      cache,
+      measure: (stage, m) => stages.push({ stage, ...evaluateBackdoor(m, splits.test, infected.triggered) }),
+      ...extra,
+    };
+    return { stages, result: runDefense({ name: 'pbe', profile: 'smoke', options }, ctx) };
+  }
+
+  it('without clean data: the first iteration erases the backdoor, the ranking finds the poisoned images, the ablation does not; no tensor leaks', async () => {
+    const tensors = tf.memory().numTensors;
+    const { stages, result } = run({ train: infected.poisoned!.data }, MNIST_PBE);
+    const r = await result;
+    referenceHash = weightsHash(r.model);
+    r.model.dispose();
+    assert.equal(tf.memory().numTensors, tensors, 'PBE leaked tensors');
+    const rows = analyzePbe(r.intermediate as PbeIntermediate, truth).rows as unknown as PbeIterationMetrics[];
+    const share = truth.poisoned.length / truth.trainSize;
+    console.log(`      infected ASR ${infected.asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)}; per iteration ${stages.map((s) => `ASR ${s.asr.toFixed(3)} ACC ${s.acc.toFixed(3)}`).join('; ')}`);
+    console.log(`      adversarial target share ${rows.map((x) => x.adversarialTargetShare?.toFixed(2)).join(', ')}; AP poisoned ${rows.map((x) => x.apPoisoned!.toFixed(3)).join(', ')} (share ${share.toFixed(2)}), AP clean ${rows.map((x) => x.apClean!.toFixed(3)).join(', ')}`);
+    assert.deepEqual(stages.map((s) => s.stage), ['iteration 1', 'iteration 2']);
+    assert.equal(rows[0].extraSize, Math.round(0.1 * truth.trainSize));
+    assert.ok(stages[0].asr < infected.asr / 2, `ASR ${infected.asr} → ${stages[0].asr} after the adversarial fine-tuning step`);
+    if (stages[0].asr < 0.2) assert.ok(rows[0].apPoisoned! > 2 * share, `AP for poisoned images ${rows[0].apPoisoned} vs their share ${share}`);
+
+    const ablation = run({ train: infected.poisoned!.data }, { ...MNIST_PBE, adversarial: false });
+    const a = await ablation.result;
+    a.model.dispose();
+    console.log(`      ablation without step 1: ASR ${ablation.stages.map((s) => s.asr.toFixed(3)).join(', ')}`);
+    assert.ok(stages[0].asr < ablation.stages[0].asr - 0.3, `with step 1 ASR ${stages[0].asr}, without ${ablation.stages[0].asr}`);
+  });
+
+  it('with clean data: one adversarial then clean fine-tune lowers ASR', async () => {
+    const altered = { poisoned: truth.poisoned, cross: truth.cross };
+    const idx = selectCleanExtra(truth.trainSize, altered, { rng: new Rng(0).fork('clean-extra'), ratio: 0.1 });
+    const { stages, result } = run({ clean: cleanExtraSet(splits.train, idx, altered) }, { pgdEps: 0.3 });
+    const r = await result;
+    r.model.dispose();
+    console.log(`      with clean data: ASR ${infected.asr.toFixed(3)} → ${stages[0].asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)} → ${stages[0].acc.toFixed(3)}`);
+    assert.ok(stages[0].asr < infected.asr / 2);
+  });
+
+  it('an interrupted run resumes at its last finished epoch and ends bit-identical; a finished one comes from the cache', async () => {
+    const other = new Cache(path.join(dir, 'resume'));
+    const data = { train: infected.poisoned!.data };
+    // Asked after each epoch but a stage's last: stops iteration 2 after its first epoch.
+    let asked = 0;
+    await assert.rejects(run(data, MNIST_PBE, { cache: other, shouldStop: () => ++asked === 2 }).result, (e: Error) => e instanceof DefenseInterrupted && /iteration 2/.test(e.message));
+    assert.equal(fs.readdirSync(path.join(other.root, 'runs')).filter((f) => !f.endsWith('.lock')).length, 1, 'no checkpoint of the interrupted iteration');
+    const resumed = await run(data, MNIST_PBE, { cache: other }).result;
+    const its = (resumed.intermediate as PbeIntermediate).iterations;
+    assert.deepEqual(its.map((i) => i.fromCache), [true, false], 'iteration 1 should come from the cache, iteration 2 resume');
+    assert.equal(weightsHash(resumed.model), referenceHash, 'resumed run differs from the uninterrupted one');
+    resumed.model.dispose();
+    const again = await run(data, MNIST_PBE, { cache: other }).result;
+    assert.deepEqual((again.intermediate as PbeIntermediate).iterations.map((i) => i.fromCache), [true, true]);
+    assert.equal(weightsHash(again.model), referenceHash);
+    again.model.dispose();
+  });
+
+  it('bad options and an empty extra set get clear errors', async () => {
+    const bad = (options: Record<string, unknown>) => () => resolveDefenseOptions({ name: 'pbe', options });
+    assert.throws(bad({ topShares: [0.2, 0] }), /pbe\.topShares\[1\]: expected a ratio in \(0, 1\], got 0/);
+    assert.throws(bad({ extraRatio: 1.5 }), /pbe\.extraRatio: expected a ratio in \(0, 1\], got 1\.5/);
+    assert.throws(bad({ epochs: 2, adversarialEpochsFirst: 3 }), /at most epochs \(2\)/);
+    assert.throws(bad({ pgdNorm: 'l3' }), /pbe\.pgdNorm: expected 'linf' or 'l2', got 'l3'/);
+    assert.throws(bad({ pgdEps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
+    assert.throws(bad({ topShare: [0.2] }), /unknown option 'topShare'/);
+    await assert.rejects(run({ train: infected.poisoned!.data }, { extraRatio: 0.0001 }).result, /pbe: the extra set of iteration 1 is empty \(extraRatio 0\.0001 of 600 images\)/);
+  });
+
+  it('the experiment gives a defense no test image, measures ACC/ASR itself, and reads a finished run from the cache', async () => {
+    const cfg = { defense: 'test-spy', cleanData: false, profile, attack: { name: 'blend', mode: 'all2one' as const, target: 0 }, seed: 0 };
+    const first = await defend(cfg, { cache, progress: silentSink });
+    assert.equal(first.fromCache, false);
+    assert.ok(spied);
+    assert.deepEqual(Object.keys(spied!.data), ['train']);
+    // Everything reachable from the context, tensors aside: no dataset of the test split.
+    const seen = new Set<unknown>();
+    const walk = (v: unknown): void => {
+      if (!v || typeof v !== 'object' || seen.has(v) || v instanceof tf.Tensor || ArrayBuffer.isView(v)) return;
+      seen.add(v);
+      assert.notEqual((v as { split?: string }).split, 'test', 'the defense can reach a test set');
+      for (const child of Object.values(v)) walk(child);
+    };
+    walk(spied);
+    assert.equal(measured, undefined, 'measure gave the defense something back');
+    assert.deepEqual(first.stages.map((s) => s.stage), ['infected', 'looked']);
+    assert.equal(first.after.asr, infected.asr);
+    spied = null;
+    const second = await defend(cfg, { cache, progress: silentSink });
+    assert.equal(second.fromCache, true);
+    assert.equal(spied, null, 'the defense ran again');
+    assert.deepEqual(second.stages, first.stages);
+  });
+});
