@@ -21,3 +21,5 @@ export * from './plots/vega';
 export * from './observe';
 export * from './theorem1-report';
 export * from './paper/numbers';
+export * from './notebook';
+export * from './attacks/backdoor/gallery';
