@@ -115,15 +115,32 @@ function packageDir(pkg: string): string {
 
 /** The page's own script: renders every figure, then records what rendered (for the headless check). */
 const BOOT = `
-const status = { figures: 0, rendered: 0, marks: [], errors: [] };
+const status = { figures: 0, rendered: 0, marks: [], errors: [], tooltipImage: null };
 window.addEventListener('error', (e) => status.errors.push(String(e.message)));
 const origError = console.error;
 console.error = (...a) => { status.errors.push(a.map(String).join(' ')); origError(...a); };
 const specs = JSON.parse(document.getElementById('pbe-specs').textContent);
 status.figures = specs.length;
+const MARKS = ['rect', 'symbol', 'line', 'text', 'rule', 'area'].map((m) => 'svg .mark-' + m + ' > *').join(', ');
+const hasImages = (spec) => ((spec.data && spec.data.values) || []).some((v) => typeof v.image === 'string');
+// With #hover, move the mouse over the first point of a figure whose points carry images, so that
+// a headless browser can check (and photograph) the image tooltip.
+const hover = (i) => new Promise((resolve) => {
+  const el = document.querySelector('#fig-' + i + ' svg .mark-symbol > path');
+  if (!el) return resolve(false);
+  const r = el.getBoundingClientRect();
+  el.scrollIntoView({ block: 'center' });
+  const b = el.getBoundingClientRect();
+  el.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: b.x + b.width / 2, clientY: b.y + b.height / 2 }));
+  setTimeout(() => resolve(!!document.querySelector('#vg-tooltip-element img')), 300);
+});
 Promise.all(specs.map((spec, i) => vegaEmbed('#fig-' + i, spec, { actions: false, renderer: 'svg' })
-  .then((r) => { status.rendered++; status.marks[i] = r.view.scenegraph().root ? document.querySelectorAll('#fig-' + i + ' svg .mark-rect path, #fig-' + i + ' svg .mark-symbol path, #fig-' + i + ' svg .mark-line path, #fig-' + i + ' svg .mark-text text, #fig-' + i + ' svg .mark-rule line').length : 0; })
+  .then(() => { status.rendered++; status.marks[i] = document.querySelectorAll(MARKS.split(', ').map((m) => '#fig-' + i + ' ' + m).join(', ')).length; })
   .catch((e) => status.errors.push('figure ' + i + ': ' + e.message))))
+  .then(async () => {
+    const i = specs.findIndex(hasImages);
+    if (location.hash === '#hover' && i >= 0) status.tooltipImage = await hover(i);
+  })
   .finally(() => { const el = document.getElementById('pbe-status'); el.textContent = JSON.stringify(status); el.dataset.done = '1'; });
 `;
 

@@ -65,6 +65,8 @@ interface RunOptions {
   out: string;
   backend: string;
   seed: number;
+  /** the folder of the notebooks; default notebooks/ */
+  notebooks?: string;
 }
 
 /** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
@@ -76,7 +78,7 @@ function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell
   const injectFile = path.join(o.out, 'executed', `${name}.parameters.ts`);
   fs.writeFileSync(injectFile, injectedParameters({ profile: o.profile, seed: o.seed, backend: o.backend, measuredFile: measured }));
   const started = Date.now();
-  const args = [path.join(__dirname, 'execute.py'), '--input', path.join(ROOT, 'notebooks', `${name}.ipynb`), '--output', executed, '--kernel', KERNEL, '--cwd', ROOT, '--inject', injectFile];
+  const args = [path.join(__dirname, 'execute.py'), '--input', path.join(o.notebooks ?? path.join(ROOT, 'notebooks'), `${name}.ipynb`), '--output', executed, '--kernel', KERNEL, '--cwd', ROOT, '--inject', injectFile];
   if (o.profile === 'quick') args.push('--timeout', '900');
   return new Promise((resolve) => {
     const child = spawn(PYTHON, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -101,7 +103,7 @@ function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell
 export async function repro(o: RunOptions): Promise<number> {
   const missing = jupyterMissing();
   if (missing) throw new Error(`paper-repro needs Jupyter: ${missing}`);
-  const all = listNotebooks();
+  const all = listNotebooks(o.notebooks);
   for (const n of o.only ?? []) if (!all.includes(n)) throw new Error(`--only: no notebook '${n}' in notebooks/ (have ${all.join(', ')})`);
   const names = o.only ?? all;
   fs.mkdirSync(o.out, { recursive: true });
