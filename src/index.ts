@@ -20,3 +20,5 @@ export * from './plots/vega';
 export * from './paper/numbers';
 export * from './experiments';
 export * from './defenses';
+export * from './notebook';
+export * from './attacks/backdoor/gallery';
