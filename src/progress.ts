@@ -1,3 +1,5 @@
+import * as cliProgress from 'cli-progress';
+
 export interface ProgressUpdate {
   label: string;
   done: number;
@@ -32,30 +34,135 @@ function formatCount(n: number, unit: string): string {
   return `${n} ${unit}`;
 }
 
-export function formatProgress(u: ProgressUpdate, width = 24): string {
+const BAR_WIDTH = 24;
+
+/** Percentage, counts, rate, ETA and detail: what follows the bar. */
+export function formatProgressTail(u: ProgressUpdate): string {
   const frac = u.total > 0 ? Math.min(1, u.done / u.total) : 0;
-  const filled = Math.round(frac * width);
-  const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
   const rate = u.unit === 'B' ? `${formatCount(u.rate, 'B')}/s` : `${u.rate.toFixed(1)} ${u.unit}/s`;
   const pct = (100 * frac).toFixed(0).padStart(3);
   const tail = u.detail ? `  ${u.detail}` : '';
   const counts = u.unit === 'B' ? `${formatCount(u.done, 'B')}/${formatCount(u.total, 'B')}` : `${u.done}/${u.total} ${u.unit}`;
-  return `${u.label} ${bar} ${pct}% ${counts}  ${rate}  ETA ${formatDuration(u.etaSec)}${tail}`;
+  return `${pct}% ${counts}  ${rate}  ETA ${formatDuration(u.etaSec)}${tail}`;
 }
 
-/** Redraws one line on a terminal; elsewhere (CI logs, notebooks) prints a line every few seconds. */
+/** One plain line: what logs and other non-terminals get. */
+export function formatProgress(u: ProgressUpdate, width = BAR_WIDTH): string {
+  const frac = u.total > 0 ? Math.min(1, u.done / u.total) : 0;
+  const filled = Math.round(frac * width);
+  return `${u.label} ${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${formatProgressTail(u)}`;
+}
+
+interface BarPayload {
+  head: string;
+  tail: string;
+}
+
+/** cli-progress draws the bar and redraws in place; the text around it is ours, from the progress events (their ETA included). */
+const BAR_OPTIONS: cliProgress.Options = {
+  format: (options, params, payload: BarPayload) => `${payload.head}${cliProgress.Format.BarFormat(params.progress, options)} ${payload.tail}`,
+  barsize: BAR_WIDTH,
+  barCompleteChar: '█',
+  barIncompleteChar: '░',
+  hideCursor: null,
+  // trim each line to the terminal's width instead of switching the terminal's own wrapping off
+  linewrap: true,
+  gracefulExit: false,
+  emptyOnZero: true,
+};
+
+function payload(head: string, u: ProgressUpdate): BarPayload {
+  return { head: `${head}${u.label} `, tail: formatProgressTail(u) };
+}
+
+type Timed = { timer?: NodeJS.Timeout | null };
+
+/** cli-progress redraws on a timer; an unfinished bar (work that threw) must not keep the process alive. */
+class UnrefSingleBar extends cliProgress.SingleBar {
+  override render(): void {
+    super.render();
+    (this as unknown as Timed).timer?.unref();
+  }
+}
+
+class UnrefMultiBar extends cliProgress.MultiBar {
+  override update(): void {
+    super.update();
+    (this as unknown as Timed).timer?.unref();
+  }
+}
+
+/** Redraws a bar on a terminal; elsewhere (CI logs, notebooks) prints a line every few seconds and when the work finishes. */
 export function consoleSink(stream: NodeJS.WriteStream = process.stderr, everySec = 5): ProgressSink {
+  if (stream.isTTY) {
+    let bar: UnrefSingleBar | null = null;
+    let current = '';
+    return (u) => {
+      const key = `${u.label}\0${u.total}`;
+      if (bar === null || key !== current) {
+        bar?.stop();
+        bar = new UnrefSingleBar({ ...BAR_OPTIONS, stream });
+        current = key;
+        bar.start(u.total, u.done, payload('', u));
+      } else {
+        bar.update(u.done, payload('', u));
+      }
+      if (u.done >= u.total) {
+        bar.stop();
+        bar = null;
+      }
+    };
+  }
   let lastPrint = 0;
   return (u) => {
-    const finished = u.done >= u.total;
-    if (stream.isTTY) {
-      stream.write(`\r${formatProgress(u)}\x1b[K${finished ? '\n' : ''}`);
-      return;
-    }
     const now = Date.now();
-    if (finished || now - lastPrint >= everySec * 1000) {
+    if (u.done >= u.total || now - lastPrint >= everySec * 1000) {
       lastPrint = now;
       stream.write(`${formatProgress(u)}\n`);
+    }
+  };
+}
+
+/** Progress of a pool's jobs: the job's label, its update, and the worker running it. `close` ends the display. */
+export type PoolProgressSink = ((jobLabel: string, update: ProgressUpdate, workerId: number) => void) & { close?(): void };
+
+/**
+ * On a terminal, one bar per worker, redrawn in place and relabelled with the job it runs; each
+ * finished stage of a job leaves its final line above the bars. Elsewhere each job prints a
+ * line every `everySec` seconds and when a stage finishes, so concurrent jobs never garble a line.
+ */
+export function poolProgressSink(stream: NodeJS.WriteStream = process.stderr, everySec = 5): PoolProgressSink {
+  if (stream.isTTY) {
+    let multi: UnrefMultiBar | null = null;
+    const bars = new Map<number, { bar: cliProgress.SingleBar; key: string }>();
+    const sink: PoolProgressSink = (jobLabel, u, workerId) => {
+      // A narrower bar: the job's label comes first on a line of the same width.
+      multi ??= new UnrefMultiBar({ ...BAR_OPTIONS, barsize: 12, stream });
+      const head = `[${jobLabel}] `;
+      const key = `${head}${u.label}\0${u.total}`;
+      const slot = bars.get(workerId);
+      if (!slot) bars.set(workerId, { bar: multi.create(u.total, u.done, payload(head, u)), key });
+      else if (slot.key !== key) {
+        slot.bar.start(u.total, u.done, payload(head, u));
+        slot.key = key;
+      } else slot.bar.update(u.done, payload(head, u));
+      if (u.done >= u.total) multi.log(`${head}${formatProgress(u)}\n`);
+    };
+    sink.close = () => {
+      // stop() alone would drop the final lines still queued by log().
+      multi?.update();
+      multi?.stop();
+      multi = null;
+      bars.clear();
+    };
+    return sink;
+  }
+  const lastPrint = new Map<string, number>();
+  return (jobLabel, u) => {
+    const now = Date.now();
+    if (u.done >= u.total || now - (lastPrint.get(jobLabel) ?? 0) >= everySec * 1000) {
+      lastPrint.set(jobLabel, now);
+      stream.write(`[${jobLabel}] ${formatProgress(u)}\n`);
     }
   };
 }

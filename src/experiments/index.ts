@@ -3,3 +3,4 @@ export * from './observe';
 export * from './pgd';
 export * from './theorem1';
 export * from './defend';
+export * from './training';

@@ -1,6 +1,5 @@
 import { runtimeInfo } from '../backend';
 import { type PgdConfig } from '../attacks/adversarial/pgd';
-import type { InfectedJobArgs } from '../attacks/backdoor/jobs';
 import { type AttackRequest, type InfectedModel, trainInfected } from '../attacks/backdoor/run';
 import {
   adversarialExamples,
@@ -22,11 +21,11 @@ import {
 } from '../analysis';
 import { balancedIndices, type Dataset, type DatasetSplits, subset } from '../data/dataset';
 import { loadDataset } from '../data/registry';
-import { type PoolProgressSink, poolProgressSink, runJobs } from '../jobs/pool';
+import type { PoolProgressSink } from '../progress';
 import { Rng } from '../rng';
-import type { TrainBenignArgs } from '../train/jobs';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData, trainBenign } from '../train/run';
+import { trainModels } from './training';
 import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
 
 export interface ObserveConfig {
@@ -100,18 +99,7 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
   const targets = cfg.attack.mode === 'all2all' ? [0] : cfg.targets;
   if (targets.length === 0) throw new Error('observe: give at least one target label');
   const requests: AttackRequest[] = targets.map((target) => ({ ...cfg.attack, target }));
-  await runJobs(
-    [
-      { module: require.resolve('../train/jobs'), fn: 'trainBenignJob', args: { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root } satisfies TrainBenignArgs, label: 'benign' },
-      ...requests.map((request) => ({
-        module: require.resolve('../attacks/backdoor/jobs'),
-        fn: 'trainInfectedJob',
-        args: { profile: cfg.profile, request, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root } satisfies InfectedJobArgs,
-        label: `${request.name} → ${request.target}`,
-      })),
-    ],
-    { backend: cfg.backend, onProgress: opts.poolProgress ?? poolProgressSink() },
-  );
+  await trainModels({ profile: cfg.profile, seed: cfg.seed, requests, dataPath: cfg.dataPath }, { cache, backend: cfg.backend, progress: opts.poolProgress });
 
   const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits });
   const infected: InfectedModel[] = [];

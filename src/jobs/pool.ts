@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parseBackendName, type BackendName } from '../backend';
-import { formatProgress, type ProgressUpdate } from '../progress';
+import type { PoolProgressSink, ProgressUpdate } from '../progress';
 
 /**
  * A pool of worker threads for independent jobs (training several models, running several
@@ -19,8 +19,14 @@ import { formatProgress, type ProgressUpdate } from '../progress';
  * ask for `workers: 1` (or PBE_WORKERS=1).
  */
 
-/** An exported async function `fn(args, ctx)` of the TypeScript module at `module`. */
-export interface Job<A = unknown> {
+declare const RESULT: unique symbol;
+
+/**
+ * A call of an exported async function `fn(args, ctx)` of the TypeScript module at `module`,
+ * whose result is an R. Build one with a JobType (below) so that args and result are checked;
+ * a hand-written literal has R = any.
+ */
+export interface Job<A = unknown, R = any> {
   /** Absolute path: workers do not share the parent's working directory assumptions. */
   module: string;
   fn: string;
@@ -28,6 +34,8 @@ export interface Job<A = unknown> {
   args?: A;
   /** Names the job in progress lines and errors; defaults to `<module file>#<fn>`. */
   label?: string;
+  /** the result's type, for inference only (never set) */
+  readonly [RESULT]?: R;
 }
 
 /** The second argument of every job function. */
@@ -40,13 +48,28 @@ export interface JobContext {
 
 export type JobFunction<A = unknown, R = unknown> = (args: A, ctx: JobContext) => Promise<R>;
 
-export type PoolProgressSink = (jobLabel: string, update: ProgressUpdate) => void;
+/** An exported job function, by module and name, that makes typed jobs. */
+export interface JobType<A, R> {
+  module: string;
+  fn: string;
+  job(args: A, label?: string): Job<A, R>;
+}
+
+/**
+ * The job type of `fn`, exported under its own name by the module at `module`; a job module
+ * declares it beside the function: `export const trainBenignJobType = jobType(__filename, trainBenignJob)`.
+ */
+export function jobType<A, R>(module: string, fn: JobFunction<A, R>): JobType<A, R> {
+  if (!path.isAbsolute(module)) throw new Error(`jobType: module must be an absolute path, got '${module}'`);
+  return { module, fn: fn.name, job: (args, label) => ({ module, fn: fn.name, args, label }) };
+}
 
 export interface JobPoolOptions {
   /** Default: PBE_WORKERS, else one per core (`os.availableParallelism()`). */
   workers?: number;
   /** Backend every worker initialises; default: PBE_BACKEND, else the fastest that loads. */
   backend?: string;
+  /** e.g. poolProgressSink() from src/progress.ts; closed with the pool */
   onProgress?: PoolProgressSink;
 }
 
@@ -116,7 +139,7 @@ export class JobPool {
     this.onProgress = opts.onProgress;
   }
 
-  run<R>(job: Job): Promise<R> {
+  run<R>(job: Job<unknown, R>): Promise<R> {
     const label = job.label ?? `${path.basename(job.module)}#${job.fn}`;
     if (this.closed) return Promise.reject(new Error(`job '${label}': the pool is closed`));
     if (!path.isAbsolute(job.module)) {
@@ -132,13 +155,14 @@ export class JobPool {
    * Results in the order of `jobs`. Fails fast: the first failure rejects, while the other
    * jobs keep running until the pool is closed.
    */
-  runAll<R>(jobs: readonly Job[]): Promise<R[]> {
+  runAll<R>(jobs: readonly Job<unknown, R>[]): Promise<R[]> {
     return Promise.all(jobs.map((j) => this.run<R>(j)));
   }
 
   /** Cancels queued and running jobs and terminates every worker. */
   async close(): Promise<void> {
     this.closed = true;
+    this.onProgress?.close?.();
     const cancelled = (t: Task) => t.reject(new Error(`job '${t.label}' cancelled: the pool was closed`));
     this.queue.splice(0).forEach(cancelled);
     const slots = this.slots.splice(0);
@@ -193,7 +217,7 @@ export class JobPool {
     if (!task || task.id !== m.taskId) return;
     switch (m.type) {
       case 'progress':
-        this.onProgress?.(task.label, m.update);
+        this.onProgress?.(task.label, m.update, slot.id);
         return;
       case 'result':
         this.finish(slot);
@@ -224,44 +248,11 @@ export class JobPool {
 }
 
 /** Runs `jobs` on a fresh pool and closes it, also when a job fails. */
-export async function runJobs<R>(jobs: readonly Job[], opts: JobPoolOptions = {}): Promise<R[]> {
+export async function runJobs<R>(jobs: readonly Job<unknown, R>[], opts: JobPoolOptions = {}): Promise<R[]> {
   const pool = new JobPool(opts);
   try {
     return await pool.runAll<R>(jobs);
   } finally {
     await pool.close();
   }
-}
-
-/**
- * One line per job. On a terminal the block of lines is redrawn in place (at most ten times
- * a second, and always when a job finishes); elsewhere each job prints a line every
- * `everySec` seconds and when it finishes, so concurrent jobs never garble one line.
- */
-export function poolProgressSink(stream: NodeJS.WriteStream = process.stderr, everySec = 5): PoolProgressSink {
-  const lines = new Map<string, string>();
-  const lastPrint = new Map<string, number>();
-  let drawnLines = 0;
-  let lastDraw = 0;
-  return (jobLabel, u) => {
-    const line = `[${jobLabel}] ${formatProgress(u)}`;
-    const finished = u.done >= u.total;
-    const now = Date.now();
-    if (!stream.isTTY) {
-      if (finished || now - (lastPrint.get(jobLabel) ?? 0) >= everySec * 1000) {
-        lastPrint.set(jobLabel, now);
-        stream.write(`${line}\n`);
-      }
-      return;
-    }
-    lines.set(jobLabel, line);
-    if (!finished && now - lastDraw < 100) return;
-    lastDraw = now;
-    // A line wider than the terminal wraps and breaks the cursor-up count.
-    const width = Math.max(1, (stream.columns || 80) - 1);
-    let out = drawnLines > 0 ? `\x1b[${drawnLines}A` : '';
-    for (const l of lines.values()) out += `\r${l.slice(0, width)}\x1b[K\n`;
-    drawnLines = lines.size;
-    stream.write(out);
-  };
 }

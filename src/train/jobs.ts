@@ -1,5 +1,5 @@
 import { Cache } from '../cache';
-import type { JobContext } from '../jobs/pool';
+import { type JobContext, jobType } from '../jobs/pool';
 import type { ResolvedProfile } from './profiles';
 import { trainBenign, type TrainRecord } from './run';
 
@@ -11,8 +11,13 @@ export interface TrainBenignArgs {
   cacheRoot?: string;
 }
 
+export interface BenignSummary {
+  record: TrainRecord;
+  fromCache: boolean;
+}
+
 /** Pool job: train (or load) one benign model; the weights stay in the cache, the record comes back. */
-export async function trainBenignJob(args: TrainBenignArgs, ctx: JobContext): Promise<{ record: TrainRecord; fromCache: boolean }> {
+export async function trainBenignJob(args: TrainBenignArgs, ctx: JobContext): Promise<BenignSummary> {
   const { model, record, fromCache } = await trainBenign(args.profile, {
     seed: args.seed,
     cache: new Cache(args.cacheRoot),
@@ -22,3 +27,5 @@ export async function trainBenignJob(args: TrainBenignArgs, ctx: JobContext): Pr
   model.dispose();
   return { record, fromCache };
 }
+
+export const trainBenignJobType = jobType(__filename, trainBenignJob);

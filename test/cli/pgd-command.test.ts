@@ -10,29 +10,10 @@ import { Cache } from '../../src/cache';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
 import { main } from '../../src/cli/main';
+import { captured } from './capture';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { profileData, trainBenign } from '../../src/train/run';
-
-/** Runs `fn` with stdout and stderr collected instead of printed. */
-async function captured(fn: () => Promise<number>): Promise<{ status: number; text: string }> {
-  const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr] as const;
-  const writes = streams.map((s) => s.write.bind(s));
-  const logs = [console.log, console.error];
-  const collect = (chunk: unknown): boolean => {
-    chunks.push(String(chunk));
-    return true;
-  };
-  for (const s of streams) s.write = collect as typeof s.write;
-  console.log = console.error = (...args: unknown[]) => void chunks.push(`${args.map(String).join(' ')}\n`);
-  try {
-    return { status: await fn(), text: chunks.join('') };
-  } finally {
-    streams.forEach((s, i) => (s.write = writes[i] as typeof s.write));
-    [console.log, console.error] = logs;
-  }
-}
 
 /** `pbe pgd` and the library call behind it, on the smoke profile's mnist-net (trained once into a temporary cache). */
 describe('adversarial evaluation of the benign model (pbe pgd)', function () {

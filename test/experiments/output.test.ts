@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache, configKey } from '../../src/cache';
 import { resultOutput } from '../../src/experiments/output';
-import { vegaLite } from '../../src/plots/vega';
+import { type VegaLiteSpec } from '../../src/plots/vega';
 
 describe('resultOutput (how every experiment writes)', () => {
   let dir: string;
@@ -17,7 +17,7 @@ describe('resultOutput (how every experiment writes)', () => {
     const out = resultOutput(cache, { key, folder: 'observe', name: 'mnist-blend' });
     assert.equal(out.key, configKey(key));
     assert.equal(out.dir, path.join(dir, 'results', 'observe', `mnist-blend-${out.key}`));
-    const spec = vegaLite({ data: { values: [{ x: 1, y: 2 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } });
+    const spec: VegaLiteSpec = { data: { values: [{ x: 1, y: 2 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } };
     const figures = await out.writeFigures({ dots: spec });
     assert.equal(figures.dots, path.join(out.dir, 'dots.svg'));
     assert.match(fs.readFileSync(figures.dots, 'utf8'), /^<svg/);

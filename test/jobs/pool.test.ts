@@ -4,9 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { BACKEND_ORDER, initBackend, parseBackendName } from '../../src/backend';
-import { defaultWorkerCount, JobPool, poolProgressSink, runJobs, type Job } from '../../src/jobs/pool';
-import type { ProgressUpdate } from '../../src/progress';
-import { burn, matMulSum, type SpinResult } from './fixtures/busy';
+import { defaultWorkerCount, JobPool, runJobs, type Job } from '../../src/jobs/pool';
+import { consoleSink, poolProgressSink, type ProgressUpdate } from '../../src/progress';
+import { burn, matMulSum, spinJobType, type SpinResult } from './fixtures/busy';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'busy.ts');
 const ROOT = path.join(__dirname, '..', '..');
@@ -145,6 +145,14 @@ describe('runJobs and pool settings', () => {
     assert.deepEqual(results.map((r) => r.iterations), [3000, 1000, 2000]);
   });
 
+  it('a job type names the exported function and types its arguments and result', async () => {
+    const job = spinJobType.job({ iterations: 500 }, 'typed');
+    assert.deepEqual([job.module, job.fn, job.label], [FIXTURE, 'spin', 'typed']);
+    const [r] = await runJobs([job], { workers: 1 });
+    const iterations: number = r.iterations; // typed as SpinResult without a cast
+    assert.equal(iterations, 500);
+  });
+
   it('takes the worker count from PBE_WORKERS, else one per core', () => {
     const saved = process.env.PBE_WORKERS;
     try {
@@ -169,10 +177,10 @@ describe('poolProgressSink', () => {
   it('off a terminal, prints whole lines per job at most every few seconds, and when a job finishes', () => {
     const out = recorder(false);
     const sink = poolProgressSink(out.stream, 60);
-    sink('a', update('train', 1, 3));
-    sink('b', update('attack', 1, 2));
-    sink('a', update('train', 2, 3));
-    sink('b', update('attack', 2, 2));
+    sink('a', update('train', 1, 3), 1);
+    sink('b', update('attack', 1, 2), 1);
+    sink('a', update('train', 2, 3), 1);
+    sink('b', update('attack', 2, 2), 1);
     const lines = out.text().split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 3);
     assert.match(lines[0], /^\[a\] train .* 1\/3 it/);
@@ -180,18 +188,48 @@ describe('poolProgressSink', () => {
     assert.match(lines[2], /^\[b\] attack .*100% 2\/2 it/);
   });
 
-  it('on a terminal, redraws one line per job in place, cut to the terminal width', () => {
-    const out = recorder(true, 30);
+  it('on a terminal, draws one bar per worker (cli-progress), relabelled with its job, cut to the terminal width; finished stages stay above', () => {
+    const out = recorder(true, 40);
     const sink = poolProgressSink(out.stream);
-    sink('a', update('train', 1, 3));
-    sink('b', update('attack', 2, 2));
-    sink('a', update('train', 3, 3));
-    const text = out.text();
-    const frames = text.split(/\x1b\[\d+A/);
-    assert.equal(frames.length, 3, 'cursor moved up before each redraw');
-    const last = frames[2].split('\n').filter((l) => l !== '');
-    assert.equal(last.length, 2);
-    assert.ok(last[0].startsWith('\r[a] train') && last[1].startsWith('\r[b] attack'));
-    for (const l of last) assert.ok(l.replace(/\r|\x1b\[K/g, '').length <= 29);
+    sink('a', update('train', 1, 3), 1);
+    sink('b', update('attack', 1, 2), 2);
+    sink('a', update('train', 3, 3), 1);
+    sink('c', update('scan', 1, 4), 1);
+    sink.close!();
+    // Nothing is drawn before the first redraw tick, so close() draws the one frame: the finished
+    // line of job a, then the two worker bars, where c has taken worker 1.
+    const lines = out.text().split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]|\r/g, '')).filter((l) => l.trim() !== '');
+    assert.deepEqual(
+      lines.map((l) => l.split(' ')[0]),
+      ['[a]', '[c]', '[b]'],
+      lines.join('\n'),
+    );
+    assert.match(lines[0], /\[a\] train .*100% 3\/3 it/);
+    for (const l of lines.slice(1)) assert.ok(l.length <= 40, `'${l}' is wider than the terminal`);
+  });
+});
+
+describe('consoleSink', () => {
+  it('off a terminal, prints a plain line every few seconds and when the work finishes', () => {
+    const out = recorder(false);
+    const sink = consoleSink(out.stream, 60);
+    sink(update('pgd', 1, 4));
+    sink(update('pgd', 2, 4));
+    sink(update('pgd', 4, 4));
+    const lines = out.text().split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /^pgd █{6}░{18}  25% 1\/4 it  1\.0 it\/s  ETA \?$/);
+    assert.match(lines[1], /^pgd █{24} 100% 4\/4 it/);
+  });
+
+  it('on a terminal, draws the bar with cli-progress and ends each finished bar with a newline', () => {
+    const out = recorder(true, 80);
+    const sink = consoleSink(out.stream);
+    sink(update('pgd', 1, 2));
+    sink(update('pgd', 2, 2));
+    sink(update('tsne', 1, 1));
+    const lines = out.text().split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]|\r/g, ''));
+    assert.match(lines[0], /pgd █+ 100% 2\/2 it/);
+    assert.match(lines[1], /tsne █+ 100% 1\/1 it/);
   });
 });

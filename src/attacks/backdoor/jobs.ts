@@ -1,5 +1,5 @@
 import { Cache } from '../../cache';
-import type { JobContext } from '../../jobs/pool';
+import { type JobContext, jobType } from '../../jobs/pool';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainRecord } from '../../train/run';
 import { type AttackRequest, trainInfected } from './run';
@@ -44,3 +44,5 @@ export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): 
     fromCache: r.fromCache,
   };
 }
+
+export const trainInfectedJobType = jobType(__filename, trainInfectedJob);

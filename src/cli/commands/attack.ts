@@ -1,0 +1,57 @@
+import { initBackend, runtimeSummary } from '../../backend';
+import { buildAttack } from '../../attacks/backdoor/registry';
+import { backdoorAttackNames } from '../../attacks/backdoor/run';
+import { Cache } from '../../cache';
+import { loadDataset } from '../../data/registry';
+import { trainModels } from '../../experiments/training';
+import { defineCommand } from '../command';
+import { ATTACK_OPTIONS, oneOf, opt, profileFrom, required, RUN_OPTIONS } from '../options';
+
+export const attack = defineCommand({
+  name: 'attack',
+  summary: 'train infected models (and the benign reference) through the worker pool; print ACC, ASR, ΔACC and the per-epoch curve',
+  options: {
+    ...RUN_OPTIONS,
+    attack: opt.string(`attack(s), comma-separated: ${backdoorAttackNames().join(', ')} (required)`, 'name[,…]'),
+    ...ATTACK_OPTIONS,
+    target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
+    ratio: opt.number('share of the training set poisoned (default: the attack’s)', { min: 0 }),
+    seed: opt.int('run seed', { min: 0, default: 0 }),
+  },
+  async run(o) {
+    const names = required(o.attack, '--attack').split(',').filter((s) => s !== '');
+    if (names.length === 0) required(undefined, '--attack');
+    for (const n of names) oneOf(n, backdoorAttackNames(), '--attack');
+    const profile = profileFrom(o);
+    const { dataset } = profile;
+    const { mode, target, ratio, option: options, seed } = o;
+    await initBackend(o.backend);
+    console.error(runtimeSummary());
+    const cache = new Cache();
+    const { train } = await loadDataset(dataset, { path: o.path, cache });
+    // Build each static attack once here, so a bad option is reported before any job starts.
+    for (const name of names.filter((n) => n !== 'dynamic')) {
+      const [, h, w, c] = train.shape;
+      buildAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options }).trigger.dispose();
+    }
+    const t0 = Date.now();
+    const { benign: b, infected } = await trainModels(
+      { profile, seed, dataPath: o.path, requests: names.map((name) => ({ name, mode, target, ratio, options })) },
+      { cache, backend: o.backend },
+    );
+    const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
+    console.log(`\n${dataset}, profile ${profile.profile} (${profile.arch}), ${mode}${mode === 'all2one' ? `, target ${target}` : ''}, seed ${seed}`);
+    console.log(`attack       ACC %   ASR %   ΔACC   poisoned  train s`);
+    console.log(`benign      ${pct(b.record.cleanAccuracy)}       -      -          -  ${b.record.trainSeconds.toFixed(0).padStart(7)}`);
+    for (const r of infected) {
+      const delta = (100 * (r.acc - b.record.cleanAccuracy)).toFixed(2).padStart(6);
+      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
+    }
+    console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    for (const r of infected) {
+      const curve = r.record.history.filter((e) => e.asr !== undefined);
+      if (curve.length > 0) console.log(`${r.attack} per epoch, test ACC/ASR %: ${curve.map((e) => `${e.epoch}: ${(100 * e.testAcc!).toFixed(1)}/${(100 * e.asr!).toFixed(1)}`).join('  ')}`);
+    }
+    return 0;
+  },
+});

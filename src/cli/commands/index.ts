@@ -1,0 +1,12 @@
+import type { CliCommand } from '../command';
+import { attack } from './attack';
+import { bench } from './bench';
+import { data } from './data';
+import { info } from './info';
+import { observe } from './observe';
+import { pgd } from './pgd';
+import { theorem1 } from './theorem1';
+import { train } from './train';
+
+/** Every `pbe` command, in the order --help lists them; a new command is a new file here and one line below. */
+export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1];
