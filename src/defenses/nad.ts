@@ -34,7 +34,10 @@ export interface NadLog {
   terms: AttentionTerm[];
   teacher: FineTuneLog;
   student: FineTuneLog;
-  /** Σ β·AT(student, teacher) on the clean extra set (eval mode): before distillation, then after each student epoch */
+  /**
+   * Σ AT(student, teacher) over the distilled layers, unweighted by β, on the clean extra set
+   * (eval mode): before distillation, then after each student epoch
+   */
   attentionLoss: number[];
 }
 
@@ -157,7 +160,9 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
         schedule: { kind: 'multistep', milestones: [o.lrDropEpoch], gamma: o.lrDropFactor },
         augment: ctx.augment,
       };
-      const before = measureAttentionLoss(ctx.model, t, clean, terms);
+      // The gap itself, without β, so that runs with other weights (β = 0: plain fine-tuning) compare.
+      const unweighted = terms.map((x) => ({ ...x, beta: 1 }));
+      const before = measureAttentionLoss(ctx.model, t, clean, unweighted);
       const trained = await fineTuneStep(ctx, {
         defense: 'nad',
         stage: 'student',
@@ -165,7 +170,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
         spec: { teacher: weightsHash(t), terms },
         trainSet: clean,
         train,
-        hooks: { loss, summarizeEpoch: () => ({ attentionLoss: measureAttentionLoss(student!, t, clean, terms) }) },
+        hooks: { loss, summarizeEpoch: () => ({ attentionLoss: measureAttentionLoss(student!, t, clean, unweighted) }) },
       });
       const attentionLoss = [before, ...trained.log.history.map((h) => (h.summary as { attentionLoss: number }).attentionLoss)];
       return {

@@ -82,25 +82,34 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     const gamma = model.params.get('bn2.gamma')!.dataSync();
     const beta = model.params.get('bn2.beta')!.dataSync();
     for (const ch of log.pruned) {
-      assert.equal(gamma[ch], 0);
-      assert.equal(beta[ch], 0);
-      for (const row of weight) for (const col of row) for (const input of col) assert.equal(input[ch], 0);
+      // Masking multiplies by zero: −0 for negative weights, which is zero all the same.
+      assert.ok(gamma[ch] === 0 && beta[ch] === 0, `channel ${ch}: γ ${gamma[ch]}, β ${beta[ch]}`);
+      for (const row of weight) for (const col of row) for (const input of col) assert.ok(input[ch] === 0);
     }
     const kept = Array.from({ length: 32 }, (_, k) => k).filter((k) => !log.pruned.includes(k));
     assert.ok(kept.some((k) => gamma[k] !== 0), 'unpruned channels keep training');
     const mean = meanChannelActivation(model, f.clean, 'conv2');
-    for (const ch of log.pruned) assert.equal(mean[ch], 0);
+    for (const ch of log.pruned) assert.ok(mean[ch] === 0, `channel ${ch} still fires: ${mean[ch]}`);
     model.dispose();
   });
 
-  it('NAD: the attention loss between student and teacher falls', async () => {
-    const { model, intermediate } = await smoke('nad');
-    const log = intermediate as NadLog;
+  it('NAD: distillation pulls the student\'s attention to the teacher\'s (against the same schedule with β = 0)', async () => {
+    const distilled = await smoke('nad');
+    const log = distilled.intermediate as NadLog;
     assert.deepEqual(log.terms, [{ layer: 'conv2', p: 2, beta: 5000 }]);
     assert.equal(log.attentionLoss.length, option('nad', 'epochs') + 1);
-    const [first, ...rest] = log.attentionLoss;
-    assert.ok(rest.at(-1)! < first * 0.8, `attention loss ${log.attentionLoss.map((v) => v.toFixed(4)).join(' → ')}`);
-    model.dispose();
+    // β = 0 is plain fine-tuning on NAD's schedule (NAD README); its attention gap is measured with the same weight.
+    const plain = await smoke('nad', { layers: 'conv2:0' });
+    assert.equal((plain.intermediate as NadLog).teacher.fromCache, true, 'the teacher is shared');
+    const gap = (r: typeof distilled) => (r.intermediate as NadLog).attentionLoss.at(-1)!;
+    const withAt = gap(distilled);
+    const without = gap(plain);
+    assert.ok(withAt < without * 0.5, `attention loss after NAD ${withAt}, after fine-tuning on the same schedule ${without}`);
+    const curve = log.attentionLoss;
+    const peak = curve.indexOf(Math.max(...curve));
+    assert.ok(curve[curve.length - 1] < curve[peak], `attention loss falls after its peak: ${curve.map((v) => v.toFixed(4)).join(' → ')}`);
+    distilled.model.dispose();
+    plain.model.dispose();
   });
 
   it('Neural Cleanse: the target class has the smallest reversed mask and the largest small-side anomaly index', async () => {
