@@ -202,8 +202,11 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
     pruneCount: 'ANP prune_neuron_cifar.py --pruning-by number; only used then',
   },
   profiles: {
-    cpu: { options: { iterations: 300 }, provenance: '300 mask iterations, sized by measurement (README, "Baseline defenses")' },
-    smoke: { options: { iterations: 60, batchSize: 50 }, provenance: 'seconds, for the tests' },
+    cpu: {
+      options: { iterations: 150 },
+      provenance: '150 mask iterations: about 10 core-minutes at the measured smallcnn throughput (README, "Baseline defenses"); not yet checked on a full table',
+    },
+    smoke: { options: { iterations: 150, batchSize: 50 }, provenance: 'tens of seconds, for the tests: fewer iterations leave the masks of mnist-net uninformative' },
   },
   validate(o) {
     for (const k of ['iterations', 'batchSize', 'steps'] as const) {

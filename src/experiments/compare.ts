@@ -159,7 +159,7 @@ export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly
  * the JSON report. `onProgress` shows each job's own progress; the grid's progress and ETA go to
  * the experiment's progress sink.
  */
-export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { workers?: number; onProgress?: PoolProgressSink } = {}): Promise<CompareReport> {
+export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {}): Promise<CompareReport> {
   const { cache, progress } = experimentContext(opts);
   const unknown = cfg.defenses.filter((d) => !COMPARE_DEFENSES.includes(d));
   if (unknown.length > 0) throw new Error(`compare --defenses: unknown ${unknown.join(', ')}; expected some of ${COMPARE_DEFENSES.join(', ')}`);
@@ -172,12 +172,14 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
     name: `${cfg.profile.dataset}-${cfg.mode}-${cfg.profile.profile}`,
     outDir: cfg.outDir,
   });
-  const pool = new JobPool({ workers: opts.workers, onProgress: opts.onProgress });
+  const pool = new JobPool({ workers: opts.workers, backend: opts.backend, onProgress: opts.onProgress });
   const cells: CompareCell[] = [];
   try {
     const common = { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root };
     const total = cfg.attacks.length * (1 + cfg.defenses.length);
-    const grid = new Progress(`compare ${cfg.profile.dataset} ${cfg.mode}`, total, progress, 'cell');
+    // With a pool sink the grid is one more bar of its block (worker ids start at 1), so the two never garble each other.
+    const gridSink = opts.onProgress ? (u: Parameters<typeof progress>[0]) => opts.onProgress!('grid', u, 0) : progress;
+    const grid = new Progress(`compare ${cfg.profile.dataset} ${cfg.mode}`, total, gridSink, 'cell');
     const infected = await Promise.all(
       cfg.attacks.map(async (attack) => {
         const r: InfectedSummary = await pool.run(trainInfectedJobType.job({ ...common, request: { name: attack, mode: cfg.mode, target: cfg.target } }, `infected ${attack}`));

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
-import type { AnpLog } from '../../src/defenses/anp';
+import { type AnpLog, pruneNeurons } from '../../src/defenses/anp';
 import { meanChannelActivation, pruningOrder } from '../../src/defenses/channel-pruning';
 import type { DefenseContext } from '../../src/defenses/defense';
 import type { FinePruningLog } from '../../src/defenses/fine-pruning';
@@ -14,10 +14,13 @@ import type { NeuralCleanseLog } from '../../src/defenses/neural-cleanse';
 import { defenseDefinition, resolveDefenseOptions, runDefense } from '../../src/defenses';
 import { weightsHash } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
+import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
 import { backdoorMetrics, type BadNetsFixture, badnetsMnist } from './fixtures';
 
 describe('the five baseline defenses on a BadNets mnist-net (smoke)', function () {
+  // Neural Cleanse reverses ten triggers and ANP runs 150 mask iterations: tens of seconds each on a free core.
+  this.timeout(600_000);
   const profile = resolveProfile('smoke', 'mnist');
   let f: BadNetsFixture;
   let dir: string;
@@ -94,20 +97,23 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
 
   it('NAD: distillation pulls the student\'s attention to the teacher\'s (against the same schedule with β = 0)', async () => {
-    const distilled = await smoke('nad');
-    const log = distilled.intermediate as NadLog;
+    const defaults = await smoke('nad');
+    const log = defaults.intermediate as NadLog;
     assert.deepEqual(log.terms, [{ layer: 'conv2', p: 2, beta: 5000 }]);
     assert.equal(log.attentionLoss.length, option('nad', 'epochs') + 1);
-    // β = 0 is plain fine-tuning on NAD's schedule (NAD README); its attention gap is measured with the same weight.
-    const plain = await smoke('nad', { layers: 'conv2:0' });
+    defaults.model.dispose();
+    // NAD's first epochs at lr 0.1 shake a model this small more than any loss term steers it, so
+    // the mechanism is compared at a constant lr 0.01: β = 5000 against β = 0, which is plain
+    // fine-tuning on NAD's schedule (NAD README); the gap is measured without β in both.
+    const steady = { lr: 0.01, lrDropFactor: 1 };
+    const distilled = await smoke('nad', steady);
+    const plain = await smoke('nad', { ...steady, layers: 'conv2:0' });
     assert.equal((plain.intermediate as NadLog).teacher.fromCache, true, 'the teacher is shared');
-    const gap = (r: typeof distilled) => (r.intermediate as NadLog).attentionLoss.at(-1)!;
+    const gap = (r: typeof distilled) => (r.intermediate as NadLog).attentionLoss;
     const withAt = gap(distilled);
     const without = gap(plain);
-    assert.ok(withAt < without * 0.5, `attention loss after NAD ${withAt}, after fine-tuning on the same schedule ${without}`);
-    const curve = log.attentionLoss;
-    const peak = curve.indexOf(Math.max(...curve));
-    assert.ok(curve[curve.length - 1] < curve[peak], `attention loss falls after its peak: ${curve.map((v) => v.toFixed(4)).join(' → ')}`);
+    assert.ok(withAt.at(-1)! < without.at(-1)! * 0.5, `attention loss with β = 5000 ${withAt.join(' → ')}; with β = 0 ${without.join(' → ')}`);
+    assert.ok(withAt.at(-1)! < withAt[0], `the attention loss falls: ${withAt.join(' → ')}`);
     distilled.model.dispose();
     plain.model.dispose();
   });
@@ -131,16 +137,28 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     model.dispose();
   });
 
-  it('ANP: its masks prune neurons, and pruning by the masks lowers ASR', async () => {
-    const before = backdoorMetrics(f.infected, f);
+  it('ANP: its masks prune neurons, and pruning by them lowers ASR where random pruning does not', async () => {
     const { model, intermediate } = await smoke('anp');
     const log = intermediate as AnpLog;
     assert.ok(log.pruned.length > 0, 'the default threshold prunes neurons');
-    for (const p of log.pruned) assert.ok(p.mask <= 0.2);
-    for (const p of log.pruned) assert.equal(model.params.get(`${p.layer}.gamma`)!.dataSync()[p.channel], 0);
-    const after = backdoorMetrics(model, f);
-    assert.ok(after.asr < before.asr, `ASR ${before.asr} → ${after.asr}`);
+    for (const p of log.pruned) assert.ok(p.mask <= 0.2 && model.params.get(`${p.layer}.gamma`)!.dataSync()[p.channel] === 0);
     model.dispose();
+    // A third of mnist-net's 48 neurons, by ANP's masks (read from the cache) and at random.
+    const count = 16;
+    const ranked = await smoke('anp', { pruneBy: 'number', pruneCount: count });
+    assert.equal((ranked.intermediate as AnpLog).fromCache, true);
+    const byMask = backdoorMetrics(ranked.model, f).asr;
+    ranked.model.dispose();
+    const random = [0, 1, 2].map((r) => {
+      const chosen = Array.from(new Rng(`random-${r}`).sample(log.scores.length, count), (i) => log.scores[i]);
+      const m = pruneNeurons(f.infected, chosen);
+      const { asr } = backdoorMetrics(m, f);
+      m.dispose();
+      return asr;
+    });
+    const infected = backdoorMetrics(f.infected, f).asr;
+    const meanRandom = random.reduce((a, b) => a + b, 0) / random.length;
+    assert.ok(byMask < infected - 0.1 && byMask < meanRandom - 0.1, `ASR ${infected} → ${byMask} by ANP's masks, ${random.join(', ')} at random`);
   });
 
   for (const name of ['ft', 'fp', 'nad', 'nc', 'anp']) {

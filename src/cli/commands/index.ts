@@ -1,6 +1,7 @@
 import type { CliCommand } from '../command';
 import { attack } from './attack';
 import { bench } from './bench';
+import { compareCommand } from './compare';
 import { data } from './data';
 import { info } from './info';
 import { observe } from './observe';
@@ -9,4 +10,4 @@ import { theorem1 } from './theorem1';
 import { train } from './train';
 
 /** Every `pbe` command, in the order --help lists them; a new command is a new file here and one line below. */
-export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1];
+export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1, compareCommand];
