@@ -49,18 +49,13 @@ export interface ReverseSettings {
   cost: CostScheduleConfig;
 }
 
-export type NeuralCleanseOptions = FineTuneOptions & {
+/** The unlearning fine-tune, the reverse-engineering (its cost controller's settings by their own names), the test. */
+export type NeuralCleanseOptions = FineTuneOptions &
+  CostScheduleConfig & {
   reverseSteps: number;
   samplesPerStep: number;
   reverseBatchSize: number;
   reverseLr: number;
-  initCost: number;
-  attackSuccThreshold: number;
-  patience: number;
-  costMultiplier: number;
-  earlyStop: boolean;
-  earlyStopThreshold: number;
-  earlyStopPatience: number;
   anomalyThreshold: number;
   /** share of the clean extra set stamped with a flagged class's reversed trigger (true labels kept) */
   unlearnRatio: number;
@@ -72,15 +67,7 @@ function reverseSettings(o: NeuralCleanseOptions): ReverseSettings {
     samplesPerStep: o.samplesPerStep,
     batchSize: o.reverseBatchSize,
     lr: o.reverseLr,
-    cost: {
-      initCost: o.initCost,
-      attackSuccThreshold: o.attackSuccThreshold,
-      patience: o.patience,
-      costMultiplier: o.costMultiplier,
-      earlyStop: o.earlyStop,
-      earlyStopThreshold: o.earlyStopThreshold,
-      earlyStopPatience: o.earlyStopPatience,
-    },
+    cost: Object.fromEntries(Object.keys(NC_COST_DEFAULTS).map((k) => [k, o[k as keyof CostScheduleConfig]])) as CostScheduleConfig,
   };
 }
 
@@ -227,13 +214,7 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     samplesPerStep: 1000,
     reverseBatchSize: 32,
     reverseLr: 0.1,
-    initCost: NC_COST_DEFAULTS.initCost,
-    attackSuccThreshold: NC_COST_DEFAULTS.attackSuccThreshold,
-    patience: NC_COST_DEFAULTS.patience,
-    costMultiplier: NC_COST_DEFAULTS.costMultiplier,
-    earlyStop: NC_COST_DEFAULTS.earlyStop,
-    earlyStopThreshold: NC_COST_DEFAULTS.earlyStopThreshold,
-    earlyStopPatience: NC_COST_DEFAULTS.earlyStopPatience,
+    ...NC_COST_DEFAULTS,
     anomalyThreshold: 2,
     unlearnRatio: 0.2,
   },

@@ -54,7 +54,7 @@ export function reverseLoss(
   });
 }
 
-export interface CostScheduleConfig {
+export type CostScheduleConfig = {
   /** the cost set once the reversed trigger first succeeds (1e-3) */
   initCost: number;
   /** success rate on the stamped batches that counts as "the trigger works" (0.99) */
@@ -68,7 +68,7 @@ export interface CostScheduleConfig {
   earlyStopThreshold: number;
   /** steps without improvement before stopping, once the cost has moved both ways (25) */
   earlyStopPatience: number;
-}
+};
 
 /** The authors' example settings (`gtsrb_visualize_example.py`). */
 export const NC_COST_DEFAULTS: CostScheduleConfig = {
