@@ -219,7 +219,9 @@ export class Cache {
       meta,
       keepExisting: true,
       fill: async (staging) => {
-        for (const [name, data] of Object.entries((await build(staging)) ?? {})) {
+        // Typed so that TypeScript 5.0 (tslab's) also drops the void.
+        const built = (await build(staging)) as EntryContents | undefined;
+        for (const [name, data] of Object.entries(built ?? {})) {
           checkName(name);
           fs.writeFileSync(path.join(staging, name), data);
         }

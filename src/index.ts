@@ -1,24 +1,163 @@
 /**
- * The public entry of pbe-lab: `import * as pbe from 'pbe-lab'` (or from `./src` inside the repo)
- * gives a notebook or a script everything it needs without deep imports.
+ * The public API of pbe-lab: `import * as pbe from 'pbe-lab'` in a notebook or a script (inside
+ * this repository, `from './src'`) gives everything below without deep imports. Anything not
+ * exported here is an implementation detail that may move.
+ *
+ * Notebooks run under tslab, which compiles this file and what it imports with its own
+ * TypeScript 5.0 and no tsconfig: keep to TS 5.0 features here and below.
  */
-export * from './backend';
-export * from './cache';
-export * from './rng';
-export * from './progress';
-export * from './data/dataset';
-export * from './data/registry';
-export * from './train/profiles';
-export * from './train/trainer';
-export * from './train/run';
-export * from './models/model';
-export * from './attacks/backdoor/registry';
-export * from './attacks/backdoor/run';
-export * from './attacks/adversarial/pgd';
-export * from './analysis';
-export * from './plots/vega';
+
+// Backend and runtime
+export { BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
+
+// Cache, seeds, progress
+export { Cache, cacheRoot, configKey } from './cache';
+export { Rng, type Seed } from './rng';
+export { consoleSink, type PoolProgressSink, poolProgressSink, Progress, type ProgressSink, type ProgressUpdate, silentSink } from './progress';
+export { type Definition, DefinitionRegistry, type Options, type OptionValue } from './registry';
+
+// Datasets
+export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
+export { DATASET_NAMES, type DatasetName, loadDataset, type LoadOptions } from './data/registry';
+export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
+
+// Profiles, models, training
+export { PROFILE_NAMES, type ProfileName, type ProfileOverrides, type ResolvedProfile, resolveProfile } from './train/profiles';
+export { createModel, MODEL_ARCHS, type Model, type ModelArch, type ModelConfig, type ParamModulator, weightsHash } from './models/model';
+export {
+  accuracy,
+  type Batch,
+  type BatchContext,
+  dataHash,
+  type EpochRecord,
+  predictLabels,
+  train,
+  type TrainConfig,
+  type TrainOptions,
+  type TrainResult,
+} from './train/trainer';
+export { type FineTuned, type FineTuneJob, fineTuneOrLoad, type FineTuneRecord, profileData, trainBenign, type TrainedModel, trainOrLoad, type TrainRecord } from './train/run';
+export { loadTensors, saveTensors } from './io/checkpoint';
+
+// Backdoor attacks
+export { type AttackMode, type BackdoorAttack, type LabelRule, targetLabel, type Trigger } from './attacks/backdoor/trigger';
+export {
+  type AttackConfig,
+  type AttackDefinition,
+  attackDefinition,
+  attackNames,
+  attackProvenance,
+  buildAttack,
+  checkAttack,
+  registerAttack,
+  type StaticAttack,
+} from './attacks/backdoor/registry';
+export type { AttackRequest, InfectedModel, InfectedTrainer, InfectedTrainingContext } from './attacks/backdoor/infected';
+export { poisonAndTrain, trainInfected } from './attacks/backdoor/run';
+export { attackSuccessRate, evaluateBackdoor, type PoisonedSet, poisonTrainingSet, type TriggeredTestSet, triggeredTestSet } from './attacks/backdoor/poison';
+
+// Adversarial attacks
+export { fgsmConfig, type Norm, pgd, PGD_DEFAULT, type PgdConfig, validatePgd } from './attacks/adversarial/pgd';
+
+// Analyses (each returns data and a Vega-Lite spec)
+export {
+  adversarialExamples,
+  adversarialLabelDistribution,
+  allToAllMatrix,
+  benignMatrix,
+  type BudgetRow,
+  budgetSweep,
+  budgetSweepSpec,
+  featureDistances,
+  featureDistanceSpec,
+  featureEmbedding,
+  infectedMatrix,
+  type LabelMatrix,
+  labelDistributionOf,
+  labelMatrixSpec,
+  type MatrixSummary,
+  summarizeMatrix,
+  THEOREM1_TRAIN,
+  theorem1Experiment,
+  theorem1Spec,
+  tsneSpec,
+} from './analysis';
+
+// Defenses: the interface, the registry, the shared clean extra set, PBE
+export {
+  cleanExtraSet,
+  type DefenderData,
+  type DefenseAnalysis,
+  type DefenseContext,
+  type DefenseDefinition,
+  DefenseInterrupted,
+  type DefenseOptions,
+  type DefenseResult,
+  defenseDefinition,
+  defenseNames,
+  type GroundTruth,
+  optionProvenance,
+  PBE_DEFAULTS,
+  type PbeIntermediate,
+  type PbeOptions,
+  registerDefense,
+  resolveDefenseOptions,
+  runDefense,
+  selectCleanExtra,
+} from './defenses';
+export { precisionRecall, type PrCurve } from './analysis/precision-recall';
+
+// Figures
+export { heatmapSpec, renderPng, renderSvg, VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from './plots/vega';
+
+// Experiments (typed config in, report and figure specs out, written under the cache)
+export {
+  evaluateAdversarial,
+  type AdversarialEvalConfig,
+  type AdversarialEvalResult,
+  experimentContext,
+  type ExperimentOptions,
+  type FigureSpecs,
+  observe,
+  type ObserveConfig,
+  type ObserveResult,
+  resultOutput,
+  type ResultOutput,
+  theorem1Report,
+  type Theorem1ReportResult,
+  type Theorem1RunConfig,
+  trainModels,
+  defend,
+  type DefendConfig,
+  type DefendResult,
+  loadPurified,
+} from './experiments';
+
+// Baseline defenses (the paper's FT, FP, NAD, NC and ANP columns) and the comparison tables
+export {
+  ANP,
+  type AnpLog,
+  type AnpOptions,
+  anomalyIndices,
+  type AnomalyReport,
+  attentionLoss,
+  attentionMap,
+  FINE_PRUNING,
+  FINE_TUNING,
+  type FinePruningLog,
+  type FinePruningOptions,
+  type FineTuneOptions,
+  NAD,
+  type NadLog,
+  type NadOptions,
+  NEURAL_CLEANSE,
+  type NeuralCleanseLog,
+  type NeuralCleanseOptions,
+  type ReversedTrigger,
+} from './defenses';
+export { compare, type CompareCell, type CompareConfig, COMPARE_DEFENSES, type CompareReport, paperTableFor } from './experiments';
+
+// Paper numbers, notebook helpers, the trigger gallery
 export * from './paper/numbers';
-export * from './experiments';
-export * from './defenses';
 export * from './notebook';
 export * from './attacks/backdoor/gallery';

@@ -4,12 +4,12 @@ import type { AugmentConfig } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import type { Model } from '../models/model';
 import type { VegaLiteSpec } from '../plots/vega';
+import type { Definition, OptionValue } from '../registry';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
-import type { ProfileName } from '../train/profiles';
 
 /** Defense options are flat JSON values (lists of numbers allowed), so resolved options can go into a cache key. */
-export type DefenseOptionValue = number | string | boolean | readonly number[];
+export type DefenseOptionValue = OptionValue;
 export type DefenseOptions = Record<string, DefenseOptionValue>;
 
 /**
@@ -88,17 +88,10 @@ export interface DefenseAnalysis {
 /** What a defense needs to see: the clean extra set, the (poisoned) training set, or either. */
 export type DataNeed = 'clean' | 'train' | 'either';
 
-export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I = unknown> {
+/** A defense on the generic registry: options with defaults, provenance and per-profile schedules, and what it does. */
+export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I = unknown> extends Definition<O> {
   description: string;
   data: DataNeed;
-  /** every option with its default: the reference settings */
-  defaults: Readonly<O>;
-  /** where each default comes from (paper, reference code, BackdoorBench, or our choice) */
-  provenance: Readonly<Record<keyof O & string, string>>;
-  /** per profile, the options that differ from the defaults (a smaller schedule on a CPU), and why */
-  profiles?: Partial<Record<ProfileName, { options: Partial<O>; provenance: string }>>;
-  /** checks the resolved options beyond their types (ranges, consistency); throws naming the option */
-  validate?(options: O): void;
   run(ctx: DefenseContext<O>): Promise<DefenseResult<I>>;
   /** measures the intermediate results against the ground truth (the experiment calls it after `run`) */
   analyze?(intermediate: I, truth: GroundTruth): DefenseAnalysis;

@@ -16,8 +16,9 @@ export type PbeOptions = {
   extraRatio: number;
   /** share of the ranked training set kept as the next extra set, one per later iteration (so iterations = length + 1) */
   topShares: readonly number[];
-  /** fine-tuning epochs per iteration (setting B) */
-  epochs: number;
+  /** fine-tuning epochs of the first iteration and of each later one (setting B) */
+  epochsFirst: number;
+  epochsLater: number;
   /** epochs with adversarial batches in the first iteration, counted from its first epoch */
   adversarialEpochsFirst: number;
   /** epochs with adversarial batches in each later iteration */
@@ -44,7 +45,8 @@ export type PbeOptions = {
 export const PBE_DEFAULTS: PbeOptions = {
   extraRatio: 0.05,
   topShares: [0.2, 0.5, 0.7],
-  epochs: 10,
+  epochsFirst: 10,
+  epochsLater: 10,
   adversarialEpochsFirst: 10,
   adversarialEpochsLater: 1,
   adversarialBatchesLater: 31,
@@ -67,7 +69,8 @@ const REF = 'reference code (pbe_main.py / aft_train.py)';
 const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
   extraRatio: `paper and ${REF}: a random 5% of the training set`,
   topShares: `${REF}: top rates 20%, 50%, 70% for progressive steps 1–3`,
-  epochs: `${REF}: 10 epochs per progressive step`,
+  epochsFirst: `${REF}: 10 epochs per progressive step`,
+  epochsLater: `${REF}: 10 epochs per progressive step`,
   adversarialEpochsFirst: `${REF}: step 0 uses adversarial batches in every epoch`,
   adversarialEpochsLater: `${REF}: later steps use adversarial batches in their first epoch only`,
   adversarialBatchesLater: `${REF}: partial adversarial epochs perturb batches 0–30`,
@@ -95,13 +98,13 @@ function validatePbe(o: PbeOptions): void {
     const v = o[name] as number;
     if (!(Number.isInteger(v) && v >= min)) throw new Error(`pbe.${name}: expected an integer ≥ ${min}, got ${v}`);
   };
-  int('epochs', 1);
+  int('epochsFirst', 1);
+  int('epochsLater', 1);
   int('cleanEpochs', 1);
   int('batchSize', 1);
   for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'pgdIterations'] as const) int(k, 0);
-  if (o.adversarialEpochsFirst > o.epochs || o.adversarialEpochsLater > o.epochs) {
-    throw new Error(`pbe.adversarialEpochsFirst/Later: at most epochs (${o.epochs}), got ${o.adversarialEpochsFirst}/${o.adversarialEpochsLater}`);
-  }
+  if (o.adversarialEpochsFirst > o.epochsFirst) throw new Error(`pbe.adversarialEpochsFirst: at most epochsFirst (${o.epochsFirst}), got ${o.adversarialEpochsFirst}`);
+  if (o.adversarialEpochsLater > o.epochsLater) throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
   if (o.cleanAdversarialEpochs > o.cleanEpochs) throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
   for (const k of ['lr', 'momentum', 'weightDecay', 'pgdStepFraction'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
@@ -226,7 +229,8 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
   };
   const result = await fineTuneOrLoad({
     from,
-    spec: { purpose: 'pbe', ...spec, stage, options: o },
+    // Only what changes this stage's weights: a finished stage is reused across settings of the others (schedule of later iterations, ranking shares).
+    spec: { purpose: 'pbe', ...spec, stage, adversarial: o.adversarial, pgd: cfg },
     trainSet: extra,
     train,
     seed,
@@ -293,8 +297,8 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
       const t0 = Date.now();
       const stage: Stage =
         t === 0
-          ? { epochs: o.epochs, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null }
-          : { epochs: o.epochs, adversarialEpochs: o.adversarialEpochsLater, adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater };
+          ? { epochs: o.epochsFirst, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null }
+          : { epochs: o.epochsLater, adversarialEpochs: o.adversarialEpochsLater, adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater };
       const r = await fineTuneStage(ctx, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, { setting: 'progressive', stage: `iteration ${t + 1}` }, `${ctx.seed}/pbe-${t}`);
       if (current !== ctx.model) current.dispose();
       current = r.model;
@@ -320,8 +324,13 @@ registerDefense<PbeOptions, PbeIntermediate>('pbe', {
   defaults: PBE_DEFAULTS,
   provenance: PBE_PROVENANCE,
   profiles: {
+    cpu: {
+      options: { epochsLater: 1 },
+      provenance:
+        'our choice for the 2-hour budget on two cores (README, "The defense"): the first iteration keeps the reference 10 adversarial epochs, where the backdoor is erased; each later one gets one epoch (its first 31 batches adversarial)',
+    },
     smoke: {
-      options: { epochs: 2, adversarialEpochsFirst: 2, cleanEpochs: 3, cleanAdversarialEpochs: 2, batchSize: 50, lr: 0.01, extraRatio: 0.1 },
+      options: { epochsFirst: 2, adversarialEpochsFirst: 2, epochsLater: 2, cleanEpochs: 3, cleanAdversarialEpochs: 2, batchSize: 50, lr: 0.01, extraRatio: 0.1 },
       provenance: 'seconds on MNIST smoke, for tests; larger lr and extra set so that 2 epochs move the weights',
     },
   },

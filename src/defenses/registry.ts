@@ -1,37 +1,21 @@
 import { weightsHash } from '../models/model';
 import type { ProfileName } from '../train/profiles';
-import type { DefenseContext, DefenseDefinition, DefenseOptions, DefenseOptionValue, DefenseResult } from './defense';
+import { DefinitionRegistry } from '../registry';
+import type { DefenseContext, DefenseDefinition, DefenseOptions, DefenseResult } from './defense';
 
 // Definitions differ in their option types; the registry checks options against each one's defaults.
-type AnyDefinition = DefenseDefinition<any, unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const REGISTRY = new Map<string, AnyDefinition>();
+const DEFENSES = new DefinitionRegistry<DefenseDefinition<any, unknown>>('defense');
 
 export function registerDefense<O extends DefenseOptions, I>(name: string, definition: DefenseDefinition<O, I>): void {
-  if (REGISTRY.has(name)) throw new Error(`registerDefense: a defense named '${name}' is already registered`);
-  for (const key of Object.keys(definition.defaults)) {
-    if (!(key in definition.provenance)) throw new Error(`registerDefense '${name}': option '${key}' has no provenance`);
-  }
-  REGISTRY.set(name, definition as AnyDefinition);
+  DEFENSES.register(name, definition as DefenseDefinition<any, unknown>);
 }
 
 export function defenseNames(): string[] {
-  return [...REGISTRY.keys()];
+  return DEFENSES.names();
 }
 
-export function defenseDefinition(name: string): AnyDefinition {
-  const def = REGISTRY.get(name);
-  if (!def) throw new Error(`defense: unknown defense '${name}'; expected one of ${defenseNames().join(', ') || '(none registered)'}`);
-  return def;
-}
-
-function sameType(value: unknown, like: DefenseOptionValue): boolean {
-  if (Array.isArray(like)) return Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
-  return typeof value === typeof like && (typeof value !== 'number' || !Number.isNaN(value));
-}
-
-function describe(like: DefenseOptionValue): string {
-  return Array.isArray(like) ? 'a list of numbers' : `a ${typeof like}`;
+export function defenseDefinition(name: string): DefenseDefinition<any, unknown> {
+  return DEFENSES.get(name);
 }
 
 export interface DefenseRequest {
@@ -44,33 +28,12 @@ export interface DefenseRequest {
 
 /** Defaults, then the profile's schedule, then the given options; every name and type checked, then the definition's validation. */
 export function resolveDefenseOptions(request: DefenseRequest): DefenseOptions {
-  const def = defenseDefinition(request.name);
-  const given = request.options ?? {};
-  for (const [key, value] of Object.entries(given)) {
-    if (!(key in def.defaults)) {
-      throw new Error(`defense '${request.name}': unknown option '${key}'; valid options: ${Object.keys(def.defaults).join(', ')}`);
-    }
-    if (!sameType(value, def.defaults[key])) {
-      throw new Error(`${request.name}.${key}: expected ${describe(def.defaults[key])}, got ${JSON.stringify(value)}`);
-    }
-  }
-  const profile = request.profile ? (def.profiles?.[request.profile]?.options ?? {}) : {};
-  const options = { ...def.defaults, ...profile, ...given } as DefenseOptions;
-  def.validate?.(options);
-  return options;
+  return DEFENSES.resolve(request.name, request.options, request.profile);
 }
 
 /** Where each resolved option's value comes from: the definition's provenance, the profile's, or the caller. */
 export function optionProvenance(request: DefenseRequest): Record<string, string> {
-  const def = defenseDefinition(request.name);
-  const profile = request.profile ? def.profiles?.[request.profile] : undefined;
-  const given = request.options ?? {};
-  return Object.fromEntries(
-    Object.keys(def.defaults).map((key) => [
-      key,
-      key in given ? 'given' : profile && key in profile.options ? `profile ${request.profile}: ${profile.provenance}` : def.provenance[key],
-    ]),
-  );
+  return DEFENSES.provenance(request.name, request.options, request.profile);
 }
 
 /**

@@ -3,8 +3,8 @@ import * as aq from 'arquero';
 import { runtimeInfo } from '../backend';
 import { type InfectedSummary, trainInfectedJobType } from '../attacks/backdoor/jobs';
 import type { AttackMode } from '../attacks/backdoor/trigger';
-import { Cache, writeFileAtomic } from '../cache';
-import { type JobContext, JobPool, jobType } from '../jobs/pool';
+import { writeFileAtomic } from '../cache';
+import { JobPool } from '../jobs/pool';
 import {
   type AccAsr,
   type DefenseTable,
@@ -18,7 +18,8 @@ import {
 } from '../paper/numbers';
 import { type PoolProgressSink, Progress } from '../progress';
 import type { ResolvedProfile } from '../train/profiles';
-import { defend } from './defend';
+import type { DefendConfig } from './defend';
+import { defendJobType } from './defend-job';
 import { experimentContext, type ExperimentOptions, type ReportHeader, resultOutput } from './output';
 
 /**
@@ -88,34 +89,17 @@ function paperValue(table: DefenseTable<string, string> | null, attack: string, 
   return table?.cells[attack]?.[column] ?? null;
 }
 
-export interface CompareCellArgs {
-  profile: ResolvedProfile;
-  mode: AttackMode;
-  attack: string;
-  target: number;
-  defense: CompareDefense;
-  seed: number;
-  dataPath?: string;
-  cacheRoot: string;
+/** The `defend` run behind one cell: PBE's two columns are one defense with and without the clean extra set. */
+export function cellConfig(cfg: CompareConfig, attack: string, defense: CompareDefense): DefendConfig {
+  return {
+    defense: defense === 'pbe-clean' ? 'pbe' : defense,
+    cleanData: defense !== 'pbe',
+    profile: cfg.profile,
+    attack: { name: attack, mode: cfg.mode, target: cfg.target },
+    seed: cfg.seed,
+    dataPath: cfg.dataPath,
+  };
 }
-
-/** Pool job: one cell, a `defend` run (from the cache when it ran before). */
-export async function compareCellJob(args: CompareCellArgs, ctx: JobContext): Promise<{ acc: number; asr: number; seconds: number; fromCache: boolean }> {
-  const r = await defend(
-    {
-      defense: args.defense === 'pbe-clean' ? 'pbe' : args.defense,
-      cleanData: args.defense !== 'pbe',
-      profile: args.profile,
-      attack: { name: args.attack, mode: args.mode, target: args.target },
-      seed: args.seed,
-      dataPath: args.dataPath,
-    },
-    { cache: new Cache(args.cacheRoot), progress: (u) => ctx.progress(u) },
-  );
-  return { acc: r.after.acc, asr: r.after.asr, seconds: r.seconds, fromCache: r.fromCache };
-}
-
-export const compareCellJobType = jobType(__filename, compareCellJob);
 
 const pct = (v: number) => Math.round(v * 10000) / 100;
 const fmt = (c: AccAsr | null) => (c ? `${c.acc.toFixed(2)}/${c.asr.toFixed(2)}` : '–');
@@ -192,10 +176,11 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
       infected.flatMap((_, i) =>
         cfg.defenses.map(async (defense) => {
           const attack = cfg.attacks[i];
-          const r = await pool.run(compareCellJobType.job({ ...common, mode: cfg.mode, attack, target: cfg.target, defense }, `${attack} × ${defense}`));
+          const r = await pool.run(defendJobType.job({ cfg: cellConfig(cfg, attack, defense), cacheRoot: cache.root }, `${attack} × ${defense}`));
           const column = COLUMN[defense];
-          cells.push({ attack, column, acc: pct(r.acc), asr: pct(r.asr), paper: paperValue(table, attack, column), seconds: r.seconds, fromCache: r.fromCache });
-          grid.tick(1, `${attack} × ${defense}: ACC ${pct(r.acc)}% ASR ${pct(r.asr)}%${r.fromCache ? ' (cached)' : ''}`);
+          const { acc, asr } = r.after;
+          cells.push({ attack, column, acc: pct(acc), asr: pct(asr), paper: paperValue(table, attack, column), seconds: r.seconds, fromCache: r.fromCache });
+          grid.tick(1, `${attack} × ${defense}: ACC ${pct(acc)}% ASR ${pct(asr)}%${r.fromCache ? ' (cached)' : ''}`);
         }),
       ),
     );

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../backend';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet } from '../attacks/backdoor/poison';
 import type { StaticAttack } from '../attacks/backdoor/registry';
-import { type AttackRequest, type InfectedModel, trainInfected } from '../attacks/backdoor/run';
+import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import { trainInfected } from '../attacks/backdoor/run';
 import { configKey } from '../cache';
 import { loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
@@ -53,9 +54,16 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
   /** wall time of the defense itself */
   seconds: number;
   figures: Record<string, string>;
+  /** where this report is written */
+  reportFile: string;
 }
 
 export type DefendResult = DefendReport & { specs: FigureSpecs; fromCache: boolean };
+
+export interface DefendOptions extends ExperimentOptions {
+  /** called as each stage is measured, for a long run's log (the report holds them all at the end) */
+  onStage?: (s: StageMetrics) => void;
+}
 
 /**
  * The training set as the defender receives it and the ground truth. The dynamic attack poisons
@@ -106,7 +114,7 @@ function identify(cfg: DefendConfig) {
  * ground truth, and writes the report and figures. A finished run is read from the cache; an
  * interrupted one resumes through the defense's own cached stages.
  */
-export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): Promise<DefendResult> {
+export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promise<DefendResult> {
   const { cache, progress } = experimentContext(opts);
   const { def, request, options, useClean, key } = identify(cfg);
   const out = resultOutput(cache, {
@@ -125,8 +133,8 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       const stored = JSON.parse(cached.read('report.json').toString()) as DefendReport & { specs: FigureSpecs };
       const figures = await out.writeFigures(stored.specs);
       const { specs, ...report } = stored;
-      out.writeReport({ ...report, figures });
-      return { ...report, figures, specs, fromCache: true };
+      out.writeReport({ ...report, figures, reportFile: out.reportFile });
+      return { ...report, figures, reportFile: out.reportFile, specs, fromCache: true };
     }
     const view = defenderView(infected, cfg.seed);
     const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
@@ -142,6 +150,7 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
     const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
     const before = { acc: infected.acc, asr: infected.asr };
     const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
+    opts.onStage?.(stages[0]);
     const t0 = Date.now();
     const result = await runDefense(request, {
       model: infected.model,
@@ -151,7 +160,9 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       progress,
       cache,
       measure: (stage, m) => {
-        stages.push({ stage, ...measure(m) });
+        const s = { stage, ...measure(m) };
+        stages.push(s);
+        opts.onStage?.(s);
       },
     });
     const seconds = (Date.now() - t0) / 1000;
@@ -174,6 +185,7 @@ export async function defend(cfg: DefendConfig, opts: ExperimentOptions = {}): P
       analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
       seconds,
       figures,
+      reportFile: out.reportFile,
     };
     const model = purified;
     await cache.put('defenses', key, { 'report.json': JSON.stringify({ ...report, specs }) }, {

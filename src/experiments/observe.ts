@@ -1,6 +1,7 @@
 import { runtimeInfo } from '../backend';
 import { type PgdConfig } from '../attacks/adversarial/pgd';
-import { type AttackRequest, type InfectedModel, trainInfected } from '../attacks/backdoor/run';
+import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import { trainInfected } from '../attacks/backdoor/run';
 import {
   adversarialExamples,
   adversarialLabelDistribution,

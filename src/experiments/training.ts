@@ -1,6 +1,6 @@
 import type { InfectedSummary } from '../attacks/backdoor/jobs';
 import { trainInfectedJobType } from '../attacks/backdoor/jobs';
-import type { AttackRequest } from '../attacks/backdoor/run';
+import type { AttackRequest } from '../attacks/backdoor/infected';
 import type { Cache } from '../cache';
 import { JobPool } from '../jobs/pool';
 import { type PoolProgressSink, poolProgressSink } from '../progress';

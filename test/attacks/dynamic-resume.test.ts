@@ -3,13 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  type DynamicAttackConfig,
-  type DynamicAttackOptions,
-  type DynamicAttackResult,
-  referenceDynamicConfig,
-  trainDynamicAttack,
-} from '../../src/attacks/backdoor/dynamic';
+import { type DynamicAttackConfig, referenceDynamicConfig } from '../../src/attacks/backdoor/dynamic/config';
+import { type DynamicAttackOptions, type DynamicAttackResult, trainDynamicAttack } from '../../src/attacks/backdoor/dynamic/training';
 import type { LabelRule } from '../../src/attacks/backdoor/trigger';
 import { initBackend } from '../../src/backend';
 import { makeBatch } from '../../src/data/augment';

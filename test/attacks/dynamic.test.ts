@@ -3,17 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DynamicGenerator, type GeneratorConfig } from '../../src/attacks/backdoor/dynamic-generator';
-import {
-  type DynamicAttackConfig,
-  type DynamicAttackResult,
-  dynamicTrigger,
-  evaluateDynamic,
-  loadDynamic,
-  referenceDynamicConfig,
-  saveDynamic,
-  trainDynamicAttack,
-} from '../../src/attacks/backdoor/dynamic';
+import { type DynamicAttackConfig, referenceDynamicConfig } from '../../src/attacks/backdoor/dynamic/config';
+import { evaluateDynamic } from '../../src/attacks/backdoor/dynamic/evaluate';
+import { DynamicGenerator, type GeneratorConfig } from '../../src/attacks/backdoor/dynamic/generator';
+import { type DynamicAttackResult, trainDynamicAttack } from '../../src/attacks/backdoor/dynamic/training';
+import { dynamicTrigger, loadDynamic, saveDynamic } from '../../src/attacks/backdoor/dynamic/trigger';
 import type { LabelRule } from '../../src/attacks/backdoor/trigger';
 import { initBackend } from '../../src/backend';
 import { saveTensors } from '../../src/io/checkpoint';

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { attackDefinition, attackNames, type AttackConfig, buildAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
+import { attackDefinition, attackNames, type AttackConfig, buildAttack, checkAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
+import { trainDynamicInfected } from '../../src/attacks/backdoor/dynamic/strategy';
+import { poisonAndTrain } from '../../src/attacks/backdoor/run';
 import { initBackend } from '../../src/backend';
 import { encodePng } from '../../src/image/png';
 
@@ -23,6 +25,19 @@ describe('attack registry', function () {
       const def = attackDefinition(name);
       assert.deepEqual(Object.keys(def.provenance).sort(), Object.keys(def.defaults).sort(), `${name} provenance`);
     }
+  });
+
+  it('has the dynamic attack as a training strategy: no static trigger, no options, checked before training', () => {
+    assert.ok(attackNames().includes('dynamic'));
+    const def = attackDefinition('dynamic');
+    assert.equal(def.train, trainDynamicInfected);
+    assert.equal(def.build, undefined);
+    for (const name of ['badnets', 'blend', 'sig', 'wanet']) assert.equal(attackDefinition(name).train, undefined, `${name} uses ${poisonAndTrain.name}`);
+    assert.throws(() => buildAttack(base('dynamic')), /attack 'dynamic' learns its trigger .* no static trigger/);
+    checkAttack(base('dynamic'));
+    assert.throws(() => checkAttack(base('dynamic', { options: { width: 8 } })), /attack 'dynamic': unknown option 'width'; it takes no options/);
+    assert.throws(() => checkAttack(base('sig', { rule: { mode: 'all2all', target: 0, numClasses: 10 } })), /sig\.cleanLabel/);
+    assert.throws(() => registerAttack('both', { defaults: {}, provenance: {} }), /give either build .* or train/);
   });
 
   it('fills in the defaults, and the resolved config is plain JSON that rebuilds the same attack', () => {

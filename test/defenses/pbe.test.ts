@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateBackdoor } from '../../src/attacks/backdoor/poison';
-import { type InfectedModel, trainInfected } from '../../src/attacks/backdoor/run';
+import type { InfectedModel } from '../../src/attacks/backdoor/infected';
+import { trainInfected } from '../../src/attacks/backdoor/run';
 import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
 import { type DatasetSplits } from '../../src/data/dataset';
@@ -15,8 +16,8 @@ import { analyzePbe, type PbeIterationMetrics } from '../../src/defenses/pbe-ana
 import type { PbeIntermediate } from '../../src/defenses/pbe';
 import { registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
 import '../../src/defenses';
-import { defend } from '../../src/experiments/defend';
-import { weightsHash } from '../../src/models/model';
+import { defend, loadPurified } from '../../src/experiments/defend';
+import { createModel, weightsHash } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
@@ -133,7 +134,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     const bad = (options: Record<string, unknown>) => () => resolveDefenseOptions({ name: 'pbe', options });
     assert.throws(bad({ topShares: [0.2, 0] }), /pbe\.topShares\[1\]: expected a ratio in \(0, 1\], got 0/);
     assert.throws(bad({ extraRatio: 1.5 }), /pbe\.extraRatio: expected a ratio in \(0, 1\], got 1\.5/);
-    assert.throws(bad({ epochs: 2, adversarialEpochsFirst: 3 }), /at most epochs \(2\)/);
+    assert.throws(bad({ epochsFirst: 2, adversarialEpochsFirst: 3 }), /pbe\.adversarialEpochsFirst: at most epochsFirst \(2\), got 3/);
     assert.throws(bad({ pgdNorm: 'l3' }), /pbe\.pgdNorm: expected 'linf' or 'l2', got 'l3'/);
     assert.throws(bad({ pgdEps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
     assert.throws(bad({ topShare: [0.2] }), /unknown option 'topShare'/);
@@ -163,5 +164,11 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.equal(second.fromCache, true);
     assert.equal(spied, null, 'the defense ran again');
     assert.deepEqual(second.stages, first.stages);
+    // The spy's purified model is a clone of the infected one.
+    const model = createModel(infected.model.config, 'other');
+    assert.equal(await loadPurified(cfg, model, { cache }), true);
+    assert.equal(weightsHash(model), weightsHash(infected.model));
+    assert.equal(await loadPurified({ ...cfg, seed: 1 }, model, { cache }), false);
+    model.dispose();
   });
 });

@@ -2,7 +2,8 @@ import { Cache } from '../../cache';
 import { type JobContext, jobType } from '../../jobs/pool';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainRecord } from '../../train/run';
-import { type AttackRequest, trainInfected } from './run';
+import type { AttackRequest } from './infected';
+import { trainInfected } from './run';
 
 export interface InfectedJobArgs {
   profile: ResolvedProfile;

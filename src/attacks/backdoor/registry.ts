@@ -1,17 +1,19 @@
 import * as fs from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
 import { sha256 } from '../../cache';
+import { DefinitionRegistry, type Definition, type Options } from '../../registry';
 import { Rng, type Seed } from '../../rng';
 import { badnetsTrigger } from './badnets';
 import { blendTrigger, NOISE_PATTERN } from './blend';
 import { type InputShape, validateInputShape } from './checks';
+import { dynamicAttack } from './dynamic/strategy';
+import type { InfectedTrainer } from './infected';
 import { sigTrigger } from './sig';
 import { type LabelRule, type Trigger, validateLabelRule } from './trigger';
 import { wanetTrigger } from './wanet';
 
 /** Attack options are flat JSON values, so a whole AttackConfig can go into a cache key. */
-export type OptionValue = number | string | boolean;
-export type AttackOptions = Record<string, OptionValue>;
+export type AttackOptions = Options;
 
 /** Everything that determines an attack; plain JSON. */
 export interface AttackConfig {
@@ -53,35 +55,41 @@ export interface AttackBuildContext {
 
 export type AttackParts = Omit<StaticAttack, 'name' | 'rule' | 'config'>;
 
-export interface AttackDefinition {
-  /** every option the attack accepts, with its default value */
-  defaults: Readonly<AttackOptions>;
-  /** where each default comes from (paper, reference code, BackdoorBench, or our choice) */
-  provenance: Readonly<Record<string, string>>;
+/**
+ * An attack: its options (defaults with provenance, see src/registry.ts) and either `build`, for
+ * a static trigger that poisons the training set once, or `train`, for an attack that learns its
+ * trigger with the classifier and so brings its own training strategy (the dynamic attack).
+ */
+export interface AttackDefinition extends Definition<AttackOptions> {
   /**
    * Fills in what the option values alone do not identify, before the config is keyed (a
    * pattern file's checksum); the identity when absent.
    */
   resolve?(options: AttackOptions): AttackOptions;
-  build(ctx: AttackBuildContext): AttackParts;
+  build?(ctx: AttackBuildContext): AttackParts;
+  train?: InfectedTrainer;
 }
 
-const REGISTRY = new Map<string, AttackDefinition>();
+const ATTACKS = new DefinitionRegistry<AttackDefinition>('attack');
 
-/** Adds an attack under a new name; other modules (the dynamic attack) register themselves. */
 export function registerAttack(name: string, definition: AttackDefinition): void {
-  if (REGISTRY.has(name)) throw new Error(`registerAttack: an attack named '${name}' is already registered`);
-  REGISTRY.set(name, definition);
+  if ((definition.build === undefined) === (definition.train === undefined)) {
+    throw new Error(`registerAttack '${name}': give either build (a static trigger) or train (a training strategy)`);
+  }
+  ATTACKS.register(name, definition);
 }
 
 export function attackNames(): string[] {
-  return [...REGISTRY.keys()];
+  return ATTACKS.names();
 }
 
 export function attackDefinition(name: string): AttackDefinition {
-  const def = REGISTRY.get(name);
-  if (!def) throw new Error(`attack: unknown attack '${name}'; expected one of ${attackNames().join(', ')}`);
-  return def;
+  return ATTACKS.get(name);
+}
+
+/** Where each of an attack's option values comes from. */
+export function attackProvenance(name: string, options?: AttackOptions): Record<string, string> {
+  return ATTACKS.provenance(name, options);
 }
 
 /** The config with every default filled in and every option checked by name and type. */
@@ -89,15 +97,7 @@ export function resolveAttackConfig(config: AttackConfig): Required<AttackConfig
   const def = attackDefinition(config.name);
   validateLabelRule(config.rule);
   const inputShape = validateInputShape(config.inputShape, config.name);
-  const given = config.options ?? {};
-  for (const [key, value] of Object.entries(given)) {
-    if (!(key in def.defaults)) {
-      throw new Error(`attack '${config.name}': unknown option '${key}'; valid options: ${Object.keys(def.defaults).join(', ')}`);
-    }
-    const expected = typeof def.defaults[key];
-    if (typeof value !== expected) throw new Error(`${config.name}.${key}: expected a ${expected}, got ${JSON.stringify(value)}`);
-  }
-  const merged = { ...def.defaults, ...given };
+  const merged = ATTACKS.resolve(config.name, config.options);
   const options = def.resolve ? def.resolve(merged) : merged;
   const { mode, target, numClasses } = config.rule;
   return { name: config.name, rule: { mode, target, numClasses }, inputShape, seed: config.seed, options };
@@ -106,11 +106,22 @@ export function resolveAttackConfig(config: AttackConfig): Required<AttackConfig
 export function buildAttack(config: AttackConfig): StaticAttack {
   const resolved = resolveAttackConfig(config);
   const { rule, inputShape, seed, options } = resolved;
-  const parts = attackDefinition(resolved.name).build({ rule, inputShape, seed, options });
+  const { build } = attackDefinition(resolved.name);
+  if (!build) throw new Error(`attack '${resolved.name}' learns its trigger while the classifier trains (trainInfected); it has no static trigger to build`);
+  const parts = build({ rule, inputShape, seed, options });
   if ((parts.crossRatio > 0) !== (parts.applyCross !== undefined)) {
     throw new Error(`attack '${resolved.name}': a cross ratio needs a noise-mode warp and vice versa`);
   }
   return { name: resolved.name, rule, config: resolved, ...parts };
+}
+
+/**
+ * Checks an attack as asked for before any training starts (name, label rule, every option); a
+ * static attack's trigger is built once and released, so its own checks run too.
+ */
+export function checkAttack(config: AttackConfig): void {
+  if (attackDefinition(config.name).build) buildAttack(config).trigger.dispose();
+  else resolveAttackConfig(config);
 }
 
 /** The trigger's own stream, so the poisoning draws (made elsewhere) never shift it. */
@@ -198,3 +209,5 @@ registerAttack('wanet', {
     };
   },
 });
+
+registerAttack('dynamic', dynamicAttack);

@@ -4,48 +4,31 @@ import { loadDataset, type LoadOptions } from '../../data/registry';
 import type { ProgressSink } from '../../progress';
 import { Rng } from '../../rng';
 import type { ResolvedProfile } from '../../train/profiles';
-import { modelConfigFor, profileData, type TrainedModel, trainOrLoad } from '../../train/run';
-import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet, triggeredTestSet, type TriggeredTestSet } from './poison';
-import { trainDynamicInfected } from './dynamic-run';
-import { type AttackOptions, attackNames, buildAttack } from './registry';
-import type { AttackMode, BackdoorAttack } from './trigger';
-
-/** What a user asks for: an attack by name, its mode and target, optional option overrides. */
-export interface AttackRequest {
-  name: string;
-  mode: AttackMode;
-  target: number;
-  ratio?: number;
-  options?: AttackOptions;
-}
-
-/** Every attack pbe-lab can train: the static ones of the registry and the input-aware dynamic one. */
-export function backdoorAttackNames(): string[] {
-  return [...attackNames(), 'dynamic'];
-}
-
-export interface InfectedModel extends TrainedModel {
-  attack: BackdoorAttack;
-  data: DatasetSplits;
-  /** the poisoned training set and its ground truth; null for the dynamic attack, which poisons each batch afresh */
-  poisoned: PoisonedSet | null;
-  triggered: TriggeredTestSet;
-  acc: number;
-  asr: number;
-}
+import { modelConfigFor, profileData, trainOrLoad } from '../../train/run';
+import type { AttackRequest, InfectedModel, InfectedTrainingContext } from './infected';
+import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from './poison';
+import { attackDefinition, buildAttack } from './registry';
 
 /**
- * Poisons the profile's training subset with the attack and trains (or loads from the cache) the
- * infected model. The run seed fixes the trigger (`seed/attack`), which images are poisoned
- * (`seed/poison`) and the training itself.
+ * Trains (or loads from the cache) the infected model of `request` on the profile's subset of the
+ * dataset, with the attack's own training strategy when it registered one, else by poisoning.
  */
 export async function trainInfected(
   profile: ResolvedProfile,
   request: AttackRequest,
   opts: { seed: number; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
 ): Promise<InfectedModel> {
+  const train = attackDefinition(request.name).train ?? poisonAndTrain;
   const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
-  if (request.name === 'dynamic') return trainDynamicInfected(profile, request, data, opts);
+  return train({ profile, request, data, seed: opts.seed, cache: opts.cache, progress: opts.progress });
+}
+
+/**
+ * The strategy of static attacks: poisons the training set once and trains with the standard
+ * trainer. The run seed fixes the trigger (`seed/attack`), which images are poisoned
+ * (`seed/poison`) and the training itself.
+ */
+export async function poisonAndTrain({ profile, request, data, ...opts }: InfectedTrainingContext): Promise<InfectedModel> {
   const [, h, w, c] = data.train.shape;
   const attack = buildAttack({
     name: request.name,

@@ -1,6 +1,5 @@
 import { initBackend, runtimeSummary } from '../../backend';
-import { buildAttack } from '../../attacks/backdoor/registry';
-import { backdoorAttackNames } from '../../attacks/backdoor/run';
+import { attackNames, checkAttack } from '../../attacks/backdoor/registry';
 import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
 import { trainModels } from '../../experiments/training';
@@ -12,7 +11,7 @@ export const attack = defineCommand({
   summary: 'train infected models (and the benign reference) through the worker pool; print ACC, ASR, ΔACC and the per-epoch curve',
   options: {
     ...RUN_OPTIONS,
-    attack: opt.string(`attack(s), comma-separated: ${backdoorAttackNames().join(', ')} (required)`, 'name[,…]'),
+    attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
     ...ATTACK_OPTIONS,
     target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
     ratio: opt.number('share of the training set poisoned (default: the attack’s)', { min: 0 }),
@@ -21,7 +20,7 @@ export const attack = defineCommand({
   async run(o) {
     const names = required(o.attack, '--attack').split(',').filter((s) => s !== '');
     if (names.length === 0) required(undefined, '--attack');
-    for (const n of names) oneOf(n, backdoorAttackNames(), '--attack');
+    for (const n of names) oneOf(n, attackNames(), '--attack');
     const profile = profileFrom(o);
     const { dataset } = profile;
     const { mode, target, ratio, option: options, seed } = o;
@@ -29,11 +28,9 @@ export const attack = defineCommand({
     console.error(runtimeSummary());
     const cache = new Cache();
     const { train } = await loadDataset(dataset, { path: o.path, cache });
-    // Build each static attack once here, so a bad option is reported before any job starts.
-    for (const name of names.filter((n) => n !== 'dynamic')) {
-      const [, h, w, c] = train.shape;
-      buildAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options }).trigger.dispose();
-    }
+    // A bad option is reported here, before any job starts.
+    const [, h, w, c] = train.shape;
+    for (const name of names) checkAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options });
     const t0 = Date.now();
     const { benign: b, infected } = await trainModels(
       { profile, seed, dataPath: o.path, requests: names.map((name) => ({ name, mode, target, ratio, options })) },

@@ -1,4 +1,4 @@
-import { backdoorAttackNames } from '../../attacks/backdoor/run';
+import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { COMPARE_DEFENSES, type CompareDefense, compare } from '../../experiments/compare';
@@ -27,7 +27,7 @@ export const compareCommand = defineCommand({
   },
   async run(o) {
     const profile = profileFrom(o);
-    const attacks = list(o.attacks, PAPER_ATTACKS as readonly string[], backdoorAttackNames(), '--attacks');
+    const attacks = list(o.attacks, PAPER_ATTACKS as readonly string[], attackNames(), '--attacks');
     const defenses = list<CompareDefense>(o.defenses, COMPARE_DEFENSES, COMPARE_DEFENSES, '--defenses');
     await initBackend(o.backend);
     console.error(runtimeSummary());

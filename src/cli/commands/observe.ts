@@ -1,4 +1,4 @@
-import { backdoorAttackNames } from '../../attacks/backdoor/run';
+import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { observe as runObserve, type ObserveConfig, type ObserveReport } from '../../experiments/observe';
 import { defineCommand } from '../command';
@@ -9,7 +9,7 @@ export const observe = defineCommand({
   summary: "the paper's observation for one attack: label matrices, feature distances, t-SNE, optionally the budget sweep",
   options: {
     ...RUN_OPTIONS,
-    attack: opt.choice('the backdoor attack (required)', backdoorAttackNames()),
+    attack: opt.choice('the backdoor attack (required)', attackNames()),
     ...ATTACK_OPTIONS,
     targets: opt.intList('target labels, one infected model each; the first is analysed in depth (default: 0)', { min: 0, arg: 'L,L…' }),
     ...PGD_OPTIONS,
@@ -21,7 +21,7 @@ export const observe = defineCommand({
     out: opt.string('folder of the report and figures (default: results/observe/… in the cache)', 'dir'),
   },
   async run(o) {
-    const attack = required(o.attack, '--attack', backdoorAttackNames());
+    const attack = required(o.attack, '--attack', attackNames());
     const profile = profileFrom(o);
     const smoke = profile.profile === 'smoke';
     const cfg: ObserveConfig = {

@@ -1,61 +1,28 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtimeInfo } from '../../backend';
-import { Cache, configKey } from '../../cache';
-import type { DatasetSplits } from '../../data/dataset';
-import { loadTensors, saveTensors } from '../../io/checkpoint';
-import { claimRun } from '../../io/run-lock';
-import { createModel } from '../../models/model';
-import type { ProgressSink } from '../../progress';
-import type { ResolvedProfile } from '../../train/profiles';
-import { modelConfigFor, type TrainRecord } from '../../train/run';
-import { accuracy } from '../../train/trainer';
-import { type DynamicAttackConfig, type DynamicTrigger, loadDynamic, referenceDynamicConfig, saveDynamic, trainDynamicAttack } from './dynamic';
-import type { InfectedModel } from './run';
-import { evaluateBackdoor, triggeredTestSet } from './poison';
-import type { AttackRequest } from './run';
-import type { BackdoorAttack } from './trigger';
-
-/**
- * The input-aware attack's schedule for a profile. The reference trains 25 mask epochs and 600
- * joint epochs; on a CPU the joint stage, where the classifier learns, gets the profile's epochs
- * and optimiser, so the classifier sees the training set as often as the benign reference and
- * ΔACC compares equal schedules; the mask generator gets 2 epochs of its own and the pattern
- * generator is narrower. `paper` keeps the reference's settings.
- */
-export function dynamicConfigFor(profile: ResolvedProfile): DynamicAttackConfig {
-  const ref = referenceDynamicConfig(profile.dataset);
-  if (profile.profile === 'paper') return ref;
-  const smoke = profile.profile === 'smoke';
-  return {
-    ...ref,
-    maskEpochs: smoke ? 1 : 2,
-    epochs: profile.train.epochs,
-    batchSize: profile.train.batchSize,
-    generator: { width: smoke ? 8 : 16, depth: profile.dataset === 'mnist' ? 2 : 3 },
-    classifierOptimizer: profile.train.optimizer,
-    classifierSchedule: profile.train.schedule,
-    generatorSchedule: { kind: 'cosine' },
-    maskSchedule: { kind: 'cosine' },
-    augment: profile.train.augment,
-  };
-}
+import { runtimeInfo } from '../../../backend';
+import { Cache, configKey } from '../../../cache';
+import { loadTensors, saveTensors } from '../../../io/checkpoint';
+import { claimRun } from '../../../io/run-lock';
+import { createModel } from '../../../models/model';
+import { modelConfigFor, type TrainRecord } from '../../../train/run';
+import { accuracy } from '../../../train/trainer';
+import type { InfectedModel, InfectedTrainingContext } from '../infected';
+import { evaluateBackdoor, triggeredTestSet } from '../poison';
+import type { AttackDefinition } from '../registry';
+import type { BackdoorAttack } from '../trigger';
+import { dynamicConfigFor } from './config';
+import { trainDynamicAttack } from './training';
+import { type DynamicTrigger, loadDynamic, saveDynamic } from './trigger';
 
 /**
  * Trains (or loads) a classifier infected by the input-aware dynamic attack. Its generators are
  * a cache entry of their own ('dynamic-triggers'), written before the classifier's, so a model
  * entry is only ever found with its trigger beside it.
  */
-export async function trainDynamicInfected(
-  profile: ResolvedProfile,
-  request: AttackRequest,
-  data: DatasetSplits,
-  opts: { seed: number; progress?: ProgressSink; cache?: Cache },
-): Promise<InfectedModel> {
-  if (request.options && Object.keys(request.options).length > 0) {
-    throw new Error(`dynamic: takes no --option (got ${Object.keys(request.options).join(', ')}); its schedule follows the profile`);
-  }
+export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promise<InfectedModel> {
+  const { profile, request, data, ...opts } = ctx;
   const cache = opts.cache ?? new Cache();
   const [, h, w, c] = data.train.shape;
   const rule = { mode: request.mode, target: request.target, numClasses: data.train.classNames.length };
@@ -139,3 +106,9 @@ export async function trainDynamicInfected(
     throw e;
   }
 }
+
+/**
+ * The dynamic attack in the attack registry: no options (its schedule follows the profile, see
+ * dynamicConfigFor) and its own training strategy, since its trigger is learnt with the classifier.
+ */
+export const dynamicAttack: AttackDefinition = { defaults: {}, provenance: {}, train: trainDynamicInfected };

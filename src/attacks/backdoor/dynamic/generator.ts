@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm2d, Conv2d, MaxPool, relu, type Shape3 } from '../../nn/layers';
-import { Registry } from '../../nn/registry';
-import type { Rng } from '../../rng';
+import { BatchNorm2d, Conv2d, MaxPool, relu, type Shape3 } from '../../../nn/layers';
+import { Registry } from '../../../nn/registry';
+import type { Rng } from '../../../rng';
 
 /** JSON-serialisable description of a generator: enough to rebuild it before loading weights. */
 export interface GeneratorConfig {

@@ -1,0 +1,44 @@
+import type { Cache } from '../../cache';
+import type { DatasetSplits } from '../../data/dataset';
+import type { ProgressSink } from '../../progress';
+import type { Options } from '../../registry';
+import type { ResolvedProfile } from '../../train/profiles';
+import type { TrainedModel } from '../../train/run';
+import type { PoisonedSet, TriggeredTestSet } from './poison';
+import type { AttackMode, BackdoorAttack } from './trigger';
+
+/** What a user asks for: an attack by name, its mode and target, optional option overrides. */
+export interface AttackRequest {
+  name: string;
+  mode: AttackMode;
+  target: number;
+  ratio?: number;
+  options?: Options;
+}
+
+export interface InfectedModel extends TrainedModel {
+  attack: BackdoorAttack;
+  data: DatasetSplits;
+  /** the poisoned training set and its ground truth; null for an attack that poisons each batch afresh (dynamic) */
+  poisoned: PoisonedSet | null;
+  triggered: TriggeredTestSet;
+  acc: number;
+  asr: number;
+}
+
+/** What an attack's training strategy gets: the profile's data already cut, and where to cache. */
+export interface InfectedTrainingContext {
+  profile: ResolvedProfile;
+  request: AttackRequest;
+  data: DatasetSplits;
+  seed: number;
+  cache?: Cache;
+  progress?: ProgressSink;
+}
+
+/**
+ * How an infected model is trained (or loaded from the cache). Static attacks share one strategy
+ * (poison once, train with the standard trainer); an attack that learns its trigger with the
+ * classifier registers its own.
+ */
+export type InfectedTrainer = (ctx: InfectedTrainingContext) => Promise<InfectedModel>;
