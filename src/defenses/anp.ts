@@ -3,7 +3,7 @@ import type { AugmentConfig } from '../data/augment';
 import { makeBatch } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import { type Model, type ParamModulator, weightsHash } from '../models/model';
-import { consoleSink, Progress } from '../progress';
+import { Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
 import { dataHash } from '../train/trainer';
@@ -230,7 +230,7 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
     if (cached) {
       found = JSON.parse(cached.read('masks.json').toString()) as typeof found;
     } else {
-      const bar = new Progress('anp: mask optimisation', o.iterations, ctx.progress ?? consoleSink(), 'batch');
+      const bar = new Progress('anp: mask optimisation', o.iterations, ctx.progress, 'batch');
       const work = ctx.model.clone();
       try {
         found = optimizeMasks(work, clean, settings, ctx.augment, new Rng(ctx.seed).fork('anp'), bar);

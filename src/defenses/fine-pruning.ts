@@ -1,4 +1,4 @@
-import { consoleSink, Progress } from '../progress';
+import { Progress } from '../progress';
 import { accuracy } from '../train/trainer';
 import type { DefenseDefinition } from './defense';
 import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
@@ -66,7 +66,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     let count = 0;
     const pruned = infected.clone();
     try {
-      const bar = new Progress('fp: pruning', limit, ctx.progress ?? consoleSink(), 'channel');
+      const bar = new Progress('fp: pruning', limit, ctx.progress, 'channel');
       for (let k = 1; k <= limit; k++) {
         applyChannelMask(pruned, targets, keepMask(channels, order.subarray(0, k)));
         const acc = accuracy(pruned, clean);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { makeBatch } from '../data/augment';
 import type { Dataset, FloatDataset } from '../data/dataset';
 import { type Model, weightsHash } from '../models/model';
-import { consoleSink, Progress } from '../progress';
+import { Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
 import { dataHash } from '../train/trainer';
@@ -263,7 +263,7 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     const settings = reverseSettings(o);
     const classes = ctx.model.config.numClasses;
     const started = Date.now();
-    const bar = new Progress('nc: reversing triggers', classes * settings.steps, ctx.progress ?? consoleSink(), 'step');
+    const bar = new Progress('nc: reversing triggers', classes * settings.steps, ctx.progress, 'step');
     const triggers: ReversedTrigger[] = [];
     for (let k = 0; k < classes; k++) triggers.push(await reverseOrLoad(ctx, clean, k, settings, bar));
     const anomaly = anomalyIndices(
