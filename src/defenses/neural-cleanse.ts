@@ -257,6 +257,19 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     if (!(o.unlearnRatio > 0 && o.unlearnRatio < 1)) throw new Error(`nc.unlearnRatio: expected a number in (0, 1), got ${o.unlearnRatio}`);
     new CostSchedule(reverseSettings(o).cost);
   },
+  /** One row per class: its reversed trigger's norm, anomaly index, whether flagged, and whether it is the attack's target. */
+  analyze(intermediate, truth) {
+    const { anomaly } = intermediate;
+    const rows = intermediate.triggers.map((t) => ({
+      class: t.target,
+      norm: t.norm,
+      anomalyIndex: Number.isFinite(anomaly.indices[t.target]) ? anomaly.indices[t.target] : null,
+      flagged: anomaly.flagged.includes(t.target) ? 'yes' : 'no',
+      attackTarget: truth.rule.mode === 'all2one' && truth.rule.target === t.target ? 'yes' : 'no',
+      reached: t.reached ? 'yes' : 'no',
+    }));
+    return { rows, details: { median: anomaly.median, mad: anomaly.mad, anomalyIndex: anomaly.anomalyIndex, flagged: anomaly.flagged }, specs: {} };
+  },
   async run(ctx) {
     const clean = requireClean(ctx, 'Neural Cleanse');
     const o = ctx.options;

@@ -128,6 +128,11 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     for (let k = 0; k < norms.length; k++) if (k !== f.target && norms[k] < anomaly.median) assert.ok(anomaly.indices[k] < anomaly.indices[f.target]);
     assert.equal(log.triggers.length, 10);
     assert.ok(Array.isArray(anomaly.flagged), 'flagged classes are always reported');
+    const truth = { poisoned: new Int32Array(0), cross: new Int32Array(0), trainSize: 1000, rule: { mode: 'all2one' as const, target: f.target, numClasses: 10 } };
+    const { rows } = defenseDefinition('nc').analyze!(intermediate, truth);
+    assert.equal(rows.length, 10, 'the report holds every class\'s index');
+    assert.deepEqual(rows.filter((r) => r.attackTarget === 'yes').map((r) => r.class), [f.target]);
+    assert.deepEqual(rows.filter((r) => r.flagged === 'yes').map((r) => r.class), anomaly.flagged.slice().sort((a, b) => a - b));
     if (anomaly.flagged.length > 0) {
       assert.deepEqual(log.unlearned, anomaly.flagged);
       assert.ok(log.fineTune);
