@@ -8,7 +8,7 @@
  */
 
 // Backend and runtime
-export { BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
+export { activeBackend, BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
 
 // Cache, seeds, progress
 export { Cache, cacheRoot, configKey } from './cache';
@@ -18,7 +18,7 @@ export { type Definition, DefinitionRegistry, type Options, type OptionValue } f
 
 // Datasets
 export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
-export { DATASET_NAMES, type DatasetName, loadDataset, type LoadOptions } from './data/registry';
+export { DATASET_NAMES, type DatasetName, describeDataset, loadDataset, type LoadOptions } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
