@@ -8,7 +8,7 @@
  */
 
 // Backend and runtime
-export { BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
+export { activeBackend, BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
 
 // Cache, seeds, progress
 export { Cache, cacheRoot, configKey } from './cache';
@@ -18,7 +18,7 @@ export { type Definition, DefinitionRegistry, type Options, type OptionValue } f
 
 // Datasets
 export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
-export { DATASET_NAMES, type DatasetName, loadDataset, type LoadOptions } from './data/registry';
+export { DATASET_NAMES, type DatasetName, describeDataset, loadDataset, type LoadOptions } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
@@ -132,3 +132,32 @@ export {
   type DefendResult,
   loadPurified,
 } from './experiments';
+
+// Baseline defenses (the paper's FT, FP, NAD, NC and ANP columns) and the comparison tables
+export {
+  ANP,
+  type AnpLog,
+  type AnpOptions,
+  anomalyIndices,
+  type AnomalyReport,
+  attentionLoss,
+  attentionMap,
+  FINE_PRUNING,
+  FINE_TUNING,
+  type FinePruningLog,
+  type FinePruningOptions,
+  type FineTuneOptions,
+  NAD,
+  type NadLog,
+  type NadOptions,
+  NEURAL_CLEANSE,
+  type NeuralCleanseLog,
+  type NeuralCleanseOptions,
+  type ReversedTrigger,
+} from './defenses';
+export { compare, type CompareCell, type CompareConfig, COMPARE_DEFENSES, type CompareReport, paperTableFor } from './experiments';
+
+// Paper numbers, notebook helpers, the trigger gallery
+export * from './paper/numbers';
+export * from './notebook';
+export * from './attacks/backdoor/gallery';

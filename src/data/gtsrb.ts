@@ -57,13 +57,13 @@ export const GTSRB_CLASSES = [
 
 const COLUMNS = ['Filename', 'Width', 'Height', 'Roi.X1', 'Roi.Y1', 'Roi.X2', 'Roi.Y2', 'ClassId'] as const;
 const LAYOUT =
-  'GTSRB layout: Final_Training/Images/<5-digit class>/*.ppm with GT-<class>.csv, ' +
-  'Final_Test/Images/*.ppm with GT-final_test.csv';
+  'GTSRB: GT-*.csv files (Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId) beside their .ppm images, ' +
+  'GT-final_test.csv for the test split, any folder names';
 /** Bump when decoding changes, so cached arrays from older code are not reused. */
-const DECODE_VERSION = 1;
+const DECODE_VERSION = 2;
 
 export interface GtsrbOptions {
-  /** The folder holding Final_Training/ and Final_Test/ (or its parent, holding GTSRB/). */
+  /** A folder holding a GTSRB copy anywhere below it (official layout or renamed folders). */
   path: string;
   /** Side of the square output images (default 32). */
   size?: number;
@@ -77,7 +77,7 @@ export interface GtsrbOptions {
 }
 
 /** One annotated image: a row of a GT-*.csv file. */
-interface GtsrbRecord {
+export interface GtsrbRecord {
   file: string;
   /** `csvfile:line`, for error messages. */
   where: string;
@@ -89,7 +89,6 @@ interface GtsrbRecord {
 
 /** Parse a GT-*.csv annotation file; image paths are resolved against `imageDir`. */
 function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
-  if (!fs.existsSync(csvFile)) throw new Error(`${csvFile}: missing annotation file (${LAYOUT})`);
   const lines = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = lines[0].split(';').map((s) => s.trim());
   const index = {} as Record<(typeof COLUMNS)[number], number>;
@@ -127,48 +126,87 @@ function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
   return records;
 }
 
-function findRoot(p: string): string {
-  for (const candidate of [p, path.join(p, 'GTSRB')]) {
-    if (fs.existsSync(path.join(candidate, 'Final_Training', 'Images'))) return candidate;
+/** Every file below `dir` (hidden folders skipped), in sorted order. */
+function walk(dir: string, out: string[] = []): string[] {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p, out);
+    else if (e.isFile()) out.push(p);
   }
-  throw new Error(`${p}: no Final_Training/Images folder here or in GTSRB/ (${LAYOUT})`);
+  return out;
 }
 
-function trainRecords(root: string): { records: GtsrbRecord[]; csvFiles: string[] } {
-  const imagesDir = path.join(root, 'Final_Training', 'Images');
-  const classDirs = fs.readdirSync(imagesDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^\d{5}$/.test(d.name))
-    .map((d) => d.name)
-    .sort();
-  if (classDirs.length === 0) throw new Error(`${imagesDir}: no 5-digit class folders (${LAYOUT})`);
-  const records: GtsrbRecord[] = [];
-  const csvFiles: string[] = [];
-  for (const name of classDirs) {
-    const dir = path.join(imagesDir, name);
-    if (fs.readdirSync(dir).length === 0) throw new Error(`${dir}: empty class folder (no GT-${name}.csv, no images)`);
-    const csv = path.join(dir, `GT-${name}.csv`);
+/** What a copy holds, as its CSVs say, and what could not be matched. */
+export interface GtsrbScan {
+  train: GtsrbRecord[];
+  test: GtsrbRecord[];
+  trainCsvs: string[];
+  testCsvs: string[];
+  /** CSV rows whose image was found nowhere (or more than once) beside or below their CSV */
+  missing: string[];
+  /** .ppm images no CSV lists */
+  unlisted: string[];
+}
+
+const isTestCsv = (file: string) => /^GT-final_test\.csv$/i.test(path.basename(file));
+/** The official test image zip ships an unlabelled listing, GT-final_test.test.csv: not ground truth. */
+const isAnnotationCsv = (file: string) => /^GT-.*\.csv$/i.test(path.basename(file)) && !/\.test\.csv$/i.test(file);
+
+/**
+ * Reads any GTSRB copy whose GT-*.csv files sit beside their images, whatever the folders are
+ * called: the CSVs are the authority for class ids. A row's image is the file of that name beside
+ * its CSV, else the only file of that name in the folders below it (test images sorted into class
+ * folders under the test CSV). GT-final_test.csv holds the test split; every other GT-*.csv the
+ * training split, in path order.
+ */
+export function scanGtsrb(root: string): GtsrbScan {
+  const files = walk(root);
+  const csvs = files.filter(isAnnotationCsv);
+  const images = files.filter((f) => /\.ppm$/i.test(f));
+  const byName = new Map<string, string[]>();
+  for (const f of images) byName.set(path.basename(f), [...(byName.get(path.basename(f)) ?? []), f]);
+  const used = new Set<string>();
+  const missing: string[] = [];
+  const resolve = (csv: string) => {
+    const dir = path.dirname(csv);
     const rows = parseGtsrbCsv(csv, dir);
-    if (rows.length === 0) throw new Error(`${dir}: empty class folder (${path.basename(csv)} lists no images)`);
-    records.push(...rows);
-    csvFiles.push(csv);
-  }
-  return { records, csvFiles };
+    if (rows.length === 0) throw new Error(`${csv}: lists no images (${LAYOUT})`);
+    for (const r of rows) {
+      const name = path.basename(r.file);
+      if (!fs.existsSync(r.file)) {
+        const below = (byName.get(name) ?? []).filter((f) => f.startsWith(dir + path.sep));
+        if (below.length === 1) r.file = below[0];
+        else missing.push(`${r.where}: image ${name} ${below.length === 0 ? 'not found beside the CSV or below it' : `found ${below.length} times below ${dir} (${below.slice(0, 3).join(', ')})`}`);
+      }
+      used.add(r.file);
+    }
+    return rows;
+  };
+  const trainCsvs = csvs.filter((f) => !isTestCsv(f));
+  const testCsvs = csvs.filter(isTestCsv);
+  const train = trainCsvs.flatMap(resolve);
+  const test = testCsvs.flatMap(resolve);
+  return { train, test, trainCsvs, testCsvs, missing, unlisted: images.filter((f) => !used.has(f)) };
 }
 
-function testRecords(root: string): { records: GtsrbRecord[]; csvFiles: string[] } {
-  const imagesDir = path.join(root, 'Final_Test', 'Images');
-  // The ground truth ships in a separate zip, so people unpack it next to the images or above them.
-  const candidates = [imagesDir, path.join(root, 'Final_Test'), root].map((d) => path.join(d, 'GT-final_test.csv'));
-  const csv = candidates.find((f) => fs.existsSync(f));
-  if (!csv) {
-    throw new Error(
-      `${root}: missing the test ground truth GT-final_test.csv (looked in ${candidates.join(', ')}); ` +
-        `it ships as GTSRB_Final_Test_GT.zip (${LAYOUT})`,
-    );
+function listSome(items: string[], n = 10): string {
+  return items.slice(0, n).join('; ') + (items.length > n ? `; … (${items.length - n} more)` : '');
+}
+
+/** The scan, or an error naming everything that could not be matched. */
+function scanOrThrow(root: string): GtsrbScan {
+  const scan = scanGtsrb(root);
+  if (scan.trainCsvs.length === 0) throw new Error(`${root}: no GT-*.csv training annotations found in it or below it (${LAYOUT})`);
+  if (scan.testCsvs.length === 0) {
+    throw new Error(`${root}: missing the test ground truth GT-final_test.csv below it; it ships as GTSRB_Final_Test_GT.zip, unpack it beside the test images (${LAYOUT})`);
   }
-  const records = parseGtsrbCsv(csv, imagesDir);
-  if (records.length === 0) throw new Error(`${csv}: lists no test images`);
-  return { records, csvFiles: [csv] };
+  if (scan.testCsvs.length > 1) throw new Error(`${root}: ${scan.testCsvs.length} test ground truths (${scan.testCsvs.join(', ')}); keep one`);
+  const problems: string[] = [];
+  if (scan.missing.length) problems.push(`${scan.missing.length} CSV row(s) without their image: ${listSome(scan.missing)}`);
+  if (scan.unlisted.length) problems.push(`${scan.unlisted.length} image(s) listed in no GT-*.csv (a CSV missing beside them?): ${listSome(scan.unlisted)}`);
+  if (problems.length) throw new Error(`${root}: GTSRB copy could not be matched: ${problems.join('. ')}`);
+  return scan;
 }
 
 function firstPerClass(records: GtsrbRecord[], limit: number | undefined): GtsrbRecord[] {
@@ -206,7 +244,7 @@ function decodeSplit(records: GtsrbRecord[], split: Dataset['split'], { size, cr
 
 /**
  * GTSRB as size×size×3 uint8 NHWC (default 32×32). Labels come from the ClassId column of the
- * GT-*.csv files, never from folder names. Train order: class folders ascending, rows in CSV
+ * GT-*.csv files, never from folder names (see scanGtsrb). Train order: CSVs by path, rows in CSV
  * order; test order: GT-final_test.csv order. Decoded arrays are cached, keyed by the
  * options and a fingerprint of the CSVs and image files (path, size, mtime).
  */
@@ -215,12 +253,12 @@ export async function loadGtsrb(opts: GtsrbOptions): Promise<DatasetSplits> {
   if (!(Number.isInteger(size) && size > 0)) throw new Error(`gtsrb: size must be a positive integer, got ${size}`);
   checkLimitPerClass('gtsrb', opts.limitPerClass);
   const cropRoi = opts.cropRoi ?? false;
-  const root = fs.realpathSync(findRoot(path.resolve(opts.path)));
-  const train = trainRecords(root);
-  const test = testRecords(root);
-  const trainSel = firstPerClass(train.records, opts.limitPerClass);
-  const testSel = firstPerClass(test.records, opts.limitPerClass);
-  const csvText = [...train.csvFiles, ...test.csvFiles].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  if (!fs.existsSync(opts.path)) throw new Error(`gtsrb: ${opts.path} does not exist (${LAYOUT})`);
+  const root = fs.realpathSync(path.resolve(opts.path));
+  const scan = scanOrThrow(root);
+  const trainSel = firstPerClass(scan.train, opts.limitPerClass);
+  const testSel = firstPerClass(scan.test, opts.limitPerClass);
+  const csvText = [...scan.trainCsvs, ...scan.testCsvs].map((f) => `${f}\n${fs.readFileSync(f, 'utf8')}`).join('\n');
   const fingerprint = filesFingerprint([...trainSel, ...testSel], csvText);
   const config = { root, size, cropRoi, limitPerClass: opts.limitPerClass ?? null, fingerprint, version: DECODE_VERSION };
   const cache = opts.cache ?? new Cache();

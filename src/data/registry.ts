@@ -22,7 +22,7 @@ const PATH_ENV: Record<Exclude<DatasetName, 'mnist'>, string> = {
 
 const PATH_HINT: Record<Exclude<DatasetName, 'mnist'>, string> = {
   cifar10: 'a cifar-10-batches-bin folder or its .tar.gz',
-  gtsrb: 'the folder holding Final_Training/ and Final_Test/',
+  gtsrb: 'a folder holding a GTSRB copy (GT-*.csv files beside their images, any folder names)',
   'tiny-imagenet': 'the tiny-imagenet-200 folder',
 };
 

@@ -3,3 +3,4 @@ export * from './registry';
 export * from './clean-set';
 export * from './pbe';
 export * from './pbe-analysis';
+export * from './baselines';

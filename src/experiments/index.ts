@@ -4,3 +4,4 @@ export * from './pgd';
 export * from './theorem1';
 export * from './defend';
 export * from './training';
+export * from './compare';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cache } from '../../src/cache';
 import { classCounts, type Dataset } from '../../src/data/dataset';
-import { GTSRB_CLASSES, loadGtsrb } from '../../src/data/gtsrb';
+import { GTSRB_CLASSES, loadGtsrb, scanGtsrb } from '../../src/data/gtsrb';
 import { BORDER, GTSRB_TEST, GTSRB_TRAIN, classColor, gtsrbCsv, makeTempDir, writeGtsrb } from './fixtures';
 
 function pixel(ds: Dataset, n: number, x: number, y: number): number[] {
@@ -78,13 +78,16 @@ describe('data/gtsrb', () => {
   describe('errors name the file and what was expected', () => {
     const classDir = (c: string) => path.join(root, 'Final_Training', 'Images', c);
 
-    it('missing CSV', async () => {
+    it('missing CSV: its images are named as listed in no CSV', async () => {
       fs.rmSync(path.join(classDir('00001'), 'GT-00001.csv'));
-      await assert.rejects(load(), /00001[/\\]GT-00001\.csv: missing annotation file/);
+      await assert.rejects(load(), /could not be matched: 2 image\(s\) listed in no GT-\*\.csv.*00001[/\\]00000_00000\.ppm; .*00001[/\\]00000_00001\.ppm/);
     });
 
     it('missing test ground truth', async () => {
       fs.rmSync(path.join(root, 'Final_Test', 'Images', 'GT-final_test.csv'));
+      await assert.rejects(load(), /missing the test ground truth GT-final_test\.csv/);
+      // The official test zip's unlabelled listing is not ground truth.
+      fs.writeFileSync(path.join(root, 'Final_Test', 'Images', 'GT-final_test.test.csv'), 'Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\n');
       await assert.rejects(load(), /missing the test ground truth GT-final_test\.csv/);
     });
 
@@ -123,19 +126,53 @@ describe('data/gtsrb', () => {
 
     it('image listed but absent', async () => {
       fs.rmSync(path.join(classDir('00001'), '00000_00001.ppm'));
-      await assert.rejects(load(), /GT-00001\.csv:3: image .*00000_00001\.ppm does not exist/);
+      await assert.rejects(load(), /1 CSV row\(s\) without their image: .*GT-00001\.csv:3: image 00000_00001\.ppm not found beside the CSV or below it/);
     });
 
-    it('empty class folder', async () => {
+    it('a CSV listing no images', async () => {
       fs.mkdirSync(classDir('00003'));
-      await assert.rejects(load(), /00003: empty class folder/);
       fs.writeFileSync(path.join(classDir('00003'), 'GT-00003.csv'), gtsrbCsv([]));
-      await assert.rejects(load(), /00003: empty class folder \(GT-00003\.csv lists no images\)/);
+      await assert.rejects(load(), /00003[/\\]GT-00003\.csv: lists no images/);
+    });
+
+    it('the same file name twice below a CSV', async () => {
+      const images = path.join(root, 'Final_Test', 'Images');
+      fs.renameSync(path.join(images, 'GT-final_test.csv'), path.join(root, 'Final_Test', 'GT-final_test.csv'));
+      fs.mkdirSync(path.join(images, 'copy'));
+      fs.copyFileSync(path.join(images, '00001.ppm'), path.join(images, 'copy', '00001.ppm'));
+      await assert.rejects(load(), /GT-final_test\.csv:3: image 00001\.ppm found 2 times below/);
     });
 
     it('no GTSRB layout at all', async () => {
-      await assert.rejects(loadGtsrb({ path: path.join(tmp.dir, 'cache'), cache }), /no Final_Training\/Images folder/);
+      fs.mkdirSync(path.join(tmp.dir, 'empty'));
+      await assert.rejects(loadGtsrb({ path: path.join(tmp.dir, 'empty'), cache }), /no GT-\*\.csv training annotations found/);
+      await assert.rejects(loadGtsrb({ path: path.join(tmp.dir, 'nowhere'), cache }), /nowhere does not exist/);
     });
+  });
+
+  it('reads a copy with renamed class folders and the test images sorted into class folders', async () => {
+    const renamed = path.join(tmp.dir, 'renamed');
+    fs.renameSync(path.join(root, 'Final_Training'), path.join(tmp.dir, 'train-part'));
+    // Class folders named after the sign, not the 5-digit ClassId; the training part moved elsewhere.
+    fs.mkdirSync(path.join(renamed, 'Training'), { recursive: true });
+    for (const [folder, name] of [['00000', 'stop'], ['00001', 'speed limit 60'], ['00002', 'misc']]) {
+      fs.renameSync(path.join(tmp.dir, 'train-part', 'Images', folder), path.join(renamed, 'Training', name));
+    }
+    // Test images sorted into class folders below the test CSV.
+    const testDir = path.join(renamed, 'Test');
+    fs.mkdirSync(testDir);
+    fs.renameSync(path.join(root, 'Final_Test', 'Images', 'GT-final_test.csv'), path.join(testDir, 'GT-final_test.csv'));
+    for (const s of GTSRB_TEST) {
+      fs.mkdirSync(path.join(testDir, `class ${s.classId}`), { recursive: true });
+      fs.renameSync(path.join(root, 'Final_Test', 'Images', s.name), path.join(testDir, `class ${s.classId}`, s.name));
+    }
+    const { train, test } = await loadGtsrb({ path: renamed, cache, progress: false });
+    // CSVs in path order: misc (00002), speed limit 60 (00001), stop (00000)
+    assert.deepEqual(Array.from(train.labels), [...GTSRB_TRAIN['00002'], ...GTSRB_TRAIN['00001'], ...GTSRB_TRAIN['00000']].map((s) => s.classId));
+    assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((s) => s.classId));
+    for (let n = 0; n < test.shape[0]; n++) assert.deepEqual(pixel(test, n, 16, 16), classColor(test.labels[n]));
+    const scan = scanGtsrb(renamed);
+    assert.deepEqual([scan.missing, scan.unlisted], [[], []]);
   });
 
   it('has the 43 standard class names', () => {

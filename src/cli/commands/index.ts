@@ -1,6 +1,7 @@
 import type { CliCommand } from '../command';
 import { attack } from './attack';
 import { bench } from './bench';
+import { compareCommand } from './compare';
 import { data } from './data';
 import { defend } from './defend';
 import { info } from './info';
@@ -10,4 +11,4 @@ import { theorem1 } from './theorem1';
 import { train } from './train';
 
 /** Every `pbe` command, in the order --help lists them; a new command is a new file here and one line below. */
-export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1, defend];
+export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1, defend, compareCommand];

@@ -1,0 +1,258 @@
+import { FIG1_MIN_TARGET_SHARE, type PaperAttack, type Provenance, table5Cell, THEOREM1 } from '../src/paper/numbers';
+import type { ReproProfile } from '../src/notebook/settings';
+
+/**
+ * The paper's claims as data: what each notebook's measured values are checked against. The
+ * paper's numbers come from src/paper/numbers.ts, never copied here.
+ */
+export type Comparison = '>=' | '>' | '<=' | '<';
+
+export interface ProfileRule {
+  /** how far the bound moves in the claim's disfavour at this scale, with the one-line reason */
+  tolerance: number;
+  reason: string;
+  /** a failure makes the suite exit non-zero */
+  mustHold: boolean;
+  /** set when we measured that it does not hold at this scale: what was measured, and our reading */
+  knownNotToHold?: string;
+}
+
+export interface Claim {
+  id: string;
+  /** figure or table of the paper (or 'extension') */
+  source: string;
+  notebook: string;
+  statement: string;
+  metric: string;
+  /** the measured value from the notebook's `values`; null when absent (e.g. the attack is not in the profile) */
+  measure: (values: any) => number | null;
+  comparison: Comparison;
+  /** the claim as a bound on the metric */
+  bound: number;
+  /** the paper's own number for the metric, where it prints one */
+  paper: { value: number | null; text: string; provenance: Provenance };
+  profiles: Record<ReproProfile, ProfileRule>;
+}
+
+/** 2 standard errors of a share near 0.4 over n images: the noise of a measured share. */
+const twoSe = (n: number) => 2 * Math.sqrt((0.4 * 0.6) / n);
+
+const exact = (reason: string): ProfileRule => ({ tolerance: 0, reason, mustHold: true });
+
+const ratioClaim = (attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim => {
+  const paper = table5Cell(attack);
+  return {
+    id: `table5-ratio-${attack}`,
+    source: 'Table 5',
+    notebook: '02-feature-distances',
+    statement: `${attack}: adversarial examples of the infected model sit nearer the triggered images than a benign model's (D_infected < D_benign)`,
+    metric: 'D_infected / D_benign, f = the infected model',
+    measure: (v) => v.attacks?.[attack]?.ratioInfectedF ?? null,
+    comparison: '<',
+    bound: 1,
+    paper: { value: paper.ratio, text: `${paper.dInfected} / ${paper.dBenign} = ${paper.ratio.toFixed(3)}`, provenance: paper.provenance },
+    profiles,
+  };
+};
+
+const PAPER_SCALE = exact("the paper's setting: the paper's claim as printed");
+
+export const CLAIMS: Claim[] = [
+  {
+    id: 'teaching-target-share',
+    source: 'Fig. 1b',
+    notebook: '00-teaching',
+    statement: 'an infected model sends at least 40% of its untargeted adversarial examples (from non-target images) to its target',
+    metric: 'share of adversarial examples on the target, infected model',
+    measure: (v) => v.targetShare?.infected ?? null,
+    comparison: '>=',
+    bound: FIG1_MIN_TARGET_SHARE.value,
+    paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every target', provenance: FIG1_MIN_TARGET_SHARE.provenance },
+    profiles: {
+      quick: { tolerance: twoSe(180), reason: '2 standard errors of a share over the 180 non-target images measured', mustHold: true },
+      cpu: { tolerance: twoSe(1800), reason: '2 standard errors of a share over 1,800 images', mustHold: true },
+      paper: PAPER_SCALE,
+    },
+  },
+  {
+    id: 'fig1b-min-target-share',
+    source: 'Fig. 1b',
+    notebook: '01-label-matrices',
+    statement: 'every infected model (one per target label) sends at least 40% of its adversarial examples to its target',
+    metric: 'smallest row share on the target, over the ten infected models',
+    measure: (v) => v.infected?.minTargetShare ?? null,
+    comparison: '>=',
+    bound: FIG1_MIN_TARGET_SHARE.value,
+    paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every l = 0..9', provenance: FIG1_MIN_TARGET_SHARE.provenance },
+    profiles: {
+      quick: { tolerance: twoSe(200), reason: '2 standard errors of a share over the 200 images of each row', mustHold: true },
+      cpu: {
+        tolerance: twoSe(2000),
+        reason: '2 standard errors of a share over the 2,000 images of each row',
+        mustHold: false,
+        knownNotToHold: 'ten Blend smallcnn models, 3 epochs on 20,000 images (README): rows 24.1–56.9%, mean 41.8%, 6 of 10 rows ≥ 40%; the diagonal dominates every row but not by 40% everywhere',
+      },
+      paper: PAPER_SCALE,
+    },
+  },
+  {
+    id: 'fig1b-mean-target-share',
+    source: 'Fig. 1b',
+    notebook: '01-label-matrices',
+    statement: 'on average over the ten infected models, at least 40% of the adversarial examples go to the target (the diagonal dominates)',
+    metric: 'mean row share on the target',
+    measure: (v) => v.infected?.meanTargetShare ?? null,
+    comparison: '>=',
+    bound: FIG1_MIN_TARGET_SHARE.value,
+    paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% in every row, so on average too', provenance: FIG1_MIN_TARGET_SHARE.provenance },
+    profiles: {
+      quick: { tolerance: twoSe(2000), reason: '2 standard errors of a share over the 2,000 adversarial examples of the ten rows', mustHold: true },
+      cpu: { tolerance: twoSe(20000), reason: '2 standard errors of a share over the 20,000 adversarial examples of the ten rows', mustHold: true },
+      paper: PAPER_SCALE,
+    },
+  },
+  {
+    id: 'fig1a-benign-spread',
+    source: 'Fig. 1a',
+    notebook: '01-label-matrices',
+    statement: "a benign model's adversarial labels spread over the wrong classes",
+    metric: 'mean normalised entropy of the wrong-class labels per true class (1 = uniform)',
+    measure: (v) => v.benign?.meanWrongClassEntropy ?? null,
+    comparison: '>=',
+    bound: 0.5,
+    paper: { value: null, text: 'roughly uniform (no number printed); bound 0.5 = half of the uniform entropy', provenance: { source: 'Fig. 1a' } },
+    profiles: {
+      quick: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
+      cpu: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
+      paper: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
+    },
+  },
+  {
+    id: 'fig4-all2all-mean-share',
+    source: 'Fig. 4',
+    notebook: '01-label-matrices',
+    statement: 'an all-to-all infected model sends its adversarial examples of class y mostly to y+1',
+    metric: 'mean share on y+1 per true class',
+    measure: (v) => v.allToAll?.meanTargetShare ?? null,
+    comparison: '>=',
+    bound: FIG1_MIN_TARGET_SHARE.value,
+    paper: { value: FIG1_MIN_TARGET_SHARE.value, text: 'the diagonal y → y+1 dominates (read at the 40% of Fig. 1b)', provenance: { source: 'Fig. 4', row: 'all-to-all' } },
+    profiles: {
+      quick: { tolerance: twoSe(200), reason: '2 standard errors of a share over 200 images', mustHold: false, knownNotToHold: 'not measured often enough at this scale to require it' },
+      cpu: { tolerance: twoSe(2000), reason: '2 standard errors of a share over 2,000 images', mustHold: false, knownNotToHold: 'not yet measured at this scale' },
+      paper: PAPER_SCALE,
+    },
+  },
+  ratioClaim('blend', {
+    quick: exact('the ratio is a mean over 180 images of one pair of models; the bound 1 is the claim itself'),
+    cpu: exact('the ratio is a mean over 1,800 images; the bound 1 is the claim itself'),
+    paper: PAPER_SCALE,
+  }),
+  ratioClaim('badnets', {
+    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'BadNets does not show the observation at this scale (README: share on target 9.1%, ratio 0.92 on CIFAR-10 cpu; the 3×3 patch is not what PGD finds)' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, cpu): ratio 0.92 but share on target 9.1% against 9.7% benign: nearer, without the observation' },
+    paper: PAPER_SCALE,
+  }),
+  ratioClaim('sig', {
+    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'SIG (clean-label) does not show the observation at CPU scales (README: share on target 0.2%, ratio 0.98 on CIFAR-10)' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, cpu): ratio 0.98, share on target 0.2%' },
+    paper: PAPER_SCALE,
+  }),
+  ratioClaim('wanet', {
+    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'WaNet is not in the quick profile: its backdoor is not learned in a few epochs' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, cpu, 3 epochs): ASR 19.5%, ratio 1.14: the backdoor is barely learned' },
+    paper: PAPER_SCALE,
+  }),
+  {
+    id: 'fig5-belt',
+    source: 'Fig. 5',
+    notebook: '03-tsne',
+    statement: 'in the infected model\'s feature space, adversarial examples move toward the triggered images',
+    metric: "share of adversarial points nearer the triggered centre than their class's clean centre, minus the same share of clean points",
+    measure: (v) => (v.adversarialNearerTrigger === undefined ? null : v.adversarialNearerTrigger - v.cleanNearerTrigger),
+    comparison: '>',
+    bound: 0,
+    paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
+    profiles: {
+      quick: { tolerance: 0, reason: 'a difference of shares in one layout; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'a t-SNE layout of 300 points; read it as an illustration' },
+      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'not yet measured at this scale' },
+      paper: PAPER_SCALE,
+    },
+  },
+  {
+    id: 'theorem1-along-trigger',
+    source: 'Theorem 1',
+    notebook: '04-theorem1',
+    statement: THEOREM1.statement.split(',')[0],
+    metric: 'share of |r| along P ÷ share along a random direction, strongest trigger',
+    measure: (v) => (v.strongest ? v.strongest.alongTrigger / v.strongest.alongRandom : null),
+    comparison: '>=',
+    bound: 3,
+    paper: { value: null, text: `${THEOREM1.form} ("far more than a random direction": bound 3×, our reading)`, provenance: THEOREM1.provenance },
+    profiles: {
+      quick: exact('a bound of our choosing for "far more"; no tolerance on top'),
+      cpu: exact('a bound of our choosing for "far more"; no tolerance on top'),
+      paper: exact('a bound of our choosing for "far more"; no tolerance on top'),
+    },
+  },
+  {
+    id: 'theorem1-vs-benign',
+    source: 'Theorem 1',
+    notebook: '04-theorem1',
+    statement: 'the perturbation points along P more for the infected model than for a benign one',
+    metric: 'share of |r| along P, infected ÷ benign, strongest trigger',
+    measure: (v) => (v.strongest ? v.strongest.alongTrigger / v.strongest.benignAlongTrigger : null),
+    comparison: '>',
+    bound: 1,
+    paper: { value: null, text: 'far more for the infected model than for a benign one', provenance: THEOREM1.provenance },
+    profiles: {
+      quick: exact('the bound 1 is the claim itself'),
+      cpu: exact('the bound 1 is the claim itself'),
+      paper: exact('the bound 1 is the claim itself'),
+    },
+  },
+];
+
+export type Verdict = 'holds' | 'fails' | 'known not to hold' | 'not measured';
+
+export interface ClaimResult {
+  claim: Claim;
+  rule: ProfileRule;
+  measured: number | null;
+  threshold: number;
+  verdict: Verdict;
+  /** the verdict makes the suite fail */
+  blocking: boolean;
+}
+
+/** The bound moved by the tolerance in the claim's disfavour. */
+export function threshold(c: Claim, rule: ProfileRule): number {
+  return c.comparison === '>=' || c.comparison === '>' ? c.bound - rule.tolerance : c.bound + rule.tolerance;
+}
+
+export function compare(value: number, comparison: Comparison, t: number): boolean {
+  switch (comparison) {
+    case '>=':
+      return value >= t;
+    case '>':
+      return value > t;
+    case '<=':
+      return value <= t;
+    case '<':
+      return value < t;
+  }
+}
+
+/** Checks every claim of the notebooks that produced values (`values[notebook]`) at a profile. */
+export function checkClaims(profile: ReproProfile, values: Record<string, unknown>, claims: readonly Claim[] = CLAIMS): ClaimResult[] {
+  return claims.map((claim) => {
+    const rule = claim.profiles[profile];
+    const t = threshold(claim, rule);
+    const v = values[claim.notebook];
+    const measured = v === undefined ? null : claim.measure(v);
+    const ok = measured !== null && Number.isFinite(measured) && compare(measured, claim.comparison, t);
+    const verdict: Verdict = measured === null ? 'not measured' : ok ? 'holds' : rule.knownNotToHold ? 'known not to hold' : 'fails';
+    return { claim, rule, measured, threshold: t, verdict, blocking: rule.mustHold && v !== undefined && !ok };
+  });
+}
+

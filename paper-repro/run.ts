@@ -1,0 +1,175 @@
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { parseArgs } from 'node:util';
+import { REPRO_PROFILES, type ReproProfile } from '../src/notebook/settings';
+import { writeFileAtomic } from '../src/cache';
+import { checkClaims } from './claims';
+import { type NotebookRun, writeReport } from './report';
+
+const ROOT = path.resolve(__dirname, '..');
+const PYTHON = process.env.PBE_JUPYTER_PYTHON ?? '/usr/bin/python3';
+const KERNEL = 'pbe-lab-tslab';
+const USAGE = 'npm run repro -- [--profile quick|cpu|paper] [--only <notebook>[,<notebook>…]] [--out DIR] [--backend B] [--seed S]';
+
+/** Where Jupyter runs from, or why it cannot. */
+export function jupyterMissing(python = PYTHON): string | null {
+  const r = spawnSync(python, ['-c', 'import nbclient, nbformat'], { encoding: 'utf8' });
+  if (r.error) return `${python} not found (${r.error.message}); install Debian's python3 with jupyter-nbconvert python3-nbclient python3-ipython jupyter-client`;
+  if (r.status !== 0) return `${python} cannot import nbclient/nbformat; apt-get install jupyter-nbconvert python3-nbclient python3-ipython jupyter-client`;
+  return null;
+}
+
+export function listNotebooks(dir = path.join(ROOT, 'notebooks')): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb'))
+    .sort()
+    .map((f) => f.replace(/\.ipynb$/, ''));
+}
+
+/** The injected cell: the same names as the `parameters` cell, annotated so that each keeps a widened type. */
+export function injectedParameters(p: Record<string, string | number>): string {
+  return Object.entries(p)
+    .map(([k, v]) => `const ${k}: ${typeof v === 'number' ? 'number' : 'string'} = ${JSON.stringify(v)};`)
+    .join('\n');
+}
+
+/** A kernel spec of this checkout's tslab, private to the run (JUPYTER_PATH), whatever the user has registered. */
+function writeKernelSpec(out: string): string {
+  const jupyterPath = path.join(out, 'jupyter');
+  const spec = {
+    argv: [process.execPath, path.join(ROOT, 'paper-repro', 'tslab-kernel.js'), 'kernel', '--config-path', '{connection_file}'],
+    display_name: 'TypeScript (pbe-lab)',
+    language: 'typescript',
+    env: { PBE_KERNEL_TYPES_FRESH: '1' },
+  };
+  writeFileAtomic(path.join(jupyterPath, 'kernels', KERNEL, 'kernel.json'), JSON.stringify(spec, null, 2));
+  return jupyterPath;
+}
+
+function buildDeclarations(): void {
+  const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.notebook.json')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('tsc -p tsconfig.notebook.json failed: the notebooks cannot see the library types');
+}
+
+function clock(s: number): string {
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+interface RunOptions {
+  profile: ReproProfile;
+  only: string[] | null;
+  out: string;
+  backend: string;
+  seed: number;
+  /** the folder of the notebooks; default notebooks/ */
+  notebooks?: string;
+}
+
+/** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
+function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
+  const executed = path.join(o.out, 'executed', `${name}.ipynb`);
+  const measured = path.join(o.out, 'measured', `${name}.json`);
+  fs.mkdirSync(path.dirname(executed), { recursive: true });
+  fs.rmSync(measured, { force: true });
+  const injectFile = path.join(o.out, 'executed', `${name}.parameters.ts`);
+  fs.writeFileSync(injectFile, injectedParameters({ profile: o.profile, seed: o.seed, backend: o.backend, measuredFile: measured }));
+  const started = Date.now();
+  const args = [path.join(__dirname, 'execute.py'), '--input', path.join(o.notebooks ?? path.join(ROOT, 'notebooks'), `${name}.ipynb`), '--output', executed, '--kernel', KERNEL, '--cwd', ROOT, '--inject', injectFile];
+  if (o.profile === 'quick') args.push('--timeout', '900');
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let error: string | null = null;
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        const e = JSON.parse(line) as { event: string; cell?: number; cells?: number; error?: string };
+        if (e.event === 'cell') onCell(e.cell!, e.cells!);
+        if (e.event === 'failed') error = e.error ?? 'failed';
+      } catch {
+        process.stderr.write(`${line}\n`);
+      }
+    });
+    child.on('close', (code) => {
+      const ok = code === 0 && error === null && fs.existsSync(measured);
+      if (code === 0 && !fs.existsSync(measured)) error = `the notebook ran but wrote no measured values (${measured})`;
+      resolve({ name, ok, seconds: (Date.now() - started) / 1000, executed, measured: ok ? measured : null, error: ok ? null : (error ?? `exit code ${code}`), profile: o.profile, finishedAt: new Date().toISOString() });
+    });
+  });
+}
+
+export async function repro(o: RunOptions): Promise<number> {
+  const missing = jupyterMissing();
+  if (missing) throw new Error(`paper-repro needs Jupyter: ${missing}`);
+  const all = listNotebooks(o.notebooks);
+  for (const n of o.only ?? []) if (!all.includes(n)) throw new Error(`--only: no notebook '${n}' in notebooks/ (have ${all.join(', ')})`);
+  const names = o.only ?? all;
+  fs.mkdirSync(o.out, { recursive: true });
+  buildDeclarations();
+  const env = { ...process.env, JUPYTER_PATH: writeKernelSpec(o.out) };
+  // Earlier runs' times (same profile) drive the ETA; the runs of notebooks not re-run stay in the report.
+  const runsFile = path.join(o.out, 'runs.json');
+  const previous: Record<string, NotebookRun> = fs.existsSync(runsFile) ? JSON.parse(fs.readFileSync(runsFile, 'utf8')) : {};
+  const runs: Record<string, NotebookRun> = { ...previous };
+  const t0 = Date.now();
+  const expected = (n: string) => previous[n]?.seconds ?? null;
+  for (const [k, name] of names.entries()) {
+    const nbStart = Date.now();
+    const rest = names.slice(k + 1).map(expected);
+    const line = (cell: number, cells: number) => {
+      const spent = (Date.now() - nbStart) / 1000;
+      const own = expected(name);
+      const left = rest.every((s) => s !== null) && own !== null ? Math.max(0, own - spent) + rest.reduce((a, s) => a + s!, 0) : null;
+      process.stderr.write(`[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`);
+    };
+    const run = await runNotebook(name, o, env, line);
+    runs[name] = run;
+    writeFileAtomic(runsFile, JSON.stringify(runs, null, 2));
+    process.stderr.write(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
+  }
+  const values: Record<string, unknown> = {};
+  for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) values[run.name] = (JSON.parse(fs.readFileSync(run.measured, 'utf8')) as { values: unknown }).values;
+  const results = checkClaims(o.profile, values);
+  const report = await writeReport({ out: o.out, profile: o.profile, runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)), claims: results, wallSeconds: (Date.now() - t0) / 1000 });
+  const failedNotebooks = names.filter((n) => !runs[n].ok);
+  const blocking = results.filter((r) => r.blocking);
+  process.stderr.write(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${['holds', 'fails', 'known not to hold', 'not measured'].map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
+  for (const r of results) process.stderr.write(`  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`);
+  process.stdout.write(`report: ${report.html}\n        ${report.markdown}\n`);
+  if (failedNotebooks.length) process.stderr.write(`failed notebooks: ${failedNotebooks.join(', ')}\n`);
+  if (blocking.length) process.stderr.write(`must-hold claims failing: ${blocking.map((r) => r.claim.id).join(', ')}\n`);
+  return failedNotebooks.length || blocking.length ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { profile: { type: 'string', default: 'quick' }, only: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: '' }, seed: { type: 'string', default: '0' }, help: { type: 'boolean' } },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const profile = values.profile as ReproProfile;
+  if (!REPRO_PROFILES.includes(profile)) throw new Error(`--profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${values.profile}'`);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
+  return repro({
+    profile,
+    only: values.only ? values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, '')) : null,
+    out: path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile)),
+    backend: values.backend ?? '',
+    seed,
+  });
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`repro: ${e.message}\n${USAGE}\n`);
+      process.exit(2);
+    },
+  );
+}

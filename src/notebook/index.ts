@@ -1,0 +1,4 @@
+export * from './display';
+export * from './figures';
+export * from './measured';
+export * from './settings';

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { CLAIMS, checkClaims, type Claim, threshold } from '../../paper-repro/claims';
+import { injectedParameters } from '../../paper-repro/run';
+import { REPRO_PROFILES } from '../../src/notebook/settings';
+import { FIG1_MIN_TARGET_SHARE, table5Cell } from '../../src/paper/numbers';
+
+describe('paper-repro/claims', () => {
+  const claim = (id: string): Claim => CLAIMS.find((c) => c.id === id)!;
+
+  it('every claim has a rule with a reason for every profile, and a unique id', () => {
+    assert.equal(new Set(CLAIMS.map((c) => c.id)).size, CLAIMS.length);
+    for (const c of CLAIMS) {
+      for (const p of REPRO_PROFILES) {
+        const r = c.profiles[p];
+        assert.ok(r.reason.length > 10, `${c.id}/${p}: a one-line reason`);
+        assert.ok(r.tolerance >= 0, `${c.id}/${p}: tolerance ≥ 0`);
+        // A claim known not to hold at a scale cannot also be required there.
+        assert.ok(!(r.mustHold && r.knownNotToHold), `${c.id}/${p}: must hold and known not to hold`);
+      }
+    }
+  });
+
+  it("reads the paper's numbers from src/paper/numbers.ts", () => {
+    assert.equal(claim('fig1b-min-target-share').bound, FIG1_MIN_TARGET_SHARE.value);
+    assert.equal(claim('table5-ratio-blend').paper.value, table5Cell('blend').ratio);
+  });
+
+  it('moves the bound by the tolerance against the claim, and decides the verdicts', () => {
+    const min = claim('fig1b-min-target-share');
+    // quick: 2 standard errors of a share of 0.4 over 200 images = 2·√(0.24/200) = 0.0693
+    assert.ok(Math.abs(threshold(min, min.profiles.quick) - (0.4 - 2 * Math.sqrt(0.24 / 200))) < 1e-12);
+    const at = (minTargetShare: number) => checkClaims('quick', { '01-label-matrices': { infected: { minTargetShare } } }).find((r) => r.claim.id === min.id)!;
+    assert.equal(at(0.34).verdict, 'holds');
+    assert.equal(at(0.33).verdict, 'fails');
+    assert.equal(at(0.33).blocking, true);
+    // cpu: measured not to hold (README): reported as such, never blocking
+    const cpu = checkClaims('cpu', { '01-label-matrices': { infected: { minTargetShare: 0.241 } } }).find((r) => r.claim.id === min.id)!;
+    assert.deepEqual([cpu.verdict, cpu.blocking], ['known not to hold', false]);
+    // a notebook that did not run measures nothing and blocks nothing
+    const none = checkClaims('quick', {}).find((r) => r.claim.id === min.id)!;
+    assert.deepEqual([none.verdict, none.blocking], ['not measured', false]);
+    // strict comparisons: a ratio of exactly 1 is not "nearer"
+    const ratio = checkClaims('quick', { '02-feature-distances': { attacks: { blend: { ratioInfectedF: 1 } } } }).find((r) => r.claim.id === 'table5-ratio-blend')!;
+    assert.equal(ratio.verdict, 'fails');
+  });
+
+  it('injects parameters with widened types (an injected const would otherwise get a literal type)', () => {
+    assert.equal(injectedParameters({ profile: 'cpu', seed: 3, measuredFile: '/tmp/a "b".json' }), 'const profile: string = "cpu";\nconst seed: number = 3;\nconst measuredFile: string = "/tmp/a \\"b\\".json";');
+  });
+});

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { checkReport, chromiumMissing } from '../../paper-repro/check-report';
+import { jupyterMissing, repro } from '../../paper-repro/run';
+import { readExecuted } from '../../paper-repro/report';
+import { VEGA_LITE_MIME } from '../../src/plots/vega';
+
+/**
+ * The notebooks through real Jupyter (nbclient) and the tslab kernel, then the report in headless
+ * Chromium. Skipped with the reason where Jupyter or Chromium is not installed locally; CI installs
+ * both (CI=true), so there a missing one fails.
+ */
+describe('paper-repro through Jupyter and Chromium', function () {
+  this.timeout(900_000);
+  let tmp: string;
+  let out: string;
+  const saved = process.env.PBE_CACHE_DIR;
+  let code = -1;
+
+  before(async function () {
+    const missing = jupyterMissing();
+    if (missing) {
+      if (process.env.CI === 'true') throw new Error(`CI must have Jupyter: ${missing}`);
+      console.log(`      (skipped: ${missing})`);
+      this.skip();
+    }
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-repro-'));
+    out = path.join(tmp, 'out');
+    // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook reuses the infected one.
+    process.env.PBE_CACHE_DIR = path.join(tmp, 'cache');
+    code = await repro({ profile: 'quick', only: ['00-teaching', '03-tsne'], out, backend: '', seed: 0 });
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.PBE_CACHE_DIR;
+    else process.env.PBE_CACHE_DIR = saved;
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('executes the teaching notebook and the quick Fig. 5 notebook, with the profile injected after the parameters cell', () => {
+    assert.equal(code, 0, 'repro exit code');
+    for (const name of ['00-teaching', '03-tsne']) {
+      const nb = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.ipynb`), 'utf8')) as { cells: { metadata: { tags?: string[] }; outputs?: { output_type: string }[] }[] };
+      const tags = nb.cells.map((c) => c.metadata.tags ?? []);
+      const p = tags.findIndex((t) => t.includes('parameters'));
+      assert.ok(tags[p + 1].includes('injected-parameters'), `${name}: injected cell right after the parameters cell`);
+      assert.ok(!nb.cells.some((c) => c.outputs?.some((o) => o.output_type === 'error')), `${name}: no error output`);
+      const measured = JSON.parse(fs.readFileSync(path.join(out, 'measured', `${name}.json`), 'utf8')) as { parameters: { profile: string }; values: Record<string, unknown> };
+      assert.equal(measured.parameters.profile, 'quick');
+    }
+    const teaching = JSON.parse(fs.readFileSync(path.join(out, 'measured', '00-teaching.json'), 'utf8')) as { values: { asr: number; targetShare: { benign: number; infected: number } } };
+    assert.ok(teaching.values.asr > 0.5, `the infected model learned the backdoor (ASR ${teaching.values.asr})`);
+    assert.ok(teaching.values.targetShare.infected > teaching.values.targetShare.benign, 'the observation: more adversarial examples on the target for the infected model');
+  });
+
+  it('stores figures as Vega-Lite with an SVG fallback, and t-SNE points carry their images', () => {
+    const { shown } = readExecuted(path.join(out, 'executed', '03-tsne.ipynb'));
+    const figures = shown.filter((s) => s.kind === 'figure');
+    assert.equal(figures.length, 1);
+    const fig = figures[0] as { spec: { $schema: string; data: { values: { image?: string }[] } }; svg: string | null };
+    assert.match(fig.spec.$schema, /vega-lite\/v5/);
+    assert.match(fig.svg ?? '', /^<svg/);
+    assert.ok(fig.spec.data.values.every((v) => v.image?.startsWith('data:image/png;base64,')));
+    assert.ok(shown.some((s) => s.kind === 'reading'), 'a reading under the figure');
+    const teaching = readExecuted(path.join(out, 'executed', '00-teaching.ipynb')).shown;
+    assert.ok(teaching.some((s) => s.kind === 'image') && teaching.some((s) => s.kind === 'table'));
+    assert.ok(VEGA_LITE_MIME.startsWith('application/vnd.vegalite.v5'));
+  });
+
+  it('saves the executed copy of a failing notebook and reports the failing cell', async function () {
+    const bad = path.join(tmp, 'notebooks');
+    fs.mkdirSync(bad);
+    const nb = {
+      cells: [
+        { cell_type: 'code', metadata: { tags: ['parameters'] }, source: "const profile: string = 'quick';", outputs: [], execution_count: null },
+        { cell_type: 'code', metadata: {}, source: "console.log('before');\nthrow new Error('deliberate failure in cell 3');", outputs: [], execution_count: null },
+      ],
+      metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    };
+    fs.writeFileSync(path.join(bad, 'zz-fails.ipynb'), JSON.stringify(nb));
+    const failOut = path.join(tmp, 'fail-out');
+    const c = await repro({ profile: 'quick', only: ['zz-fails'], out: failOut, backend: '', seed: 0, notebooks: bad });
+    assert.equal(c, 1);
+    const runs = JSON.parse(fs.readFileSync(path.join(failOut, 'runs.json'), 'utf8')) as Record<string, { ok: boolean; error: string }>;
+    assert.equal(runs['zz-fails'].ok, false);
+    assert.match(runs['zz-fails'].error, /deliberate failure in cell 3/);
+    const executed = JSON.parse(fs.readFileSync(path.join(failOut, 'executed', 'zz-fails.ipynb'), 'utf8')) as { cells: { outputs?: { text?: string }[] }[] };
+    assert.match(JSON.stringify(executed.cells[2].outputs), /before/);
+  });
+
+  it('renders the report in headless Chromium: no console error, every figure with marks, the image tooltip on hover', function () {
+    const missing = chromiumMissing();
+    if (missing) {
+      if (process.env.CI === 'true') throw new Error(`CI must have Chromium: ${missing}`);
+      console.log(`      (skipped: ${missing})`);
+      this.skip();
+    }
+    const r = checkReport(path.join(out, 'report.html'));
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.status.figures, 2);
+    assert.ok(r.status.marks.every((n) => n > 0));
+    assert.equal(r.status.tooltipImage, true);
+    assert.ok(fs.statSync(r.screenshot).size > 10_000);
+  });
+});
