@@ -72,7 +72,7 @@ interface RunOptions {
 /** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
 function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
   const executed = path.join(o.out, 'executed', `${name}.ipynb`);
-  const measured = path.join(o.out, 'measured', `${name}.json`);
+  const measured = path.join(o.out, 'executed', `${name}.json`);
   fs.mkdirSync(path.dirname(executed), { recursive: true });
   fs.rmSync(measured, { force: true });
   const injectFile = path.join(o.out, 'executed', `${name}.parameters.ts`);
