@@ -21,7 +21,9 @@ export interface ReportCheck {
   status: PageStatus;
   /** console errors Chromium logged that the page could not catch itself (e.g. a script that failed to load) */
   consoleErrors: string[];
+  /** the top of the report, and the page scrolled to the t-SNE with a point hovered */
   screenshot: string;
+  hoverScreenshot: string;
   problems: string[];
 }
 
@@ -76,9 +78,13 @@ export function checkReport(html: string, screenshot = html.replace(/\.html$/, '
   if (status.rendered !== status.figures) problems.push(`${status.rendered} of ${status.figures} figures rendered`);
   status.marks.forEach((n, i) => n > 0 || problems.push(`figure ${i} rendered no marks`));
   if (status.tooltipImage === false) problems.push('hovering a t-SNE point showed no image');
-  chromium([`--screenshot=${path.resolve(screenshot)}`, `--window-size=${size}`, '--hide-scrollbars', url]);
-  if (!fs.existsSync(screenshot)) problems.push(`no screenshot written to ${screenshot}`);
-  return { status, consoleErrors, screenshot, problems };
+  const hoverScreenshot = screenshot.replace(/\.png$/, '-hover.png');
+  for (const [file, page] of [[screenshot, url.replace(/#hover$/, '')], [hoverScreenshot, url]]) {
+    fs.rmSync(file, { force: true });
+    chromium([`--screenshot=${path.resolve(file)}`, `--window-size=${size}`, '--hide-scrollbars', page]);
+    if (!fs.existsSync(file)) problems.push(`no screenshot written to ${file}`);
+  }
+  return { status, consoleErrors, screenshot, hoverScreenshot, problems };
 }
 
 if (require.main === module) {
@@ -89,7 +95,7 @@ if (require.main === module) {
   }
   const r = checkReport(html, process.argv[3]);
   const marks = r.status.marks.reduce((a, b) => a + b, 0);
-  process.stdout.write(`${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks (${r.status.marks.join(', ')}); t-SNE image tooltip: ${r.status.tooltipImage}; screenshot ${r.screenshot}\n`);
+  process.stdout.write(`${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks (${r.status.marks.join(', ')}); t-SNE image tooltip: ${r.status.tooltipImage}; screenshots ${r.screenshot}, ${r.hoverScreenshot}\n`);
   for (const p of r.problems) process.stderr.write(`problem: ${p}\n`);
   process.exit(r.problems.length ? 1 : 0);
 }

@@ -115,7 +115,7 @@ function packageDir(pkg: string): string {
 
 /** The page's own script: renders every figure, then records what rendered (for the headless check). */
 const BOOT = `
-const status = { figures: 0, rendered: 0, marks: [], errors: [], tooltipImage: null };
+const status = { figures: 0, rendered: 0, marks: [], errors: [], tooltipImage: null, tooltip: null };
 window.addEventListener('error', (e) => status.errors.push(String(e.message)));
 const origError = console.error;
 console.error = (...a) => { status.errors.push(a.map(String).join(' ')); origError(...a); };
@@ -128,11 +128,17 @@ const hasImages = (spec) => ((spec.data && spec.data.values) || []).some((v) => 
 const hover = (i) => new Promise((resolve) => {
   const el = document.querySelector('#fig-' + i + ' svg .mark-symbol > path');
   if (!el) return resolve(false);
-  const r = el.getBoundingClientRect();
-  el.scrollIntoView({ block: 'center' });
+  // Headless screenshots of a scrolled page come out blank: bring the figure's section to the top instead.
+  document.body.prepend(el.closest('section'));
   const b = el.getBoundingClientRect();
-  el.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: b.x + b.width / 2, clientY: b.y + b.height / 2 }));
-  setTimeout(() => resolve(!!document.querySelector('#vg-tooltip-element img')), 300);
+  const at = { bubbles: true, clientX: b.x + b.width / 2, clientY: b.y + b.height / 2 };
+  for (const type of ['pointerover', 'pointermove']) el.dispatchEvent(new PointerEvent(type, at));
+  for (const type of ['mouseover', 'mousemove']) el.dispatchEvent(new MouseEvent(type, at));
+  setTimeout(() => {
+    const tip = document.querySelector('#vg-tooltip-element');
+    status.tooltip = tip ? tip.outerHTML.slice(0, 200) : null;
+    resolve(!!(tip && tip.querySelector('img')));
+  }, 300);
 });
 Promise.all(specs.map((spec, i) => vegaEmbed('#fig-' + i, spec, { actions: false, renderer: 'svg' })
   .then(() => { status.rendered++; status.marks[i] = document.querySelectorAll(MARKS.split(', ').map((m) => '#fig-' + i + ' ' + m).join(', ')).length; })

@@ -72,7 +72,7 @@ interface RunOptions {
 /** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
 function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
   const executed = path.join(o.out, 'executed', `${name}.ipynb`);
-  const measured = path.join(o.out, 'measured', `${name}.json`);
+  const measured = path.join(o.out, 'executed', `${name}.json`);
   fs.mkdirSync(path.dirname(executed), { recursive: true });
   fs.rmSync(measured, { force: true });
   const injectFile = path.join(o.out, 'executed', `${name}.parameters.ts`);
@@ -109,12 +109,14 @@ export async function repro(o: RunOptions): Promise<number> {
   fs.mkdirSync(o.out, { recursive: true });
   buildDeclarations();
   const env = { ...process.env, JUPYTER_PATH: writeKernelSpec(o.out) };
-  // Earlier runs' times (same profile) drive the ETA; the runs of notebooks not re-run stay in the report.
+  // Earlier runs' times (same profile; else those measured here) drive the ETA; the runs of
+  // notebooks not re-run stay in the report.
   const runsFile = path.join(o.out, 'runs.json');
   const previous: Record<string, NotebookRun> = fs.existsSync(runsFile) ? JSON.parse(fs.readFileSync(runsFile, 'utf8')) : {};
   const runs: Record<string, NotebookRun> = { ...previous };
   const t0 = Date.now();
-  const expected = (n: string) => previous[n]?.seconds ?? null;
+  const measuredHere = (JSON.parse(fs.readFileSync(path.join(__dirname, 'expected-seconds.json'), 'utf8')) as Record<string, Record<string, number>>)[o.profile] ?? {};
+  const expected = (n: string) => previous[n]?.seconds ?? measuredHere[n] ?? null;
   for (const [k, name] of names.entries()) {
     const nbStart = Date.now();
     const rest = names.slice(k + 1).map(expected);

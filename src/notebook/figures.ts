@@ -124,6 +124,7 @@ export function tsneImageSpec(spec: VegaLiteSpec, e: FeatureEmbedding, images: D
   return {
     ...spec,
     data: { values: s.data.values.map((v) => ({ ...v, image: urls.get(`${v.kind}/${v.sourceIndex}`) })) },
-    encoding: { ...s.encoding, tooltip: [...s.encoding.tooltip, { field: 'image' }] },
+    // vega-tooltip draws the value under the key `image` as a picture; tsneSpec titles the image index so.
+    encoding: { ...s.encoding, tooltip: [...s.encoding.tooltip.map((t) => ((t as { title?: string }).title === 'image' ? { ...t, title: 'image no.' } : t)), { field: 'image' }] },
   } as VegaLiteSpec;
 }

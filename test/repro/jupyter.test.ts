@@ -46,10 +46,10 @@ describe('paper-repro through Jupyter and Chromium', function () {
       const p = tags.findIndex((t) => t.includes('parameters'));
       assert.ok(tags[p + 1].includes('injected-parameters'), `${name}: injected cell right after the parameters cell`);
       assert.ok(!nb.cells.some((c) => c.outputs?.some((o) => o.output_type === 'error')), `${name}: no error output`);
-      const measured = JSON.parse(fs.readFileSync(path.join(out, 'measured', `${name}.json`), 'utf8')) as { parameters: { profile: string }; values: Record<string, unknown> };
+      const measured = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.json`), 'utf8')) as { parameters: { profile: string }; values: Record<string, unknown> };
       assert.equal(measured.parameters.profile, 'quick');
     }
-    const teaching = JSON.parse(fs.readFileSync(path.join(out, 'measured', '00-teaching.json'), 'utf8')) as { values: { asr: number; targetShare: { benign: number; infected: number } } };
+    const teaching = JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as { values: { asr: number; targetShare: { benign: number; infected: number } } };
     assert.ok(teaching.values.asr > 0.5, `the infected model learned the backdoor (ASR ${teaching.values.asr})`);
     assert.ok(teaching.values.targetShare.infected > teaching.values.targetShare.benign, 'the observation: more adversarial examples on the target for the infected model');
   });

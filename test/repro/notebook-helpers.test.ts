@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as aq from 'arquero';
+import type { FeatureEmbedding } from '../../src/analysis';
+import { embeddingSummary, figureBundle, reproSettings, tableBundle, writeMeasured } from '../../src/notebook';
+import { VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from '../../src/plots/vega';
+
+describe('notebook helpers', () => {
+  it('a figure carries its Vega-Lite spec, an SVG rendering with its marks, and its title as text', async () => {
+    const spec = vegaLite({ title: 'two bars', data: { values: [{ a: 'x', b: 1 }, { a: 'y', b: 2 }] }, mark: 'bar', encoding: { x: { field: 'a', type: 'nominal' }, y: { field: 'b', type: 'quantitative' } } } as Omit<VegaLiteSpec, '$schema'>);
+    const b = await figureBundle(spec);
+    assert.equal(b[VEGA_LITE_MIME], spec);
+    assert.equal((String(b['image/svg+xml']).match(/aria-roledescription="bar"/g) ?? []).length, 2);
+    assert.equal(b['text/plain'], '[figure] two bars');
+  });
+
+  it('a table renders as HTML and Markdown with every row', () => {
+    const b = tableBundle(aq.from(Array.from({ length: 30 }, (_, i) => ({ i, sq: i * i }))), 'squares');
+    assert.equal((String(b['text/html']).match(/<tr>/g) ?? []).length, 31);
+    assert.match(String(b['text/markdown']), /^\*\*squares\*\*\n\n\|i\|sq\|/);
+    assert.match(String(b['text/markdown']), /\|29\|841\|/);
+  });
+
+  it('embeddingSummary counts points nearer the triggered centre than their clean class centre (hand-worked)', () => {
+    const p = (x: number, y: number, kind: 'clean' | 'adversarial' | 'triggered', cls: number) => ({ x, y, kind, cls, sourceIndex: 0, group: '', color: '' });
+    // class 1 clean at (0, 0), triggered at (10, 0); adversarial points at x = 2 (nearer clean) and x = 8 (nearer triggered)
+    const e = { points: [p(0, 0, 'clean', 1), p(0, 0, 'clean', 1), p(2, 0, 'adversarial', 1), p(8, 0, 'adversarial', 1), p(10, 0, 'triggered', 1), p(5, 5, 'clean', 0)], target: 0 } as unknown as FeatureEmbedding;
+    assert.deepEqual(embeddingSummary(e), { adversarialNearerTrigger: 0.5, cleanNearerTrigger: 0, points: 6 });
+  });
+
+  it('writes measured values atomically with parameters and runtime; the profiles are data', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-measured-'));
+    try {
+      const file = writeMeasured(path.join(dir, 'x.json'), 'x', { profile: 'quick' }, { a: 1 });
+      const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as { notebook: string; values: { a: number }; runtime: { versions: Record<string, string> } };
+      assert.deepEqual([rec.notebook, rec.values.a], ['x', 1]);
+      assert.ok(rec.runtime.versions.node);
+      assert.deepEqual(fs.readdirSync(dir), ['x.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(reproSettings('quick').dataset, 'mnist');
+    assert.equal(reproSettings('cpu').training.trainPerClass, 2000);
+    assert.throws(() => reproSettings('fast'), /profile: expected one of quick, cpu, paper, got 'fast'/);
+  });
+});
