@@ -16,8 +16,10 @@ export async function defendJob(args: DefendJobArgs, ctx: JobContext): Promise<D
   const { specs: _specs, ...report } = await defend(cfg, {
     cache: new Cache(args.cacheRoot),
     progress: (u) => ctx.progress(u),
-    // A line per measured stage, so that a run of hours shows its numbers as they come.
-    onStage: (s) => process.stderr.write(`${cfg.defense} ${cfg.attack.name}: ${s.stage} ACC ${(100 * s.acc).toFixed(2)}% ASR ${(100 * s.asr).toFixed(2)}%\n`),
+    // A finished one-step update per measured stage, so that a run of hours shows its numbers as
+    // they come: a worker busy computing never flushes its stderr, while progress is posted at once.
+    onStage: (s) =>
+      ctx.progress({ label: `${cfg.defense} ${s.stage}`, done: 1, total: 1, unit: 'stage', elapsedSec: 0, etaSec: 0, rate: 0, detail: `ACC ${(100 * s.acc).toFixed(2)}% ASR ${(100 * s.asr).toFixed(2)}%` }),
   });
   return report;
 }
