@@ -148,8 +148,10 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     assert.ok(log.pruned.length > 0, 'the default threshold prunes neurons');
     for (const p of log.pruned) assert.ok(p.mask <= 0.2 && model.params.get(`${p.layer}.gamma`)!.dataSync()[p.channel] === 0);
     model.dispose();
-    // A third of mnist-net's 48 neurons, by ANP's masks (read from the cache) and at random.
-    const count = 16;
+    // Half of mnist-net's 48 neurons, by ANP's masks (read from the cache) and at random. With a
+    // third, the drop by ANP's masks ranged from 9 to 22 points as matmul rounding changed by 1e-6
+    // (a process that had run the native kernels first), too close to the margin to test.
+    const count = 24;
     const ranked = await smoke('anp', { pruneBy: 'number', pruneCount: count });
     assert.equal((ranked.intermediate as AnpLog).fromCache, true);
     const byMask = backdoorMetrics(ranked.model, f).asr;
