@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { attentionDistillation, attentionLoss, attentionMap } from '../../src/defenses/attention';
 import { Rng } from '../../src/rng';
 
@@ -22,7 +22,7 @@ function referenceMaps(a: Float32Array, [n, h, w, c]: number[], p: number): Floa
 }
 
 describe('NAD attention maps and loss', () => {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   const shape = [3, 4, 5, 6];
   const rng = new Rng('attention-test');
   const s = rng.fork('s').normalArray(3 * 4 * 5 * 6);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
@@ -8,7 +8,7 @@ import { applyChannelMask, keepMask, lastConvTargets, meanChannelActivation, pru
 import { createModel } from '../../src/models/model';
 
 describe('fine-pruning channel ranking and masks (mnist-net, real digits)', () => {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   const { test } = loadMnist({ limitPerClass: 30 });
   const data = subset(test, balancedIndices(test, 7));
   const config = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10 };

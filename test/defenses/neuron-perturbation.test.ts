@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { anpObjective, clipMask, modulatedScale, modulatedShift, perturbationStep, resetNoise, selectPruned, type NeuronState } from '../../src/defenses/neuron-perturbation';
 import { Rng } from '../../src/rng';
 
@@ -9,7 +9,7 @@ function state(mask: number[], scale: number[], shift: number[]): NeuronState {
 }
 
 describe('ANP neuron perturbation and masks', () => {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('modulates γ and β as the authors\' NoisyBatchNorm2d does', () => {
     const s = state([1, 0.5, 0], [0.1, -0.2, 0.4], [0.3, 0, -0.4]);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { NO_AUGMENT } from '../../src/data/augment';
 import { balancedIndices, subset } from '../../src/data/dataset';
@@ -34,7 +34,7 @@ registerDefense<{ epochs: number; shares: readonly number[]; vandal: boolean }, 
 describe('defense registry and the shared clean extra set', function () {
   const { train: fullTrain, test: fullTest } = loadMnist();
   const train = subset(fullTrain, balancedIndices(fullTrain, 10));
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('resolves defaults, then the profile, then given options, checking names, types and ranges', () => {
     assert.deepEqual(resolveDefenseOptions({ name: 'test-identity' }), { epochs: 10, shares: [0.2, 0.5], vandal: false });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { CostSchedule, fromTanh, maskNorm, NC_COST_DEFAULTS, reverseLoss, stampTrigger, toTanh } from '../../src/defenses/reverse-trigger';
 
 describe('Neural Cleanse trigger parametrisation and cost schedule', () => {
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
 
   it('maps tanh space into [0, 1] (to within the authors\' ε) and back', () => {
     const raw = tf.tensor1d([-50, -1, 0, 0.5, 50]);

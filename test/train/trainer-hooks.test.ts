@@ -4,12 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PGD_DEFAULT, pgd } from '../../src/attacks/adversarial/pgd';
-import { initBackend } from '../../src/backend';
+import { useBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, type FloatDataset, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
-import { createModel, type Model, weightsHash } from '../../src/models/model';
+import { createModel, weightsHash } from '../../src/models/model';
+import { weightsOf } from '../helpers/weights';
 import { silentSink } from '../../src/progress';
 import { fineTuneOrLoad } from '../../src/train/run';
 import { predictLabels, train, type TrainConfig } from '../../src/train/trainer';
@@ -23,16 +24,12 @@ const CFG: TrainConfig = {
 };
 const MODEL = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10 };
 
-function weightsOf(model: Model): Record<string, Float32Array> {
-  return Object.fromEntries(model.namedWeights().map(({ name, tensor }) => [name, tensor.dataSync() as Float32Array]));
-}
-
 describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', function () {
   const { train: fullTrain } = loadMnist();
   const data = subset(fullTrain, balancedIndices(fullTrain, 20));
   let tmp: string;
 
-  before(() => initBackend('wasm'));
+  useBackend('wasm');
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-hooks-'));
   });

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { createModel } from '../../src/models/model';
+import { weightsOf } from '../helpers/weights';
 import { silentSink } from '../../src/progress';
 import { accuracy, train, type TrainConfig } from '../../src/train/trainer';
 import { requireNative, WASM_AND_NATIVE } from '../backend/native-available';
@@ -18,10 +19,6 @@ const CFG: TrainConfig = {
   schedule: { kind: 'cosine' },
   augment: { cropPadding: 2, flip: false, rotation: 5 },
 };
-
-function weightsOf(model: ReturnType<typeof createModel>): Record<string, Float32Array> {
-  return Object.fromEntries(model.namedWeights().map(({ name, tensor }) => [name, tensor.dataSync() as Float32Array]));
-}
 
 for (const backend of WASM_AND_NATIVE) {
   describe(`train (mnist-net on real MNIST digits, ${backend})`, function () {
