@@ -18,7 +18,7 @@ export { type Definition, DefinitionRegistry, type Options, type OptionValue } f
 
 // Datasets
 export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
-export { DATASET_NAMES, type DatasetName, describeDataset, loadDataset, type LoadOptions } from './data/registry';
+export { DATASET_NAMES, datasetLocation, type DatasetName, describeDataset, findLocalDatasets, loadDataset, type LoadOptions, type LocalDataset } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
@@ -130,6 +130,7 @@ export {
   defend,
   type DefendConfig,
   type DefendResult,
+  defendKey,
   loadPurified,
 } from './experiments';
 
@@ -155,7 +156,20 @@ export {
   type NeuralCleanseOptions,
   type ReversedTrigger,
 } from './defenses';
-export { compare, type CompareCell, type CompareConfig, COMPARE_DEFENSES, type CompareReport, paperTableFor } from './experiments';
+export {
+  cellConfig,
+  compare,
+  type CompareCell,
+  compareColumns,
+  type CompareConfig,
+  COMPARE_DEFENSES,
+  type CompareDefense,
+  type CompareReport,
+  type CompareResult,
+  compareSpec,
+  compareTable,
+  paperTableFor,
+} from './experiments';
 
 // Paper numbers, notebook helpers, the trigger gallery
 export * from './paper/numbers';

@@ -91,6 +91,19 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
   }
 }
 
+/**
+ * A dataset's location as it identifies a result: the given path, else the default one, resolved
+ * through symlinks, so that `--path X`, PBE_CIFAR10_PATH=X and the shared folder beside the
+ * checkout (a symlink to X) name the same data alike. Undefined where no local copy is named
+ * (mnist, which is embedded; CIFAR-10 to be downloaded).
+ */
+export function datasetLocation(name: DatasetName, given?: string): string | undefined {
+  if (name === 'mnist') return given;
+  const p = given ?? defaultPath(name)?.path;
+  if (p === undefined) return undefined;
+  return fs.existsSync(p) ? fs.realpathSync(p) : path.resolve(p);
+}
+
 export interface LocalDataset {
   name: DatasetName;
   /** Loadable without a download or an explicit path. */

@@ -18,9 +18,11 @@ import {
 } from '../paper/numbers';
 import { type PoolProgressSink, Progress } from '../progress';
 import type { ResolvedProfile } from '../train/profiles';
+import type { DefenseOptionValue } from '../defenses/defense';
+import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import type { DefendConfig } from './defend';
 import { defendJobType } from './defend-job';
-import { experimentContext, type ExperimentOptions, type ReportHeader, resultOutput } from './output';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
 
 /**
  * The paper's comparison tables (Tables 1, 2 and 4): every attack × defense pair on the profile's
@@ -52,6 +54,8 @@ export interface CompareConfig {
   target: number;
   seed: number;
   dataPath?: string;
+  /** option overrides per defense (registry name, e.g. `pbe`) for every cell of it; the command line sets none */
+  options?: Record<string, Record<string, DefenseOptionValue>>;
   /** the table's folder instead of results/compare/<name>-<key>/ */
   outDir?: string;
 }
@@ -75,6 +79,8 @@ export interface CompareReport extends ReportHeader<CompareConfig> {
   cells: CompareCell[];
   markdown: string;
   files: { markdown: string; csv: string };
+  /** `defense-table`: ours beside the paper's, ACC and ASR per attack and defense (SVG beside its spec) */
+  figures: Record<string, string>;
   /** wall time of this command; cached cells cost almost nothing */
   seconds: number;
 }
@@ -91,8 +97,10 @@ function paperValue(table: DefenseTable<string, string> | null, attack: string, 
 
 /** The `defend` run behind one cell: PBE's two columns are one defense with and without the clean extra set. */
 export function cellConfig(cfg: CompareConfig, attack: string, defense: CompareDefense): DefendConfig {
+  const name = defense === 'pbe-clean' ? 'pbe' : defense;
   return {
-    defense: defense === 'pbe-clean' ? 'pbe' : defense,
+    defense: name,
+    ...(cfg.options?.[name] ? { options: cfg.options[name] } : {}),
     cleanData: defense !== 'pbe',
     profile: cfg.profile,
     attack: { name: attack, mode: cfg.mode, target: cfg.target },
@@ -120,10 +128,18 @@ export function cellsFrame(cells: readonly CompareCell[]): aq.ColumnTable {
   );
 }
 
-/** The paper's layout: a row per attack for ours and one for the paper, a column per defense, ACC/ASR (%) in each cell. */
-export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], paperTable: string | null): string {
+/** The table's columns: the infected model, then each defense under the paper's key. */
+export function compareColumns(defenses: readonly CompareDefense[]): PaperDefense[] {
+  return ['before', ...defenses.map((d) => COLUMN[d])];
+}
+
+/** The attack's name as the paper prints it (BadNet, Blend, …), else its registry name. */
+export const attackLabel = (attack: string): string => (PAPER_ATTACK_LABELS as Record<string, string>)[attack] ?? attack;
+
+/** The paper's layout as a data frame: a row per attack for ours and one for the paper, a column per defense, ACC/ASR (%) in each cell. */
+export function compareTable(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], paperTable: string | null): aq.ColumnTable {
   const rows = attacks.flatMap((attack) => {
-    const label = (PAPER_ATTACK_LABELS as Record<string, string>)[attack] ?? attack;
+    const label = attackLabel(attack);
     const at = (col: PaperDefense) => cells.find((c) => c.attack === attack && c.column === col);
     const ours: Record<string, string> = { attack: `${label} (ours)` };
     const paper: Record<string, string> = { attack: `${label} (paper)` };
@@ -134,8 +150,46 @@ export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly
     }
     return paperTable ? [ours, paper] : [ours];
   });
+  return aq.from(rows);
+}
+
+export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], paperTable: string | null): string {
   const align = Object.fromEntries(columns.map((c) => [PAPER_DEFENSE_LABELS[c], 'r' as const]));
-  return aq.from(rows).toMarkdown({ align: { attack: 'l', ...align } });
+  return compareTable(cells, attacks, columns, paperTable).toMarkdown({ align: { attack: 'l', ...align } });
+}
+
+/** Tables 1, 2 and 4 as a figure: ACC and ASR after each defense, ours beside the paper's, one panel per attack. */
+export function compareSpec(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], title: string): VegaLiteSpec {
+  const series = ['ours', 'paper'];
+  const defenses = columns.map((c) => PAPER_DEFENSE_LABELS[c]);
+  const values = cells.flatMap((c) => {
+    const base = { attack: attackLabel(c.attack), defense: PAPER_DEFENSE_LABELS[c.column] };
+    const of = (source: string, v: AccAsr) => [
+      { ...base, source, metric: 'ACC', value: v.acc },
+      { ...base, source, metric: 'ASR', value: v.asr },
+    ];
+    return [...of('ours', c), ...(c.paper ? of('paper', c.paper) : [])];
+  });
+  return vegaLite({
+    title: { text: title, subtitle: 'after each defense (before = the infected model); grey: the paper' },
+    data: { values },
+    facet: {
+      row: { field: 'metric', type: 'nominal', title: null, sort: ['ASR', 'ACC'] },
+      column: { field: 'attack', type: 'nominal', title: null, sort: attacks.map(attackLabel) },
+    },
+    spec: {
+      width: { step: 9 },
+      height: 130,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'defense', type: 'nominal', sort: defenses, title: null, axis: { labelAngle: -45 } },
+        xOffset: { field: 'source', type: 'nominal', sort: series },
+        y: { field: 'value', type: 'quantitative', scale: { domain: [0, 100] }, title: '%' },
+        color: { field: 'source', type: 'nominal', sort: series, title: null, scale: { domain: series, range: ['#4c78a8', '#bab0ac'] } },
+        tooltip: [{ field: 'attack' }, { field: 'defense' }, { field: 'source' }, { field: 'metric' }, { field: 'value', format: '.2f' }],
+      },
+    },
+  } as Omit<VegaLiteSpec, '$schema'>);
 }
 
 /**
@@ -143,7 +197,9 @@ export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly
  * the JSON report. `onProgress` shows each job's own progress; the grid's progress and ETA go to
  * the experiment's progress sink.
  */
-export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {}): Promise<CompareReport> {
+export type CompareResult = CompareReport & { specs: FigureSpecs };
+
+export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {}): Promise<CompareResult> {
   const { cache, progress } = experimentContext(opts);
   const unknown = cfg.defenses.filter((d) => !COMPARE_DEFENSES.includes(d));
   if (unknown.length > 0) throw new Error(`compare --defenses: unknown ${unknown.join(', ')}; expected some of ${COMPARE_DEFENSES.join(', ')}`);
@@ -187,7 +243,7 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
   } finally {
     await pool.close();
   }
-  const columns: PaperDefense[] = ['before', ...cfg.defenses.map((d) => COLUMN[d])];
+  const columns = compareColumns(cfg.defenses);
   const order = (c: CompareCell) => cfg.attacks.indexOf(c.attack) * columns.length + columns.indexOf(c.column);
   cells.sort((a, b) => order(a) - order(b));
   const markdown = compareMarkdown(cells, cfg.attacks, columns, table?.id ?? null);
@@ -195,7 +251,9 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
   const caption = `${cfg.profile.dataset} ${cfg.mode}, profile ${cfg.profile.profile} (${cfg.profile.arch}): ACC/ASR (%)${table ? `; paper: ${table.id}, ${table.model}` : '; the paper has no table for this setting'}`;
   writeFileAtomic(files.markdown, `${caption}\n\n${markdown}\n`);
   writeFileAtomic(files.csv, cellsFrame(cells).toCSV());
-  return out.writeReport({
+  const specs: FigureSpecs = { 'defense-table': compareSpec(cells, cfg.attacks, columns, caption) };
+  const figures = await out.writeFigures(specs);
+  const report = out.writeReport({
     config: cfg,
     key: out.key,
     runtime: runtimeInfo(),
@@ -203,6 +261,8 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
     cells,
     markdown,
     files,
+    figures,
     seconds: (Date.now() - started) / 1000,
   });
+  return { ...report, specs };
 }

@@ -5,7 +5,7 @@ import type { StaticAttack } from '../attacks/backdoor/registry';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
 import { trainInfected } from '../attacks/backdoor/run';
 import { configKey } from '../cache';
-import { loadDataset } from '../data/registry';
+import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
 import type { DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
 import '../defenses';
@@ -105,7 +105,17 @@ function identify(cfg: DefendConfig) {
   const options = resolveDefenseOptions(request);
   if (cfg.cleanData && def.data === 'train') throw new Error(`${cfg.defense}: works on the training set and takes no clean extra set (drop --clean-data)`);
   const useClean = def.data === 'clean' || (def.data === 'either' && cfg.cleanData);
-  return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean } } };
+  // The key names what the run depends on, not how it was asked for: the resolved options, the
+  // attack's options with {} for none, and where the data really is (`pbe defend --path X`,
+  // `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
+  const attack = { ...cfg.attack, options: cfg.attack.options ?? {} };
+  const dataPath = datasetLocation(cfg.profile.dataset, cfg.dataPath);
+  return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean, attack, dataPath } } };
+}
+
+/** The cache key of a defend run (its folder under defenses/): equal keys read one result. */
+export function defendKey(cfg: DefendConfig): string {
+  return configKey(identify(cfg).key);
 }
 
 /**

@@ -2,3 +2,4 @@ export * from './display';
 export * from './figures';
 export * from './measured';
 export * from './settings';
+export * from './defenses';

@@ -1,8 +1,12 @@
 import { THEOREM1_TRAIN } from '../analysis/theorem1';
 import { PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
+import type { AttackMode } from '../attacks/backdoor/trigger';
 import type { LinearTrainConfig } from '../models/linear-softmax';
 import type { DatasetName } from '../data/registry';
-import { type ResolvedProfile, resolveProfile } from '../train/profiles';
+import type { DefenseOptionValue } from '../defenses/defense';
+import { COMPARE_DEFENSES, type CompareDefense } from '../experiments/compare';
+import { PAPER_ATTACKS } from '../paper/numbers';
+import { type ProfileName, type ResolvedProfile, resolveProfile } from '../train/profiles';
 
 /** The reproduction suite's profiles: what `npm run repro -- --profile …` injects into every notebook. */
 export const REPRO_PROFILES = ['quick', 'cpu', 'paper'] as const;
@@ -32,7 +36,45 @@ export interface ReproSettings {
   sweep: { linf: number[]; l2: number[]; images: number };
   /** Theorem 1's linear models: images per class, trigger norms |P| and their training */
   theorem1: { dataset: DatasetName; trainPerClass: number; testPerClass: number; strengths: number[]; train: LinearTrainConfig };
+  /** Fig. 6/7 and Tables 1, 2, 4 */
+  defense: DefenseSettings;
 }
+
+export interface DefenseSettings {
+  /** Fig. 6/7: the attack PBE is followed on (all-to-one, target 0), and why */
+  progressiveAttack: { name: string; why: string };
+  /** option overrides per defense (registry name) for every defense run of the profile; {} = the defaults `pbe defend` and `pbe compare` run */
+  options: Record<string, Record<string, DefenseOptionValue>>;
+  optionsWhy: string;
+  tables: DefenseTableSettings[];
+}
+
+/** One of the paper's defense tables at a profile: what `pbe compare` runs for it, or why the profile does not. */
+export interface DefenseTableSettings {
+  /** the paper's table it stands for */
+  table: 'Table 1' | 'Table 2' | 'Table 4';
+  /** the dataset and training of its infected models */
+  training: ResolvedProfile;
+  mode: AttackMode;
+  attacks: string[];
+  defenses: CompareDefense[];
+  /** why these attacks and defenses, at this profile */
+  why: string;
+  /** set when the profile does not run this table: why */
+  skip?: string;
+}
+
+/** Tables 1, 2 and 4 as `pbe compare` runs them by default at a training profile (every attack, every defense). */
+function paperTables(profile: ProfileName): DefenseTableSettings[] {
+  const all = { attacks: [...PAPER_ATTACKS], defenses: [...COMPARE_DEFENSES] };
+  return [
+    { table: 'Table 1', training: resolveProfile(profile, 'cifar10'), mode: 'all2one', ...all, why: `\`pbe compare --dataset cifar10 --mode all2one --profile ${profile}\` with its defaults` },
+    { table: 'Table 2', training: resolveProfile(profile, 'gtsrb'), mode: 'all2one', ...all, why: `\`pbe compare --dataset gtsrb --profile ${profile}\` with its defaults` },
+  ];
+}
+
+/** The quick profile's PGD: MNIST digits take a larger budget than CIFAR-10's 6/255 (ε 0.1 is a common MNIST L∞ budget). */
+const QUICK_PGD: PgdConfig = { ...PGD_DEFAULT, eps: 0.1, step: 0.1 / 5 };
 
 const TEN = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -57,7 +99,7 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         profile,
         dataset: ds,
         training: resolveProfile('smoke', ds),
-        pgd: { ...PGD_DEFAULT, eps: 0.1, step: 0.1 / 5 },
+        pgd: QUICK_PGD,
         images: 200,
         matrixAttack: { name: 'blend', why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (README: ASR 19.5% at 3 epochs on CIFAR-10)" },
         targets: TEN,
@@ -65,6 +107,32 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         tsnePoints: 300,
         sweep: { linf: [0.02, 0.05, 0.1, 0.2], l2: [0.5, 1, 2], images: 100 },
         theorem1: { dataset: ds, trainPerClass: 100, testPerClass: 20, strengths: [0.5, 1, 2, 4, 8], train: THEOREM1_TRAIN },
+        defense: {
+          progressiveAttack: { name: 'blend', why: "the paper's attack of Fig. 6 and 7, and one whose observation holds at this scale (00-teaching)" },
+          // PBE's step ε/5 and 7 iterations are the profile's PGD already; only ε differs from the reference.
+          options: { pbe: { pgdEps: QUICK_PGD.eps } },
+          optionsWhy: `PBE's adversarial examples at the profile's budget (L∞ ε ${QUICK_PGD.eps}, as the observation here): the reference's 6/255 barely moves a digit`,
+          tables: [
+            {
+              table: 'Table 1',
+              training: resolveProfile('smoke', ds),
+              mode: 'all2one',
+              attacks: ['badnets', 'blend'],
+              defenses: [...COMPARE_DEFENSES],
+              why: `${ds} stands in for CIFAR-10; BadNets and Blend are the attacks 3 epochs on 600 digits learn (SIG is not learned, 02-feature-distances; WaNet and the dynamic attack need longer)`,
+            },
+            {
+              table: 'Table 4',
+              training: resolveProfile('smoke', ds),
+              mode: 'all2all',
+              attacks: ['blend'],
+              defenses: ['pbe', 'pbe-clean'],
+              why: "the paper's Table 4 reports PBE only",
+              skip: 'the all-to-all Blend backdoor is not learned at this scale (3 epochs on 600 digits: ASR 2.5% for seed 0, 3.0% for seed 1), so there is nothing to erase',
+            },
+            { table: 'Table 2', training: resolveProfile('smoke', 'gtsrb'), mode: 'all2one', attacks: [], defenses: [], why: 'GTSRB', skip: 'the quick profile runs on MNIST only' },
+          ],
+        },
       };
     }
     case 'cpu': {
@@ -81,6 +149,22 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         tsnePoints: 2000,
         sweep: { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: 500 },
         theorem1: { dataset: ds, trainPerClass: 500, testPerClass: 50, strengths: [0.5, 1, 2, 4, 8], train: linearTrainFor(ds) },
+        defense: {
+          progressiveAttack: { name: 'blend', why: 'the attack whose observation holds on CIFAR-10 here (README: 56.9% of its adversarial examples on the target, BadNets 9.1%)' },
+          options: {},
+          optionsWhy: "the defaults of `pbe defend` and `pbe compare` at the cpu profile, so that the notebooks read the runs those commands cached",
+          tables: [
+            ...paperTables('cpu'),
+            {
+              table: 'Table 4',
+              training: resolveProfile('cpu', 'cifar10'),
+              mode: 'all2all',
+              attacks: ['blend'],
+              defenses: [...COMPARE_DEFENSES],
+              why: '`pbe compare --dataset cifar10 --mode all2all --attacks blend --profile cpu`: Blend, the attack whose observation holds here',
+            },
+          ],
+        },
       };
     }
     case 'paper': {
@@ -97,6 +181,15 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         tsnePoints: 3000,
         sweep: { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: 2000 },
         theorem1: { dataset: ds, trainPerClass: 5000, testPerClass: 100, strengths: [0.5, 1, 2, 4, 8], train: linearTrainFor(ds) },
+        defense: {
+          progressiveAttack: { name: 'blend', why: "the paper's Fig. 6 and 7" },
+          options: {},
+          optionsWhy: "the reference code's settings",
+          tables: [
+            ...paperTables('paper'),
+            { table: 'Table 4', training: resolveProfile('paper', 'cifar10'), mode: 'all2all', attacks: [...PAPER_ATTACKS], defenses: ['pbe', 'pbe-clean'], why: "the paper's Table 4 (PBE only)" },
+          ],
+        },
       };
     }
     default:

@@ -8,68 +8,79 @@ import { defendJobType, type DefendSummary } from '../../experiments/defend-job'
 import { JobPool } from '../../jobs/pool';
 import { poolProgressSink } from '../../progress';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, oneOf, opt, PGD_OPTIONS, profileFrom, required, RUN_OPTIONS, UsageError } from '../options';
+import { ATTACK_OPTIONS, oneOf, opt, type OptValues, PGD_OPTIONS, profileFrom, required, RUN_OPTIONS, UsageError } from '../options';
+
+const DEFEND_OPTIONS = {
+  ...RUN_OPTIONS,
+  defense: opt.choice('the defense (required)', defenseNames()),
+  cleanData: opt.flag("give the defense the clean extra set (PBE's setting A) instead of the training set"),
+  noAdversarial: opt.flag('PBE without step 1: progressive fine-tuning on clean batches only (the ablation)'),
+  attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
+  ...ATTACK_OPTIONS,
+  target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
+  defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see the README)"),
+  ...PGD_OPTIONS,
+  cleanRatio: opt.number('size of the clean extra set as a share of the training set (default 0.05)', { min: 0 }),
+  cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),
+  seed: opt.int('run seed', { min: 0, default: 0 }),
+};
+
+/**
+ * The defend runs a command line asks for, one per attack, checked before anything loads; a
+ * notebook that builds the same configs reads the same cache entries (see defendKey).
+ */
+export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig[] {
+  const name = required(o.defense, '--defense', defenseNames());
+  const attacks = required(o.attack, '--attack').split(',').filter((s) => s !== '');
+  if (attacks.length === 0) required(undefined, '--attack');
+  for (const a of attacks) oneOf(a, attackNames(), '--attack');
+  const options: Record<string, unknown> = { ...o.defenseOption };
+  // A list option arrives as text ("0.2,0.5") or as one number.
+  const defaults = defenseDefinition(name).defaults;
+  for (const [k, v] of Object.entries(options)) {
+    if (!Array.isArray(defaults[k])) continue;
+    const list = String(v).split(',').map((x) => Number(x.trim()));
+    if (list.some((x) => !Number.isFinite(x))) throw new UsageError(`--defense-option ${k}= expects numbers separated by commas, got '${String(v)}'`);
+    options[k] = list;
+  }
+  // The PGD budget is a defense option; the PGD flags are its shorthands.
+  if (o.eps !== undefined || o.iterations !== undefined || o.randomStart || o.norm !== 'linf') {
+    const eps = o.eps ?? (o.norm === 'linf' ? 6 / 255 : 0.5);
+    Object.assign(options, { pgdNorm: o.norm, pgdEps: eps, ...(o.iterations !== undefined ? { pgdIterations: o.iterations } : {}), pgdRandomStart: o.randomStart });
+  }
+  // commander reads a `--no-x` flag as the negation of `x`, so the value arrives as `adversarial: false`.
+  if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) options.adversarial = false;
+  const profile = profileFrom(o);
+  // A bad option is reported here, as a usage error, before any job starts.
+  try {
+    resolveDefenseOptions({ name, profile: profile.profile, options });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return attacks.map((attack) => ({
+    defense: name,
+    options: options as DefendConfig['options'],
+    cleanData: o.cleanData,
+    cleanRatio: o.cleanRatio,
+    cleanSize: o.cleanSize,
+    profile,
+    attack: { name: attack, mode: o.mode, target: o.target, options: o.option },
+    seed: o.seed,
+    dataPath: o.path,
+  }));
+}
 
 export const defend = defineCommand({
   name: 'defend',
   summary: 'run a defense on cached infected models (one pool job per attack); print ACC/ASR before and after and the per-iteration log',
-  options: {
-    ...RUN_OPTIONS,
-    defense: opt.choice('the defense (required)', defenseNames()),
-    cleanData: opt.flag("give the defense the clean extra set (PBE's setting A) instead of the training set"),
-    noAdversarial: opt.flag('PBE without step 1: progressive fine-tuning on clean batches only (the ablation)'),
-    attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
-    ...ATTACK_OPTIONS,
-    target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
-    defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see the README)"),
-    ...PGD_OPTIONS,
-    cleanRatio: opt.number('size of the clean extra set as a share of the training set (default 0.05)', { min: 0 }),
-    cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),
-    seed: opt.int('run seed', { min: 0, default: 0 }),
-  },
+  options: DEFEND_OPTIONS,
   async run(o) {
-    const name = required(o.defense, '--defense', defenseNames());
-    const attacks = required(o.attack, '--attack').split(',').filter((s) => s !== '');
-    if (attacks.length === 0) required(undefined, '--attack');
-    for (const a of attacks) oneOf(a, attackNames(), '--attack');
-    const options: Record<string, unknown> = { ...o.defenseOption };
-    // A list option arrives as text ("0.2,0.5") or as one number.
-    const defaults = defenseDefinition(name).defaults;
-    for (const [k, v] of Object.entries(options)) {
-      if (!Array.isArray(defaults[k])) continue;
-      const list = String(v).split(',').map((x) => Number(x.trim()));
-      if (list.some((x) => !Number.isFinite(x))) throw new UsageError(`--defense-option ${k}= expects numbers separated by commas, got '${String(v)}'`);
-      options[k] = list;
-    }
-    // The PGD budget is a defense option; the PGD flags are its shorthands.
-    if (o.eps !== undefined || o.iterations !== undefined || o.randomStart || o.norm !== 'linf') {
-      const eps = o.eps ?? (o.norm === 'linf' ? 6 / 255 : 0.5);
-      Object.assign(options, { pgdNorm: o.norm, pgdEps: eps, ...(o.iterations !== undefined ? { pgdIterations: o.iterations } : {}), pgdRandomStart: o.randomStart });
-    }
-    // commander reads a `--no-x` flag as the negation of `x`, so the value arrives as `adversarial: false`.
-    if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) options.adversarial = false;
-    const profile = profileFrom(o);
-    // A bad option is reported here, as a usage error, before any job starts.
-    try {
-      resolveDefenseOptions({ name, profile: profile.profile, options });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const cfgs = defendConfigs(o);
+    const name = cfgs[0].defense;
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const cache = new Cache();
-    await loadDataset(profile.dataset, { path: o.path, cache });
-    const cfgs: DefendConfig[] = attacks.map((attack) => ({
-      defense: name,
-      options: options as DefendConfig['options'],
-      cleanData: o.cleanData,
-      cleanRatio: o.cleanRatio,
-      cleanSize: o.cleanSize,
-      profile,
-      attack: { name: attack, mode: o.mode, target: o.target, options: o.option },
-      seed: o.seed,
-      dataPath: o.path,
-    }));
+    await loadDataset(cfgs[0].profile.dataset, { path: o.path, cache });
     const t0 = Date.now();
     const pool = new JobPool({ backend: o.backend, onProgress: poolProgressSink() });
     let reports: DefendSummary[];
