@@ -12,6 +12,8 @@ export interface PageStatus {
   rendered: number;
   /** rendered marks (rects, symbols, lines, text …) per figure */
   marks: number[];
+  /** the notebook each figure belongs to */
+  notebooks: string[];
   errors: string[];
   /** with #hover: whether hovering a t-SNE point showed its image; null when no figure carries images */
   tooltipImage: boolean | null;
@@ -69,14 +71,15 @@ export function checkReport(html: string, screenshot = html.replace(/\.html$/, '
   const dom = chromium(['--dump-dom', url]);
   const m = /<pre id="pbe-status"[^>]*>([^<]*)<\/pre>/.exec(dom.stdout);
   const problems: string[] = [];
-  let status: PageStatus = { figures: 0, rendered: 0, marks: [], errors: [], tooltipImage: null };
+  let status: PageStatus = { figures: 0, rendered: 0, marks: [], notebooks: [], errors: [], tooltipImage: null };
   if (!m || m[1].trim() === '') problems.push('the page never finished rendering (no status): a script failed to load or threw');
-  else status = JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>')) as PageStatus;
+  // A report written before figures named their notebook has no `notebooks`.
+  else status = { ...status, ...JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>')) } as PageStatus;
   const consoleErrors = dom.stderr.split('\n').filter((l) => /CONSOLE/.test(l) && /error/i.test(l));
   if (status.errors.length) problems.push(`page errors: ${status.errors.join('; ')}`);
   if (consoleErrors.length) problems.push(`console errors: ${consoleErrors.join('; ')}`);
   if (status.rendered !== status.figures) problems.push(`${status.rendered} of ${status.figures} figures rendered`);
-  status.marks.forEach((n, i) => n > 0 || problems.push(`figure ${i} rendered no marks`));
+  status.marks.forEach((n, i) => n > 0 || problems.push(`figure ${i} (${status.notebooks[i]}) rendered no marks`));
   if (status.tooltipImage === false) problems.push('hovering a t-SNE point showed no image');
   const hoverScreenshot = screenshot.replace(/\.png$/, '-hover.png');
   for (const [file, page] of [[screenshot, url.replace(/#hover$/, '')], [hoverScreenshot, url]]) {
@@ -87,6 +90,13 @@ export function checkReport(html: string, screenshot = html.replace(/\.html$/, '
   return { status, consoleErrors, screenshot, hoverScreenshot, problems };
 }
 
+/** Rendered marks per figure, grouped by the notebook each figure belongs to (in the report's order). */
+export function marksByNotebook(status: Pick<PageStatus, 'marks' | 'notebooks'>): Map<string, number[]> {
+  const by = new Map<string, number[]>();
+  status.notebooks.forEach((n, i) => by.set(n, [...(by.get(n) ?? []), status.marks[i] ?? 0]));
+  return by;
+}
+
 if (require.main === module) {
   const html = process.argv[2];
   if (!html || !fs.existsSync(html)) {
@@ -95,7 +105,8 @@ if (require.main === module) {
   }
   const r = checkReport(html, process.argv[3]);
   const marks = r.status.marks.reduce((a, b) => a + b, 0);
-  process.stdout.write(`${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks (${r.status.marks.join(', ')}); t-SNE image tooltip: ${r.status.tooltipImage}; screenshots ${r.screenshot}, ${r.hoverScreenshot}\n`);
+  process.stdout.write(`${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks; t-SNE image tooltip: ${r.status.tooltipImage}; screenshots ${r.screenshot}, ${r.hoverScreenshot}\n`);
+  for (const [notebook, counts] of marksByNotebook(r.status)) process.stdout.write(`  ${notebook}: ${counts.length} figure(s), marks ${counts.join(', ')}\n`);
   for (const p of r.problems) process.stderr.write(`problem: ${p}\n`);
   process.exit(r.problems.length ? 1 : 0);
 }

@@ -115,12 +115,13 @@ function packageDir(pkg: string): string {
 
 /** The page's own script: renders every figure, then records what rendered (for the headless check). */
 const BOOT = `
-const status = { figures: 0, rendered: 0, marks: [], errors: [], tooltipImage: null, tooltip: null };
+const status = { figures: 0, rendered: 0, marks: [], notebooks: [], errors: [], tooltipImage: null, tooltip: null };
 window.addEventListener('error', (e) => status.errors.push(String(e.message)));
 const origError = console.error;
 console.error = (...a) => { status.errors.push(a.map(String).join(' ')); origError(...a); };
 const specs = JSON.parse(document.getElementById('pbe-specs').textContent);
 status.figures = specs.length;
+status.notebooks = specs.map((_, i) => document.getElementById('fig-' + i).closest('section').id);
 const MARKS = ['rect', 'symbol', 'line', 'text', 'rule', 'area'].map((m) => 'svg .mark-' + m + ' > *').join(', ');
 const hasImages = (spec) => ((spec.data && spec.data.values) || []).some((v) => typeof v.image === 'string');
 // With #hover, move the mouse over the first point of a figure whose points carry images, so that

@@ -55,8 +55,10 @@ function buildDeclarations(): void {
 }
 
 function clock(s: number): string {
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+  // Rounded first, so that 239.6 s reads 4m00s, not 3m60s.
+  const t = Math.round(s);
+  const m = Math.floor(t / 60);
+  return m > 0 ? `${m}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
 }
 
 interface RunOptions {

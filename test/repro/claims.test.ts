@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { CLAIMS, checkClaims, type Claim, threshold } from '../../paper-repro/claims';
 import { injectedParameters } from '../../paper-repro/run';
 import { REPRO_PROFILES } from '../../src/notebook/settings';
-import { FIG1_MIN_TARGET_SHARE, table5Cell } from '../../src/paper/numbers';
+import { FIG1_MIN_TARGET_SHARE, FIG6_AVERAGE_PRECISION, paperCell, TABLE1, table5Cell } from '../../src/paper/numbers';
 
 describe('paper-repro/claims', () => {
   const claim = (id: string): Claim => CLAIMS.find((c) => c.id === id)!;
@@ -42,6 +42,35 @@ describe('paper-repro/claims', () => {
     // strict comparisons: a ratio of exactly 1 is not "nearer"
     const ratio = checkClaims('quick', { '02-feature-distances': { attacks: { blend: { ratioInfectedF: 1 } } } }).find((r) => r.claim.id === 'table5-ratio-blend')!;
     assert.equal(ratio.verdict, 'fails');
+  });
+
+  it("checks the defense notebooks' claims against the paper's numbers, from the values the notebooks write", () => {
+    const blend = paperCell(TABLE1, 'blend', 'pbeWithClean');
+    assert.equal(claim('table1-blend-pbe-clean-asr').bound, blend.asr / 100);
+    assert.equal(claim('table1-blend-pbe-clean-below-ft').paper.value, blend.asr - paperCell(TABLE1, 'blend', 'ft').asr);
+    assert.equal(claim('fig6-ap-poisoned-rises').paper.value, FIG6_AVERAGE_PRECISION.last - FIG6_AVERAGE_PRECISION.first);
+    const progressive = (first: number, apLast: number) => ({
+      withoutClean: { before: { acc: 0.83, asr: 0.8 }, first: { acc: 0.77, asr: first }, last: { acc: 0.75, asr: 0.3 }, apPoisoned: { first: 0.11, last: apLast } },
+      withClean: { last: { acc: 0.8, asr: 0.16 } },
+    });
+    const verdicts = (v: object) => Object.fromEntries(checkClaims('quick', { '06-progressive-defense': v }).filter((r) => r.claim.notebook === '06-progressive-defense').map((r) => [r.claim.id, [r.verdict, r.blocking]]));
+    assert.deepEqual(verdicts(progressive(0.4, 0.09)), {
+      'fig7-asr-falls-first-iteration': ['holds', false],
+      'fig7-acc-recovers': ['known not to hold', false],
+      'fig6-ap-poisoned-rises': ['known not to hold', false],
+      'table1-blend-pbe-clean-asr': ['known not to hold', false],
+    });
+    // ASR not lower after the first iteration: the quick profile's must-hold claim blocks
+    assert.deepEqual(verdicts(progressive(0.8, 0.2))['fig7-asr-falls-first-iteration'], ['fails', true]);
+    assert.deepEqual(verdicts(progressive(0.8, 0.2))['fig6-ap-poisoned-rises'], ['holds', false]);
+    // 07: cells in percent; a table not measured leaves its claims not measured
+    const cells = [{ attack: 'blend', column: 'ft', acc: 83, asr: 88.9 }, { attack: 'blend', column: 'pbeWithClean', acc: 79.5, asr: 16.1 }];
+    const tables = checkClaims('quick', { '07-defense-tables': { tables: { 'Table 1': { cells }, 'Table 2': { measured: false } } } });
+    const at = (id: string) => tables.find((r) => r.claim.id === id)!;
+    assert.ok(Math.abs(at('table1-blend-pbe-clean-below-ft').measured! - (16.1 - 88.9)) < 1e-9);
+    assert.equal(at('table1-blend-pbe-clean-below-ft').verdict, 'holds');
+    assert.equal(at('table2-blend-pbe-clean-below-ft').verdict, 'not measured');
+    assert.equal(at('table4-blend-pbe-clean-asr').verdict, 'not measured');
   });
 
   it('injects parameters with widened types (an injected const would otherwise get a literal type)', () => {

@@ -28,9 +28,9 @@ describe('paper-repro through Jupyter and Chromium', function () {
     }
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-repro-'));
     out = path.join(tmp, 'out');
-    // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook reuses the infected one.
+    // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook and PBE (Fig. 6/7) reuse the infected one.
     process.env.PBE_CACHE_DIR = path.join(tmp, 'cache');
-    code = await repro({ profile: 'quick', only: ['00-teaching', '03-tsne'], out, backend: '', seed: 0 });
+    code = await repro({ profile: 'quick', only: ['00-teaching', '03-tsne', '06-progressive-defense'], out, backend: '', seed: 0 });
   });
   after(() => {
     if (saved === undefined) delete process.env.PBE_CACHE_DIR;
@@ -38,9 +38,9 @@ describe('paper-repro through Jupyter and Chromium', function () {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('executes the teaching notebook and the quick Fig. 5 notebook, with the profile injected after the parameters cell', () => {
+  it('executes the teaching notebook, the quick Fig. 5 and Fig. 6/7 notebooks, with the profile injected after the parameters cell', () => {
     assert.equal(code, 0, 'repro exit code');
-    for (const name of ['00-teaching', '03-tsne']) {
+    for (const name of ['00-teaching', '03-tsne', '06-progressive-defense']) {
       const nb = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.ipynb`), 'utf8')) as { cells: { metadata: { tags?: string[] }; outputs?: { output_type: string }[] }[] };
       const tags = nb.cells.map((c) => c.metadata.tags ?? []);
       const p = tags.findIndex((t) => t.includes('parameters'));
@@ -52,6 +52,9 @@ describe('paper-repro through Jupyter and Chromium', function () {
     const teaching = JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as { values: { asr: number; targetShare: { benign: number; infected: number } } };
     assert.ok(teaching.values.asr > 0.5, `the infected model learned the backdoor (ASR ${teaching.values.asr})`);
     assert.ok(teaching.values.targetShare.infected > teaching.values.targetShare.benign, 'the observation: more adversarial examples on the target for the infected model');
+    const pbe = JSON.parse(fs.readFileSync(path.join(out, 'executed', '06-progressive-defense.json'), 'utf8')) as { values: { withoutClean: { stages: unknown[]; before: { asr: number } }; withClean: { before: { asr: number } } } };
+    assert.equal(pbe.values.withoutClean.stages.length, 5, 'the infected model and four PBE iterations');
+    assert.equal(pbe.values.withClean.before.asr, teaching.values.asr, "PBE starts from the teaching notebook's cached infected model");
   });
 
   it('stores figures as Vega-Lite with an SVG fallback, and t-SNE points carry their images', () => {
@@ -65,6 +68,13 @@ describe('paper-repro through Jupyter and Chromium', function () {
     assert.ok(shown.some((s) => s.kind === 'reading'), 'a reading under the figure');
     const teaching = readExecuted(path.join(out, 'executed', '00-teaching.ipynb')).shown;
     assert.ok(teaching.some((s) => s.kind === 'image') && teaching.some((s) => s.kind === 'table'));
+    const pbe = readExecuted(path.join(out, 'executed', '06-progressive-defense.ipynb')).shown;
+    assert.deepEqual(pbe.filter((s) => s.kind === 'figure').map((s) => (s as { title: string }).title), [
+      'pbe on blend (all2one), mnist',
+      'Ranking the training set by logit similarity (Fig. 6)',
+      'Average precision of the ranking after each iteration (Fig. 6)',
+    ]);
+    assert.equal(pbe.filter((s) => s.kind === 'table').length, 2);
     assert.ok(VEGA_LITE_MIME.startsWith('application/vnd.vegalite.v5'));
   });
 
@@ -100,7 +110,7 @@ describe('paper-repro through Jupyter and Chromium', function () {
     }
     const r = checkReport(path.join(out, 'report.html'));
     assert.deepEqual(r.problems, []);
-    assert.equal(r.status.figures, 2);
+    assert.equal(r.status.figures, 5);
     assert.ok(r.status.marks.every((n) => n > 0));
     assert.equal(r.status.tooltipImage, true);
     assert.ok(fs.statSync(r.screenshot).size > 10_000);
