@@ -20,7 +20,7 @@ const COMPARE_OPTIONS = {
   defenses: opt.string(`defenses, comma-separated (default: all of ${COMPARE_DEFENSES.join(',')}; pbe = without clean data, pbe-clean = with it)`, 'name[,…]'),
   target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
   seed: opt.int('run seed', { min: 0, default: 0 }),
-  out: opt.string('folder for table.md, table.csv, table.svg and report.json (default: under the cache)', 'DIR'),
+  out: opt.string('folder for table.md, table.csv, defense-table.svg and report.json (default: under the cache)', 'DIR'),
 };
 
 /** The comparison a command line asks for; a notebook that builds the same config reads the same cells. */
