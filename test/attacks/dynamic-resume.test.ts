@@ -87,6 +87,10 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
         },
         ...patch,
       });
+    } catch (e) {
+      classifier.dispose();
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked by a failed trainDynamicAttack');
+      throw e;
     } finally {
       process.stderr.write = write;
     }
@@ -149,6 +153,21 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
     assert.equal(done.ticks, 0);
     assert.equal(done.result.complete, true);
     assertSameAsReference(done);
+  });
+
+  it('killed part-way through a joint epoch, resumes at the last finished epoch and ends bit-identical', async () => {
+    const dir = path.join(tmp, 'killed');
+    // The progress sink throws in the middle of the second joint epoch, as a killed process stops mid-epoch.
+    const killAt = 3 * batches + Math.ceil(batches / 2);
+    let ticks = 0;
+    const kill = () => {
+      if (++ticks === killAt) throw new Error('killed');
+    };
+    await assert.rejects(run({ checkpointDir: dir, progress: kill }), /killed/);
+    const resumed = await run({ checkpointDir: dir }, 300);
+    assert.deepEqual(resumed.result.resumedFrom, { mask: 2, joint: 1 });
+    assert.equal(resumed.ticks, batches);
+    assertSameAsReference(resumed);
   });
 
   it('ignores, with a note on stderr, a checkpoint of another configuration and a corrupt one', async () => {
