@@ -25,11 +25,40 @@ const FAILING = {
   nbformat_minor: 5,
 };
 
+let tmp: string | null = null;
+let out: string;
+let started: Promise<{ code: number } | { error: unknown }> | null = null;
+/** repro's progress and summary, shown with this suite rather than among other files' tests */
+let log = '';
+
+// A root hook: the notebooks run in Jupyter's processes from the start of the whole test run, on
+// the core the rest of the suite leaves free; the suite below waits for them.
+before(function () {
+  if (jupyterMissing()) return;
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-repro-'));
+  out = path.join(tmp, 'out');
+  // One run (one Jupyter start-up, one declarations build) of a deliberately failing notebook,
+  // then the teaching and t-SNE notebooks, which must run all the same.
+  const notebooks = path.join(tmp, 'notebooks');
+  fs.mkdirSync(notebooks);
+  for (const name of GOOD) fs.copyFileSync(path.join(__dirname, '..', '..', 'notebooks', `${name}.ipynb`), path.join(notebooks, `${name}.ipynb`));
+  fs.writeFileSync(path.join(notebooks, 'zz-fails.ipynb'), JSON.stringify(FAILING));
+  // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook reuses the infected one.
+  const env = { PBE_CACHE_DIR: path.join(tmp, 'cache') };
+  started = repro({ profile: 'quick', only: ['zz-fails', ...GOOD], out, backend: '', seed: 0, notebooks, env, log: (text) => void (log += text) }).then(
+    (code) => ({ code }),
+    (error: unknown) => ({ error }),
+  );
+});
+
+after(async function () {
+  this.timeout(900_000);
+  await started;
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
 describe('paper-repro through Jupyter and Chromium', function () {
   this.timeout(900_000);
-  let tmp: string;
-  let out: string;
-  const saved = process.env.PBE_CACHE_DIR;
   let code = -1;
 
   before(async function () {
@@ -39,22 +68,10 @@ describe('paper-repro through Jupyter and Chromium', function () {
       console.log(`      (skipped: ${missing})`);
       this.skip();
     }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-repro-'));
-    out = path.join(tmp, 'out');
-    // One run (one Jupyter start-up, one declarations build) of a deliberately failing notebook,
-    // then the teaching and t-SNE notebooks, which must run all the same.
-    const notebooks = path.join(tmp, 'notebooks');
-    fs.mkdirSync(notebooks);
-    for (const name of GOOD) fs.copyFileSync(path.join(__dirname, '..', '..', 'notebooks', `${name}.ipynb`), path.join(notebooks, `${name}.ipynb`));
-    fs.writeFileSync(path.join(notebooks, 'zz-fails.ipynb'), JSON.stringify(FAILING));
-    // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook reuses the infected one.
-    process.env.PBE_CACHE_DIR = path.join(tmp, 'cache');
-    code = await repro({ profile: 'quick', only: ['zz-fails', ...GOOD], out, backend: '', seed: 0, notebooks });
-  });
-  after(() => {
-    if (saved === undefined) delete process.env.PBE_CACHE_DIR;
-    else process.env.PBE_CACHE_DIR = saved;
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    const r = await started!;
+    process.stderr.write(log);
+    if ('error' in r) throw r.error;
+    code = r.code;
   });
 
   it('executes the teaching notebook and the quick Fig. 5 notebook, with the profile injected after the parameters cell', () => {
