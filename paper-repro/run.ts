@@ -69,7 +69,13 @@ interface RunOptions {
   seed: number;
   /** the folder of the notebooks; default notebooks/ */
   notebooks?: string;
+  /** environment variables for the kernels beside this process's (e.g. PBE_CACHE_DIR) */
+  env?: Record<string, string>;
+  /** where progress and the summary go; default stderr (the report's paths: stdout) */
+  log?: (text: string) => void;
 }
+
+const toStderr = (text: string) => void process.stderr.write(text);
 
 /** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
 function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
@@ -91,7 +97,7 @@ function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell
         if (e.event === 'cell') onCell(e.cell!, e.cells!);
         if (e.event === 'failed') error = e.error ?? 'failed';
       } catch {
-        process.stderr.write(`${line}\n`);
+        (o.log ?? toStderr)(`${line}\n`);
       }
     });
     child.on('close', (code) => {
@@ -108,9 +114,10 @@ export async function repro(o: RunOptions): Promise<number> {
   const all = listNotebooks(o.notebooks);
   for (const n of o.only ?? []) if (!all.includes(n)) throw new Error(`--only: no notebook '${n}' in notebooks/ (have ${all.join(', ')})`);
   const names = o.only ?? all;
+  const log = o.log ?? toStderr;
   fs.mkdirSync(o.out, { recursive: true });
   buildDeclarations();
-  const env = { ...process.env, JUPYTER_PATH: writeKernelSpec(o.out) };
+  const env = { ...process.env, ...o.env, JUPYTER_PATH: writeKernelSpec(o.out) };
   // Earlier runs' times (same profile; else those measured here) drive the ETA; the runs of
   // notebooks not re-run stay in the report.
   const runsFile = path.join(o.out, 'runs.json');
@@ -126,12 +133,12 @@ export async function repro(o: RunOptions): Promise<number> {
       const spent = (Date.now() - nbStart) / 1000;
       const own = expected(name);
       const left = rest.every((s) => s !== null) && own !== null ? Math.max(0, own - spent) + rest.reduce((a, s) => a + s!, 0) : null;
-      process.stderr.write(`[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`);
+      log(`[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`);
     };
     const run = await runNotebook(name, o, env, line);
     runs[name] = run;
     writeFileAtomic(runsFile, JSON.stringify(runs, null, 2));
-    process.stderr.write(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
+    log(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
   }
   const values: Record<string, unknown> = {};
   for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) values[run.name] = (JSON.parse(fs.readFileSync(run.measured, 'utf8')) as { values: unknown }).values;
@@ -139,11 +146,11 @@ export async function repro(o: RunOptions): Promise<number> {
   const report = await writeReport({ out: o.out, profile: o.profile, runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)), claims: results, wallSeconds: (Date.now() - t0) / 1000 });
   const failedNotebooks = names.filter((n) => !runs[n].ok);
   const blocking = results.filter((r) => r.blocking);
-  process.stderr.write(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${['holds', 'fails', 'known not to hold', 'not measured'].map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
-  for (const r of results) process.stderr.write(`  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`);
-  process.stdout.write(`report: ${report.html}\n        ${report.markdown}\n`);
-  if (failedNotebooks.length) process.stderr.write(`failed notebooks: ${failedNotebooks.join(', ')}\n`);
-  if (blocking.length) process.stderr.write(`must-hold claims failing: ${blocking.map((r) => r.claim.id).join(', ')}\n`);
+  log(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${['holds', 'fails', 'known not to hold', 'not measured'].map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
+  for (const r of results) log(`  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`);
+  (o.log ?? ((text: string) => void process.stdout.write(text)))(`report: ${report.html}\n        ${report.markdown}\n`);
+  if (failedNotebooks.length) log(`failed notebooks: ${failedNotebooks.join(', ')}\n`);
+  if (blocking.length) log(`must-hold claims failing: ${blocking.map((r) => r.claim.id).join(', ')}\n`);
   return failedNotebooks.length || blocking.length ? 1 : 0;
 }
 

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { canonicalJson, sha256 } from '../cache';
 import { type AugmentConfig, makeBatch } from '../data/augment';
 import type { ImageSet } from '../data/dataset';
-import { loadTensors, saveTensors } from '../io/checkpoint';
 import { type Model, weightsHash } from '../models/model';
 import { consoleSink, Progress, type ProgressSink } from '../progress';
 import { Rng, type Seed } from '../rng';
+import { RunCheckpoint } from './checkpoint';
 import { createOptimizer, type OptimizerConfig } from './optimizer';
 import { learningRate, type ScheduleConfig } from './schedule';
 
@@ -136,24 +135,10 @@ export function accuracy(model: Pick<Model, 'predict'>, ds: ImageSet, batchSize 
   return pred.length > 0 ? ok / pred.length : 0;
 }
 
-interface CheckpointMeta {
-  configHash: string;
+/** What the trainer's checkpoint records beside the model and the optimiser. */
+interface TrainProgress {
   epochsDone: number;
   history: EpochRecord[];
-}
-
-const OPT_PREFIX = 'optimizer/';
-const MODEL_PREFIX = 'model/';
-
-async function saveCheckpoint(dir: string, model: Model, slots: { name: string; tensor: tf.Tensor }[], meta: CheckpointMeta): Promise<void> {
-  await saveTensors(
-    dir,
-    [
-      ...model.namedWeights().map(({ name, tensor }) => ({ name: MODEL_PREFIX + name, tensor })),
-      ...slots.map(({ name, tensor }) => ({ name: OPT_PREFIX + name, tensor })),
-    ],
-    meta as unknown as Record<string, {}>,
-  );
 }
 
 /** sha256 of a dataset's content (pixels and labels), not its name: subsets of one dataset share name and source. */
@@ -189,12 +174,11 @@ export async function train(model: Model, data: ImageSet, cfg: TrainConfig, opts
   let epochsDone = 0;
 
   try {
-    if (opts.checkpointDir && fs.existsSync(opts.checkpointDir)) {
-      const resumed = await tryResume(opts.checkpointDir, configHash, model, optimizer);
-      if (resumed) {
-        epochsDone = resumed.epochsDone;
-        history.push(...resumed.history);
-      }
+    const checkpoint = opts.checkpointDir ? new RunCheckpoint<TrainProgress>(opts.checkpointDir, configHash, { model, optimizer }, 'train') : null;
+    const resumed = await checkpoint?.resume();
+    if (resumed) {
+      epochsDone = resumed.epochsDone;
+      history.push(...resumed.history);
     }
     const resumedFrom = epochsDone;
     const n = data.shape[0];
@@ -258,7 +242,7 @@ export async function train(model: Model, data: ImageSet, cfg: TrainConfig, opts
         ...(opts.summarizeEpoch ? { summary: opts.summarizeEpoch(epoch) } : {}),
       });
       epochsDone++;
-      if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, model, optimizer.slots(), { configHash, epochsDone, history });
+      await checkpoint?.save({ epochsDone, history });
       if (epochsDone < cfg.epochs && opts.shouldStop?.(epochsDone)) break;
     }
     return { history, epochsDone, resumedFrom, complete: epochsDone >= cfg.epochs };
@@ -298,36 +282,3 @@ function nextBatch(
   for (const t of [batch.x, batch.y]) if (t !== replaced.x && t !== replaced.y) t.dispose();
   return replaced;
 }
-
-async function tryResume(
-  dir: string,
-  configHash: string,
-  model: Model,
-  optimizer: ReturnType<typeof createOptimizer>,
-): Promise<CheckpointMeta | null> {
-  let loaded;
-  try {
-    loaded = await loadTensors(dir);
-  } catch (e) {
-    process.stderr.write(`train: ignoring the checkpoint in ${dir}: ${(e as Error).message}\n`);
-    return null;
-  }
-  const meta = loaded.metadata as unknown as CheckpointMeta;
-  if (meta.configHash !== configHash) {
-    process.stderr.write(`train: the checkpoint in ${dir} belongs to another configuration; starting afresh\n`);
-    tf.dispose(Object.values(loaded.tensors));
-    return null;
-  }
-  const weights: Record<string, tf.Tensor> = {};
-  const slots: Record<string, tf.Tensor> = {};
-  for (const [name, t] of Object.entries(loaded.tensors)) {
-    if (name.startsWith(MODEL_PREFIX)) weights[name.slice(MODEL_PREFIX.length)] = t;
-    else if (name.startsWith(OPT_PREFIX)) slots[name.slice(OPT_PREFIX.length)] = t;
-    else t.dispose();
-  }
-  model.loadWeights(weights);
-  tf.dispose(Object.values(weights));
-  optimizer.loadSlots(slots);
-  return meta;
-}
-

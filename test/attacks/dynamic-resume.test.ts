@@ -87,6 +87,10 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
         },
         ...patch,
       });
+    } catch (e) {
+      classifier.dispose();
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked by a failed trainDynamicAttack');
+      throw e;
     } finally {
       process.stderr.write = write;
     }
@@ -119,7 +123,7 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
     assert.deepEqual(timeless(got.result.history), timeless(reference.result.history));
   }
 
-  it('stopped after every epoch and resumed each time with a fresh classifier, ends bit-identical to an uninterrupted run', async () => {
+  it('stopped after every epoch, and killed within the last, resumed each time with a fresh classifier, ends bit-identical to an uninterrupted run', async () => {
     assert.equal(reference.result.complete, true);
     assert.equal(reference.total, 4 * batches);
     const dir = path.join(tmp, 'run');
@@ -127,6 +131,14 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
     const steps: { from: { mask: number; joint: number }; total: number | null; ticks: number; complete: boolean }[] = [];
     let last: Outcome | null = null;
     for (let i = 0; i < 4; i++) {
+      if (i === 3) {
+        // Killed half-way through the last joint epoch, as a process would be: its checkpoint stays that of joint epoch 1.
+        let ticks = 0;
+        const kill = () => {
+          if (++ticks === Math.ceil(batches / 2)) throw new Error('killed');
+        };
+        await assert.rejects(run({ checkpointDir: dir, progress: kill }, 99), /killed/);
+      }
       // Only the first call starts from its own classifier, like the reference's; later ones must load theirs.
       last = await run({ checkpointDir: dir, shouldStop: (stage, n) => (stops.push([stage, n]), true) }, i === 0 ? 1 : 100 + i);
       assert.equal(last.stderr, '');

@@ -19,7 +19,7 @@ import { resolveProfile } from '../../src/train/profiles';
 import { backdoorMetrics, type BadNetsFixture, badnetsMnist } from './fixtures';
 
 describe('the five baseline defenses on a BadNets mnist-net (smoke)', function () {
-  // Neural Cleanse reverses ten triggers and ANP runs 150 mask iterations: tens of seconds each on a free core.
+  // Neural Cleanse reverses ten triggers and ANP runs 150 mask iterations: over ten seconds each on a free core.
   this.timeout(600_000);
   const profile = resolveProfile('smoke', 'mnist');
   let f: BadNetsFixture;
@@ -119,7 +119,9 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
 
   it('Neural Cleanse: the target class has the smallest reversed mask and the largest small-side anomaly index', async () => {
-    const { model, intermediate } = await smoke('nc');
+    // Half the smoke profile's images per step (one batch): half the time, and the target's mask
+    // stands out further (measured: norm 69 against 175 and more), so it is flagged and unlearnt too.
+    const { model, intermediate } = await smoke('nc', { samplesPerStep: 50 });
     const log = intermediate as NeuralCleanseLog & { triggers: { norm: number }[] };
     const norms = log.triggers.map((t) => t.norm);
     assert.equal(norms.indexOf(Math.min(...norms)), f.target, `norms ${norms.map((v) => v.toFixed(1)).join(' ')}`);
@@ -143,7 +145,11 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   });
 
   it('ANP: its masks prune neurons, and pruning by them lowers ASR where random pruning does not', async () => {
-    const { model, intermediate } = await smoke('anp');
+    // The smoke profile's 150 mask iterations on batches of 25 instead of 50: half the time, and
+    // masks that single out the backdoor more clearly (measured: ASR 0.3% after pruning 24 by
+    // them, 27% with batches of 50; random pruning leaves 100%).
+    const masks = { batchSize: 25 };
+    const { model, intermediate } = await smoke('anp', masks);
     const log = intermediate as AnpLog;
     assert.ok(log.pruned.length > 0, 'the default threshold prunes neurons');
     for (const p of log.pruned) assert.ok(p.mask <= 0.2 && model.params.get(`${p.layer}.gamma`)!.dataSync()[p.channel] === 0);
@@ -152,7 +158,7 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     // third, the drop by ANP's masks ranged from 9 to 22 points as matmul rounding changed by 1e-6
     // (a process that had run the native kernels first), too close to the margin to test.
     const count = 24;
-    const ranked = await smoke('anp', { pruneBy: 'number', pruneCount: count });
+    const ranked = await smoke('anp', { ...masks, pruneBy: 'number', pruneCount: count });
     assert.equal((ranked.intermediate as AnpLog).fromCache, true);
     const byMask = backdoorMetrics(ranked.model, f).asr;
     ranked.model.dispose();

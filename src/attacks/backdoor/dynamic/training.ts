@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { canonicalJson, sha256 } from '../../../cache';
 import { type AugmentConfig, makeBatch } from '../../../data/augment';
@@ -6,10 +5,10 @@ import type { Dataset } from '../../../data/dataset';
 import type { Model } from '../../../models/model';
 import { consoleSink, Progress, type ProgressSink } from '../../../progress';
 import { Rng, type Seed } from '../../../rng';
+import { RunCheckpoint } from '../../../train/checkpoint';
 import { createOptimizer, type Optimizer } from '../../../train/optimizer';
 import { learningRate } from '../../../train/schedule';
 import { type LabelRule, targetLabel, validateLabelRule } from '../trigger';
-import { type DynamicStage, type Parts, saveCheckpoint, tryResume } from './checkpoint';
 import { type DynamicAttackConfig, validateConfig } from './config';
 import { type DynamicEvaluation, evaluateDynamic } from './evaluate';
 import { DynamicGenerator, validateGeneratorConfig } from './generator';
@@ -29,6 +28,25 @@ function rms(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor1D {
 /** mean_i ‖x1_i − x2_i‖ / (‖g1_i − g2_i‖ + ε): small when different images get different outputs. */
 function diversityLoss(x1: tf.Tensor4D, x2: tf.Tensor4D, g1: tf.Tensor4D, g2: tf.Tensor4D): tf.Scalar {
   return tf.mean(tf.div(rms(x1, x2), tf.add(rms(g1, g2), EPSILON)));
+}
+
+export type DynamicStage = 'mask' | 'joint';
+
+/** Everything a run trains, with its optimisers. */
+interface Parts {
+  classifier: Model;
+  pattern: DynamicGenerator;
+  mask: DynamicGenerator;
+  optimizers: { mask: Optimizer; classifier: Optimizer; generator: Optimizer };
+}
+
+/** What the checkpoint records beside the networks and optimisers. */
+interface DynamicProgress {
+  /** the stage of the last finished epoch; 'joint' means every mask epoch is done */
+  stage: DynamicStage;
+  /** finished epochs of that stage */
+  epochsDone: number;
+  history: DynamicAttackResult['history'];
 }
 
 export interface MaskEpochRecord {
@@ -332,8 +350,10 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
   const trigger = dynamicTrigger({ pattern, mask });
   const parts: Parts = { classifier, pattern, mask, optimizers };
   try {
-    const checkpoint = opts.checkpointDir ? { dir: opts.checkpointDir, configHash: runHash(opts) } : null;
-    const resumed = checkpoint && fs.existsSync(checkpoint.dir) ? await tryResume<DynamicAttackResult['history']>(checkpoint.dir, checkpoint.configHash, parts) : null;
+    // Every optimiser is saved in both stages, M's too while it is frozen: a fresh one has no slots, and M's are small.
+    const state = { classifier, pattern, mask, ...Object.fromEntries(Object.entries(optimizers).map(([role, o]) => [`optimizer/${role}`, o])) };
+    const checkpoint = opts.checkpointDir ? new RunCheckpoint<DynamicProgress>(opts.checkpointDir, runHash(opts), state, 'dynamic attack') : null;
+    const resumed = await checkpoint?.resume();
     const history: DynamicAttackResult['history'] = resumed?.history ?? { mask: [], joint: [] };
     const maskFrom = !resumed ? 0 : resumed.stage === 'mask' ? resumed.epochsDone : cfg.maskEpochs;
     const jointFrom = resumed?.stage === 'joint' ? resumed.epochsDone : 0;
@@ -342,7 +362,7 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
     const bar = new Progress('dynamic attack', remaining * batches, opts.progress ?? consoleSink(), 'batch');
     /** Checkpoints a finished epoch; true when the run should stop there. */
     const finishEpoch = async (stage: DynamicStage, epochsDone: number): Promise<boolean> => {
-      if (checkpoint) await saveCheckpoint(checkpoint.dir, parts, { configHash: checkpoint.configHash, stage, epochsDone, history });
+      await checkpoint?.save({ stage, epochsDone, history });
       const epochsLeft = stage === 'mask' ? cfg.maskEpochs - epochsDone + cfg.epochs : cfg.epochs - epochsDone;
       return epochsLeft > 0 && (opts.shouldStop?.(stage, epochsDone) ?? false);
     };
@@ -351,8 +371,6 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
       history.mask.push(maskEpoch(epoch, mask, optimizers.mask, data, cfg, rng, bar));
       stopped = await finishEpoch('mask', epoch + 1);
     }
-    // M is frozen from here on: its optimiser's slots are not needed again.
-    optimizers.mask.dispose();
     for (let epoch = jointFrom; epoch < cfg.epochs && !stopped; epoch++) {
       history.joint.push(jointEpoch(epoch, parts, trigger, opts, rng, bar));
       stopped = await finishEpoch('joint', epoch + 1);
