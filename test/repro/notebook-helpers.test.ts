@@ -42,7 +42,7 @@ describe('notebook helpers', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
     assert.equal(reproSettings('quick').dataset, 'mnist');
-    assert.equal(reproSettings('cpu').training.trainPerClass, 2000);
+    assert.equal(reproSettings('cpu').training.trainPerClass, 5000);
     assert.throws(() => reproSettings('fast'), /profile: expected one of quick, cpu, paper, got 'fast'/);
   });
 });
