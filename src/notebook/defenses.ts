@@ -26,9 +26,14 @@ export function progressiveDefendConfig(s: ReproSettings, cleanData: boolean, se
   };
 }
 
+/** PBE's per-iteration metrics of a defend run (its analysis rows; none for other defenses). */
+function pbeIterations(r: DefendResult): PbeIterationMetrics[] {
+  return (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
+}
+
 /** ACC/ASR at each stage beside the ranking's metrics of the iteration that ended there (Fig. 6 and 7 in one frame). */
 export function iterationFrame(r: DefendResult): aq.ColumnTable {
-  const rows = (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
+  const rows = pbeIterations(r);
   return aq.from(
     r.stages.map((s, i) => {
       const it = rows.find((row) => row.iteration === i);
@@ -60,7 +65,7 @@ export interface ProgressiveSummary {
 }
 
 export function progressiveSummary(r: DefendResult): ProgressiveSummary {
-  const rows = (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
+  const rows = pbeIterations(r);
   if (r.stages.length < 2) throw new Error(`${r.config.defense}: no iteration was measured (stages: ${r.stages.map((s) => s.stage).join(', ')})`);
   const at = ({ acc, asr }: { acc: number; asr: number }) => ({ acc, asr });
   const ap = (k: 'apPoisoned' | 'apClean') => {
@@ -81,7 +86,7 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
 
 /** Fig. 6 in numbers: the ranking's AP after each iteration, for poisoned and for clean images, with the paper's first and last AP. */
 export function averagePrecisionSpec(r: DefendResult, paper: { first: number; last: number }): VegaLiteSpec {
-  const rows = (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
+  const rows = pbeIterations(r);
   const last = rows.length > 0 ? rows[rows.length - 1].iteration : 1;
   const values = [
     ...rows.flatMap((row) => [
