@@ -10,6 +10,16 @@ export function requireNative(ctx: Mocha.Context): void {
   }
 }
 
+/** Whether the oneDNN addon loads, for a suite that only needs the fastest backend available. */
+export function nativeBuilt(): boolean {
+  try {
+    loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The backends a suite that must hold on both runs on: wasm always, native where it is built. */
 export const WASM_AND_NATIVE = ['wasm', 'native'] as const;
 

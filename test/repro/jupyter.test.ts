@@ -31,8 +31,8 @@ let started: Promise<{ code: number } | { error: unknown }> | null = null;
 /** repro's progress and summary, shown with this suite rather than among other files' tests */
 let log = '';
 
-// A root hook: the notebooks run in Jupyter's processes from the start of the whole test run, on
-// the core the rest of the suite leaves free; the suite below waits for them.
+// A root hook: the notebooks run in Jupyter's processes from the start of this file, while the other
+// mocha worker goes on with the remaining files; the suite below waits for them.
 before(function () {
   if (jupyterMissing()) return;
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-repro-'));
