@@ -101,7 +101,12 @@ export const CLAIMS: Claim[] = [
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every target', provenance: FIG1_MIN_TARGET_SHARE.provenance },
     profiles: {
       quick: { tolerance: twoSe(180), reason: '2 standard errors of a share over the 180 non-target images measured', mustHold: true },
-      cpu: { tolerance: twoSe(1800), reason: '2 standard errors of a share over 1,800 images', mustHold: true },
+      cpu: {
+        tolerance: twoSe(1800),
+        reason: '2 standard errors of a share over 1,800 images',
+        mustHold: false,
+        knownNotToHold: 'measured (cpu suite, seed 0, Blend → 0 trained on 50,000 images × 8 epochs, ACC 79.8%, ASR 100%): 15.8% on the target against 12.5% for the benign model; the previous 3-epoch model (ACC 61.9%) sent 62.6%. The better-trained model\'s adversarial examples at 6/255 seldom find the blend (24% at 12/255, 33% at 16/255: 05-budget-sweep)',
+      },
       paper: PAPER_SCALE,
     },
   },
@@ -186,17 +191,17 @@ export const CLAIMS: Claim[] = [
   }),
   ratioClaim('badnets', {
     quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (seed 0): ratio 1.000 and 7.2% of adversarial examples on the target (benign 4.4%) although ASR is 100%: PGD does not find the 3×3 patch, as on CIFAR-10 (README)' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, the previous cpu schedule of 2,000 images per class): ratio 0.92 but share on target 9.1% against 9.7% benign: nearer, without the observation' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 0.99, share on the target 11.4% against 12.5% for the benign model although ASR is 100%: PGD does not find the 3×3 patch' },
     paper: PAPER_SCALE,
   }),
   ratioClaim('sig', {
     quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (seed 0): the clean-label SIG backdoor is not learned on 600 digits in 3 epochs (ASR 2.2%); ratio 1.001' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, the previous cpu schedule of 2,000 images per class): ratio 0.98, share on target 0.2%' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 1.01, share on the target 0.06% (benign 12.5%) at ASR 92.8%: the clean-label sinusoid is not what PGD finds' },
     paper: PAPER_SCALE,
   }),
   ratioClaim('wanet', {
     quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'WaNet is not in the quick profile: its backdoor is not learned in a few epochs' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'README (CIFAR-10, the previous cpu schedule: 2,000 images per class, 3 epochs): ASR 19.5%, ratio 1.14: the backdoor is barely learned' },
+    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 1.07 at ASR 80.5%, though 18.7% of adversarial examples land on the target (benign 12.5%): partly, as the README says' },
     paper: PAPER_SCALE,
   }),
   {
@@ -211,7 +216,7 @@ export const CLAIMS: Claim[] = [
     paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
     profiles: {
       quick: { tolerance: 0, reason: 'a difference of shares in one layout; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'a t-SNE layout of 300 points; read it as an illustration' },
-      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'not yet measured at this scale' },
+      cpu: { tolerance: 0, reason: 'a difference of shares in one layout of 2,001 points; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): 9.0% of adversarial points against 0.8% of clean ones, a thin belt: only 15.8% of this model\'s adversarial examples reach the target' },
       paper: PAPER_SCALE,
     },
   },
