@@ -358,7 +358,12 @@ export const CLAIMS: Claim[] = [
     paper: { value: blendAllToAll.asr, text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`, provenance: blendAllToAll.provenance },
     profiles: {
       quick: { tolerance: 100 * twoSeAt(blendAllToAll.asr / 100, 200), reason: "2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)", mustHold: false },
-      cpu: { tolerance: 100 * twoSeAt(blendAllToAll.asr / 100, 2000), reason: "2 standard errors of a share near the paper's value over 2,000 triggered test images", mustHold: false },
+      cpu: {
+        tolerance: 100 * twoSeAt(blendAllToAll.asr / 100, 2000),
+        reason: "2 standard errors of a share near the paper's value over 2,000 triggered test images",
+        mustHold: false,
+        knownNotToHold: 'README (Blend all-to-all, cpu, seed 0): 69.15% → 4.45% (ACC 79.45% → 77.75%): mostly erased, not to the paper\'s 0.68%',
+      },
       paper: PAPER_SCALE,
     },
   },
