@@ -216,7 +216,7 @@ export const CLAIMS: Claim[] = [
     paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
     profiles: {
       quick: { tolerance: 0, reason: 'a difference of shares in one layout; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'a t-SNE layout of 300 points; read it as an illustration' },
-      cpu: { tolerance: 0, reason: 'a difference of shares in one layout of 2,001 points; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): 9.0% of adversarial points against 0.8% of clean ones, a thin belt: only 15.8% of this model\'s adversarial examples reach the target' },
+      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself; measured (cpu suite, seed 0, 2,001 points): 9.0% of adversarial points against 0.8% of clean ones, a thin belt, as only 15.8% of this model\'s adversarial examples reach the target', mustHold: false },
       paper: PAPER_SCALE,
     },
   },
