@@ -1,23 +1,21 @@
 import { loadNativeAddon } from '../../src/kernels/native';
 
-/** Skips the calling suite, saying why, where the oneDNN addon was not built (wasm is tested anyway). */
-export function requireNative(ctx: Mocha.Context): void {
+/** Why the oneDNN addon does not load here, or null where it is built. */
+export function nativeMissing(): string | null {
   try {
     loadNativeAddon();
+    return null;
   } catch (e) {
-    console.log(`      (native backend tests skipped: ${(e as Error).message})`);
-    ctx.skip();
+    return (e as Error).message;
   }
 }
 
-/** Whether the oneDNN addon loads, for a suite that only needs the fastest backend available. */
-export function nativeBuilt(): boolean {
-  try {
-    loadNativeAddon();
-    return true;
-  } catch {
-    return false;
-  }
+/** Skips the calling suite, saying why, where the oneDNN addon was not built (wasm is tested anyway). */
+export function requireNative(ctx: Mocha.Context): void {
+  const missing = nativeMissing();
+  if (missing === null) return;
+  console.log(`      (native backend tests skipped: ${missing})`);
+  ctx.skip();
 }
 
 /** The backends a suite that must hold on both runs on: wasm always, native where it is built. */

@@ -10,7 +10,7 @@ import { loadTensors, saveTensors } from '../../src/io/checkpoint';
 import { createModel, type ModelArch } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { accuracy, train } from '../../src/train/trainer';
-import { nativeBuilt } from '../backend/native-available';
+import { nativeMissing } from '../backend/native-available';
 import { useBackend } from '../helpers/backend';
 
 /**
@@ -34,7 +34,7 @@ const CASES: { arch: ModelArch; size: number; channels: 1 | 3; perClass: number;
 
 describe('every architecture trains on smoke data and reloads from its checkpoint', function () {
   const mnist = loadMnist();
-  useBackend(nativeBuilt() ? 'native' : 'wasm');
+  useBackend(nativeMissing() === null ? 'native' : 'wasm');
 
   for (const c of CASES) {
     it(`${c.arch} (${c.size}×${c.size}×${c.channels})`, async () => {
