@@ -5,17 +5,7 @@ import { type InfectedSummary, trainInfectedJobType } from '../attacks/backdoor/
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import { writeFileAtomic } from '../cache';
 import { JobPool } from '../jobs/pool';
-import {
-  type AccAsr,
-  type DefenseTable,
-  PAPER_ATTACK_LABELS,
-  PAPER_DEFENSE_LABELS,
-  type PaperDefense,
-  TABLE1,
-  TABLE2,
-  TABLE3,
-  TABLE4,
-} from '../paper/numbers';
+import { type AccAsr, DEFENSE_TABLES, type DefenseTable, PAPER_ATTACK_LABELS, PAPER_DEFENSE_LABELS, type PaperDefense } from '../paper/numbers';
 import { type PoolProgressSink, Progress } from '../progress';
 import type { ResolvedProfile } from '../train/profiles';
 import type { DefenseOptionValue } from '../defenses/defense';
@@ -85,13 +75,22 @@ export interface CompareReport extends ReportHeader<CompareConfig> {
   seconds: number;
 }
 
+const PAPER_TABLES = Object.values(DEFENSE_TABLES) as DefenseTable<string, string>[];
+
 /** The paper's table for a dataset and mode (Table 1: CIFAR-10 all-to-one, 2: GTSRB, 3: Tiny-ImageNet, 4: CIFAR-10 all-to-all). */
 export function paperTableFor(dataset: string, mode: AttackMode): DefenseTable<string, string> | null {
-  const tables = [TABLE1, TABLE2, TABLE3, TABLE4] as DefenseTable<string, string>[];
-  return tables.find((t) => t.dataset === dataset && t.mode === mode) ?? null;
+  return PAPER_TABLES.find((t) => t.dataset === dataset && t.mode === mode) ?? null;
 }
 
-function paperValue(table: DefenseTable<string, string> | null, attack: string, column: PaperDefense): AccAsr | null {
+/** The paper's table by its id ('Table 1', …). */
+export function paperTableById(id: string): DefenseTable<string, string> {
+  const t = PAPER_TABLES.find((x) => x.id === id);
+  if (!t) throw new Error(`no paper table '${id}' (have ${PAPER_TABLES.map((x) => x.id).join(', ')})`);
+  return t;
+}
+
+/** The paper's ACC/ASR for an attack and column of its table, or null where it prints none. */
+export function paperValue(table: DefenseTable<string, string> | null, attack: string, column: PaperDefense): AccAsr | null {
   return table?.cells[attack]?.[column] ?? null;
 }
 

@@ -1,10 +1,10 @@
 import * as aq from 'arquero';
 import { findLocalDatasets } from '../data/registry';
 import type { PbeIterationMetrics } from '../defenses/pbe-analysis';
-import { attackLabel, type CompareCell, type CompareConfig, type CompareResult, compare, compareColumns, compareSpec, compareTable } from '../experiments/compare';
+import { attackLabel, type CompareCell, type CompareConfig, type CompareResult, compare, compareColumns, compareSpec, compareTable, paperTableById, paperValue } from '../experiments/compare';
 import type { DefendConfig, DefendResult } from '../experiments/defend';
 import type { ExperimentOptions } from '../experiments/output';
-import { type DefenseTable, PAPER_DEFENSE_LABELS, type PaperDefense, TABLE1, TABLE2, TABLE4 } from '../paper/numbers';
+import { PAPER_DEFENSE_LABELS, type PaperDefense } from '../paper/numbers';
 import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import type { PoolProgressSink } from '../progress';
 import { showFigure, showReading, showTable } from './display';
@@ -141,12 +141,6 @@ export interface DefenseTableRun {
   spec: VegaLiteSpec | null;
 }
 
-function paperTableById(id: string): DefenseTable<string, string> {
-  const t = ([TABLE1, TABLE2, TABLE4] as DefenseTable<string, string>[]).find((x) => x.id === id);
-  if (!t) throw new Error(`no paper table '${id}' (have Table 1, Table 2, Table 4)`);
-  return t;
-}
-
 /**
  * Runs (or reads from the cache) one of the paper's tables through `compare`; a table the profile
  * skips, or whose dataset is not on this machine, comes back not measured with the reason. Where
@@ -166,7 +160,7 @@ export async function defenseTable(
   const result = await compare(defenseTableConfig(t, s, seed), opts);
   const paper = paperTableById(t.table);
   const standIn = result.paperTable === null;
-  const cells = standIn ? result.cells.map((c) => ({ ...c, paper: paper.cells[c.attack]?.[c.column] ?? null })) : result.cells;
+  const cells = standIn ? result.cells.map((c) => ({ ...c, paper: paperValue(paper, c.attack, c.column) })) : result.cells;
   const paperNote = standIn ? `${t.training.dataset} stands in for ${paper.dataset}: the paper's numbers are ${paper.id}'s (${paper.dataset}, ${paper.model})` : null;
   const columns = compareColumns(t.defenses);
   const title = `${t.table}: ${t.training.dataset} ${t.mode}, profile ${t.training.profile} (${t.training.arch}) beside the paper's ${paper.dataset} (${paper.model})`;
@@ -177,7 +171,7 @@ export async function defenseTable(
 export function defenseTableFrame(run: DefenseTableRun): aq.ColumnTable {
   const cfg = run.result?.config;
   if (!cfg) throw new Error(`${run.table}: not measured (${run.notMeasured})`);
-  return compareTable(run.cells, cfg.attacks, compareColumns(cfg.defenses), paperTableById(run.table).id);
+  return compareTable(run.cells, cfg.attacks, compareColumns(cfg.defenses), run.table);
 }
 
 /** The defense column that leaves an attack the lowest ASR, ours and the paper's (over the defenses measured). */
