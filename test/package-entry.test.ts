@@ -16,21 +16,20 @@ describe('the package entry (pbe-lab)', function () {
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-entry-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('runs observe on MNIST smoke into the given cache and returns the label matrices as Vega-Lite specs', async () => {
+  it('runs observe on MNIST smoke into the given cache, returns the label matrices as Vega-Lite specs, and reads a finished observation back from the cache', async () => {
     const cache = new pbe.Cache(dir);
     const lines: string[] = [];
-    const r = await pbe.observe(
-      {
-        profile: pbe.resolveProfile('smoke', 'mnist'),
-        attack: { name: 'blend', mode: 'all2one' },
-        targets: [0],
-        seed: 0,
-        pgd: pbe.PGD_DEFAULT,
-        images: 100,
-        tsnePoints: 60,
-      },
-      { cache, progress: pbe.silentSink, poolProgress: (job: string) => void lines.push(job) },
-    );
+    const cfg = {
+      profile: pbe.resolveProfile('smoke', 'mnist'),
+      attack: { name: 'blend', mode: 'all2one' as const },
+      targets: [0],
+      seed: 0,
+      pgd: pbe.PGD_DEFAULT,
+      images: 100,
+      tsnePoints: 60,
+    };
+    const r = await pbe.observe(cfg, { cache, progress: pbe.silentSink, poolProgress: (job: string) => void lines.push(job) });
+    assert.equal(r.fromCache, false);
     const spec = r.specs['label-matrix-infected'];
     assert.equal(spec.$schema, 'https://vega.github.io/schema/vega-lite/v5.json');
     // The heatmap of Fig. 1b: a row per infected model (target 0), a cell per predicted label, valued by the row's share.
@@ -43,5 +42,19 @@ describe('the package entry (pbe-lab)', function () {
     assert.ok(fs.readdirSync(path.join(dir, 'models')).length >= 2, 'benign and infected models in the given cache');
     assert.deepEqual(new Set(lines), new Set(['benign', 'blend → 0']), 'both models trained in the pool');
     assert.equal(JSON.parse(fs.readFileSync(path.join(path.dirname(r.figures.tsne), 'report.json'), 'utf8')).key, r.key);
+
+    // Asked again, into another folder: read from the cache (no training), the same
+    // measurements, and the figures and report written where asked.
+    const again: string[] = [];
+    const outDir = path.join(dir, 'again');
+    const r2 = await pbe.observe({ ...cfg, outDir }, { cache, progress: pbe.silentSink, poolProgress: (job: string) => void again.push(job) });
+    assert.equal(r2.fromCache, true);
+    assert.deepEqual(again, []);
+    assert.equal(r2.key, r.key);
+    assert.deepEqual({ infected: r2.infected, benign: r2.benign, distances: r2.distances, models: r2.models }, { infected: r.infected, benign: r.benign, distances: r.distances, models: r.models });
+    assert.equal(JSON.stringify(r2.specs), JSON.stringify(r.specs));
+    assert.equal(r2.figures['label-matrix-infected'], path.join(outDir, 'label-matrix-infected.svg'));
+    assert.ok(fs.existsSync(r2.figures.tsne));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(outDir, 'report.json'), 'utf8')).key, r.key);
   });
 });

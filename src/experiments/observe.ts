@@ -21,7 +21,7 @@ import {
   type MatrixSummary,
 } from '../analysis';
 import { balancedIndices, type Dataset, type DatasetSplits, subset } from '../data/dataset';
-import { loadDataset } from '../data/registry';
+import { datasetLocation, loadDataset } from '../data/registry';
 import type { PoolProgressSink } from '../progress';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
@@ -64,8 +64,8 @@ export interface ObserveReport extends ReportHeader<ObserveConfig> {
   figures: Record<string, string>;
 }
 
-/** The report as written to report.json, and the figures' Vega-Lite specs. */
-export type ObserveResult = ObserveReport & { specs: FigureSpecs };
+/** The report as written to report.json, the figures' Vega-Lite specs, and whether it was read from the cache. */
+export type ObserveResult = ObserveReport & { specs: FigureSpecs; fromCache: boolean };
 
 export interface ObserveOptions extends ExperimentOptions {
   /** progress of the pool's training jobs; default: one line per job on stderr */
@@ -83,16 +83,20 @@ function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: nu
 /**
  * The paper's observation for one attack (Fig. 1/4, Table 5, Fig. 5, optionally the budget sweep):
  * trains the benign model and one infected model per target through the job pool (or finds them
- * in the cache), then measures in this process and writes a JSON report and SVG figures.
+ * in the cache), then measures in this process and writes a JSON report and SVG figures. A
+ * finished observation is read from the cache: at `cpu` its PGD runs take minutes.
  */
 export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Promise<ObserveResult> {
   const { cache, progress } = experimentContext(opts);
-  const out = resultOutput(cache, {
-    key: { kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined } },
-    folder: 'observe',
-    name: `${cfg.profile.dataset}-${cfg.attack.name}`,
-    outDir: cfg.outDir,
-  });
+  // Where the data really is, not how it was asked for: `--path X` and PBE_CIFAR10_PATH=X share one entry.
+  const key = { kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
+  const out = resultOutput(cache, { key, folder: 'observe', name: `${cfg.profile.dataset}-${cfg.attack.name}`, outDir: cfg.outDir });
+  const cached = cache.get('observations', key);
+  if (cached) {
+    const { specs, ...stored } = JSON.parse(cached.read('report.json').toString()) as ObserveReport & { specs: FigureSpecs };
+    const report = out.writeReport({ ...stored, figures: await out.writeFigures(specs) });
+    return { ...report, specs, fromCache: true };
+  }
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
 
@@ -193,7 +197,8 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
       sweep,
       figures,
     };
-    return { ...out.writeReport(report), specs };
+    await cache.put('observations', key, { 'report.json': JSON.stringify({ ...report, specs }) }, { meta: { attack: cfg.attack.name }, keepExisting: true });
+    return { ...out.writeReport(report), specs, fromCache: false };
   } finally {
     benign.model.dispose();
     for (const m of infected) {
