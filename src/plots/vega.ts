@@ -20,7 +20,9 @@ export function vegaLite(spec: Omit<VegaLiteSpec, '$schema'>): VegaLiteSpec {
 /** Compiles to a Vega spec; throws with vega-lite's message (and the title) when the spec is invalid. */
 export function compileVegaLite(spec: VegaLiteSpec): vega.Spec {
   try {
-    return vl.compile(spec).spec;
+    // vega tags the data objects it ingests (Symbol(vega_id)), and the compiled spec holds the
+    // caller's objects: compile a copy, so a spec a notebook displays after rendering is untouched.
+    return vl.compile(structuredClone(spec)).spec;
   } catch (e) {
     throw new Error(`vega-lite spec ${describeTitle(spec)}does not compile: ${(e as Error).message}`);
   }

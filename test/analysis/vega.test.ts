@@ -26,6 +26,9 @@ describe('Vega-Lite figures', function () {
     assert.match(svg, /^<svg/);
     assert.match(svg, /a small heatmap/);
     assert.equal(svg.match(/>80</g)?.length, 3);
+    // The spec is left as it was: vega's row tags go on a copy.
+    assert.deepEqual(spec.data, { values: cells });
+    assert.ok((spec.data as { values: object[] }).values.every((v) => Object.getOwnPropertySymbols(v).length === 0));
   });
 
   it('renders to PNG through resvg at the requested scale', async () => {
