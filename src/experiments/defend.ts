@@ -16,7 +16,7 @@ import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData } from '../train/run';
-import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
 
 export interface DefendConfig {
   defense: string;
@@ -140,11 +140,9 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
   try {
     const cached = cache.get('defenses', key);
     if (cached) {
-      const stored = JSON.parse(cached.read('report.json').toString()) as DefendReport & { specs: FigureSpecs };
-      const figures = await out.writeFigures(stored.specs);
-      const { specs, ...report } = stored;
-      out.writeReport({ ...report, figures, reportFile: out.reportFile });
-      return { ...report, figures, reportFile: out.reportFile, specs, fromCache: true };
+      const { report, specs } = await restoreResult<DefendReport>(cached, out);
+      const restored = out.writeReport({ ...report, reportFile: out.reportFile });
+      return { ...restored, specs, fromCache: true };
     }
     const view = defenderView(infected, cfg.seed);
     const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
@@ -198,7 +196,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
       reportFile: out.reportFile,
     };
     const model = purified;
-    await cache.put('defenses', key, { 'report.json': JSON.stringify({ ...report, specs }) }, {
+    await cache.put('defenses', key, storedResult(report, specs), {
       meta: { defense: cfg.defense, attack: cfg.attack.name },
       keepExisting: true,
       fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(key) }),

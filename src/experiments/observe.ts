@@ -27,7 +27,7 @@ import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData, trainBenign } from '../train/run';
 import { trainModels } from './training';
-import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, resultOutput } from './output';
+import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
 
 export interface ObserveConfig {
   profile: ResolvedProfile;
@@ -93,9 +93,8 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
   const out = resultOutput(cache, { key, folder: 'observe', name: `${cfg.profile.dataset}-${cfg.attack.name}`, outDir: cfg.outDir });
   const cached = cache.get('observations', key);
   if (cached) {
-    const { specs, ...stored } = JSON.parse(cached.read('report.json').toString()) as ObserveReport & { specs: FigureSpecs };
-    const report = out.writeReport({ ...stored, figures: await out.writeFigures(specs) });
-    return { ...report, specs, fromCache: true };
+    const { report, specs } = await restoreResult<ObserveReport>(cached, out);
+    return { ...out.writeReport(report), specs, fromCache: true };
   }
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
@@ -197,7 +196,7 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
       sweep,
       figures,
     };
-    await cache.put('observations', key, { 'report.json': JSON.stringify({ ...report, specs }) }, { meta: { attack: cfg.attack.name }, keepExisting: true });
+    await cache.put('observations', key, storedResult(report, specs), { meta: { attack: cfg.attack.name }, keepExisting: true });
     return { ...out.writeReport(report), specs, fromCache: false };
   } finally {
     benign.model.dispose();

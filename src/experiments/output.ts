@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { runtimeInfo } from '../backend';
-import { Cache, configKey, writeFileAtomic } from '../cache';
+import { Cache, type CacheEntry, configKey, type EntryContents, writeFileAtomic } from '../cache';
 import { renderSvg, type VegaLiteSpec } from '../plots/vega';
 import { consoleSink, type ProgressSink } from '../progress';
 
@@ -96,4 +96,15 @@ export function resultOutput(cache: Cache, o: ResultOutputOptions): ResultOutput
       return report;
     },
   };
+}
+
+/** A finished result as a cache entry keeps it: the report with its figures' specs, one file. */
+export function storedResult(report: object, specs: FigureSpecs): EntryContents {
+  return { 'report.json': JSON.stringify({ ...report, specs }) };
+}
+
+/** A result kept by `storedResult`, with its figures written again where `out` points; the report's figure paths are those. */
+export async function restoreResult<R extends { figures: Record<string, string> }>(entry: CacheEntry, out: ResultOutput): Promise<{ report: R; specs: FigureSpecs }> {
+  const { specs, ...stored } = JSON.parse(entry.read('report.json').toString()) as R & { specs: FigureSpecs };
+  return { report: { ...(stored as unknown as R), figures: await out.writeFigures(specs) }, specs };
 }
