@@ -134,16 +134,17 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
     outDir: cfg.outDir,
   });
 
+  // Before the data and the infected model: a finished run needs neither.
+  const cached = cache.get('defenses', key);
+  if (cached) {
+    const { report, specs } = await restoreResult<DefendReport>(cached, out);
+    const restored = out.writeReport({ ...report, reportFile: out.reportFile });
+    return { ...restored, specs, fromCache: true };
+  }
   const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
   const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
   let purified: Model | null = null;
   try {
-    const cached = cache.get('defenses', key);
-    if (cached) {
-      const { report, specs } = await restoreResult<DefendReport>(cached, out);
-      const restored = out.writeReport({ ...report, reportFile: out.reportFile });
-      return { ...restored, specs, fromCache: true };
-    }
     const view = defenderView(infected, cfg.seed);
     const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
     let data: DefenderData;
