@@ -4,7 +4,7 @@ import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
 import { trainModels } from '../../experiments/training';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, oneOf, opt, profileFrom, required, RUN_OPTIONS } from '../options';
+import { ATTACK_OPTIONS, checkWritable, DEFAULT_TARGET, oneOf, opt, profileFrom, required, RUN_OPTIONS, targetFrom, UsageError } from '../options';
 
 export const attack = defineCommand({
   name: 'attack',
@@ -13,8 +13,8 @@ export const attack = defineCommand({
     ...RUN_OPTIONS,
     attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
     ...ATTACK_OPTIONS,
-    target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
-    ratio: opt.number('share of the training set poisoned (default: the attack’s)', { min: 0 }),
+    target: opt.int(`target label of all-to-one (default ${DEFAULT_TARGET})`, { min: 0 }),
+    ratio: opt.number('share of the training set poisoned, in (0, 1) (default: the attack’s)', { min: 0 }),
     seed: opt.int('run seed', { min: 0, default: 0 }),
   },
   async run(o) {
@@ -23,10 +23,13 @@ export const attack = defineCommand({
     for (const n of names) oneOf(n, attackNames(), '--attack');
     const profile = profileFrom(o);
     const { dataset } = profile;
-    const { mode, target, ratio, option: options, seed } = o;
+    const { mode, ratio, option: options, seed } = o;
+    const target = targetFrom(o, dataset);
+    if (ratio !== undefined && !(ratio > 0 && ratio < 1)) throw new UsageError(`--ratio expects a share of the training set in (0, 1), got ${ratio}`);
+    const cache = new Cache();
+    checkWritable([], cache.root);
     await initBackend(o.backend);
     console.error(runtimeSummary());
-    const cache = new Cache();
     const { train } = await loadDataset(dataset, { path: o.path, cache });
     // A bad option is reported here, before any job starts.
     const [, h, w, c] = train.shape;

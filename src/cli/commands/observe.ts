@@ -1,8 +1,9 @@
 import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
+import { Cache } from '../../cache';
 import { observe as runObserve, type ObserveConfig, type ObserveResult } from '../../experiments/observe';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, opt, PGD_OPTIONS, pgdFrom, profileFrom, required, RUN_OPTIONS } from '../options';
+import { ATTACK_OPTIONS, checkTarget, checkWritable, DEFAULT_TARGET, opt, PGD_OPTIONS, pgdFrom, profileFrom, required, RUN_OPTIONS, UsageError } from '../options';
 
 export const observe = defineCommand({
   name: 'observe',
@@ -24,12 +25,17 @@ export const observe = defineCommand({
     const attack = required(o.attack, '--attack', attackNames());
     const profile = profileFrom(o);
     const smoke = profile.profile === 'smoke';
+    if (o.mode === 'all2all' && o.targets !== undefined) throw new UsageError('--targets are labels of all-to-one; --mode all2all relabels y → y+1 and takes none');
+    const targets = (o.targets ?? [DEFAULT_TARGET]).map((t) => checkTarget(t, profile.dataset, '--targets'));
+    const pgd = pgdFrom(o, profile.dataset);
+    const cache = new Cache();
+    checkWritable([{ flag: '--out', path: o.out, kind: 'dir' }], cache.root);
     const cfg: ObserveConfig = {
       profile,
       attack: { name: attack, mode: o.mode, options: o.option },
-      targets: o.targets ?? [0],
+      targets,
       seed: o.seed,
-      pgd: pgdFrom(o),
+      pgd,
       images: o.images ?? (smoke ? 200 : 2000),
       tsnePoints: o.tsnePoints ?? (smoke ? 300 : 2000),
       sweep: o.sweep ? { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: o.sweepImages ?? (smoke ? 100 : 500) } : undefined,
@@ -39,7 +45,7 @@ export const observe = defineCommand({
     };
     await initBackend(cfg.backend);
     console.error(runtimeSummary());
-    printObservation(await runObserve(cfg));
+    printObservation(await runObserve(cfg, { cache }));
     return 0;
   },
 });
