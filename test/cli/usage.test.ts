@@ -18,7 +18,7 @@ describe('pbe usage and errors', () => {
     const { status, text } = await captured(() => main(['observe', '--help']));
     assert.equal(status, 0);
     assert.match(text, /--profile <name> .*\(choices: "smoke", "cpu", "paper",\s+default: "cpu"\)/s);
-    assert.match(text, /--norm <name> .*default: "linf"/s);
+    assert.match(text, /--norm <name>\s+PGD norm \(default linf\)/s);
     assert.equal(text.match(/--dataset </g)?.length, 1);
   });
 
