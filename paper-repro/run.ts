@@ -5,6 +5,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { REPRO_PROFILES, type ReproProfile } from '../src/notebook/settings';
 import { writeFileAtomic } from '../src/cache';
+import { unwritable } from '../src/io/writable';
 import { checkClaims } from './claims';
 import { type NotebookRun, writeReport } from './report';
 
@@ -166,10 +167,16 @@ async function main(): Promise<number> {
   if (!REPRO_PROFILES.includes(profile)) throw new Error(`--profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${values.profile}'`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
+  // An empty list is a mistake (an unset shell variable), not "every notebook": that would overwrite the last report.
+  const only = values.only === undefined ? null : values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, ''));
+  if (only && (only.length === 0 || only.some((n) => n === ''))) throw new Error(`--only: expected notebook names separated by commas, got '${values.only}'; leave --only out to run them all`);
+  const out = path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile));
+  const unwritableOut = unwritable(out, 'dir');
+  if (unwritableOut) throw new Error(`--out: ${unwritableOut}`);
   return repro({
     profile,
-    only: values.only ? values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, '')) : null,
-    out: path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile)),
+    only,
+    out,
     backend: values.backend ?? '',
     seed,
   });
