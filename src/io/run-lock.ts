@@ -54,6 +54,7 @@ export async function claimRun(runDir: string, opts: ClaimOptions = {}): Promise
   for (;;) {
     try {
       fs.writeFileSync(lock, owner, { flag: 'wx' });
+      removeDeadLocks(path.dirname(lock));
       return {
         release() {
           if (fs.existsSync(lock) && fs.readFileSync(lock, 'utf8') === owner) fs.rmSync(lock, { force: true });
@@ -90,6 +91,23 @@ export async function claimRun(runDir: string, opts: ClaimOptions = {}): Promise
     }
     await sleep(Math.min(opts.pollMs ?? 1000, Math.max(1, (waitSeconds - waited) * 1000)));
   }
+}
+
+/** Removes the lock files in `dir` whose process is gone (killed), which no claim of theirs would take over. */
+export function removeDeadLocks(dir: string): string[] {
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.endsWith('.lock')) continue;
+    const file = path.join(dir, name);
+    const holder = readOrNull(file);
+    const pid = Number(holder?.split(':')[0]);
+    if (holder === null || (Number.isInteger(pid) && pid > 0 && alive(pid))) continue;
+    if (readOrNull(file) === holder) {
+      fs.rmSync(file, { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
 }
 
 function readOrNull(file: string): string | null {

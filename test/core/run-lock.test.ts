@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -50,5 +50,14 @@ describe('run lock (one process computes a result; the others wait for it)', () 
     const taken = await claimRun(run, { waitSeconds: 0 });
     assert.equal(fs.readFileSync(`${run}.lock`, 'utf8'), `${process.pid}:0`);
     taken.release();
+  });
+
+  it('removes the locks of dead processes beside the one it claims, and keeps live ones', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    fs.writeFileSync(path.join(dir, 'old.lock'), `${dead}:0`);
+    fs.writeFileSync(path.join(dir, 'live.lock'), `${process.pid}:5`);
+    const run = await claimRun(path.join(dir, 'new'));
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['live.lock', 'new.lock']);
+    run.release();
   });
 });
