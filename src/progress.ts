@@ -101,7 +101,7 @@ export const PROGRESS_METADATA = { 'pbe-lab': 'progress' };
 export function progressBundle(head: string, u: ProgressUpdate): Record<string, string> {
   const frac = u.total > 0 ? Math.min(1, u.done / u.total) : 0;
   return {
-    'text/html': `<div style="font-family: monospace; white-space: pre">${escapeHtml(`${head}${u.label}`)} <progress value="${frac.toFixed(4)}" max="1" style="width: 16em; vertical-align: middle"></progress> ${escapeHtml(formatProgressTail(u))}</div>`,
+    'text/html': `<div style="font-family: monospace; white-space: pre-wrap">${escapeHtml(`${head}${u.label}`)} <progress value="${frac.toFixed(4)}" max="1" style="width: 16em; vertical-align: middle"></progress> ${escapeHtml(formatProgressTail(u))}</div>`,
     'text/plain': `${head}${formatProgress(u)}`,
   };
 }
