@@ -80,6 +80,8 @@ async function freePort(): Promise<number> {
   });
 }
 
+const argvText = (child: ChildProcess) => child.spawnargs.join(' ');
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export interface StartOptions {
@@ -127,10 +129,16 @@ export class KernelClient {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
-        this.exitCode = code ?? (signal ? -1 : null);
+      const ended = (code: number | null) => {
+        this.exitCode ??= code;
         this.pending?.settle();
         resolve();
+      };
+      child.on('exit', (code, signal) => ended(code ?? (signal ? -1 : null)));
+      // A command that cannot start (not found, not executable) gives 'error' and no 'exit'.
+      child.on('error', (e) => {
+        keep(Buffer.from(`${argvText(child)}: ${e.message}\n`));
+        ended(-1);
       });
     });
   }

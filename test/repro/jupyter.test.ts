@@ -100,6 +100,14 @@ function nbconvertMissing(): string | null {
   return null;
 }
 
+/** Skips the test where a tool is missing, saying why; under CI=true a missing tool fails it. */
+function skipWithout(test: Mocha.Context, tool: string, missing: string | null): void {
+  if (!missing) return;
+  if (process.env.CI === 'true') throw new Error(`CI must have ${tool}: ${missing}`);
+  console.log(`      (skipped: ${missing})`);
+  test.skip();
+}
+
 describe('notebooks through the Jupyter protocol from Node', function () {
   this.timeout(300_000);
 
@@ -241,12 +249,7 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
   });
 
   it('executes the teaching notebook through Debian\'s jupyter nbconvert too (the interop check)', function () {
-    const missing = nbconvertMissing();
-    if (missing) {
-      if (process.env.CI === 'true') throw new Error(`CI must have Jupyter: ${missing}`);
-      console.log(`      (skipped: ${missing})`);
-      this.skip();
-    }
+    skipWithout(this, 'Jupyter', nbconvertMissing());
     // A kernel spec private to the check (JUPYTER_PATH), whatever the user has registered.
     const jupyterPath = path.join(tmp, 'jupyter');
     fs.mkdirSync(path.join(jupyterPath, 'kernels', 'pbe-lab-tslab'), { recursive: true });
@@ -267,12 +270,7 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
   });
 
   it('renders the report in headless Chromium: no console error, every figure with marks, the image tooltip on hover', function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      if (process.env.CI === 'true') throw new Error(`CI must have Chromium: ${missing}`);
-      console.log(`      (skipped: ${missing})`);
-      this.skip();
-    }
+    skipWithout(this, 'Chromium', chromiumMissing());
     const r = checkReport(path.join(out, 'report.html'));
     assert.deepEqual(r.problems, []);
     assert.equal(r.status.figures, 5);
