@@ -112,7 +112,7 @@ export class KernelClient {
   private readonly displays = new Map<string, RichOutput[]>();
   private readonly replies = new Map<string, (content: Record<string, unknown>) => void>();
   private readonly idles = new Map<string, () => void>();
-  private exited: Promise<void>;
+  private readonly exited: Promise<void>;
   private exitCode: number | null | undefined = undefined;
   /** when the last execution failed: tslab aborts whatever request arrives in the 200 ms after */
   private failedAt = 0;
