@@ -98,7 +98,7 @@ class UnrefMultiBar extends cliProgress.MultiBar {
 export const PROGRESS_METADATA = { 'pbe-lab': 'progress' };
 
 /** A bar in a notebook: HTML for Jupyter, the terminal's line for text viewers. */
-export function progressBundle(head: string, u: ProgressUpdate): Record<string, string> {
+function progressBundle(head: string, u: ProgressUpdate): Record<string, string> {
   const frac = u.total > 0 ? Math.min(1, u.done / u.total) : 0;
   return {
     'text/html': `<div style="font-family: monospace; white-space: pre-wrap">${escapeHtml(`${head}${u.label}`)} <progress value="${frac.toFixed(4)}" max="1" style="width: 16em; vertical-align: middle"></progress> ${escapeHtml(formatProgressTail(u))}</div>`,
@@ -119,7 +119,7 @@ function notebookBars(write: DisplayWriter, everySec: number): (key: string, hea
     if (bar && u.done < u.total && now - bar.shownAt < everySec * 1000) return;
     const id = bar?.id ?? randomBytes(8).toString('hex');
     bars.set(key, { id, shownAt: now });
-    // The writer of the cell running now: a bar outlives the cell that started it only as its last update.
+    // Through the writer of the cell running now, which tslab replaces at each execution.
     (kernelDisplay() ?? write)({ data: progressBundle(head, u), metadata: PROGRESS_METADATA, transient: { display_id: id } }, bar !== undefined);
   };
 }
