@@ -1,4 +1,5 @@
 import { type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
+import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
 import { DATASET_NAMES } from '../data/registry';
 import { MODEL_ARCHS } from '../models/model';
 import { PROFILE_NAMES, type ResolvedProfile, resolveProfile } from '../train/profiles';
@@ -172,4 +173,7 @@ export function pgdFrom(o: OptValues<typeof PGD_OPTIONS>): PgdConfig {
 export const ATTACK_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
   option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see the README's attack table)"),
+  stamp: opt.choice('when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it', STAMP_ORDERS, {
+    default: DEFAULT_STAMP_ORDER,
+  }),
 };

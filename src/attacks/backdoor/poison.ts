@@ -6,6 +6,7 @@ import type { Model } from '../../models/model';
 import type { Rng } from '../../rng';
 import { predictLabels } from '../../train/trainer';
 import type { StaticAttack } from './registry';
+import { toBytes } from './stamping';
 import { type BackdoorAttack, targetLabel } from './trigger';
 
 export interface PoisonOptions {
@@ -23,6 +24,11 @@ export interface PoisonedSet {
   poisonedIndices: Int32Array;
   /** ascending indices of WaNet's noise-mode images (warped, true labels kept); empty otherwise */
   crossIndices: Int32Array;
+  /**
+   * Every image chosen for the trigger and for the noise-mode warp, ascending, including any the
+   * stored stamp happened to leave unchanged: what stamping after augmentation stamps.
+   */
+  stamped: { poison: Int32Array; cross: Int32Array };
 }
 
 export const DEFAULT_POISON_RATIO = 0.1;
@@ -99,6 +105,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
     },
     poisonedIndices: chosen.filter(changed),
     crossIndices: cross.filter(changed),
+    stamped: { poison: chosen, cross },
   };
 }
 
@@ -160,7 +167,7 @@ function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {
   }
 }
 
-/** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to uint8, into `out`. */
+/** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to bytes, into `out`. */
 function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (x: tf.Tensor4D) => tf.Tensor4D, batchSize: number): void {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`poisoning batchSize: expected a positive integer, got ${batchSize}`);
   const [, h, w, c] = ds.shape;
@@ -168,13 +175,10 @@ function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (
   for (let start = 0; start < indices.length; start += batchSize) {
     const idx = indices.subarray(start, Math.min(indices.length, start + batchSize));
     const x = tf.tensor4d(makeBatch(ds, idx), [idx.length, h, w, c]);
-    const y = fn(x);
+    const y = tf.tidy(() => toBytes(fn(x)));
     const values = y.dataSync();
     tf.dispose([x, y]);
-    for (let b = 0; b < idx.length; b++) {
-      const dst = idx[b] * size;
-      for (let k = 0; k < size; k++) out[dst + k] = Math.min(255, Math.max(0, Math.round(values[b * size + k] * 255)));
-    }
+    for (let b = 0; b < idx.length; b++) out.set(values.subarray(b * size, (b + 1) * size), idx[b] * size);
   }
 }
 

@@ -1,5 +1,6 @@
 import { initBackend, runtimeSummary } from '../../backend';
 import { attackNames, checkAttack } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
 import { trainModels } from '../../experiments/training';
@@ -23,17 +24,20 @@ export const attack = defineCommand({
     for (const n of names) oneOf(n, attackNames(), '--attack');
     const profile = profileFrom(o);
     const { dataset } = profile;
-    const { mode, target, ratio, option: options, seed } = o;
+    const { mode, target, ratio, option: options, stamp, seed } = o;
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const cache = new Cache();
     const { train } = await loadDataset(dataset, { path: o.path, cache });
     // A bad option is reported here, before any job starts.
     const [, h, w, c] = train.shape;
-    for (const name of names) checkAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options });
+    for (const name of names) {
+      checkAttack({ name, rule: { mode, target, numClasses: train.classNames.length }, inputShape: [h, w, c], seed: 0, options });
+      stampOrderOf({ name, stamp });
+    }
     const t0 = Date.now();
     const { benign: b, infected } = await trainModels(
-      { profile, seed, dataPath: o.path, requests: names.map((name) => ({ name, mode, target, ratio, options })) },
+      { profile, seed, dataPath: o.path, requests: names.map((name) => ({ name, mode, target, ratio, options, stamp })) },
       { cache, backend: o.backend },
     );
     const pct = (v: number) => (100 * v).toFixed(2).padStart(6);

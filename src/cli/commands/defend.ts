@@ -1,4 +1,5 @@
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
@@ -64,7 +65,7 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
     cleanRatio: o.cleanRatio,
     cleanSize: o.cleanSize,
     profile,
-    attack: { name: attack, mode: o.mode, target: o.target, options: o.option },
+    attack: { name: attack, mode: o.mode, target: o.target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
     seed: o.seed,
     dataPath: o.path,
   }));

@@ -1,4 +1,5 @@
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
 import { observe as runObserve, type ObserveConfig, type ObserveResult } from '../../experiments/observe';
 import { defineCommand } from '../command';
@@ -26,7 +27,7 @@ export const observe = defineCommand({
     const smoke = profile.profile === 'smoke';
     const cfg: ObserveConfig = {
       profile,
-      attack: { name: attack, mode: o.mode, options: o.option },
+      attack: { name: attack, mode: o.mode, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
       targets: o.targets ?? [0],
       seed: o.seed,
       pgd: pgdFrom(o),
