@@ -48,7 +48,7 @@ export interface ObserveConfig {
 }
 
 export interface ObserveReport extends ReportHeader<ObserveConfig> {
-  models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number }[] };
+  models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number; targetAcc: number | null }[] };
   benign: MatrixSummary;
   infected: MatrixSummary;
   /** target share (l, or y + 1 for all-to-all) of the first infected model's adversarial examples, per true class */
@@ -174,7 +174,7 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
       runtime: runtimeInfo(),
       models: {
         benign: { acc: benign.record.cleanAccuracy },
-        infected: infected.map((m, i) => ({ target: requests[i].target, acc: m.acc, asr: m.asr })),
+        infected: infected.map((m, i) => ({ target: requests[i].target, acc: m.acc, asr: m.asr, targetAcc: m.targetAcc })),
       },
       benign: summarizeMatrix(bm),
       infected: summarizeMatrix(im),

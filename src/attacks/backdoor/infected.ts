@@ -27,6 +27,8 @@ export interface InfectedModel extends TrainedModel {
   triggered: TriggeredTestSet;
   acc: number;
   asr: number;
+  /** clean accuracy on the target class's test images (all-to-one); null for all-to-all */
+  targetAcc: number | null;
 }
 
 /** What an attack's training strategy gets: the profile's data already cut, and where to cache. */

@@ -63,8 +63,8 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       progress: opts.progress,
       cache: opts.cache,
     });
-    const { acc, asr } = evaluateBackdoor(trained.model, data.test, triggered);
-    return { ...trained, attack, data, poisoned, triggered, acc, asr };
+    const { acc, asr, targetAcc } = evaluateBackdoor(trained.model, data.test, triggered, attack.rule);
+    return { ...trained, attack, data, poisoned, triggered, acc, asr, targetAcc };
   } catch (e) {
     attack.trigger.dispose();
     throw e;

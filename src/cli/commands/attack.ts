@@ -42,11 +42,12 @@ export const attack = defineCommand({
     );
     const pct = (v: number) => (100 * v).toFixed(2).padStart(6);
     console.log(`\n${dataset}, profile ${profile.profile} (${profile.arch}), ${mode}${mode === 'all2one' ? `, target ${target}` : ''}, seed ${seed}`);
-    console.log(`attack       ACC %   ASR %   ΔACC   poisoned  train s`);
-    console.log(`benign      ${pct(b.record.cleanAccuracy)}       -      -          -  ${b.record.trainSeconds.toFixed(0).padStart(7)}`);
+    console.log(`attack       ACC %   ASR %   ΔACC  target ACC %  poisoned  train s`);
+    console.log(`benign      ${pct(b.record.cleanAccuracy)}       -      -             -         -  ${b.record.trainSeconds.toFixed(0).padStart(7)}`);
     for (const r of infected) {
       const delta = (100 * (r.acc - b.record.cleanAccuracy)).toFixed(2).padStart(6);
-      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
+      const targetAcc = (r.targetAcc === null ? '-' : pct(r.targetAcc)).padStart(12);
+      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${targetAcc}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
     }
     console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const r of infected) {

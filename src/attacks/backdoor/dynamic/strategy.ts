@@ -98,8 +98,8 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
     }
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
-    const { acc, asr } = evaluateBackdoor(model, data.test, triggered);
-    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr };
+    const { acc, asr, targetAcc } = evaluateBackdoor(model, data.test, triggered, rule);
+    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr, targetAcc };
   } catch (e) {
     model.dispose();
     trigger?.dispose();
