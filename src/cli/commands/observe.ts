@@ -49,7 +49,7 @@ function printObservation(r: ObserveResult): void {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const { config: c } = r;
   console.log(`\n${c.attack.name} ${c.attack.mode} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}); PGD ${c.pgd.norm} ε=${c.pgd.eps.toFixed(4)}, ${c.pgd.iterations} iterations, on ${c.images} test images${r.fromCache ? '  [from cache]' : ''}`);
-  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}${m.targetAcc === null ? '' : ` target-class ACC ${pct(m.targetAcc)}`}`).join('; ')}`);
+  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}${typeof m.targetAcc === 'number' ? ` target-class ACC ${pct(m.targetAcc)}` : ''}`).join('; ')}`);
   console.log(`\ninfected model(s): share of adversarial examples predicted as the target (paper: ≥ 40% per row)`);
   for (const row of r.infected.rows) console.log(`  ${row.label.padEnd(14)} ${pct(row.targetShare ?? 0).padStart(6)}`);
   console.log(`  min ${pct(r.infected.minTargetShare ?? 0)}, mean ${pct(r.infected.meanTargetShare ?? 0)}; adversarial success ${pct(r.infected.attackSuccessRate)}`);
