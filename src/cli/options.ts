@@ -1,4 +1,5 @@
 import { type Norm, PGD_DEFAULT, PGD_DEFAULT_EPS, type PgdConfig, pgdBudget, type PgdSettings } from '../attacks/adversarial/pgd';
+import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
 import { DATASET_INFO, DATASET_NAMES, type DatasetName } from '../data/registry';
 import { unwritable } from '../io/writable';
 import { MODEL_ARCHS } from '../models/model';
@@ -230,4 +231,7 @@ export function checkWritable(targets: { flag: string; path: string | undefined;
 export const ATTACK_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
   option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see the README's attack table)"),
+  stamp: opt.choice('when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it', STAMP_ORDERS, {
+    default: DEFAULT_STAMP_ORDER,
+  }),
 };

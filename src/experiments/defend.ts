@@ -3,6 +3,7 @@ import { runtimeInfo } from '../backend';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet } from '../attacks/backdoor/poison';
 import type { StaticAttack } from '../attacks/backdoor/registry';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import { stampOrderOf } from '../attacks/backdoor/stamping';
 import { trainInfected } from '../attacks/backdoor/run';
 import { configKey } from '../cache';
 import { datasetLocation, loadDataset } from '../data/registry';
@@ -106,9 +107,9 @@ function identify(cfg: DefendConfig) {
   if (cfg.cleanData && def.data === 'train') throw new Error(`${cfg.defense}: works on the training set and takes no clean extra set (drop --clean-data)`);
   const useClean = def.data === 'clean' || (def.data === 'either' && cfg.cleanData);
   // The key names what the run depends on, not how it was asked for: the resolved options, the
-  // attack's options with {} for none, and where the data really is (`pbe defend --path X`,
-  // `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
-  const attack = { ...cfg.attack, options: cfg.attack.options ?? {} };
+  // attack's options with {} for none and its stamp order, and where the data really is (`pbe
+  // defend --path X`, `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
+  const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
   const dataPath = datasetLocation(cfg.profile.dataset, cfg.dataPath);
   return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean, attack, dataPath } } };
 }

@@ -51,6 +51,8 @@ export interface TrainJob {
   testSet: Dataset;
   /** measured after every epoch; default: clean accuracy on `testSet` */
   evaluate?: (model: Model) => EpochMetrics;
+  /** changes each augmented batch before the step (stamping a trigger after augmentation); `spec` must say what it does */
+  prepareBatch?: TrainOptions['prepareBatch'];
   profile: ResolvedProfile;
   seed: Seed;
   label?: string;
@@ -88,6 +90,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
         progress: job.progress,
         label: job.label,
         evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
+        ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
       });
       const record: TrainRecord = {
         key: configKey(key),

@@ -53,5 +53,8 @@ export function badnetsMnist(): Promise<BadNetsFixture> {
 }
 
 export function backdoorMetrics(model: Model, f: BadNetsFixture): { acc: number; asr: number } {
-  return tf.tidy(() => evaluateBackdoor(model, f.test, f.triggered));
+  return tf.tidy(() => {
+    const { acc, asr } = evaluateBackdoor(model, f.test, f.triggered);
+    return { acc, asr };
+  });
 }

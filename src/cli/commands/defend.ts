@@ -1,6 +1,7 @@
 import { type Norm, pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import type { DatasetSplits } from '../../data/dataset';
@@ -130,7 +131,7 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
     cleanData: o.cleanData,
     ...clean,
     profile,
-    attack: { name: attack, mode: o.mode, target, options: o.option },
+    attack: { name: attack, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
     seed: o.seed,
     dataPath: o.path,
   }));

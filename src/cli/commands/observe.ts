@@ -1,4 +1,5 @@
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { observe as runObserve, type ObserveConfig, type ObserveResult } from '../../experiments/observe';
@@ -32,7 +33,7 @@ export const observe = defineCommand({
     checkWritable([{ flag: '--out', path: o.out, kind: 'dir' }], cache.root);
     const cfg: ObserveConfig = {
       profile,
-      attack: { name: attack, mode: o.mode, options: o.option },
+      attack: { name: attack, mode: o.mode, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
       targets,
       seed: o.seed,
       pgd,
@@ -54,7 +55,7 @@ function printObservation(r: ObserveResult): void {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const { config: c } = r;
   console.log(`\n${c.attack.name} ${c.attack.mode} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}); PGD ${c.pgd.norm} ε=${c.pgd.eps.toFixed(4)}, ${c.pgd.iterations} iterations, on ${c.images} test images${r.fromCache ? '  [from cache]' : ''}`);
-  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}`).join('; ')}`);
+  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}${typeof m.targetAcc === 'number' ? ` target-class ACC ${pct(m.targetAcc)}` : ''}`).join('; ')}`);
   console.log(`\ninfected model(s): share of adversarial examples predicted as the target (paper: ≥ 40% per row)`);
   for (const row of r.infected.rows) console.log(`  ${row.label.padEnd(14)} ${pct(row.targetShare ?? 0).padStart(6)}`);
   console.log(`  min ${pct(r.infected.minTargetShare ?? 0)}, mean ${pct(r.infected.meanTargetShare ?? 0)}; adversarial success ${pct(r.infected.attackSuccessRate)}`);

@@ -106,8 +106,8 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
     if (trigger === null) throw new Error('dynamic attack: no trigger after training or loading');
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
-    const { acc, asr } = evaluateBackdoor(model, data.test, triggered);
-    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr };
+    const { acc, asr, targetAcc } = evaluateBackdoor(model, data.test, triggered, rule);
+    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr, targetAcc };
   } catch (e) {
     model.dispose();
     trigger?.dispose();
