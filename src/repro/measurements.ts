@@ -97,7 +97,8 @@ export function readMeasurements(file: string): Measurements {
   return m;
 }
 
-const num = (v: number | null) => (v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3));
+// Three significant digits below 0.1, so that a bound such as Table 4's 0.0184 keeps its digits.
+const num = (v: number | null) => (v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v !== 0 && Math.abs(v) < 0.1 ? v.toPrecision(3) : v.toFixed(3));
 const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 /** The claims and verdicts of a measurements file as Markdown (docs/measurements/<profile>.md). */
