@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../src/cache';
+import { writeFileAtomic } from 'pbe-lab';
 import { type Execution, KernelClient, type KernelSpec } from './kernel';
 import { type Cell, cellSource, type Notebook, nbformatErrors, readNotebook } from './nbformat';
 

@@ -1,13 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../src/cache';
-import { escapeHtml } from '../src/notebook/display';
-import type { MeasuredRecord } from '../src/notebook/measured';
-import type { ReproProfile } from '../src/notebook/settings';
-import { PAPER_CITATION } from '../src/paper/numbers';
-import { PROGRESS_METADATA } from '../src/progress';
-import { VEGA_LITE_MIME } from '../src/plots/vega';
-import type { ClaimResult } from './claims';
+import { type ClaimResult, escapeHtml, type MeasuredRecord, PAPER_CITATION, PROGRESS_METADATA, type ReproProfile, VEGA_LITE_MIME, writeFileAtomic } from 'pbe-lab';
 
 export interface NotebookRun {
   name: string;
@@ -79,7 +72,7 @@ function claimRows(results: readonly ClaimResult[]): { head: string[]; rows: str
       r.claim.id,
       r.claim.source,
       r.claim.statement,
-      r.claim.metric,
+      r.claim.description,
       r.claim.paper.text,
       fmt(r.measured),
       `${r.claim.comparison} ${fmt(r.threshold)}`,

@@ -2,10 +2,21 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPRO_PROFILES, type ReproProfile } from '../src/notebook/settings';
-import { writeFileAtomic } from '../src/cache';
-import { unwritable } from '../src/io/writable';
-import { checkClaims } from './claims';
+import {
+  checkClaims,
+  incompleteBecause,
+  type MeasuredMetrics,
+  type MeasuredRecord,
+  measurements,
+  type NotebookName,
+  readMeasured,
+  REPRO_PROFILES,
+  type ReproProfile,
+  unwritable,
+  VERDICTS,
+  writeFileAtomic,
+  writeMeasurements,
+} from 'pbe-lab';
 import { executeNotebook } from './execute';
 import { tslabKernelSpec } from './kernel';
 import { type NotebookRun, writeReport } from './report';
@@ -52,6 +63,11 @@ interface RunOptions {
   env?: Record<string, string>;
   /** where progress and the summary go; default stderr (the report's paths: stdout) */
   log?: (text: string) => void;
+  /**
+   * where a complete run writes its measurements (<dir>/<profile>.json); null writes none. A run
+   * of some notebooks only, or one where a notebook failed, leaves the file as it was.
+   */
+  measurementsDir?: string | null;
 }
 
 const toStderr = (text: string) => void process.stderr.write(text);
@@ -112,15 +128,27 @@ export async function repro(o: RunOptions): Promise<number> {
     writeFileAtomic(runsFile, JSON.stringify(runs, null, 2));
     log(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
   }
-  const values: Record<string, unknown> = {};
-  for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) values[run.name] = (JSON.parse(fs.readFileSync(run.measured, 'utf8')) as { values: unknown }).values;
-  const results = checkClaims(o.profile, values);
+  const records = new Map<string, MeasuredRecord>();
+  for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) records.set(run.name, readMeasured(run.measured));
+  const metrics: MeasuredMetrics = Object.fromEntries([...records].map(([name, r]) => [name, r.values.metrics]));
+  const results = checkClaims(o.profile, metrics);
   const report = await writeReport({ out: o.out, profile: o.profile, runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)), claims: results, wallSeconds: (Date.now() - t0) / 1000 });
   const failedNotebooks = names.filter((n) => !runs[n].ok);
   const blocking = results.filter((r) => r.blocking);
-  log(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${['holds', 'fails', 'known not to hold', 'not measured'].map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
+  log(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${VERDICTS.map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
   for (const r of results) log(`  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`);
   (o.log ?? ((text: string) => void process.stdout.write(text)))(`report: ${report.html}\n        ${report.markdown}\n`);
+  if (o.measurementsDir) {
+    // Only the notebooks run now count: a previous run's values (runs.json) describe other code.
+    const thisRun = names.flatMap((n) => (runs[n].ok && records.has(n) ? [{ name: n as NotebookName, seconds: runs[n].seconds, record: records.get(n)! }] : []));
+    const why = incompleteBecause({ notebooks: thisRun });
+    const file = path.join(o.measurementsDir, `${o.profile}.json`);
+    if (why) log(`measurements: ${file} left as it was: ${why}\n`);
+    else {
+      writeMeasurements(file, measurements({ profile: o.profile, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results }));
+      log(`measurements: ${file} (tables: npm run measurements:tables)\n`);
+    }
+  }
   if (failedNotebooks.length) log(`failed notebooks: ${failedNotebooks.join(', ')}\n`);
   if (blocking.length) log(`must-hold claims failing: ${blocking.map((r) => r.claim.id).join(', ')}\n`);
   return failedNotebooks.length || blocking.length ? 1 : 0;
@@ -150,6 +178,7 @@ async function main(): Promise<number> {
     out,
     backend: values.backend ?? '',
     seed,
+    measurementsDir: path.join(ROOT, 'docs', 'measurements'),
   });
 }
 

@@ -11,9 +11,10 @@
 export { activeBackend, BACKEND_ORDER, type BackendName, initBackend, runtimeInfo, type RuntimeInfo, runtimeSummary } from './backend';
 
 // Cache, seeds, progress
-export { Cache, cacheRoot, configKey } from './cache';
+export { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
+export { unwritable } from './io/writable';
 export { Rng, type Seed } from './rng';
-export { consoleSink, type PoolProgressSink, poolProgressSink, Progress, type ProgressSink, type ProgressUpdate, silentSink } from './progress';
+export { consoleSink, type PoolProgressSink, poolProgressSink, Progress, PROGRESS_METADATA, type ProgressSink, type ProgressUpdate, silentSink } from './progress';
 export { type Definition, DefinitionRegistry, type Options, type OptionValue } from './registry';
 
 // Datasets
@@ -177,7 +178,8 @@ export {
   paperTableFor,
 } from './experiments';
 
-// Paper numbers, notebook helpers, the trigger gallery
+// Paper numbers, the reproduction (settings, measure functions, claims, verdicts), notebook display, the trigger gallery
 export * from './paper/numbers';
+export * from './repro';
 export * from './notebook';
 export * from './attacks/backdoor/gallery';

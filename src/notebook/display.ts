@@ -1,9 +1,11 @@
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import { renderSvg, VEGA_LITE_MIME, type VegaLiteSpec } from '../plots/vega';
+import { pct } from '../repro/format';
 import { escapeHtml, kernelDisplay, type MimeBundle } from './output';
 
 export { escapeHtml, type MimeBundle } from './output';
+export { pct } from '../repro/format';
 
 /** Sends the bundle to the notebook; outside a kernel (a script, a test) prints its text/plain. */
 export function displayBundle(bundle: MimeBundle): void {
@@ -74,9 +76,4 @@ export function showTable(table: ColumnTable, caption?: string, format: TableFor
 /** Displays a paragraph of Markdown: the reading of a result under its figure or table. */
 export function showReading(markdown: string): void {
   displayBundle({ 'text/markdown': markdown, 'text/plain': markdown });
-}
-
-/** A share as a percentage with one decimal, e.g. 0.4123 → "41.2%". */
-export function pct(share: number, digits = 1): string {
-  return `${(100 * share).toFixed(digits)}%`;
 }

@@ -64,26 +64,6 @@ export function distanceRatioSpec(rows: readonly { attack: string; paper: number
   } as Omit<VegaLiteSpec, '$schema'>);
 }
 
-/** Within the 2-D layout: how many adversarial (and, for reference, clean) points lie nearer the triggered points' centroid than their own class's clean centroid. */
-export interface EmbeddingSummary {
-  adversarialNearerTrigger: number;
-  cleanNearerTrigger: number;
-  points: number;
-}
-
-export function embeddingSummary(e: FeatureEmbedding): EmbeddingSummary {
-  const centroid = (pts: { x: number; y: number }[]) => ({ x: pts.reduce((a, p) => a + p.x, 0) / pts.length, y: pts.reduce((a, p) => a + p.y, 0) / pts.length });
-  const triggered = centroid(e.points.filter((p) => p.kind === 'triggered'));
-  const classes = [...new Set(e.points.map((p) => p.cls))];
-  const clean = new Map(classes.map((c) => [c, centroid(e.points.filter((p) => p.kind === 'clean' && p.cls === c))]));
-  const d = (a: { x: number; y: number }, b: { x: number; y: number }) => Math.hypot(a.x - b.x, a.y - b.y);
-  const share = (kind: 'clean' | 'adversarial') => {
-    const pts = e.points.filter((p) => p.kind === kind && p.cls !== e.target);
-    return pts.filter((p) => d(p, triggered) < d(p, clean.get(p.cls)!)).length / Math.max(1, pts.length);
-  };
-  return { adversarialNearerTrigger: share('adversarial'), cleanNearerTrigger: share('clean'), points: e.points.length };
-}
-
 /** A uint8 HWC image, magnified `scale`× by pixel repetition, as a PNG data URL. */
 function dataUrl(pixels: Float32Array, h: number, w: number, c: number, scale: number): string {
   const data = new Uint8Array(h * scale * w * scale * c);

@@ -1,5 +1,3 @@
 export * from './display';
 export * from './figures';
-export * from './measured';
-export * from './settings';
-export * from './defenses';
+export * from './defense-display';

@@ -9,16 +9,8 @@ import { defend as defendCommand, defendConfigs } from '../../src/cli/commands/d
 import type { OptTable } from '../../src/cli/options';
 import { cellConfig, type CompareCell, compareSpec } from '../../src/experiments/compare';
 import { type DefendConfig, defendKey, type DefendResult } from '../../src/experiments/defend';
-import {
-  defenseTable,
-  defenseTableConfig,
-  defenseTableReading,
-  iterationFrame,
-  lowestAsr,
-  progressiveDefendConfig,
-  progressiveSummary,
-  reproSettings,
-} from '../../src/notebook';
+import { iterationFrame } from '../../src/notebook';
+import { defenseTable, defenseTableConfig, defenseTableMetrics, defenseTableReading, defenseTableValues, lowestAsr, progressiveDefendConfig, progressiveSummary, reproSettings } from '../../src/repro';
 import { PBE_DEFAULTS } from '../../src/defenses';
 import { TABLE1 } from '../../src/paper/numbers';
 import { silentSink } from '../../src/progress';
@@ -175,6 +167,10 @@ describe('07: a table measured, skipped, or without its dataset (mnist smoke, on
     assert.equal(run.result?.paperTable, null, 'compare itself has no paper table for mnist');
     assert.match(run.paperNote ?? '', /mnist stands in for cifar10/);
     assert.ok(fs.existsSync(run.result!.figures['defense-table']));
+    // what 07 writes for the claims, from this real run: fractions of the measured cells; null where a column did not run
+    const metrics = defenseTableMetrics([defenseTableValues(run)]);
+    assert.equal(metrics['table1.badnets.pbeCleanAsr'], null);
+    assert.equal(metrics['table1.badnets.pbeCleanMinusFtAsr'], null);
     const skipped = await defenseTable(s.defense.tables.find((t) => t.table === 'Table 4')!, s, 0, opts);
     assert.match(skipped.notMeasured ?? '', /^not in the quick profile: the all-to-all Blend backdoor is not learned/);
     const cpu = reproSettings('cpu');

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as aq from 'arquero';
 import type { FeatureEmbedding } from '../../src/analysis';
-import { embeddingSummary, figureBundle, reproSettings, tableBundle, writeMeasured } from '../../src/notebook';
+import { figureBundle, tableBundle } from '../../src/notebook';
+import { embeddingSummary, readMeasured, reproSettings, type TsneValues, writeMeasured } from '../../src/repro';
 import { VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from '../../src/plots/vega';
 
 describe('notebook helpers', () => {
@@ -45,11 +46,17 @@ describe('notebook helpers', () => {
   it('writes measured values atomically with parameters and runtime; the profiles are data', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-measured-'));
     try {
-      const file = writeMeasured(path.join(dir, 'x.json'), 'x', { profile: 'quick' }, { a: 1 });
-      const rec = JSON.parse(fs.readFileSync(file, 'utf8')) as { notebook: string; values: { a: number }; runtime: { versions: Record<string, string> } };
-      assert.deepEqual([rec.notebook, rec.values.a], ['x', 1]);
+      const values: TsneValues = { adversarialNearerTrigger: 0.5, cleanNearerTrigger: 0.1, points: 6, asr: 1, acc: 0.9, metrics: { beltShare: 0.4 } };
+      const file = writeMeasured(path.join(dir, 'x.json'), '03-tsne', { profile: 'quick' }, values);
+      const rec = readMeasured(file);
+      assert.deepEqual([rec.notebook, rec.values.metrics], ['03-tsne', { beltShare: 0.4 }]);
       assert.ok(rec.runtime.versions.node);
       assert.deepEqual(fs.readdirSync(dir), ['x.json']);
+      // bad input: an error naming the file and the field
+      fs.writeFileSync(file, JSON.stringify({ ...rec, values: { ...values, metrics: { beltShare: 'high' } } }));
+      assert.throws(() => readMeasured(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: values\\.metrics\\.beltShare: expected a finite number or null, got "high"`));
+      fs.writeFileSync(file, JSON.stringify({ ...rec, notebook: '99-x' }));
+      assert.throws(() => readMeasured(file), /notebook: expected one of 00-teaching, .*, got "99-x"/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLAIMS } from '../../paper-repro/claims';
+import { CLAIMS } from '../../src/repro';
 import { injectedParameters, listNotebooks } from '../../paper-repro/run';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -1,8 +1,11 @@
-import { type DefenseTable, FIG1_MIN_TARGET_SHARE, FIG6_AVERAGE_PRECISION, FIG7, type PaperAttack, type PaperDefense, paperCell, type Provenance, TABLE1, TABLE2, TABLE4, table5Cell, THEOREM1 } from '../src/paper/numbers';
-import type { ReproProfile } from '../src/notebook/settings';
+import { type DefenseTable, FIG1_MIN_TARGET_SHARE, FIG6_AVERAGE_PRECISION, FIG7, type PaperAttack, type PaperDefense, paperCell, type Provenance, TABLE1, TABLE2, TABLE4, table5Cell, THEOREM1 } from '../paper/numbers';
+import type { ReproProfile } from './settings';
+import type { MetricName, NotebookName } from './values';
 
 /**
- * The paper's claims as data: what each notebook's measured values are checked against. The
+ * The paper's claims as data: each names a metric its notebook's `measure…` function writes
+ * (typed, so that a claim on a metric no notebook writes does not compile), a comparison and a
+ * bound, all in one unit: shares and differences of shares as fractions, ratios as ratios. The
  * paper's numbers come from src/paper/numbers.ts, never copied here.
  */
 export type Comparison = '>=' | '>' | '<=' | '<';
@@ -17,15 +20,16 @@ export interface ProfileRule {
   knownNotToHold?: string;
 }
 
-export interface Claim {
+export interface Claim<N extends NotebookName> {
   id: string;
   /** figure or table of the paper (or 'extension') */
   source: string;
-  notebook: string;
+  notebook: N;
   statement: string;
-  metric: string;
-  /** the measured value from the notebook's `values`; null when absent (e.g. the attack is not in the profile) */
-  measure: (values: any) => number | null;
+  /** the metric of the notebook's values (`values.metrics`) the claim bounds; null there when the profile does not measure it */
+  metric: MetricName<N>;
+  /** what the metric is, in words */
+  description: string;
   comparison: Comparison;
   /** the claim as a bound on the metric */
   bound: number;
@@ -34,20 +38,23 @@ export interface Claim {
   profiles: Record<ReproProfile, ProfileRule>;
 }
 
+/** A claim on any notebook: the notebook's name decides which metrics it may name. */
+export type AnyClaim = { [N in NotebookName]: Claim<N> }[NotebookName];
+
 /** 2 standard errors of a share near 0.4 over n images: the noise of a measured share. */
 const twoSe = (n: number) => 2 * Math.sqrt((0.4 * 0.6) / n);
 
 const exact = (reason: string): ProfileRule => ({ tolerance: 0, reason, mustHold: true });
 
-const ratioClaim = (attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim => {
+const ratioClaim = (attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim<'02-feature-distances'> => {
   const paper = table5Cell(attack);
   return {
     id: `table5-ratio-${attack}`,
     source: 'Table 5',
     notebook: '02-feature-distances',
     statement: `${attack}: adversarial examples of the infected model sit nearer the triggered images than a benign model's (D_infected < D_benign)`,
-    metric: 'D_infected / D_benign, f = the infected model',
-    measure: (v) => v.attacks?.[attack]?.ratioInfectedF ?? null,
+    metric: `ratioInfectedF.${attack}`,
+    description: 'D_infected / D_benign, f = the infected model',
     comparison: '<',
     bound: 1,
     paper: { value: paper.ratio, text: `${paper.dInfected} / ${paper.dBenign} = ${paper.ratio.toFixed(3)}`, provenance: paper.provenance },
@@ -60,27 +67,22 @@ const PAPER_SCALE = exact("the paper's setting: the paper's claim as printed");
 /** 2 standard errors of a share near p over n images. */
 const twoSeAt = (p: number, n: number) => 2 * Math.sqrt((p * (1 - p)) / n);
 
-/** A cell (percent) of a table as 07-defense-tables recorded it; null when the table or cell was not measured. */
-const tableCell = (v: any, table: string, attack: string, column: PaperDefense): { acc: number; asr: number } | null =>
-  (v.tables?.[table]?.cells as { attack: string; column: string; acc: number; asr: number }[] | undefined)?.find((c) => c.attack === attack && c.column === column) ?? null;
+const tableKey = (table: DefenseTable<PaperAttack, PaperDefense>) => table.id.toLowerCase().replace(' ', '') as 'table1' | 'table2' | 'table4';
 
 /** "PBE with clean data leaves a lower ASR than fine-tuning on the same clean images": the paper's argument that adversarial examples are what erases the backdoor. */
-const pbeBelowFtClaim = (table: DefenseTable<PaperAttack, PaperDefense>, attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim => {
+const pbeBelowFtClaim = (table: DefenseTable<PaperAttack, PaperDefense>, attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim<'07-defense-tables'> => {
   const pbe = paperCell(table, attack, 'pbeWithClean');
   const ft = paperCell(table, attack, 'ft');
   return {
-    id: `${table.id.toLowerCase().replace(' ', '')}-${attack}-pbe-clean-below-ft`,
+    id: `${tableKey(table)}-${attack}-pbe-clean-below-ft`,
     source: table.id,
     notebook: '07-defense-tables',
     statement: `${table.dataset} ${table.mode}, ${attack}: PBE with clean data leaves a lower ASR than fine-tuning on the same clean images`,
-    metric: 'ASR after PBE with clean data − ASR after FT (percentage points)',
-    measure: (v) => {
-      const [p, f] = [tableCell(v, table.id, attack, 'pbeWithClean'), tableCell(v, table.id, attack, 'ft')];
-      return p && f ? p.asr - f.asr : null;
-    },
+    metric: `${tableKey(table)}.${attack}.pbeCleanMinusFtAsr`,
+    description: 'ASR after PBE with clean data − ASR after FT (a difference of shares)',
     comparison: '<',
     bound: 0,
-    paper: { value: pbe.asr - ft.asr, text: `${pbe.asr}% − ${ft.asr}% = ${(pbe.asr - ft.asr).toFixed(2)}`, provenance: { source: table.id, row: pbe.provenance.row, column: 'PBE w/ clean, FT' } },
+    paper: { value: (pbe.asr - ft.asr) / 100, text: `${pbe.asr}% − ${ft.asr}% = ${(pbe.asr - ft.asr).toFixed(2)} points`, provenance: { source: table.id, row: pbe.provenance.row, column: 'PBE w/ clean, FT' } },
     profiles,
   };
 };
@@ -88,14 +90,14 @@ const pbeBelowFtClaim = (table: DefenseTable<PaperAttack, PaperDefense>, attack:
 const blendWithClean = paperCell(TABLE1, 'blend', 'pbeWithClean');
 const blendAllToAll = paperCell(TABLE4, 'blend', 'pbeWithClean');
 
-export const CLAIMS: Claim[] = [
+export const CLAIMS: readonly AnyClaim[] = [
   {
     id: 'teaching-target-share',
     source: 'Fig. 1b',
     notebook: '00-teaching',
     statement: 'an infected model sends at least 40% of its untargeted adversarial examples (from non-target images) to its target',
-    metric: 'share of adversarial examples on the target, infected model',
-    measure: (v) => v.targetShare?.infected ?? null,
+    metric: 'targetShareInfected',
+    description: 'share of adversarial examples on the target, infected model',
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every target', provenance: FIG1_MIN_TARGET_SHARE.provenance },
@@ -115,8 +117,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 1b',
     notebook: '01-label-matrices',
     statement: 'every infected model (one per target label) sends at least 40% of its adversarial examples to its target',
-    metric: 'smallest row share on the target, over the ten infected models',
-    measure: (v) => v.infected?.minTargetShare ?? null,
+    metric: 'minTargetShare',
+    description: 'smallest row share on the target, over the ten infected models',
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every l = 0..9', provenance: FIG1_MIN_TARGET_SHARE.provenance },
@@ -136,8 +138,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 1b',
     notebook: '01-label-matrices',
     statement: 'on average over the ten infected models, at least 40% of the adversarial examples go to the target (the diagonal dominates)',
-    metric: 'mean row share on the target',
-    measure: (v) => v.infected?.meanTargetShare ?? null,
+    metric: 'meanTargetShare',
+    description: 'mean row share on the target',
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% in every row, so on average too', provenance: FIG1_MIN_TARGET_SHARE.provenance },
@@ -157,8 +159,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 1a',
     notebook: '01-label-matrices',
     statement: "a benign model's adversarial labels spread over the wrong classes",
-    metric: 'mean normalised entropy of the wrong-class labels per true class (1 = uniform)',
-    measure: (v) => v.benign?.meanWrongClassEntropy ?? null,
+    metric: 'benignWrongClassEntropy',
+    description: 'mean normalised entropy of the wrong-class labels per true class (1 = uniform)',
     comparison: '>=',
     bound: 0.5,
     paper: { value: null, text: 'roughly uniform (no number printed); bound 0.5 = half of the uniform entropy', provenance: { source: 'Fig. 1a' } },
@@ -173,8 +175,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 4',
     notebook: '01-label-matrices',
     statement: 'an all-to-all infected model sends its adversarial examples of class y mostly to y+1',
-    metric: 'mean share on y+1 per true class',
-    measure: (v) => v.allToAll?.meanTargetShare ?? null,
+    metric: 'allToAllMeanTargetShare',
+    description: 'mean share on y+1 per true class',
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: 'the diagonal y → y+1 dominates (read at the 40% of Fig. 1b)', provenance: { source: 'Fig. 4', row: 'all-to-all' } },
@@ -219,8 +221,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 5',
     notebook: '03-tsne',
     statement: 'in the infected model\'s feature space, adversarial examples move toward the triggered images',
-    metric: "share of adversarial points nearer the triggered centre than their class's clean centre, minus the same share of clean points",
-    measure: (v) => (v.adversarialNearerTrigger === undefined ? null : v.adversarialNearerTrigger - v.cleanNearerTrigger),
+    metric: 'beltShare',
+    description: "share of adversarial points nearer the triggered centre than their class's clean centre, minus the same share of clean points",
     comparison: '>',
     bound: 0,
     paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
@@ -235,8 +237,8 @@ export const CLAIMS: Claim[] = [
     source: 'Theorem 1',
     notebook: '04-theorem1',
     statement: THEOREM1.statement.split(',')[0],
-    metric: 'share of |r| along P ÷ share along a random direction, strongest trigger',
-    measure: (v) => (v.strongest ? v.strongest.alongTrigger / v.strongest.alongRandom : null),
+    metric: 'alongTriggerOverRandom',
+    description: 'share of |r| along P ÷ share along a random direction, strongest trigger',
     comparison: '>=',
     bound: 3,
     paper: { value: null, text: `${THEOREM1.form} ("far more than a random direction": bound 3×, our reading)`, provenance: THEOREM1.provenance },
@@ -251,8 +253,8 @@ export const CLAIMS: Claim[] = [
     source: 'Theorem 1',
     notebook: '04-theorem1',
     statement: 'the perturbation points along P more for the infected model than for a benign one',
-    metric: 'share of |r| along P, infected ÷ benign, strongest trigger',
-    measure: (v) => (v.strongest ? v.strongest.alongTrigger / v.strongest.benignAlongTrigger : null),
+    metric: 'alongTriggerOverBenign',
+    description: 'share of |r| along P, infected ÷ benign, strongest trigger',
     comparison: '>',
     bound: 1,
     paper: { value: null, text: 'far more for the infected model than for a benign one', provenance: THEOREM1.provenance },
@@ -267,8 +269,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 7',
     notebook: '06-progressive-defense',
     statement: 'PBE without clean data: the first iteration lowers the ASR',
-    metric: 'ASR after iteration 1 ÷ ASR of the infected model',
-    measure: (v) => (v.withoutClean ? v.withoutClean.first.asr / v.withoutClean.before.asr : null),
+    metric: 'asrFirstOverBefore',
+    description: 'ASR after iteration 1 ÷ ASR of the infected model',
     comparison: '<',
     bound: 1,
     paper: { value: null, text: `${FIG7.statement} (curves, no number printed)`, provenance: FIG7.provenance },
@@ -283,8 +285,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 7',
     notebook: '06-progressive-defense',
     statement: 'PBE without clean data: ACC recovers over the later iterations',
-    metric: 'ACC after the last iteration − ACC after iteration 1',
-    measure: (v) => (v.withoutClean ? v.withoutClean.last.acc - v.withoutClean.first.acc : null),
+    metric: 'accLastMinusFirst',
+    description: 'ACC after the last iteration − ACC after iteration 1',
     comparison: '>=',
     bound: 0,
     paper: { value: null, text: `${FIG7.statement} (curves, no number printed)`, provenance: FIG7.provenance },
@@ -304,8 +306,8 @@ export const CLAIMS: Claim[] = [
     source: 'Fig. 6',
     notebook: '06-progressive-defense',
     statement: 'PBE without clean data: the logit-similarity ranking finds the poisoned images better from iteration to iteration',
-    metric: 'AP of the ranking for finding poisoned images, last iteration − first (our reading of Fig. 6: an AP of 0.25 for finding clean images is impossible at a 90% clean share)',
-    measure: (v) => (v.withoutClean?.apPoisoned ? v.withoutClean.apPoisoned.last - v.withoutClean.apPoisoned.first : null),
+    metric: 'apPoisonedLastMinusFirst',
+    description: 'AP of the ranking for finding poisoned images, last iteration − first (our reading of Fig. 6: an AP of 0.25 for finding clean images is impossible at a 90% clean share)',
     comparison: '>',
     bound: 0,
     paper: { value: FIG6_AVERAGE_PRECISION.last - FIG6_AVERAGE_PRECISION.first, text: `AP ${FIG6_AVERAGE_PRECISION.first} → ${FIG6_AVERAGE_PRECISION.last}`, provenance: FIG6_AVERAGE_PRECISION.provenance },
@@ -325,8 +327,8 @@ export const CLAIMS: Claim[] = [
     source: 'Table 1',
     notebook: '06-progressive-defense',
     statement: `PBE with clean data erases the Blend backdoor: ASR after ≤ the paper's ${blendWithClean.asr}%`,
-    metric: 'ASR after PBE with clean data',
-    measure: (v) => v.withClean?.last.asr ?? null,
+    metric: 'withCleanAsr',
+    description: 'ASR after PBE with clean data',
     comparison: '<=',
     bound: blendWithClean.asr / 100,
     paper: { value: blendWithClean.asr / 100, text: `${blendWithClean.asr}% (ACC ${blendWithClean.acc}%)`, provenance: blendWithClean.provenance },
@@ -361,15 +363,15 @@ export const CLAIMS: Claim[] = [
     source: 'Table 4',
     notebook: '07-defense-tables',
     statement: `PBE with clean data erases the all-to-all Blend backdoor: ASR after ≤ the paper's ${blendAllToAll.asr}%`,
-    metric: 'ASR (%) after PBE with clean data, Blend all-to-all',
-    measure: (v) => tableCell(v, 'Table 4', 'blend', 'pbeWithClean')?.asr ?? null,
+    metric: 'table4.blend.pbeCleanAsr',
+    description: 'ASR after PBE with clean data, Blend all-to-all',
     comparison: '<=',
-    bound: blendAllToAll.asr,
-    paper: { value: blendAllToAll.asr, text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`, provenance: blendAllToAll.provenance },
+    bound: blendAllToAll.asr / 100,
+    paper: { value: blendAllToAll.asr / 100, text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`, provenance: blendAllToAll.provenance },
     profiles: {
-      quick: { tolerance: 100 * twoSeAt(blendAllToAll.asr / 100, 200), reason: "2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)", mustHold: false },
+      quick: { tolerance: twoSeAt(blendAllToAll.asr / 100, 200), reason: "2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)", mustHold: false },
       cpu: {
-        tolerance: 100 * twoSeAt(blendAllToAll.asr / 100, 2000),
+        tolerance: twoSeAt(blendAllToAll.asr / 100, 2000),
         reason: "2 standard errors of a share near the paper's value over 2,000 triggered test images",
         mustHold: false,
         knownNotToHold: 'README (Blend all-to-all, cpu, seed 0): 69.15% → 4.45% (ACC 79.45% → 77.75%): mostly erased, not to the paper\'s 0.68%',
@@ -378,47 +380,3 @@ export const CLAIMS: Claim[] = [
     },
   },
 ];
-
-export type Verdict = 'holds' | 'fails' | 'known not to hold' | 'not measured';
-
-export interface ClaimResult {
-  claim: Claim;
-  rule: ProfileRule;
-  measured: number | null;
-  threshold: number;
-  verdict: Verdict;
-  /** the verdict makes the suite fail */
-  blocking: boolean;
-}
-
-/** The bound moved by the tolerance in the claim's disfavour. */
-export function threshold(c: Claim, rule: ProfileRule): number {
-  return c.comparison === '>=' || c.comparison === '>' ? c.bound - rule.tolerance : c.bound + rule.tolerance;
-}
-
-export function compare(value: number, comparison: Comparison, t: number): boolean {
-  switch (comparison) {
-    case '>=':
-      return value >= t;
-    case '>':
-      return value > t;
-    case '<=':
-      return value <= t;
-    case '<':
-      return value < t;
-  }
-}
-
-/** Checks every claim of the notebooks that produced values (`values[notebook]`) at a profile. */
-export function checkClaims(profile: ReproProfile, values: Record<string, unknown>, claims: readonly Claim[] = CLAIMS): ClaimResult[] {
-  return claims.map((claim) => {
-    const rule = claim.profiles[profile];
-    const t = threshold(claim, rule);
-    const v = values[claim.notebook];
-    const measured = v === undefined ? null : claim.measure(v);
-    const ok = measured !== null && Number.isFinite(measured) && compare(measured, claim.comparison, t);
-    const verdict: Verdict = measured === null ? 'not measured' : ok ? 'holds' : rule.knownNotToHold ? 'known not to hold' : 'fails';
-    return { claim, rule, measured, threshold: t, verdict, blocking: rule.mustHold && v !== undefined && !ok };
-  });
-}
-

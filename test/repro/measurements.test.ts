@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { runtimeInfo } from '../../src/backend';
+import { checkClaims, incompleteBecause, type MeasuredRecord, measurements, measurementsMarkdown, NOTEBOOK_NAMES, readMeasurements, writeMeasurements } from '../../src/repro';
+
+const record = (name: (typeof NOTEBOOK_NAMES)[number], metrics: Record<string, number | null>): MeasuredRecord =>
+  ({ notebook: name, parameters: {}, values: { metrics }, runtime: runtimeInfo(), writtenAt: '2026-12-02T00:00:00.000Z' }) as unknown as MeasuredRecord;
+
+describe('docs/measurements: the machine-readable record of a complete run', () => {
+  const teaching = { targetShareInfected: 0.489, targetShareBenign: 0.1 };
+  const claims = checkClaims('quick', { '00-teaching': teaching });
+
+  it('is made only from a run where every notebook of the suite ran', () => {
+    const one = { notebooks: [{ name: '00-teaching' as const, seconds: 10, record: record('00-teaching', teaching) }] };
+    assert.match(incompleteBecause(one) ?? '', /missing: 01-label-matrices, 02-feature-distances, .*07-defense-tables/);
+    assert.throws(() => measurements({ profile: 'quick', seed: 0, wallSeconds: 10, claims, ...one }), /^Error: measurements: not every notebook ran/);
+  });
+
+  it('records each claim with its value, threshold and verdict, is written atomically and renders as Markdown', () => {
+    const notebooks = NOTEBOOK_NAMES.map((name) => ({ name, seconds: 1.5, record: record(name, name === '00-teaching' ? teaching : {}) }));
+    assert.equal(incompleteBecause({ notebooks }), null);
+    const m = measurements({ profile: 'quick', seed: 0, wallSeconds: 12, notebooks, claims }, new Date('2026-12-02T23:00:00Z'));
+    const c = m.claims.find((x) => x.id === 'teaching-target-share')!;
+    assert.deepEqual([c.value, c.verdict, c.comparison, c.mustHold], [0.489, 'holds', '>=', true]);
+    assert.ok(Math.abs(c.threshold - (0.4 - 2 * Math.sqrt(0.24 / 180))) < 1e-12);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-measurements-'));
+    try {
+      const file = path.join(dir, 'quick.json');
+      writeMeasurements(file, m);
+      assert.deepEqual(fs.readdirSync(dir), ['quick.json']);
+      const back = readMeasurements(file);
+      assert.deepEqual(back, m);
+      const md = measurementsMarkdown(back, 'docs/measurements/quick.json');
+      assert.match(md, /\| teaching-target-share \| Fig\. 1b \| 00-teaching \| `targetShareInfected` \| 0\.489 \| >= 0\.327 \| holds \| yes \|/);
+      assert.match(md, /Run of 2026-12-02, seed 0/);
+      fs.writeFileSync(file, JSON.stringify({ ...m, claims: [{ ...m.claims[0], verdict: 'maybe' }] }));
+      assert.throws(() => readMeasurements(file), /quick\.json: claims\[0\]\.verdict: expected one of holds, fails, known not to hold, not measured, got "maybe"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
