@@ -25,6 +25,7 @@ export interface Claim {
   statement: string;
   metric: string;
   /** the measured value from the notebook's `values`; null when absent (e.g. the attack is not in the profile) */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a notebook's values are untyped JSON until the typed reproduction pipeline (#23)
   measure: (values: any) => number | null;
   comparison: Comparison;
   /** the claim as a bound on the metric */
@@ -61,6 +62,7 @@ const PAPER_SCALE = exact("the paper's setting: the paper's claim as printed");
 const twoSeAt = (p: number, n: number) => 2 * Math.sqrt((p * (1 - p)) / n);
 
 /** A cell (percent) of a table as 07-defense-tables recorded it; null when the table or cell was not measured. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a notebook's values are untyped JSON until the typed reproduction pipeline (#23)
 const tableCell = (v: any, table: string, attack: string, column: PaperDefense): { acc: number; asr: number } | null =>
   (v.tables?.[table]?.cells as { attack: string; column: string; acc: number; asr: number }[] | undefined)?.find((c) => c.attack === attack && c.column === column) ?? null;
 
