@@ -13,7 +13,9 @@ if (fs.existsSync(source)) {
   cli = require('../dist/cli/main.js');
 }
 cli.main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (err) => {
     const debug = process.env.PBE_DEBUG === '1';
     console.error(`pbe: ${debug && err && err.stack ? err.stack : (err && err.message) || String(err)}`);
