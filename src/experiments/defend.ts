@@ -6,6 +6,7 @@ import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected'
 import { stampOrderOf } from '../attacks/backdoor/stamping';
 import { trainInfected } from '../attacks/backdoor/run';
 import { configKey } from '../cache';
+import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
 import type { DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
@@ -76,6 +77,16 @@ export function defenderView(infected: InfectedModel, seed: number): PoisonedSet
   const { attack } = infected;
   const asStatic = { ...attack, cleanLabel: false, crossRatio: 0, config: attack.config } as unknown as StaticAttack;
   return poisonTrainingSet(infected.data.train, asStatic, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
+}
+
+/**
+ * The clean extra set of PBE's setting A: images of the training set the attack left untouched,
+ * drawn from the run's seed, so that every experiment on one infected model sees the same set.
+ */
+export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pick<DefendConfig, 'cleanRatio' | 'cleanSize' | 'seed'>): Dataset {
+  const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
+  const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
+  return cleanExtraSet(cleanTrain, idx, altered);
 }
 
 /** Fig. 7: clean accuracy and attack success rate at each stage of the defense. */
@@ -155,9 +166,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
       const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
       let data: DefenderData;
       if (useClean) {
-        const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
-        const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
-        data = { clean: cleanExtraSet(splits.train, idx, altered) };
+        data = { clean: defenderCleanSet(view, splits.train, cfg) };
       } else {
         data = { train: view.data };
       }

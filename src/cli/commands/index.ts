@@ -1,6 +1,7 @@
 import type { CliCommand } from '../command';
 import { attack } from './attack';
 import { bench } from './bench';
+import { budget } from './budget';
 import { compareCommand } from './compare';
 import { data } from './data';
 import { defend } from './defend';
@@ -11,4 +12,4 @@ import { theorem1 } from './theorem1';
 import { train } from './train';
 
 /** Every `pbe` command, in the order --help lists them; a new command is a new file here and one line below. */
-export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1, defend, compareCommand];
+export const COMMANDS: CliCommand[] = [info, data, train, bench, attack, observe, pgd, theorem1, budget, defend, compareCommand];
