@@ -38,7 +38,7 @@ export function readNotebook(file: string): Notebook {
   try {
     nb = JSON.parse(fs.readFileSync(file, 'utf8')) as Notebook;
   } catch (e) {
-    throw new Error(`${file}: not a readable notebook (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable notebook (${(e as Error).message})`, { cause: e });
   }
   if (nb?.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${file}: not an nbformat 4 notebook (nbformat ${String(nb?.nbformat)}, cells ${Array.isArray(nb?.cells) ? 'present' : 'missing'})`);
   return nb;

@@ -5,9 +5,10 @@
 //   "not under rootDir": the kernel works at the project root;
 // - tslab type-checks imported .ts with its own TypeScript 5.0 and settings, where the library's
 //   sources (written for TypeScript 5.9, strict) do not all check: it reads the declarations that
-//   tsc emits into build/types instead (package.json "types"), refreshed here incrementally;
+//   tsc emits into dist/ instead (package.json "types"), refreshed here incrementally;
 // - tslab ignores package "exports", so `pbe-lab` resolves through node_modules/pbe-lab, a link to
-//   the project, whose "main" is src/index.ts, loaded at run time through tsx.
+//   the project; at run time tsx maps it to src/index.ts (tsconfig.json "paths"), so the notebooks
+//   run the sources, not a compiled dist/ that may be stale.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

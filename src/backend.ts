@@ -1,7 +1,6 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core registers gradients only on request; the umbrella @tensorflow/tfjs package is not used.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import './kernels/tfjs-gradients';
 import { loadNativeAddon, nativeKernelNames, registerNativeKernels, unregisterNativeKernels } from './kernels/native';
 import { registerWasmTrainingKernels } from './kernels/wasm-training';
 
@@ -79,7 +78,7 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     try {
       await load(name);
     } catch (e) {
-      throw new Error(`backend '${name}' was requested but cannot load: ${reason(e)}`);
+      throw new Error(`backend '${name}' was requested but cannot load: ${reason(e)}`, { cause: e });
     }
     active = name;
     return name;

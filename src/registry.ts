@@ -34,6 +34,7 @@ function describeType(like: OptionValue): string {
   return Array.isArray(like) ? 'a list of numbers' : `a ${typeof like}`;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their option types; resolve checks options against each one's defaults
 export class DefinitionRegistry<D extends Definition<any>> {
   private readonly byName = new Map<string, D>();
 

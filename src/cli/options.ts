@@ -141,7 +141,7 @@ export const RUN_OPTIONS = {
   batchSize: opt.int("batch size instead of the profile's", { min: 1 }),
   lr: opt.number("learning rate instead of the profile's", { min: 0 }),
   trainPerClass: opt.int("training images per class instead of the profile's", { min: 1 }),
-  path: opt.string("the dataset's location (see the README's data table)", 'P'),
+  path: opt.string("the dataset's location (see docs/data.md)", 'P'),
 };
 
 /** The profile named by --profile for --dataset, with the command line's overrides. */
@@ -230,7 +230,7 @@ export function checkWritable(targets: { flag: string; path: string | undefined;
 /** How a backdoor attack is asked for, beside its name(s). */
 export const ATTACK_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
-  option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see the README's attack table)"),
+  option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see docs/cli.md, pbe attack)"),
   stamp: opt.choice('when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it', STAMP_ORDERS, {
     default: DEFAULT_STAMP_ORDER,
   }),

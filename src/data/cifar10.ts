@@ -165,7 +165,7 @@ async function extractBatches(archive: string, dest: string): Promise<void> {
   try {
     await tar.x({ file: archive, cwd: scratch, strict: true, filter: (p) => wanted.has(path.posix.basename(p)) });
   } catch (e) {
-    throw new Error(`${archive}: cannot extract (${(e as Error).message}); expected a complete .tar.gz in the ${LAYOUT}`);
+    throw new Error(`${archive}: cannot extract (${(e as Error).message}); expected a complete .tar.gz in the ${LAYOUT}`, { cause: e });
   }
   const found = new Map<string, string>();
   for (const file of walkFiles(scratch)) {

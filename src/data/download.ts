@@ -40,7 +40,7 @@ export async function downloadVerified(url: string, dest: string, opts: Download
       response = await fetch(url, { signal: abort.signal });
     } catch (e) {
       const cause = (e as { cause?: Error }).cause;
-      throw new Error(`download ${url} failed: ${cause?.message ?? (e as Error).message}`);
+      throw new Error(`download ${url} failed: ${cause?.message ?? (e as Error).message}`, { cause: e });
     }
     if (!response.ok || !response.body) throw new Error(`download ${url} failed: HTTP ${response.status} ${response.statusText}`);
     const lengthHeader = response.headers.get('content-length');
@@ -63,7 +63,7 @@ export async function downloadVerified(url: string, dest: string, opts: Download
         }
       }
     } catch (e) {
-      throw new Error(`download ${url} failed after ${received} bytes: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (e as Error).message}`);
+      throw new Error(`download ${url} failed after ${received} bytes: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (e as Error).message}`, { cause: e });
     }
     fs.fsyncSync(out);
     fs.closeSync(out);

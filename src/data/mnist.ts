@@ -25,7 +25,7 @@ function readDigit(file: string): Uint8Array {
   try {
     data = (JSON.parse(fs.readFileSync(file, 'utf8')) as { data?: unknown }).data;
   } catch (e) {
-    throw new Error(`${file}: cannot read MNIST digits (${(e as Error).message})`);
+    throw new Error(`${file}: cannot read MNIST digits (${(e as Error).message})`, { cause: e });
   }
   if (!Array.isArray(data) || data.length === 0 || data.length % PIXELS !== 0) {
     throw new Error(`${file}: expected a 'data' array of 28×28 = ${PIXELS}-value images`);

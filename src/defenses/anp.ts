@@ -208,7 +208,7 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
   profiles: {
     cpu: {
       options: { iterations: 150 },
-      provenance: '150 mask iterations: about 10 core-minutes at the measured smallcnn throughput (README, "Baseline defenses"); not yet checked on a full table',
+      provenance: '150 mask iterations instead of the reference 2,000, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
     },
     smoke: { options: { iterations: 150, batchSize: 50 }, provenance: 'tens of seconds, for the tests: fewer iterations leave the masks of mnist-net uninformative' },
   },

@@ -42,7 +42,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     maxPruneRatio: 'no cap besides the accuracy drop (our reading of the paper; the option allows the "set ratio" variant)',
   },
   profiles: {
-    cpu: { options: { epochs: 20 }, provenance: 'the fine-tuning stage as for ft on cpu (README, "Baseline defenses")' },
+    cpu: { options: { epochs: 20 }, provenance: 'the fine-tuning stage as for ft on cpu (docs/cli.md, "pbe compare and the baseline defenses")' },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
   validate(o) {

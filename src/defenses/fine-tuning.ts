@@ -4,7 +4,7 @@ import { registerDefense } from './registry';
 
 /**
  * Fine-tuning: the infected model trained further on the clean extra data alone. `cpu` and
- * `smoke` shorten the schedule (README, "Baseline defenses").
+ * `smoke` shorten the schedule (docs/cli.md, "pbe compare and the baseline defenses").
  */
 export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTuneLog }> = {
   description: 'fine-tuning on the clean extra data',
@@ -12,7 +12,7 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
   defaults: FINE_TUNE_DEFAULTS,
   provenance: FINE_TUNE_PROVENANCE,
   profiles: {
-    cpu: { options: { epochs: 20 }, provenance: '20 epochs over the 1,000 clean images: about 5 core-minutes at the measured smallcnn throughput (README, "Baseline defenses")' },
+    cpu: { options: { epochs: 20 }, provenance: '20 epochs instead of the reference 100, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")' },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
   validate: (o) => checkFineTune(o, 'ft'),

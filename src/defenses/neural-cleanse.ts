@@ -239,7 +239,7 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     cpu: {
       options: { reverseSteps: 15, samplesPerStep: 256, epochs: 20 },
       provenance:
-        '15 steps of 256 images per class and 20 unlearning epochs: about 10 core-minutes at the measured smallcnn throughput (README, "Baseline defenses"); not yet checked on a full table',
+        '15 steps of 256 images per class and 20 unlearning epochs, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
     },
     smoke: {
       options: { reverseSteps: 30, samplesPerStep: 100, reverseBatchSize: 50, patience: 2, earlyStopPatience: 6, epochs: 3, batchSize: 50 },

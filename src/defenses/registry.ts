@@ -4,17 +4,19 @@ import { DefinitionRegistry } from '../registry';
 import type { DefenseContext, DefenseDefinition, DefenseOptions, DefenseResult } from './defense';
 
 // Definitions differ in their option types; the registry checks options against each one's defaults.
-const DEFENSES = new DefinitionRegistry<DefenseDefinition<any, unknown>>('defense');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the comment above says
+type AnyDefenseDefinition = DefenseDefinition<any, unknown>;
+const DEFENSES = new DefinitionRegistry<AnyDefenseDefinition>('defense');
 
 export function registerDefense<O extends DefenseOptions, I>(name: string, definition: DefenseDefinition<O, I>): void {
-  DEFENSES.register(name, definition as DefenseDefinition<any, unknown>);
+  DEFENSES.register(name, definition as AnyDefenseDefinition);
 }
 
 export function defenseNames(): string[] {
   return DEFENSES.names();
 }
 
-export function defenseDefinition(name: string): DefenseDefinition<any, unknown> {
+export function defenseDefinition(name: string): AnyDefenseDefinition {
   return DEFENSES.get(name);
 }
 

@@ -10,7 +10,7 @@ export function decodeJpeg(bytes: Uint8Array, file: string): RawImage {
   try {
     decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
   } catch (e) {
-    throw new Error(`${file}: broken JPEG: ${(e as Error).message}`);
+    throw new Error(`${file}: broken JPEG: ${(e as Error).message}`, { cause: e });
   }
   const { width, height, data } = decoded;
   if (!(width > 0 && height > 0) || data.length !== width * height * 3) {

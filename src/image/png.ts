@@ -25,7 +25,7 @@ export function decodePng(bytes: Uint8Array, file: string): RawImage {
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   } catch (e) {
-    throw new Error(`${file}: broken PNG: ${(e as Error).message}`);
+    throw new Error(`${file}: broken PNG: ${(e as Error).message}`, { cause: e });
   }
   const { width, height } = png;
   const channels = png.color ? 3 : 1;

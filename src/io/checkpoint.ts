@@ -15,7 +15,7 @@ interface ModelJson {
 }
 
 /** JSON-serialisable metadata stored beside the weights. */
-export type Metadata = { [key: string]: {} };
+export type Metadata = { [key: string]: NonNullable<unknown> };
 
 function toBytes(data: tf.io.WeightData): Uint8Array {
   const buffer = Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
@@ -57,7 +57,7 @@ export function folderHandler(dir: string): tf.io.IOHandler {
       try {
         json = JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as ModelJson;
       } catch (e) {
-        throw new Error(`checkpoint ${jsonPath}: not valid JSON (${(e as Error).message})`);
+        throw new Error(`checkpoint ${jsonPath}: not valid JSON (${(e as Error).message})`, { cause: e });
       }
       if (json.format !== 'pbe-lab-checkpoint' || !Array.isArray(json.weightsManifest)) {
         throw new Error(`checkpoint ${jsonPath}: not a pbe-lab checkpoint (field 'format' or 'weightsManifest' missing)`);

@@ -26,6 +26,7 @@ declare const RESULT: unique symbol;
  * whose result is an R. Build one with a JobType (below) so that args and result are checked;
  * a hand-written literal has R = any.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a hand-written job literal has no result type (above)
 export interface Job<A = unknown, R = any> {
   /** Absolute path: workers do not share the parent's working directory assumptions. */
   module: string;
@@ -86,8 +87,11 @@ export type FromWorker =
   | { type: 'result'; taskId: number; result: unknown }
   | { type: 'error'; taskId: number; message: string; stack?: string };
 
-/** A plain .js file that registers tsx first: a worker starts with a fresh module loader. */
-const WORKER_ENTRY = path.join(__dirname, 'worker-entry.js');
+/**
+ * From the sources, a plain .js file that registers tsx first, since a worker starts with a fresh
+ * module loader; from the compiled package (dist/), the compiled worker itself.
+ */
+const WORKER_ENTRY = path.join(__dirname, __filename.endsWith('.ts') ? 'worker-entry.js' : 'worker.js');
 
 interface Task {
   id: number;

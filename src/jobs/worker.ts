@@ -39,7 +39,7 @@ async function run(m: ToWorker): Promise<void> {
     try {
       post({ type: 'result', taskId: m.taskId, result });
     } catch (e) {
-      throw new Error(`its result cannot be sent to the parent: ${(e as Error).message}`);
+      throw new Error(`its result cannot be sent to the parent: ${(e as Error).message}`, { cause: e });
     }
   } catch (e) {
     if (e instanceof Error) post({ type: 'error', taskId: m.taskId, message: e.message, stack: e.stack });

@@ -51,7 +51,7 @@ export function loadNativeAddon(): NativeAddon {
     addon = require(NATIVE_ADDON_PATH) as NativeAddon;
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(`the oneDNN addon is not built (${why}); install libdnnl-dev and run 'npm run build:native'`);
+    throw new Error(`the oneDNN addon is not built (${why}); install libdnnl-dev and run 'npm run build:native'`, { cause: e });
   }
   return addon;
 }

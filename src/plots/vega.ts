@@ -24,7 +24,7 @@ export function compileVegaLite(spec: VegaLiteSpec): vega.Spec {
     // caller's objects: compile a copy, so a spec a notebook displays after rendering is untouched.
     return vl.compile(structuredClone(spec)).spec;
   } catch (e) {
-    throw new Error(`vega-lite spec ${describeTitle(spec)}does not compile: ${(e as Error).message}`);
+    throw new Error(`vega-lite spec ${describeTitle(spec)}does not compile: ${(e as Error).message}`, { cause: e });
   }
 }
 

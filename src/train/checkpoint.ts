@@ -83,7 +83,7 @@ export class RunCheckpoint<M extends object> {
         }
       } catch (e) {
         // Its settings match but its tensors do not (e.g. written by an older version): part may be loaded already, so no fresh start.
-        throw new Error(`${this.who}: cannot resume from the checkpoint in ${this.dir} (delete it to start afresh): ${(e as Error).message}`);
+        throw new Error(`${this.who}: cannot resume from the checkpoint in ${this.dir} (delete it to start afresh): ${(e as Error).message}`, { cause: e });
       }
       return progress as M;
     } finally {

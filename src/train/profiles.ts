@@ -42,7 +42,7 @@ const SMALL_NETS: Record<DatasetName, ModelArch> = {
  * - smoke: seconds; for tests.
  * - cpu: this machine (2 cores, native oneDNN kernels): a small network, about 15 minutes per
  *   CIFAR-10 model on one core. The CIFAR-10 numbers were chosen from measured accuracy-versus-time
- *   runs (see README, "Profiles").
+ *   runs (docs/measurements.md, "How the cpu training profile was chosen").
  * - paper: the paper's setting (PreAct-ResNet18 / ResNet-18, full data, SGD 0.01 with a cosine
  *   schedule for 100 epochs as in BackdoorBench); for a GPU with tfjs-node-gpu.
  */

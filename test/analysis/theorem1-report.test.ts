@@ -17,8 +17,8 @@ describe('Theorem 1 report (pbe theorem1)', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-theorem1-'));
     try {
       const cfg = { dataset: 'mnist' as const, pattern: 'noise' as const, strengths: [2], target: 3, trainPerClass: 60, testPerClass: 10, seed: 5 };
-      const r = await theorem1Report(cfg, { outDir: dir });
-      const saved = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as typeof r;
+      await theorem1Report(cfg, { outDir: dir });
+      const saved = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Awaited<ReturnType<typeof theorem1Report>>;
       assert.deepEqual(saved.config, cfg);
       assert.equal(saved.runtime.backend, 'wasm');
       assert.equal(saved.result.measured, 90);

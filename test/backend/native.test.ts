@@ -259,7 +259,7 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     const native = await gradsOn('native');
     assert.ok(Math.abs(native.loss - wasm.loss) < 1e-5 * Math.abs(wasm.loss), `loss ${native.loss} vs ${wasm.loss}`);
     // A native forward breaks ReLU / max-pool ties at rounding level differently from XNNPACK,
-    // which moves early weight gradients slightly (see README); later layers agree closely.
+    // which moves early weight gradients slightly (see docs/native-backend.md); later layers agree closely.
     for (const [k, g] of Object.entries(wasm.grads)) close(native.grads[k], g, 2e-2, k);
   });
 

@@ -10,6 +10,9 @@ import { burn, matMulSum, spinJobType, type SpinResult } from './fixtures/busy';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'busy.ts');
 const ROOT = path.join(__dirname, '..', '..');
+// What a terminal line holds besides its text: escape sequences and carriage returns.
+// eslint-disable-next-line no-control-regex -- the escape character is what it matches
+const TERMINAL_CONTROL = /\x1b\[[0-9;]*[A-Za-z]|\r/g;
 
 const spin = (iterations: number, label?: string): Job => ({ module: FIXTURE, fn: 'spin', args: { iterations }, label });
 
@@ -198,7 +201,7 @@ describe('poolProgressSink', () => {
     sink.close!();
     // Nothing is drawn before the first redraw tick, so close() draws the one frame: the finished
     // line of job a, then the two worker bars, where c has taken worker 1.
-    const lines = out.text().split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]|\r/g, '')).filter((l) => l.trim() !== '');
+    const lines = out.text().split('\n').map((l) => l.replace(TERMINAL_CONTROL, '')).filter((l) => l.trim() !== '');
     assert.deepEqual(
       lines.map((l) => l.split(' ')[0]),
       ['[a]', '[c]', '[b]'],
@@ -218,7 +221,7 @@ describe('consoleSink', () => {
     sink(update('pgd', 4, 4));
     const lines = out.text().split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 2);
-    assert.match(lines[0], /^pgd █{6}░{18}  25% 1\/4 it  1\.0 it\/s  ETA \?$/);
+    assert.match(lines[0], /^pgd █{6}░{18} {2}25% 1\/4 it {2}1\.0 it\/s {2}ETA \?$/);
     assert.match(lines[1], /^pgd █{24} 100% 4\/4 it/);
   });
 
@@ -228,7 +231,7 @@ describe('consoleSink', () => {
     sink(update('pgd', 1, 2));
     sink(update('pgd', 2, 2));
     sink(update('tsne', 1, 1));
-    const lines = out.text().split('\n').map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]|\r/g, ''));
+    const lines = out.text().split('\n').map((l) => l.replace(TERMINAL_CONTROL, ''));
     assert.match(lines[0], /pgd █+ 100% 2\/2 it/);
     assert.match(lines[1], /tsne █+ 100% 1\/1 it/);
   });

@@ -36,7 +36,7 @@ describe('the claims and the verdict engine', () => {
     assert.equal(at(0.34).verdict, 'holds');
     assert.equal(at(0.33).verdict, 'fails');
     assert.equal(at(0.33).blocking, true);
-    // cpu: measured not to hold (README): reported as such, never blocking
+    // cpu: measured not to hold (docs/measurements.md): reported as such, never blocking
     const cpu = checkClaims('cpu', matrices(0.241)).find((r) => r.claim.id === min.id)!;
     assert.deepEqual([cpu.verdict, cpu.blocking], ['known not to hold', false]);
     // a notebook that did not run measures nothing and blocks nothing

@@ -55,13 +55,13 @@ export function patternFromFile(file: string, [h, w, c]: InputShape): Float32Arr
   try {
     bytes = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`blend.pattern: cannot read the pattern image '${file}': ${(e as Error).message}`);
+    throw new Error(`blend.pattern: cannot read the pattern image '${file}': ${(e as Error).message}`, { cause: e });
   }
   let img: RawImage;
   try {
     img = decodeImage(bytes, file);
   } catch (e) {
-    throw new Error(`blend.pattern: cannot use the pattern image '${file}': ${(e as Error).message}`);
+    throw new Error(`blend.pattern: cannot use the pattern image '${file}': ${(e as Error).message}`, { cause: e });
   }
   if (c !== 1 && c !== 3) throw new Error(`blend.pattern: images with ${c} channels are not supported (expected 1 or 3)`);
   const resized = resizeBilinear(img, h, w);

@@ -157,7 +157,7 @@ registerAttack('blend', {
     try {
       digest = sha256(fs.readFileSync(pattern));
     } catch (e) {
-      throw new Error(`blend.pattern: cannot read the pattern image '${pattern}': ${(e as Error).message}`);
+      throw new Error(`blend.pattern: cannot read the pattern image '${pattern}': ${(e as Error).message}`, { cause: e });
     }
     if (options.patternSha256 !== '' && options.patternSha256 !== digest) {
       throw new Error(`blend.pattern: '${pattern}' has sha256 ${digest}, but the config records ${String(options.patternSha256)} (the file changed)`);

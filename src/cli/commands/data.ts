@@ -13,7 +13,7 @@ export const data = defineCommand({
   positionals: [{ name: 'dataset', help: DATASET_NAMES.join(', ') }],
   options: {
     ...COMMON_OPTIONS,
-    path: opt.string("the dataset's location (see the README's data table)", 'P'),
+    path: opt.string("the dataset's location (see docs/data.md)", 'P'),
     out: opt.string('preview PNG (default: previews/<dataset>.png in the cache)', 'file'),
   },
   async run(o, [dataset]) {

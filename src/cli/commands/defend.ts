@@ -40,7 +40,7 @@ const DEFEND_OPTIONS = {
   attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
   ...ATTACK_OPTIONS,
   target: opt.int(`target label of all-to-one (default ${DEFAULT_TARGET})`, { min: 0 }),
-  defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see the README)"),
+  defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see docs/cli.md, pbe defend)"),
   ...PGD_OPTIONS,
   cleanRatio: opt.number(`size of the clean extra set as a share of the training set, in (0, 1] (default ${DEFAULT_CLEAN_RATIO})`, { min: 0 }),
   cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),

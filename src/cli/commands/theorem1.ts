@@ -22,7 +22,7 @@ export const theorem1 = defineCommand({
     lr: opt.number("the linear model's learning rate (MNIST's 0.1 oscillates on CIFAR-10; try 0.005)", { min: 0, default: THEOREM1_TRAIN.lr }),
     seed: opt.int('run seed', { min: 0, default: 0 }),
     out: opt.string('folder of the report and figure (default: results/theorem1/… in the cache)', 'dir'),
-    path: opt.string("the dataset's location (see the README's data table)", 'P'),
+    path: opt.string("the dataset's location (see docs/data.md)", 'P'),
   },
   async run(o) {
     const strengths = (o.strengths ?? '0.5,1,2,4,8').split(',').map((v) => Number(v.trim()));

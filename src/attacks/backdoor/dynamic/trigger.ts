@@ -70,7 +70,7 @@ export async function saveDynamic(dir: string, trigger: DynamicTrigger, metadata
       ...pattern.namedWeights().map(({ name, tensor }) => ({ name: `pattern/${name}`, tensor })),
       ...mask.namedWeights().map(({ name, tensor }) => ({ name: `mask/${name}`, tensor })),
     ],
-    { ...metadata, format: FORMAT, pattern: pattern.config as unknown as {}, mask: mask.config as unknown as {} },
+    { ...metadata, format: FORMAT, pattern: pattern.config as unknown as NonNullable<unknown>, mask: mask.config as unknown as NonNullable<unknown> },
   );
 }
 
@@ -90,7 +90,7 @@ export async function loadDynamic(dir: string): Promise<DynamicTrigger> {
         return g;
       } catch (e) {
         g?.dispose();
-        throw new Error(`loadDynamic ${dir} (${key} generator): ${(e as Error).message}`);
+        throw new Error(`loadDynamic ${dir} (${key} generator): ${(e as Error).message}`, { cause: e });
       }
     };
     const pattern = build('pattern');
