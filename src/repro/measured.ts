@@ -36,7 +36,7 @@ export function readMeasured(file: string): MeasuredRecord {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file}: not a readable JSON file of measured values (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable JSON file of measured values (${(e as Error).message})`, { cause: e });
   }
   if (!isObject(raw)) throw new Error(`${file}: expected an object of measured values`);
   const notebook = raw.notebook;

@@ -85,7 +85,7 @@ export function readMeasurements(file: string): Measurements {
   try {
     m = JSON.parse(fs.readFileSync(file, 'utf8')) as Measurements;
   } catch (e) {
-    throw new Error(`${file}: not a readable measurements file (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable measurements file (${(e as Error).message})`, { cause: e });
   }
   for (const field of ['profile', 'seed', 'date', 'notebooks', 'claims'] as const) if (m[field] === undefined) throw new Error(`${file}: ${field}: missing`);
   if (!Array.isArray(m.claims)) throw new Error(`${file}: claims: expected a list`);
