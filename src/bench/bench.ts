@@ -29,13 +29,16 @@ export interface BenchReport {
   rows: BenchRow[];
 }
 
-/** Median of `reps` timed runs after `warmup` untimed ones (the first runs build XNNPACK operators). */
-function timeIt(fn: () => void, warmup: number, reps: number): number {
-  for (let i = 0; i < warmup; i++) fn();
+/**
+ * Median of `reps` timed runs after `warmup` untimed ones (the first runs build XNNPACK operators
+ * or compile WebGPU pipelines). Each run ends with a read of its result, which waits for a GPU.
+ */
+async function timeIt(fn: () => Promise<void>, warmup: number, reps: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    fn();
+    await fn();
     times.push((performance.now() - t0) / 1000);
   }
   times.sort((a, b) => a - b);
@@ -49,15 +52,22 @@ export function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf
   };
 }
 
-export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
+export async function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): Promise<void> {
   const names = [...model.params.keys()];
   const vars = names.map((k) => model.params.get(k)!);
   const { value, grads } = tf.variableGrads(() => crossEntropy(model, x, y, { epoch: 0, batch: 0 }).loss, vars);
   const byName = Object.fromEntries(names.map((k, i) => [k, grads[vars[i].name]]));
   opt.step(model.params, byName, 0.01);
   model.commitState();
-  value.dataSync();
+  await value.data();
   tf.dispose([value, ...Object.values(grads)]);
+}
+
+/** Runs `make` in a tidy scope and waits for its result's values. */
+export async function readResult(make: () => tf.Tensor): Promise<void> {
+  const t = tf.tidy(make);
+  await t.data();
+  t.dispose();
 }
 
 /**
@@ -66,7 +76,7 @@ export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: Ret
  * forward pass (forward, input gradients, weight gradients), a PGD iteration 2× (forward and
  * input gradients), so 7 iterations count 14× per image.
  */
-export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row: BenchRow) => void } = {}): BenchReport {
+export async function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row: BenchRow) => void } = {}): Promise<BenchReport> {
   const rng = new Rng('bench');
   const rows: BenchRow[] = [];
   const reps = opts.reps ?? 3;
@@ -97,14 +107,14 @@ export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row:
     };
     {
       const { x, y } = batchOf(rng, trainBatch, 10);
-      add('train-step', trainBatch, timeIt(() => trainStep(model, x, y, opt), 2, reps), 3 * flops, '3 × forward', note);
-      const adv = () => tf.tidy(() => void pgd(model, x, y, PGD_DEFAULT).dataSync());
-      add('pgd-7', trainBatch, timeIt(adv, 1, reps), 14 * flops, '7 × (forward + input gradient) = 14 × forward', note);
+      add('train-step', trainBatch, await timeIt(() => trainStep(model, x, y, opt), 2, reps), 3 * flops, '3 × forward', note);
+      const adv = () => readResult(() => pgd(model, x, y, PGD_DEFAULT));
+      add('pgd-7', trainBatch, await timeIt(adv, 1, reps), 14 * flops, '7 × (forward + input gradient) = 14 × forward', note);
       tf.dispose([x, y]);
     }
     {
       const { x, y } = batchOf(rng, 256, 10);
-      add('inference', 256, timeIt(() => tf.tidy(() => void model.predict(x).dataSync()), 1, reps), flops, '1 × forward');
+      add('inference', 256, await timeIt(() => readResult(() => model.predict(x)), 1, reps), flops, '1 × forward');
       tf.dispose([x, y]);
     }
     opt.dispose();
@@ -141,7 +151,7 @@ export async function runBenchAll(opts: BenchAllOptions = {}): Promise<BenchRepo
     const threads = backend === 'native' ? (opts.nativeThreads ?? [...new Set([1, os.availableParallelism()])]) : [1];
     for (const t of threads) {
       if (backend === 'native') loadNativeAddon().setThreads(t);
-      rows.push(...runBench({ archs: opts.archs, reps: opts.reps, log: opts.log }).rows);
+      rows.push(...(await runBench({ archs: opts.archs, reps: opts.reps, log: opts.log })).rows);
     }
   }
   return { runtime: runtimeInfo(), rows };

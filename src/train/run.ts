@@ -50,7 +50,7 @@ export interface TrainJob {
   trainSet: Dataset;
   testSet: Dataset;
   /** measured after every epoch; default: clean accuracy on `testSet` */
-  evaluate?: (model: Model) => EpochMetrics;
+  evaluate?: (model: Model) => EpochMetrics | Promise<EpochMetrics>;
   profile: ResolvedProfile;
   seed: Seed;
   label?: string;
@@ -85,14 +85,14 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
         checkpointDir: runDir,
         progress: job.progress,
         label: job.label,
-        evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
+        evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
       });
       const record: TrainRecord = {
         key: configKey(key),
         spec: job.spec,
         seed: job.seed,
         history: result.history,
-        cleanAccuracy: accuracy(model, job.testSet),
+        cleanAccuracy: await accuracy(model, job.testSet),
         trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
         runtime: runtimeInfo(),
       };

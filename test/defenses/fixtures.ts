@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { evaluateBackdoor, poisonTrainingSet, triggeredTestSet, type TriggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { buildAttack } from '../../src/attacks/backdoor/registry';
 import { type Dataset, subset } from '../../src/data/dataset';
@@ -52,6 +51,6 @@ export function badnetsMnist(): Promise<BadNetsFixture> {
   return fixture;
 }
 
-export function backdoorMetrics(model: Model, f: BadNetsFixture): { acc: number; asr: number } {
-  return tf.tidy(() => evaluateBackdoor(model, f.test, f.triggered));
+export function backdoorMetrics(model: Model, f: BadNetsFixture): Promise<{ acc: number; asr: number }> {
+  return evaluateBackdoor(model, f.test, f.triggered);
 }

@@ -73,7 +73,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
       seed: 0,
       progress: silentSink,
       cache,
-      measure: (stage, m) => stages.push({ stage, ...evaluateBackdoor(m, splits.test, infected.triggered) }),
+      measure: async (stage, m) => void stages.push({ stage, ...(await evaluateBackdoor(m, splits.test, infected.triggered)) }),
       ...extra,
     };
     return { stages, result: runDefense({ name: 'pbe', profile: 'smoke', options }, ctx) };

@@ -53,7 +53,7 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.equal(crafted, 2 * data.shape[0]);
-    const pred = predictLabels(model, data);
+    const pred = await predictLabels(model, data);
     const zeros = pred.filter((p) => p === 0).length;
     assert.ok(zeros > 0.95 * pred.length, `${zeros}/${pred.length} predicted 0: the replacement batch was not trained on`);
     model.dispose();

@@ -142,11 +142,11 @@ export function attackSuccessRate(predicted: Int32Array, triggered: TriggeredTes
 }
 
 /** Clean accuracy (ACC) and attack success rate (ASR) of a model, both in [0, 1]. */
-export function evaluateBackdoor(model: Model, cleanTest: Dataset, triggered: TriggeredTestSet): { acc: number; asr: number } {
-  const clean = predictLabels(model, cleanTest);
+export async function evaluateBackdoor(model: Model, cleanTest: Dataset, triggered: TriggeredTestSet): Promise<{ acc: number; asr: number }> {
+  const clean = await predictLabels(model, cleanTest);
   let ok = 0;
   for (let i = 0; i < clean.length; i++) if (clean[i] === cleanTest.labels[i]) ok++;
-  return { acc: clean.length > 0 ? ok / clean.length : 0, asr: attackSuccessRate(predictLabels(model, triggered.data), triggered) };
+  return { acc: clean.length > 0 ? ok / clean.length : 0, asr: attackSuccessRate(await predictLabels(model, triggered.data), triggered) };
 }
 
 function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {

@@ -47,8 +47,8 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       modelConfig,
       trainSet: poisoned.data,
       testSet: data.test,
-      evaluate: (m) => {
-        const { acc, asr } = evaluateBackdoor(m, data.test, triggered);
+      evaluate: async (m) => {
+        const { acc, asr } = await evaluateBackdoor(m, data.test, triggered);
         return { testAcc: acc, asr };
       },
       profile,
@@ -57,7 +57,7 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       progress: opts.progress,
       cache: opts.cache,
     });
-    const { acc, asr } = evaluateBackdoor(trained.model, data.test, triggered);
+    const { acc, asr } = await evaluateBackdoor(trained.model, data.test, triggered);
     return { ...trained, attack, data, poisoned, triggered, acc, asr };
   } catch (e) {
     attack.trigger.dispose();

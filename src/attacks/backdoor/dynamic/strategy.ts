@@ -79,7 +79,7 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
             lr: j.lr,
             seconds: j.seconds,
           })),
-          cleanAccuracy: accuracy(model, data.test),
+          cleanAccuracy: await accuracy(model, data.test),
           trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
           runtime: runtimeInfo(),
           details: { maskHistory: result.history.mask, jointHistory: joint },
@@ -98,7 +98,7 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
     }
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
-    const { acc, asr } = evaluateBackdoor(model, data.test, triggered);
+    const { acc, asr } = await evaluateBackdoor(model, data.test, triggered);
     return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr };
   } catch (e) {
     model.dispose();
