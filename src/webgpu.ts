@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -45,11 +47,15 @@ interface DawnGpu {
   requestAdapter(options?: { powerPreference?: string }): Promise<DawnAdapter | null>;
 }
 
-let adapterInfo: AdapterInfo | null = null;
+/** Dawn frees its instance and adapter when they are collected, under a device still in use: hold them. */
+let held: { gpu: DawnGpu; adapter: DawnAdapter; device: DawnDevice; info: AdapterInfo } | null = null;
+
+/** A software adapter an automatic choice found and refused: the next one is refused without a probe. */
+let refusedSoftware: AdapterInfo | null = null;
 
 /** The adapter the webgpu backend runs on, once it has loaded. */
 export function webgpuAdapter(): AdapterInfo | null {
-  return adapterInfo;
+  return held?.info ?? null;
 }
 
 function describe(adapter: DawnAdapter): AdapterInfo {
@@ -64,6 +70,19 @@ function describe(adapter: DawnAdapter): AdapterInfo {
     software: i.isFallbackAdapter === true,
     limits,
   };
+}
+
+/**
+ * On Linux, why Dawn would find no Vulkan driver, or null. Asked before an automatic probe, which
+ * would otherwise print Dawn's "Found no drivers" warnings on every machine without a GPU.
+ */
+function vulkanDriverMissing(): string | null {
+  if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return null;
+  const dirs = ['/etc', '/usr/share', '/usr/local/share', ...(process.env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)].map((d) =>
+    path.join(d, 'vulkan', 'icd.d'),
+  );
+  const found = dirs.some((d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith('.json')));
+  return found ? null : `no Vulkan driver installed (no ICD in ${dirs.join(', ')}, VK_ICD_FILENAMES unset)`;
 }
 
 function loadPackage(pkg: string): unknown {
@@ -83,9 +102,14 @@ function loadPackage(pkg: string): unknown {
  * Idempotent once it has succeeded.
  */
 export async function registerWebGPU(allowSoftware: boolean): Promise<AdapterInfo> {
-  if (adapterInfo) {
-    if (adapterInfo.software && !allowSoftware) throw softwareRefused(adapterInfo);
-    return adapterInfo;
+  if (held) {
+    if (held.info.software && !allowSoftware) throw softwareRefused(held.info);
+    return held.info;
+  }
+  if (!allowSoftware) {
+    if (refusedSoftware) throw softwareRefused(refusedSoftware);
+    const missing = vulkanDriverMissing();
+    if (missing) throw new Error(missing);
   }
   const dawn = loadPackage('webgpu') as { create(flags: string[]): DawnGpu; globals: Record<string, unknown> };
   Object.assign(globalThis, dawn.globals);
@@ -99,14 +123,17 @@ export async function registerWebGPU(allowSoftware: boolean): Promise<AdapterInf
       'Dawn found no usable Vulkan/Metal/D3D12 adapter (no GPU driver; for a software device on Linux point VK_ICD_FILENAMES at SwiftShader, see README)',
     );
   const info = describe(adapter);
-  if (info.software && !allowSoftware) throw softwareRefused(info);
+  if (info.software && !allowSoftware) {
+    refusedSoftware = info;
+    throw softwareRefused(info);
+  }
   const device = await adapter.requestDevice({ requiredLimits: info.limits });
   void device.lost.then((l) => {
     if (l.reason !== 'destroyed') console.error(`pbe: the WebGPU device was lost: ${l.message}`);
   });
   const backend = withNavigator(gpu, () => new WebGPUBackend(device, adapter.info));
   tf.registerBackend('webgpu', () => backend);
-  adapterInfo = info;
+  held = { gpu, adapter, device, info };
   return info;
 }
 
