@@ -4,7 +4,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { loadNativeAddon, nativeKernelNames, registerNativeKernels, unregisterNativeKernels } from './kernels/native';
 import { registerWasmTrainingKernels } from './kernels/wasm-training';
-import { registerWebGPUTrainingKernels } from './kernels/webgpu-training';
 import { type AdapterInfo, registerWebGPU, webgpuAdapter } from './webgpu';
 
 /** The backends pbe-lab can run on, fastest first; the automatic choice takes webgpu only on a real GPU. */
@@ -45,7 +44,6 @@ async function load(name: BackendName, asked: boolean): Promise<void> {
       // Small tensors whose data is still in JavaScript run on cpu (WEBGPU_CPU_FORWARD).
       require('@tensorflow/tfjs-backend-cpu');
       if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not initialise');
-      registerWebGPUTrainingKernels();
       return;
     }
     case 'node-gpu':
