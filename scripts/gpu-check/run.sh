@@ -11,9 +11,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=gpu-check-out
 mkdir -p "$out"
-if ! command -v node >/dev/null || [[ -f runtime/node.xz ]]; then
-  [[ -x runtime/node ]] || xz -dc runtime/node.xz > runtime/node || python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open("runtime/node.xz").read())' > runtime/node
-  chmod +x runtime/node
+# From pack.sh's copy: unpack the packages and Node (with xz, else Python's lzma).
+unxz() { xz -dc "$1" 2>/dev/null || python3 -c 'import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' "$1"; }
+if [[ -f runtime/node_modules.tar.xz && ! -d node_modules ]]; then unxz runtime/node_modules.tar.xz | tar -x; fi
+if [[ -f runtime/node.xz ]]; then
+  [[ -x runtime/node ]] || { unxz runtime/node.xz > runtime/node && chmod +x runtime/node; }
   export PATH="$PWD/runtime:$PATH"
 fi
 export PBE_BACKEND=webgpu

@@ -8,7 +8,8 @@ import { batchNormTrain } from '../../src/kernels/batch-norm';
 import { createModel, type ModelArch, type ModelConfig } from '../../src/models/model';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
-import { accuracy, train, type TrainConfig } from '../../src/train/trainer';
+import { resolveProfile } from '../../src/train/profiles';
+import { accuracy, train } from '../../src/train/trainer';
 import { useBackend } from '../helpers/backend';
 import { requireWebGPU } from '../helpers/webgpu';
 import { relError, trainingLoss } from '../models/helpers';
@@ -215,13 +216,7 @@ describe('webgpu backend (Dawn) against cpu', function () {
     const { train: fullTrain, test: fullTest } = loadMnist();
     const data = subset(fullTrain, balancedIndices(fullTrain, 30));
     const evalSet = subset(fullTest, balancedIndices(fullTest, 20));
-    const cfg: TrainConfig = {
-      epochs: 3,
-      batchSize: 50,
-      optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
-      schedule: { kind: 'cosine' },
-      augment: { cropPadding: 2, flip: false, rotation: 0 },
-    };
+    const cfg = resolveProfile('smoke', 'mnist').train;
     const trainOn = async (name: 'webgpu' | 'native' | 'wasm') => {
       await initBackend(name);
       const model = createModel(SMALL['mnist-net'], 3);
