@@ -71,7 +71,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   if (tf.getBackend() === 'wasm' && arch !== 'smallcnn' && arch !== 'mnist-net' && job.profile.train.batchSize > WASM_RESNET_MAX_BATCH) {
     throw new Error(
       `${arch} at batch ${job.profile.train.batchSize} does not fit the wasm backend's 4 GiB heap; ` +
-        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a native backend (tfjs-node / tfjs-node-gpu)`,
+        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`,
     );
   }
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
