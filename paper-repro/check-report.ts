@@ -61,12 +61,19 @@ function chromium(args: string[]): { stdout: string; stderr: string } {
   }
 }
 
+/** A screenshot of a page, `size` as 'width,height'; whether it was written. */
+export function screenshot(page: string, file: string, size: string): boolean {
+  fs.rmSync(file, { force: true });
+  chromium([`--screenshot=${path.resolve(file)}`, `--window-size=${size}`, '--hide-scrollbars', page]);
+  return fs.existsSync(file);
+}
+
 export function chromiumMissing(): string | null {
   return fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`;
 }
 
 /** Loads the report headless: no console error, every figure rendered with marks, the t-SNE tooltip shows an image; takes a screenshot. */
-export function checkReport(html: string, screenshot = html.replace(/\.html$/, '.png'), size = '1280,2400'): ReportCheck {
+export function checkReport(html: string, shot = html.replace(/\.html$/, '.png'), size = '1280,2400'): ReportCheck {
   const url = `${pathToFileURL(path.resolve(html)).href}#hover`;
   const dom = chromium(['--dump-dom', url]);
   const m = /<pre id="pbe-status"[^>]*>([^<]*)<\/pre>/.exec(dom.stdout);
@@ -81,13 +88,9 @@ export function checkReport(html: string, screenshot = html.replace(/\.html$/, '
   if (status.rendered !== status.figures) problems.push(`${status.rendered} of ${status.figures} figures rendered`);
   status.marks.forEach((n, i) => n > 0 || problems.push(`figure ${i} (${status.notebooks[i]}) rendered no marks`));
   if (status.tooltipImage === false) problems.push('hovering a t-SNE point showed no image');
-  const hoverScreenshot = screenshot.replace(/\.png$/, '-hover.png');
-  for (const [file, page] of [[screenshot, url.replace(/#hover$/, '')], [hoverScreenshot, url]]) {
-    fs.rmSync(file, { force: true });
-    chromium([`--screenshot=${path.resolve(file)}`, `--window-size=${size}`, '--hide-scrollbars', page]);
-    if (!fs.existsSync(file)) problems.push(`no screenshot written to ${file}`);
-  }
-  return { status, consoleErrors, screenshot, hoverScreenshot, problems };
+  const hoverScreenshot = shot.replace(/\.png$/, '-hover.png');
+  for (const [file, page] of [[shot, url.replace(/#hover$/, '')], [hoverScreenshot, url]]) if (!screenshot(page, file, size)) problems.push(`no screenshot written to ${file}`);
+  return { status, consoleErrors, screenshot: shot, hoverScreenshot, problems };
 }
 
 /** Rendered marks per figure, grouped by the notebook each figure belongs to (in the report's order). */

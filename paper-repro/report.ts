@@ -5,6 +5,7 @@ import { escapeHtml } from '../src/notebook/display';
 import type { MeasuredRecord } from '../src/notebook/measured';
 import type { ReproProfile } from '../src/notebook/settings';
 import { PAPER_CITATION } from '../src/paper/numbers';
+import { PROGRESS_METADATA } from '../src/progress';
 import { VEGA_LITE_MIME } from '../src/plots/vega';
 import type { ClaimResult } from './claims';
 
@@ -29,6 +30,7 @@ export type Shown =
 interface Output {
   output_type: string;
   data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
 }
 interface Cell {
   cell_type: string;
@@ -47,7 +49,8 @@ export function readExecuted(file: string): { title: string; shown: Shown[] } {
   for (const cell of nb.cells) {
     for (const o of cell.outputs ?? []) {
       const d = o.data;
-      if (!d) continue;
+      // Progress bars belong to the notebook, not to the report.
+      if (!d || o.metadata?.['pbe-lab'] === PROGRESS_METADATA['pbe-lab']) continue;
       const plain = text(d['text/plain']);
       if (d[VEGA_LITE_MIME]) shown.push({ kind: 'figure', spec: d[VEGA_LITE_MIME] as object, svg: d['image/svg+xml'] ? text(d['image/svg+xml']) : null, title: plain.replace(/^\[figure\]\s*/, '') });
       else if (d['text/html']) shown.push({ kind: 'table', html: text(d['text/html']), markdown: text(d['text/markdown'] ?? plain) });

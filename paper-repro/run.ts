@@ -1,25 +1,17 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { REPRO_PROFILES, type ReproProfile } from '../src/notebook/settings';
 import { writeFileAtomic } from '../src/cache';
+import { unwritable } from '../src/io/writable';
 import { checkClaims } from './claims';
+import { executeNotebook } from './execute';
+import { tslabKernelSpec } from './kernel';
 import { type NotebookRun, writeReport } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
-const PYTHON = process.env.PBE_JUPYTER_PYTHON ?? '/usr/bin/python3';
-const KERNEL = 'pbe-lab-tslab';
 const USAGE = 'npm run repro -- [--profile quick|cpu|paper] [--only <notebook>[,<notebook>…]] [--out DIR] [--backend B] [--seed S]';
-
-/** Where Jupyter runs from, or why it cannot. */
-export function jupyterMissing(python = PYTHON): string | null {
-  const r = spawnSync(python, ['-c', 'import nbclient, nbformat'], { encoding: 'utf8' });
-  if (r.error) return `${python} not found (${r.error.message}); install Debian's python3 with jupyter-nbconvert python3-nbclient python3-ipython jupyter-client`;
-  if (r.status !== 0) return `${python} cannot import nbclient/nbformat; apt-get install jupyter-nbconvert python3-nbclient python3-ipython jupyter-client`;
-  return null;
-}
 
 export function listNotebooks(dir = path.join(ROOT, 'notebooks')): string[] {
   return fs
@@ -34,19 +26,6 @@ export function injectedParameters(p: Record<string, string | number>): string {
   return Object.entries(p)
     .map(([k, v]) => `const ${k}: ${typeof v === 'number' ? 'number' : 'string'} = ${JSON.stringify(v)};`)
     .join('\n');
-}
-
-/** A kernel spec of this checkout's tslab, private to the run (JUPYTER_PATH), whatever the user has registered. */
-function writeKernelSpec(out: string): string {
-  const jupyterPath = path.join(out, 'jupyter');
-  const spec = {
-    argv: [process.execPath, path.join(ROOT, 'paper-repro', 'tslab-kernel.js'), 'kernel', '--config-path', '{connection_file}'],
-    display_name: 'TypeScript (pbe-lab)',
-    language: 'typescript',
-    env: { PBE_KERNEL_TYPES_FRESH: '1' },
-  };
-  writeFileAtomic(path.join(jupyterPath, 'kernels', KERNEL, 'kernel.json'), JSON.stringify(spec, null, 2));
-  return jupyterPath;
 }
 
 function buildDeclarations(): void {
@@ -77,47 +56,40 @@ interface RunOptions {
 
 const toStderr = (text: string) => void process.stderr.write(text);
 
-/** Runs one notebook through execute.py; resolves with its record, never rejects on a notebook failure. */
-function runNotebook(name: string, o: RunOptions, env: NodeJS.ProcessEnv, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
+/** Runs one notebook in a kernel of its own; resolves with its record, never rejects on a notebook failure. */
+async function runNotebook(name: string, o: RunOptions, onCell: (cell: number, cells: number) => void): Promise<NotebookRun> {
+  const input = path.join(o.notebooks ?? path.join(ROOT, 'notebooks'), `${name}.ipynb`);
   const executed = path.join(o.out, 'executed', `${name}.ipynb`);
   const measured = path.join(o.out, 'executed', `${name}.json`);
   fs.mkdirSync(path.dirname(executed), { recursive: true });
   fs.rmSync(measured, { force: true });
-  const injectFile = path.join(o.out, 'executed', `${name}.parameters.ts`);
-  fs.writeFileSync(injectFile, injectedParameters({ profile: o.profile, seed: o.seed, backend: o.backend, measuredFile: measured }));
   const started = Date.now();
-  const args = [path.join(__dirname, 'execute.py'), '--input', path.join(o.notebooks ?? path.join(ROOT, 'notebooks'), `${name}.ipynb`), '--output', executed, '--kernel', KERNEL, '--cwd', ROOT, '--inject', injectFile];
-  if (o.profile === 'quick') args.push('--timeout', '900');
-  return new Promise((resolve) => {
-    const child = spawn(PYTHON, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let error: string | null = null;
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const e = JSON.parse(line) as { event: string; cell?: number; cells?: number; error?: string };
-        if (e.event === 'cell') onCell(e.cell!, e.cells!);
-        if (e.event === 'failed') error = e.error ?? 'failed';
-      } catch {
-        (o.log ?? toStderr)(`${line}\n`);
-      }
-    });
-    child.on('close', (code) => {
-      const ok = code === 0 && error === null && fs.existsSync(measured);
-      if (code === 0 && !fs.existsSync(measured)) error = `the notebook ran but wrote no measured values (${measured})`;
-      resolve({ name, ok, seconds: (Date.now() - started) / 1000, executed, measured: ok ? measured : null, error: ok ? null : (error ?? `exit code ${code}`), profile: o.profile, finishedAt: new Date().toISOString() });
-    });
+  const r = await executeNotebook({
+    input,
+    output: executed,
+    // The declarations are built once per run (buildDeclarations), not by each kernel.
+    kernel: tslabKernelSpec({ PBE_KERNEL_TYPES_FRESH: '1' }),
+    cwd: ROOT,
+    env: { ...process.env, ...o.env },
+    parameters: injectedParameters({ profile: o.profile, seed: o.seed, backend: o.backend, measuredFile: measured }),
+    timeoutSec: o.profile === 'quick' ? 900 : null,
+    onCell,
   });
+  let error: string | null = null;
+  if (r.failure) {
+    error = r.failure.message;
+    (o.log ?? toStderr)(`${input}: code cell ${r.failure.cell} of ${r.failure.cells} failed (${r.failure.status}):\n${r.failure.message}\nexecuted copy (up to the failure): ${executed}\n`);
+  } else if (!fs.existsSync(measured)) error = `the notebook ran but wrote no measured values (${measured})`;
+  return { name, ok: error === null, seconds: (Date.now() - started) / 1000, executed, measured: error === null ? measured : null, error, profile: o.profile, finishedAt: new Date().toISOString() };
 }
 
 export async function repro(o: RunOptions): Promise<number> {
-  const missing = jupyterMissing();
-  if (missing) throw new Error(`paper-repro needs Jupyter: ${missing}`);
   const all = listNotebooks(o.notebooks);
   for (const n of o.only ?? []) if (!all.includes(n)) throw new Error(`--only: no notebook '${n}' in notebooks/ (have ${all.join(', ')})`);
   const names = o.only ?? all;
   const log = o.log ?? toStderr;
   fs.mkdirSync(o.out, { recursive: true });
   buildDeclarations();
-  const env = { ...process.env, ...o.env, JUPYTER_PATH: writeKernelSpec(o.out) };
   // Earlier runs' times (same profile; else those measured here) drive the ETA; the runs of
   // notebooks not re-run stay in the report.
   const runsFile = path.join(o.out, 'runs.json');
@@ -135,7 +107,7 @@ export async function repro(o: RunOptions): Promise<number> {
       const left = rest.every((s) => s !== null) && own !== null ? Math.max(0, own - spent) + rest.reduce((a, s) => a + s!, 0) : null;
       log(`[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`);
     };
-    const run = await runNotebook(name, o, env, line);
+    const run = await runNotebook(name, o, line);
     runs[name] = run;
     writeFileAtomic(runsFile, JSON.stringify(runs, null, 2));
     log(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
@@ -166,10 +138,16 @@ async function main(): Promise<number> {
   if (!REPRO_PROFILES.includes(profile)) throw new Error(`--profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${values.profile}'`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
+  // An empty list is a mistake (an unset shell variable), not "every notebook": that would overwrite the last report.
+  const only = values.only === undefined ? null : values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, ''));
+  if (only && (only.length === 0 || only.some((n) => n === ''))) throw new Error(`--only: expected notebook names separated by commas, got '${values.only}'; leave --only out to run them all`);
+  const out = path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile));
+  const unwritableOut = unwritable(out, 'dir');
+  if (unwritableOut) throw new Error(`--out: ${unwritableOut}`);
   return repro({
     profile,
-    only: values.only ? values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, '')) : null,
-    out: path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile)),
+    only,
+    out,
     backend: values.backend ?? '',
     seed,
   });

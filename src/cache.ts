@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { alive, claimRun } from './io/run-lock';
 
 /** The cache folder: `PBE_CACHE_DIR`, else `data-cache/` at the project root. */
 export function cacheRoot(): string {
@@ -136,6 +137,11 @@ export class Cache {
       return `manifest.json is not valid JSON (${(e as Error).message})`;
     }
     if (!manifest || typeof manifest.files !== 'object') return 'manifest.json has no files table';
+    // An entry copied or renamed under another key would be read for a configuration it was not made for.
+    const key = path.basename(dir);
+    if (manifest.key !== key || configKey(manifest.config) !== key) {
+      return `manifest.json records a configuration whose key is ${configKey(manifest.config)}, not the folder's ${key}`;
+    }
     for (const [name, expected] of Object.entries(manifest.files)) {
       const file = path.join(dir, name);
       if (!fs.existsSync(file)) return `${name} is missing`;
@@ -158,6 +164,7 @@ export class Cache {
     const dir = this.entryDir(kind, config);
     const parent = path.dirname(dir);
     fs.mkdirSync(parent, { recursive: true });
+    removeOrphans(parent);
     const staging = path.join(parent, `.staging-${path.basename(dir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
     fs.mkdirSync(staging);
     try {
@@ -206,6 +213,19 @@ export class Cache {
     }
   }
 
+  /**
+   * Runs `work` while no other process or thread works on the same entry: a second identical
+   * command waits for the first (saying so) and `work` then finds its result with `get`.
+   */
+  async exclusive<T>(kind: string, config: unknown, what: string, work: () => Promise<T>): Promise<T> {
+    const lock = await claimRun(path.join(this.root, 'locks', `${kind}-${path.basename(this.entryDir(kind, config))}`), { what });
+    try {
+      return await work();
+    } finally {
+      lock.release();
+    }
+  }
+
   /** The verified entry, or build it, store it and return it. */
   async getOrCreate(
     kind: string,
@@ -235,10 +255,26 @@ export class Cache {
 
   /** Move a bad entry out of the way first, so a crash mid-delete never leaves it looking valid. */
   private discard(dir: string): void {
-    const trash = `${path.join(path.dirname(dir), '.trash-')}${path.basename(dir)}-${randomBytes(4).toString('hex')}`;
+    const trash = path.join(path.dirname(dir), `.trash-${path.basename(dir)}-${process.pid}-${randomBytes(4).toString('hex')}`);
     fs.renameSync(dir, trash);
     removeQuietly(trash);
   }
+}
+
+/**
+ * Removes the staging and trash folders under `parent` left by processes that are gone (killed
+ * while writing or discarding an entry; a CIFAR-10 extraction leaves 50 MB). Their names carry
+ * the writer's pid; folders of live processes, this one's other threads included, stay.
+ */
+export function removeOrphans(parent: string): string[] {
+  const removed: string[] = [];
+  for (const name of fs.readdirSync(parent)) {
+    const m = /^\.(?:staging|trash)-.*-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    removeQuietly(path.join(parent, name));
+    removed.push(name);
+  }
+  return removed;
 }
 
 function makeEntry(dir: string, manifest: Manifest): CacheEntry {

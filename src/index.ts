@@ -55,6 +55,7 @@ export {
 export type { AttackRequest, InfectedModel, InfectedTrainer, InfectedTrainingContext } from './attacks/backdoor/infected';
 export { poisonAndTrain, trainInfected } from './attacks/backdoor/run';
 export { attackSuccessRate, evaluateBackdoor, type PoisonedSet, poisonTrainingSet, type TriggeredTestSet, triggeredTestSet } from './attacks/backdoor/poison';
+export { DEFAULT_STAMP_ORDER, STAMP_ORDERS, type StampOrder, stampOrderOf, trainingView, type TrainingView } from './attacks/backdoor/stamping';
 
 // Adversarial attacks
 export { fgsmConfig, type Norm, pgd, PGD_DEFAULT, type PgdConfig, validatePgd } from './attacks/adversarial/pgd';
@@ -104,6 +105,11 @@ export {
   resolveDefenseOptions,
   runDefense,
   selectCleanExtra,
+  type BudgetCandidate,
+  type BudgetScore,
+  chooseBudget,
+  concentration,
+  DEFAULT_BUDGET_GRID,
 } from './defenses';
 export { precisionRecall, type PrCurve } from './analysis/precision-recall';
 

@@ -1,4 +1,6 @@
 import * as cliProgress from 'cli-progress';
+import { randomBytes } from 'node:crypto';
+import { type DisplayWriter, escapeHtml, kernelDisplay } from './notebook/output';
 
 export interface ProgressUpdate {
   label: string;
@@ -92,8 +94,43 @@ class UnrefMultiBar extends cliProgress.MultiBar {
   }
 }
 
-/** Redraws a bar on a terminal; elsewhere (CI logs, notebooks) prints a line every few seconds and when the work finishes. */
+/** Marks a progress display in a notebook's outputs, so that readers of the outputs can tell it from a table. */
+export const PROGRESS_METADATA = { 'pbe-lab': 'progress' };
+
+/** A bar in a notebook: HTML for Jupyter, the terminal's line for text viewers. */
+function progressBundle(head: string, u: ProgressUpdate): Record<string, string> {
+  const frac = u.total > 0 ? Math.min(1, u.done / u.total) : 0;
+  return {
+    'text/html': `<div style="font-family: monospace; white-space: pre-wrap">${escapeHtml(`${head}${u.label}`)} <progress value="${frac.toFixed(4)}" max="1" style="width: 16em; vertical-align: middle"></progress> ${escapeHtml(formatProgressTail(u))}</div>`,
+    'text/plain': `${head}${formatProgress(u)}`,
+  };
+}
+
+/**
+ * In a notebook, one display per bar, updated in place (update_display_data, as tqdm's notebook
+ * bar), at most every `everySec` and when the work finishes: a bar is a label and a total, and
+ * another label or total starts another bar below it.
+ */
+function notebookBars(write: DisplayWriter, everySec: number): (key: string, head: string, u: ProgressUpdate) => void {
+  const bars = new Map<string, { id: string; shownAt: number }>();
+  return (key, head, u) => {
+    const bar = bars.get(key);
+    const now = Date.now();
+    if (bar && u.done < u.total && now - bar.shownAt < everySec * 1000) return;
+    const id = bar?.id ?? randomBytes(8).toString('hex');
+    bars.set(key, { id, shownAt: now });
+    // Through the writer of the cell running now, which tslab replaces at each execution.
+    (kernelDisplay() ?? write)({ data: progressBundle(head, u), metadata: PROGRESS_METADATA, transient: { display_id: id } }, bar !== undefined);
+  };
+}
+
+/** Redraws a bar on a terminal, and in place in a notebook; elsewhere (CI logs) prints a line every few seconds and when the work finishes. */
 export function consoleSink(stream: NodeJS.WriteStream = process.stderr, everySec = 5): ProgressSink {
+  const notebook = kernelDisplay();
+  if (notebook && stream === process.stderr) {
+    const show = notebookBars(notebook, 0.5);
+    return (u) => show(`${u.label}\0${u.total}`, '', u);
+  }
   if (stream.isTTY) {
     let bar: UnrefSingleBar | null = null;
     let current = '';
@@ -128,10 +165,16 @@ export type PoolProgressSink = ((jobLabel: string, update: ProgressUpdate, worke
 
 /**
  * On a terminal, one bar per worker, redrawn in place and relabelled with the job it runs; each
- * finished stage of a job leaves its final line above the bars. Elsewhere each job prints a
- * line every `everySec` seconds and when a stage finishes, so concurrent jobs never garble a line.
+ * finished stage of a job leaves its final line above the bars. In a notebook, one bar per stage of
+ * each job, updated in place. Elsewhere each job prints a line every `everySec` seconds and when a
+ * stage finishes, so concurrent jobs never garble a line.
  */
 export function poolProgressSink(stream: NodeJS.WriteStream = process.stderr, everySec = 5): PoolProgressSink {
+  const notebook = kernelDisplay();
+  if (notebook && stream === process.stderr) {
+    const show = notebookBars(notebook, 0.5);
+    return (jobLabel, u) => show(`${jobLabel}\0${u.label}\0${u.total}`, `[${jobLabel}] `, u);
+  }
   if (stream.isTTY) {
     let multi: UnrefMultiBar | null = null;
     const bars = new Map<number, { bar: cliProgress.SingleBar; key: string }>();

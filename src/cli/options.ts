@@ -1,5 +1,7 @@
-import { type Norm, PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
-import { DATASET_NAMES } from '../data/registry';
+import { type Norm, PGD_DEFAULT, PGD_DEFAULT_EPS, type PgdConfig, pgdBudget, type PgdSettings } from '../attacks/adversarial/pgd';
+import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
+import { DATASET_INFO, DATASET_NAMES, type DatasetName } from '../data/registry';
+import { unwritable } from '../io/writable';
 import { MODEL_ARCHS } from '../models/model';
 import { PROFILE_NAMES, type ResolvedProfile, resolveProfile } from '../train/profiles';
 
@@ -155,21 +157,81 @@ export function profileFrom(o: OptValues<typeof RUN_OPTIONS>): ResolvedProfile {
 }
 
 export const PGD_OPTIONS = {
-  norm: opt.choice('PGD norm', ['linf', 'l2'] as const, { default: 'linf' }),
-  eps: opt.number('perturbation budget (default: L∞ 6/255, L2 0.5); the step is ε/5', { min: 0, arg: 'E' }),
+  norm: opt.choice('PGD norm (default linf)', ['linf', 'l2'] as const),
+  eps: opt.number(`perturbation budget, > 0 (default: L∞ ${PGD_DEFAULT_EPS.linf.toFixed(4)} = 6/255, L2 ${PGD_DEFAULT_EPS.l2}); the step is ε/5`, { min: 0, arg: 'E' }),
   iterations: opt.int(`PGD iterations (default: ${PGD_DEFAULT.iterations})`, { min: 1 }),
   randomStart: opt.flag('start from a random point of the ε-ball'),
 };
 
-/** PGD as the reference code runs it (L∞ 6/255, step ε/5, 7 iterations), with the command line's changes; L2 defaults to ε = 0.5. */
-export function pgdFrom(o: OptValues<typeof PGD_OPTIONS>): PgdConfig {
-  const norm: Norm = o.norm;
-  const eps = o.eps ?? (norm === 'linf' ? PGD_DEFAULT.eps : 0.5);
-  return { ...PGD_DEFAULT, norm, eps, step: eps / 5, iterations: o.iterations ?? PGD_DEFAULT.iterations, randomStart: o.randomStart };
+/** The flag of each PGD setting. */
+export const PGD_FLAGS: Record<keyof PgdSettings, string> = { norm: '--norm', eps: '--eps', iterations: '--iterations', randomStart: '--random-start' };
+
+/** The PGD settings the command line names, and only those: a flag not given is absent. */
+export function pgdSettingsFrom(o: OptValues<typeof PGD_OPTIONS>): PgdSettings {
+  return {
+    ...(o.norm !== undefined ? { norm: o.norm } : {}),
+    ...(o.eps !== undefined ? { eps: o.eps } : {}),
+    ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+    ...(o.randomStart ? { randomStart: true } : {}),
+  };
+}
+
+/**
+ * Why a radius means nothing for PGD on a dataset's images, or null: ε = 0 changes no image, and
+ * a ball that holds the whole pixel cube [0, 1]^d (L∞ ε ≥ 1, L2 ε ≥ √d) reaches every image.
+ */
+export function epsProblem(norm: Norm, eps: number, dataset: DatasetName): string | null {
+  if (!(eps > 0)) return `expects ε > 0 (ε = 0 leaves every image as it is), got ${eps}`;
+  if (norm === 'linf' && eps >= 1) return `expects an L∞ ε < 1 (pixels lie in [0, 1], so ε ≥ 1 reaches every image), got ${eps}`;
+  const [h, w, c] = DATASET_INFO[dataset].shape;
+  const diagonal = Math.sqrt(h * w * c);
+  if (norm === 'l2' && eps >= diagonal) return `expects an L2 ε < ${diagonal.toFixed(1)} (the diagonal of ${dataset}'s ${h}×${w}×${c} images, which reaches every image), got ${eps}`;
+  return null;
+}
+
+/** The PGD budget a command line asks for: its flags over the defaults (see pgdBudget), its ε checked against the dataset's images. */
+export function pgdFrom(o: OptValues<typeof PGD_OPTIONS>, dataset: DatasetName): PgdConfig {
+  const cfg = pgdBudget(pgdSettingsFrom(o));
+  const problem = epsProblem(cfg.norm, cfg.eps, dataset);
+  if (problem) throw new UsageError(`--eps ${problem}`);
+  return cfg;
+}
+
+/** A target label the dataset has, or the usage error naming `flag`. */
+export function checkTarget(target: number, dataset: DatasetName, flag = '--target'): number {
+  const { classes } = DATASET_INFO[dataset];
+  if (target >= classes) throw new UsageError(`${flag} expects a label of ${dataset}, 0 to ${classes - 1}, got ${target}`);
+  return target;
+}
+
+/**
+ * The all-to-one target of a command line: --target, which all-to-all (y → y+1) has no use for,
+ * so giving both is an error rather than a target silently ignored.
+ */
+export function targetFrom(o: { mode: 'all2one' | 'all2all'; target: number | undefined }, dataset: DatasetName): number {
+  if (o.mode === 'all2all' && o.target !== undefined) throw new UsageError('--target is the label of all-to-one; --mode all2all relabels y → y+1 and takes none');
+  return checkTarget(o.target ?? DEFAULT_TARGET, dataset);
+}
+
+export const DEFAULT_TARGET = 0;
+
+/**
+ * Checks, before any work, that a command can write where it will: `--out` (a folder or a file,
+ * as `kind` says) and the cache folder. A failure after hours of training would lose the results.
+ */
+export function checkWritable(targets: { flag: string; path: string | undefined; kind: 'dir' | 'file' }[], cacheRootDir: string): void {
+  for (const t of [...targets, { flag: 'the cache folder (PBE_CACHE_DIR)', path: cacheRootDir, kind: 'dir' as const }]) {
+    if (t.path === undefined) continue;
+    const problem = unwritable(t.path, t.kind);
+    if (problem) throw new UsageError(`${t.flag}: ${problem}`);
+  }
 }
 
 /** How a backdoor attack is asked for, beside its name(s). */
 export const ATTACK_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
   option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see the README's attack table)"),
+  stamp: opt.choice('when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it', STAMP_ORDERS, {
+    default: DEFAULT_STAMP_ORDER,
+  }),
 };

@@ -106,7 +106,41 @@ function findBatchDir(p: string): string {
   throw new Error(`${p}: no CIFAR-10 batch files here or in ${BATCH_DIR}/ (${LAYOUT})`);
 }
 
+/** Records in each batch file of the official dataset: five data batches and the test batch. */
+const OFFICIAL_RECORDS = 10_000;
+
+/**
+ * Refuses a copy that has lost whole records, which every other check passes: a batch cut at a
+ * record boundary is still whole records. Its data batches must hold equal counts, and the test
+ * batch beside official data batches the official count. A copy whose batches all hold another
+ * count (a subset made on purpose) is read, and said so once.
+ */
+function checkBatchSizes(dir: string): void {
+  const records = (name: string) => {
+    const file = path.join(dir, name);
+    return fs.existsSync(file) ? fs.statSync(file).size / CIFAR10_RECORD_BYTES : NaN;
+  };
+  const train = TRAIN_FILES.map(records);
+  const test = records(TEST_FILE);
+  // Missing files and partial records are reported by readSplit, naming the file.
+  if (![...train, test].every(Number.isInteger)) return;
+  const official = OFFICIAL_RECORDS.toLocaleString('en');
+  if (new Set(train).size > 1) {
+    throw new Error(
+      `${dir}: the data batches hold ${TRAIN_FILES.map((f, i) => `${train[i].toLocaleString('en')} (${f})`).join(', ')} records; ` +
+        `the official ones hold ${official} each, so this copy has lost records (a batch cut at a record boundary)`,
+    );
+  }
+  if (train[0] === OFFICIAL_RECORDS && test !== OFFICIAL_RECORDS) {
+    throw new Error(`${dir}: ${TEST_FILE} holds ${test.toLocaleString('en')} records; the official one, like the data batches here, holds ${official}`);
+  }
+  if (train[0] !== OFFICIAL_RECORDS) {
+    process.stderr.write(`cifar10: ${dir} holds ${train[0].toLocaleString('en')} records per data batch and ${test.toLocaleString('en')} in ${TEST_FILE}, not the official ${official}: read as a subset\n`);
+  }
+}
+
 function readFolder(dir: string, source: string): DatasetSplits {
+  checkBatchSizes(dir);
   const classNames = readClassNames(dir);
   return {
     train: readSplit(dir, TRAIN_FILES, 'train', classNames, source),

@@ -87,8 +87,11 @@ export interface GtsrbRecord {
   classId: number;
 }
 
-/** Parse a GT-*.csv annotation file; image paths are resolved against `imageDir`. */
-function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
+/**
+ * Parse a GT-*.csv annotation file; image paths are resolved against `imageDir`. A bad header
+ * throws; bad rows are collected in `invalid`, so that a copy is judged on all of them at once.
+ */
+function parseGtsrbCsv(csvFile: string, imageDir: string, invalid: string[], invalidImages: string[]): GtsrbRecord[] {
   const lines = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = lines[0].split(';').map((s) => s.trim());
   const index = {} as Record<(typeof COLUMNS)[number], number>;
@@ -103,17 +106,25 @@ function parseGtsrbCsv(csvFile: string, imageDir: string): GtsrbRecord[] {
     const where = `${csvFile}:${ln + 1}`;
     const fields = lines[ln].split(';').map((s) => s.trim());
     if (fields.length !== header.length) {
-      throw new Error(`${where}: ${fields.length} ';'-separated fields, expected ${header.length} as in the header`);
+      invalid.push(`${where}: ${fields.length} ';'-separated fields, expected ${header.length} as in the header`);
+      continue;
     }
+    const problems: string[] = [];
     const int = (col: (typeof COLUMNS)[number]): number => {
       const v = fields[index[col]];
-      if (!/^\d+$/.test(v)) throw new Error(`${where}: ${col} is '${v}', expected a non-negative integer`);
+      if (!/^\d+$/.test(v)) problems.push(`${col} is '${v}', expected a non-negative integer`);
       return Number(v);
     };
     const name = fields[index.Filename];
-    if (name === '' || name.includes('/') || name.includes('\\')) throw new Error(`${where}: Filename '${name}' is not a plain file name`);
+    if (name === '' || name.includes('/') || name.includes('\\')) problems.push(`Filename '${name}' is not a plain file name`);
     const classId = int('ClassId');
-    if (classId >= GTSRB_CLASSES.length) throw new Error(`${where}: ClassId ${classId} is outside 0–${GTSRB_CLASSES.length - 1}`);
+    if (classId >= GTSRB_CLASSES.length) problems.push(`ClassId ${classId} is outside 0–${GTSRB_CLASSES.length - 1}`);
+    if (problems.length > 0) {
+      invalid.push(`${where}: ${problems.join(', ')}`);
+      // Its image is listed, if badly: it is not reported again as listed in no CSV.
+      if (!problems.some((m) => m.startsWith('Filename'))) invalidImages.push(name);
+      continue;
+    }
     records.push({
       file: path.join(imageDir, name),
       where,
@@ -143,6 +154,8 @@ export interface GtsrbScan {
   test: GtsrbRecord[];
   trainCsvs: string[];
   testCsvs: string[];
+  /** CSV rows that cannot be read: wrong field count, a non-integer, a ClassId out of range */
+  invalid: string[];
   /** CSV rows whose image was found nowhere (or more than once) beside or below their CSV */
   missing: string[];
   /** .ppm images no CSV lists */
@@ -168,10 +181,14 @@ export function scanGtsrb(root: string): GtsrbScan {
   for (const f of images) byName.set(path.basename(f), [...(byName.get(path.basename(f)) ?? []), f]);
   const used = new Set<string>();
   const missing: string[] = [];
+  const invalid: string[] = [];
   const resolve = (csv: string) => {
     const dir = path.dirname(csv);
-    const rows = parseGtsrbCsv(csv, dir);
-    if (rows.length === 0) throw new Error(`${csv}: lists no images (${LAYOUT})`);
+    const before = invalid.length;
+    const invalidImages: string[] = [];
+    const rows = parseGtsrbCsv(csv, dir, invalid, invalidImages);
+    for (const name of invalidImages) for (const f of byName.get(name) ?? []) if (f.startsWith(dir + path.sep)) used.add(f);
+    if (rows.length === 0 && invalid.length === before) throw new Error(`${csv}: lists no images (${LAYOUT})`);
     for (const r of rows) {
       const name = path.basename(r.file);
       if (!fs.existsSync(r.file)) {
@@ -187,10 +204,10 @@ export function scanGtsrb(root: string): GtsrbScan {
   const testCsvs = csvs.filter(isTestCsv);
   const train = trainCsvs.flatMap(resolve);
   const test = testCsvs.flatMap(resolve);
-  return { train, test, trainCsvs, testCsvs, missing, unlisted: images.filter((f) => !used.has(f)) };
+  return { train, test, trainCsvs, testCsvs, invalid, missing, unlisted: images.filter((f) => !used.has(f)) };
 }
 
-function listSome(items: string[], n = 10): string {
+function listSome(items: string[], n = 5): string {
   return items.slice(0, n).join('; ') + (items.length > n ? `; … (${items.length - n} more)` : '');
 }
 
@@ -203,6 +220,7 @@ function scanOrThrow(root: string): GtsrbScan {
   }
   if (scan.testCsvs.length > 1) throw new Error(`${root}: ${scan.testCsvs.length} test ground truths (${scan.testCsvs.join(', ')}); keep one`);
   const problems: string[] = [];
+  if (scan.invalid.length) problems.push(`${scan.invalid.length} CSV row(s) that cannot be read: ${listSome(scan.invalid)}`);
   if (scan.missing.length) problems.push(`${scan.missing.length} CSV row(s) without their image: ${listSome(scan.missing)}`);
   if (scan.unlisted.length) problems.push(`${scan.unlisted.length} image(s) listed in no GT-*.csv (a CSV missing beside them?): ${listSome(scan.unlisted)}`);
   if (problems.length) throw new Error(`${root}: GTSRB copy could not be matched: ${problems.join('. ')}`);
@@ -222,24 +240,60 @@ interface DecodeSettings {
   source: string;
 }
 
-function decodeSplit(records: GtsrbRecord[], split: Dataset['split'], { size, cropRoi, progress, source }: DecodeSettings): Dataset {
+/** A split decoded, with the images stored at another size than their CSV row says (a resized copy). */
+interface DecodedSplit {
+  dataset: Dataset;
+  resized: { count: number; example: string | null };
+}
+
+/**
+ * The ROI of a record in an image of the size it really has: copies in the wild are often
+ * resized (every image 32×32, say) while the CSVs keep the original Width, Height and ROI.
+ */
+export function scaledRoi(r: Pick<GtsrbRecord, 'width' | 'height' | 'roi'>, width: number, height: number): [number, number, number, number] {
+  if (width === r.width && height === r.height) return r.roi;
+  const sx = width / r.width;
+  const sy = height / r.height;
+  const [x1, y1, x2, y2] = r.roi;
+  return [Math.round(x1 * sx), Math.round(y1 * sy), Math.max(Math.round(x2 * sx), Math.round(x1 * sx) + 1), Math.max(Math.round(y2 * sy), Math.round(y1 * sy) + 1)];
+}
+
+function decodeSplit(records: GtsrbRecord[], split: Dataset['split'], { size, cropRoi, progress, source }: DecodeSettings): DecodedSplit {
   const pixels = size * size * 3;
   const images = new Uint8Array(records.length * pixels);
   const labels = new Int32Array(records.length);
   const tick = progressTicker(`gtsrb ${split}: decoding PPMs`, records.length, progress);
+  const resized = { count: 0, example: null as string | null };
+  const broken: string[] = [];
   records.forEach((r, i) => {
-    let img = parsePpm(fs.readFileSync(r.file), r.file);
-    if (img.width !== r.width || img.height !== r.height) {
-      throw new Error(`${r.file}: PPM is ${img.width}×${img.height}, but ${r.where} says ${r.width}×${r.height}`);
+    try {
+      let img = parsePpm(fs.readFileSync(r.file), r.file);
+      if (img.width !== r.width || img.height !== r.height) {
+        resized.count++;
+        resized.example ??= `${img.width}×${img.height} for ${r.width}×${r.height} at ${r.where}`;
+      }
+      // Roi.X2/Y2 are taken as exclusive bounds (the slice convention of most GTSRB pipelines);
+      // an inclusive reading differs by one pixel, which resizing all but erases.
+      if (cropRoi) img = crop(img, ...scaledRoi(r, img.width, img.height), `${r.where} ROI`);
+      images.set(resizeBilinear(img, size, size).data, i * pixels);
+      labels[i] = r.classId;
+    } catch (e) {
+      broken.push((e as Error).message);
     }
-    // Roi.X2/Y2 are taken as exclusive bounds (the slice convention of most GTSRB pipelines);
-    // an inclusive reading differs by one pixel, which resizing all but erases.
-    if (cropRoi) img = crop(img, r.roi[0], r.roi[1], r.roi[2], r.roi[3], `${r.where} ROI`);
-    images.set(resizeBilinear(img, size, size).data, i * pixels);
-    labels[i] = r.classId;
     tick(i + 1);
   });
-  return { name: 'gtsrb', split, images, shape: [records.length, size, size, 3], labels, classNames: GTSRB_CLASSES, source };
+  if (broken.length > 0) throw new Error(`gtsrb ${split}: ${broken.length} of ${records.length} image(s) could not be decoded: ${listSome(broken)}`);
+  return { dataset: { name: 'gtsrb', split, images, shape: [records.length, size, size, 3], labels, classNames: GTSRB_CLASSES, source }, resized };
+}
+
+/** The one line that says a copy is resized, or null when every image has its CSV size. */
+function resizedNote(root: string, splits: DecodedSplit[], cropRoi: boolean): string | null {
+  const count = splits.reduce((n, s) => n + s.resized.count, 0);
+  if (count === 0) return null;
+  const total = splits.reduce((n, s) => n + s.dataset.shape[0], 0);
+  const example = splits.find((s) => s.resized.example)?.resized.example;
+  const roi = cropRoi ? 'each ROI is scaled to its image' : 'the stored size does not matter without ROI cropping';
+  return `gtsrb: ${root} is a resized copy: ${count} of ${total} images differ from the Width and Height of their GT-*.csv row (e.g. ${example}); ${roi}`;
 }
 
 /**
@@ -264,8 +318,11 @@ export async function loadGtsrb(opts: GtsrbOptions): Promise<DatasetSplits> {
   const cache = opts.cache ?? new Cache();
   const source = `${root} (GTSRB, ${size}×${size}${cropRoi ? ', ROI-cropped' : ''})`;
   const settings: DecodeSettings = { size, cropRoi, progress: opts.progress ?? true, source };
-  const entry = await cache.getOrCreate('gtsrb-decoded', config, () =>
-    splitsToContents({ train: decodeSplit(trainSel, 'train', settings), test: decodeSplit(testSel, 'test', settings) }),
-  );
+  const entry = await cache.getOrCreate('gtsrb-decoded', config, () => {
+    const [train, test] = [decodeSplit(trainSel, 'train', settings), decodeSplit(testSel, 'test', settings)];
+    const note = resizedNote(root, [train, test], cropRoi);
+    if (note) process.stderr.write(`${note}\n`);
+    return splitsToContents({ train: train.dataset, test: test.dataset });
+  });
   return splitsFromEntry(entry, source);
 }

@@ -11,6 +11,14 @@ import { loadTinyImageNet } from './tiny-imagenet';
 export const DATASET_NAMES = ['mnist', 'cifar10', 'gtsrb', 'tiny-imagenet'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
+/** Class count and image shape (height, width, channels) of each dataset as loaded by default, known before loading it. */
+export const DATASET_INFO: Record<DatasetName, { classes: number; shape: [number, number, number] }> = {
+  mnist: { classes: 10, shape: [28, 28, 1] },
+  cifar10: { classes: 10, shape: [32, 32, 3] },
+  gtsrb: { classes: 43, shape: [32, 32, 3] },
+  'tiny-imagenet': { classes: 200, shape: [64, 64, 3] },
+};
+
 /** The CIFAR-10 archive of the shared datasets folder that sits beside the project checkout. */
 export const SHARED_CIFAR10_ARCHIVE = path.resolve(__dirname, '..', '..', '..', 'shared', 'datasets', 'cifar-10-binary.tar.gz');
 

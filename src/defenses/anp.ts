@@ -31,6 +31,8 @@ export type AnpOptions = {
   eps: number;
   /** ascent steps on the perturbation per batch */
   steps: number;
+  /** clip the perturbation back into [−ε, ε] after each ascent step */
+  projectPerturbation: boolean;
   alpha: number;
   maskLr: number;
   /** 'threshold': prune masks ≤ pruneThreshold; 'number': prune the pruneCount smallest */
@@ -39,7 +41,7 @@ export type AnpOptions = {
   pruneCount: number;
 };
 
-type MaskSettings = Pick<AnpOptions, 'iterations' | 'batchSize' | 'eps' | 'steps' | 'alpha' | 'maskLr'>;
+type MaskSettings = Pick<AnpOptions, 'iterations' | 'batchSize' | 'eps' | 'steps' | 'projectPerturbation' | 'alpha' | 'maskLr'>;
 
 export interface AnpLog {
   /** every neuron's final mask value, in network order */
@@ -123,7 +125,7 @@ export function optimizeMasks(model: Model, data: Dataset, s: MaskSettings, augm
         for (const st of states.values()) resetNoise(st, s.eps, itRng.fork('noise'));
         for (let k = 0; k < s.steps; k++) {
           const { grads, value } = tf.variableGrads(() => crossEntropy(model.forward(x, { training: true, modulate: perturbed }).logits, y), noises);
-          for (const v of noises) perturbationStep(v, grads[v.name] as tf.Tensor1D, s.eps, s.steps);
+          for (const v of noises) perturbationStep(v, grads[v.name] as tf.Tensor1D, s.eps, s.steps, s.projectPerturbation);
           model.discardState();
           tf.dispose([value, ...Object.values(grads)]);
         }
@@ -189,12 +191,14 @@ function pruningRule(o: AnpOptions): PruningRule {
 export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
   description: 'adversarial neuron pruning: masks learnt under neuron perturbations, small ones pruned',
   data: 'clean',
-  defaults: { iterations: 2000, batchSize: 128, eps: 0.4, steps: 1, alpha: 0.2, maskLr: 0.2, pruneBy: 'threshold', pruneThreshold: 0.2, pruneCount: 0 },
+  defaults: { iterations: 2000, batchSize: 128, eps: 0.4, steps: 1, projectPerturbation: false, alpha: 0.2, maskLr: 0.2, pruneBy: 'threshold', pruneThreshold: 0.2, pruneCount: 0 },
   provenance: {
     iterations: 'ANP optimize_mask_cifar.py: nb-iter 2000',
     batchSize: 'ANP optimize_mask_cifar.py: batch 128',
     eps: 'ANP optimize_mask_cifar.py and paper: ε = 0.4',
     steps: 'ANP optimize_mask_cifar.py: anp-steps 1',
+    projectPerturbation:
+      'ANP optimize_mask_cifar.py: the ascent step is not clipped, so a random start in [−ε, ε] plus one step of ε reaches up to 2ε; true projects onto [−ε, ε] as the paper’s problem states',
     alpha: 'ANP optimize_mask_cifar.py and paper: α = 0.2',
     maskLr: 'ANP optimize_mask_cifar.py: mask SGD lr 0.2, momentum 0.9',
     pruneBy: 'ANP prune_neuron_cifar.py: pruning by threshold (default) or by number',
@@ -222,7 +226,15 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
   async run(ctx) {
     const clean = requireClean(ctx, 'ANP');
     const o = ctx.options;
-    const settings: MaskSettings = { iterations: o.iterations, batchSize: o.batchSize, eps: o.eps, steps: o.steps, alpha: o.alpha, maskLr: o.maskLr };
+    const settings: MaskSettings = {
+      iterations: o.iterations,
+      batchSize: o.batchSize,
+      eps: o.eps,
+      steps: o.steps,
+      projectPerturbation: o.projectPerturbation,
+      alpha: o.alpha,
+      maskLr: o.maskLr,
+    };
     const key = { kind: 'anp-masks', model: weightsHash(ctx.model), data: dataHash(clean), settings, augment: ctx.augment, seed: ctx.seed };
     const started = Date.now();
     const cached = ctx.cache.get('defenses', key);

@@ -3,4 +3,5 @@ export * from './registry';
 export * from './clean-set';
 export * from './pbe';
 export * from './pbe-analysis';
+export * from './pgd-budget-rule';
 export * from './baselines';

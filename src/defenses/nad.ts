@@ -28,6 +28,12 @@ export type NadOptions = {
   beta: number;
   /** explicit terms, 'name:β,…' (e.g. BackdoorBench's 'layer2:500,layer3:1000,layer4:1000'); empty = the deepest activation with β */
   layers: string;
+  /**
+   * 'β,…': one term per value on the model's last named activations, deepest last, whatever the
+   * architecture calls them ('500,1000,1000': PreAct-ResNet18's layer2–4, smallcnn's conv3–5);
+   * empty = `layers`, or `beta` on the deepest
+   */
+  betas: string;
 };
 
 export interface NadLog {
@@ -41,9 +47,25 @@ export interface NadLog {
   attentionLoss: number[];
 }
 
-/** The distilled layers: explicit ones, or NAD's default of the deepest named activation. */
-export function nadTerms(model: Model, o: Pick<NadOptions, 'p' | 'beta' | 'layers'>): AttentionTerm[] {
+function parseBetas(betas: string): number[] {
+  const values = betas.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (values.some((b) => !Number.isFinite(b))) throw new Error(`nad.betas: expected 'β,…' (numbers), got '${betas}'`);
+  return values;
+}
+
+/** The distilled layers: explicit ones, the last few with their βs, or NAD's default of the deepest named activation. */
+export function nadTerms(model: Model, o: Pick<NadOptions, 'p' | 'beta' | 'layers' | 'betas'>): AttentionTerm[] {
   const names = model.activationNames;
+  if (o.layers.trim() && o.betas.trim()) throw new Error(`nad: give layers ('${o.layers}') or betas ('${o.betas}'), not both`);
+  if (o.betas.trim()) {
+    const betas = parseBetas(o.betas);
+    if (betas.length > names.length) throw new Error(`nad.betas: ${betas.length} values, but ${model.config.arch} has ${names.length} named activations (${names.join(', ')})`);
+    const last = names.slice(names.length - betas.length);
+    return last.map((layer, i) => {
+      if (!(betas[i] >= 0)) throw new Error(`nad: β of '${layer}' must be ≥ 0, got ${betas[i]}`);
+      return { layer, p: o.p, beta: betas[i] };
+    });
+  }
   const terms = o.layers.trim()
     ? o.layers.split(',').map((part) => {
         const [layer, beta, ...rest] = part.split(':').map((v) => v.trim());
@@ -101,6 +123,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     p: 2,
     beta: 5000,
     layers: '',
+    betas: '',
   },
   provenance: {
     teacherEpochs: 'NAD README: the teacher is the backdoored model fine-tuned on the 5% clean data "for 5~10 epochs"; BackdoorBench te_epochs 10',
@@ -116,9 +139,14 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     p: 'NAD config.py: p = 2 (at.py, attention transfer)',
     beta: 'NAD config.py: beta3 = 5000 on the last group, beta1 = beta2 = 0',
     layers: "NAD config.py: the last group only; BackdoorBench uses 'layer2:500,layer3:1000,layer4:1000' on PreAct-ResNet18",
+    betas: "NAD config.py: unused (β on the last group only); BackdoorBench config/defense/nad: '500,1000,1000' on the last three groups",
   },
   profiles: {
-    cpu: { options: {}, provenance: 'the authors\' schedule, 30 short epochs on 1,000 images: about 8 core-minutes (README, "Baseline defenses")' },
+    cpu: {
+      options: { lr: 0.01, betas: '500,1000,1000' },
+      provenance:
+        "BackdoorBench config/defense/nad: student lr 0.01 and β 500/1000/1000 on the last three layer groups (smallcnn's conv3–conv5); the rest is the authors' schedule (teacher 10, student 20 epochs). The authors' lr 0.1 collapsed smallcnn to one class on every attack (README, \"Baseline defenses\")",
+    },
     smoke: { options: { teacherEpochs: 2, epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
   validate(o) {
@@ -127,6 +155,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     if (!(o.p > 0)) throw new Error(`nad.p: expected a number > 0, got ${o.p}`);
     if (!(o.beta >= 0)) throw new Error(`nad.beta: expected a number ≥ 0, got ${o.beta}`);
     if (!(o.lrDropFactor > 0)) throw new Error(`nad.lrDropFactor: expected a number > 0, got ${o.lrDropFactor}`);
+    if (o.betas.trim()) parseBetas(o.betas);
   },
   async run(ctx) {
     const clean = requireClean(ctx, 'NAD');

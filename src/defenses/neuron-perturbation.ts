@@ -39,12 +39,15 @@ export function resetNoise(s: NeuronState, eps: number, rng: Rng): void {
 }
 
 /**
- * One ascent step on the loss: v ← v + (ε/steps)·sign(∂L/∂v), projected back into [−ε, ε]. The
- * authors' code leaves out the projection (a random start plus one full step can reach 2ε); the
- * paper's problem constrains the perturbation to [−ε, ε], which is what is kept here.
+ * One ascent step on the loss: v ← v + (ε/steps)·sign(∂L/∂v), projected back into [−ε, ε] when
+ * `project`. The authors' code leaves out the projection (a random start plus one full step can
+ * reach 2ε); the paper's problem constrains the perturbation to [−ε, ε].
  */
-export function perturbationStep(noise: tf.Variable<tf.Rank.R1>, grad: tf.Tensor1D, eps: number, steps: number): void {
-  tf.tidy(() => noise.assign(tf.clipByValue(tf.add(noise, tf.mul(tf.sign(grad), eps / steps)), -eps, eps) as tf.Tensor1D));
+export function perturbationStep(noise: tf.Variable<tf.Rank.R1>, grad: tf.Tensor1D, eps: number, steps: number, project: boolean): void {
+  tf.tidy(() => {
+    const stepped = tf.add(noise, tf.mul(tf.sign(grad), eps / steps));
+    noise.assign((project ? tf.clipByValue(stepped, -eps, eps) : stepped) as tf.Tensor1D);
+  });
 }
 
 /** Masks live in [0, 1] (the authors' clip_mask after every step). */

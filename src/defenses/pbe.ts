@@ -21,6 +21,13 @@ export type PbeOptions = {
   epochsLater: number;
   /** epochs with adversarial batches in the first iteration, counted from its first epoch */
   adversarialEpochsFirst: number;
+  /**
+   * The first iteration's Step 2: 'reference-code' has none (every epoch adversarial, as the
+   * authors' code runs step 0); 'algorithm-1' fine-tunes on the clean images of the extra set for
+   * step2EpochsFirst epochs after Step 1, as Algorithm 1 does in every iteration
+   */
+  firstIteration: string;
+  step2EpochsFirst: number;
   /** epochs with adversarial batches in each later iteration */
   adversarialEpochsLater: number;
   /** leading adversarial batches per adversarial epoch in later iterations; 0 = all */
@@ -28,6 +35,12 @@ export type PbeOptions = {
   /** fine-tuning epochs with the clean extra set (setting A), and how many of them are adversarial */
   cleanEpochs: number;
   cleanAdversarialEpochs: number;
+  /**
+   * Setting A's Step 1 as a number of adversarial updates (SGD steps on PGD batches), taken over
+   * as many epochs of the clean extra set as they need and followed by its cleanEpochs −
+   * cleanAdversarialEpochs clean epochs; 0 = every batch of cleanAdversarialEpochs epochs
+   */
+  cleanAdversarialSteps: number;
   /** false: the ablation without step 1 (plain progressive fine-tuning) */
   adversarial: boolean;
   lr: number;
@@ -48,10 +61,13 @@ export const PBE_DEFAULTS: PbeOptions = {
   epochsFirst: 10,
   epochsLater: 10,
   adversarialEpochsFirst: 10,
+  firstIteration: 'reference-code',
+  step2EpochsFirst: 1,
   adversarialEpochsLater: 1,
   adversarialBatchesLater: 31,
   cleanEpochs: 20,
   cleanAdversarialEpochs: 3,
+  cleanAdversarialSteps: 0,
   adversarial: true,
   lr: 0.001,
   momentum: 0.9,
@@ -72,10 +88,14 @@ const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
   epochsFirst: `${REF}: 10 epochs per progressive step`,
   epochsLater: `${REF}: 10 epochs per progressive step`,
   adversarialEpochsFirst: `${REF}: step 0 uses adversarial batches in every epoch`,
+  firstIteration: `${REF}: step 0 has no clean fine-tuning after the adversarial one ('reference-code'); 'algorithm-1' is the paper's Algorithm 1 (§3.3), Step 2 in every iteration`,
+  step2EpochsFirst: "ours, for 'algorithm-1' only: one pass over the extra set's clean images (the paper gives no length for Step 2)",
   adversarialEpochsLater: `${REF}: later steps use adversarial batches in their first epoch only`,
   adversarialBatchesLater: `${REF}: partial adversarial epochs perturb batches 0–30`,
   cleanEpochs: 'reference code aft_main.py: 20 epochs (there on the whole clean training set; here on the 5% clean extra set, as the paper describes)',
   cleanAdversarialEpochs: 'reference code aft_main.py: adversarial batches in epochs 0–2',
+  cleanAdversarialSteps:
+    'reference code aft_main.py counts epochs (0 here: every batch of cleanAdversarialEpochs); its 3 epochs over the whole 50,000-image clean training set at batch 128 are 1,173 updates, where 3 epochs over the 5% extra set are 60',
   adversarial: 'paper (step 1); false is our ablation: progressive fine-tuning without adversarial examples',
   lr: `${REF}: SGD lr 0.001, never decayed (the scheduler is not stepped)`,
   momentum: `${REF}: SGD momentum 0.9`,
@@ -102,7 +122,9 @@ function validatePbe(o: PbeOptions): void {
   int('epochsLater', 1);
   int('cleanEpochs', 1);
   int('batchSize', 1);
-  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'pgdIterations'] as const) int(k, 0);
+  int('step2EpochsFirst', 1);
+  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'cleanAdversarialSteps', 'pgdIterations'] as const) int(k, 0);
+  if (!FIRST_ITERATIONS.includes(o.firstIteration)) throw new Error(`pbe.firstIteration: expected one of ${FIRST_ITERATIONS.join(', ')}, got '${o.firstIteration}'`);
   if (o.adversarialEpochsFirst > o.epochsFirst) throw new Error(`pbe.adversarialEpochsFirst: at most epochsFirst (${o.epochsFirst}), got ${o.adversarialEpochsFirst}`);
   if (o.adversarialEpochsLater > o.epochsLater) throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
   if (o.cleanAdversarialEpochs > o.cleanEpochs) throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
@@ -111,6 +133,8 @@ function validatePbe(o: PbeOptions): void {
   }
   validatePgd(pgdOf(o));
 }
+
+const FIRST_ITERATIONS = ['reference-code', 'algorithm-1'];
 
 export function pgdOf(o: PbeOptions): PgdConfig {
   if (o.pgdNorm !== 'linf' && o.pgdNorm !== 'l2') throw new Error(`pbe.pgdNorm: expected 'linf' or 'l2', got '${o.pgdNorm}'`);
@@ -130,6 +154,25 @@ interface Stage {
   adversarialEpochs: number;
   /** leading adversarial batches per adversarial epoch; null = all */
   adversarialBatches: number | null;
+  /** when present, only the first adversarialSteps batches of the stage, counted across epochs, are adversarial */
+  adversarialSteps?: number;
+}
+
+/** The first iteration of setting B: Step 1 over all of its epochs, then Step 2 only under Algorithm 1. */
+function firstStage(o: PbeOptions): Stage {
+  const step2 = o.firstIteration === 'algorithm-1' ? o.step2EpochsFirst : 0;
+  return { epochs: o.epochsFirst + step2, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null };
+}
+
+/**
+ * Setting A: Step 1 as cleanAdversarialEpochs adversarial epochs, or as exactly
+ * cleanAdversarialSteps adversarial updates over the epochs they need; then the clean epochs.
+ */
+function cleanDataStage(o: PbeOptions, extraSize: number): Stage {
+  const cleanEpochs = o.cleanEpochs - o.cleanAdversarialEpochs;
+  if (o.cleanAdversarialSteps === 0) return { epochs: o.cleanEpochs, adversarialEpochs: o.cleanAdversarialEpochs, adversarialBatches: null };
+  const adversarialEpochs = Math.ceil(o.cleanAdversarialSteps / Math.ceil(extraSize / o.batchSize));
+  return { epochs: adversarialEpochs + cleanEpochs, adversarialEpochs, adversarialBatches: null, adversarialSteps: o.cleanAdversarialSteps };
 }
 
 /** Per epoch with adversarial batches: counts[given label][prediction on its adversarial example]. */
@@ -212,8 +255,12 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
     schedule: { kind: 'constant' },
     augment: ctx.augment,
   };
+  const batchesPerEpoch = Math.ceil(extra.shape[0] / o.batchSize);
   const adversarialBatch = (c: BatchContext) =>
-    o.adversarial && c.epoch < stage.adversarialEpochs && (stage.adversarialBatches === null || c.batch < stage.adversarialBatches);
+    o.adversarial &&
+    c.epoch < stage.adversarialEpochs &&
+    (stage.adversarialBatches === null || c.batch < stage.adversarialBatches) &&
+    (stage.adversarialSteps === undefined || c.epoch * batchesPerEpoch + c.batch < stage.adversarialSteps);
   let tally: AdversarialEpochSummary | null = null;
   const prepareBatch = (model: Model, { x, y }: Batch, c: BatchContext): Batch | void => {
     if (!adversarialBatch(c)) return;
@@ -270,14 +317,17 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>) {
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
-  const r = await fineTuneStage(ctx, ctx.model, clean, { epochs: o.cleanEpochs, adversarialEpochs: o.cleanAdversarialEpochs, adversarialBatches: null }, { setting: 'clean-data', stage: 'clean data' }, `${ctx.seed}/pbe-clean`);
+  const r = await fineTuneStage(ctx, ctx.model, clean, cleanDataStage(o, clean.shape[0]), { setting: 'clean-data', stage: 'clean data' }, `${ctx.seed}/pbe-clean`);
   await ctx.measure('iteration 1', r.model);
   const all = Int32Array.from(clean.labels.keys());
   const log: DefenseLogEntry[] = [{ stage: 'iteration 1', message: `fine-tuned on the clean extra set (${clean.shape[0]} images)${r.fromCache ? ' [cached]' : ''}`, seconds: (Date.now() - t0) / 1000 }];
   return { model: r.model, log, intermediate: { setting: 'clean-data' as const, iterations: [iterationOf(0, all, null, r)] } };
 }
 
-/** Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration fine-tuned with steps 1 and 2. */
+/**
+ * Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration
+ * fine-tuned with steps 1 and 2, except the first under the reference code's schedule (firstStage).
+ */
 async function progressive(ctx: DefenseContext<PbeOptions>) {
   const o = ctx.options;
   const train = ctx.data.train!;
@@ -297,7 +347,7 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
       const t0 = Date.now();
       const stage: Stage =
         t === 0
-          ? { epochs: o.epochsFirst, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null }
+          ? firstStage(o)
           : { epochs: o.epochsLater, adversarialEpochs: o.adversarialEpochsLater, adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater };
       const r = await fineTuneStage(ctx, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, { setting: 'progressive', stage: `iteration ${t + 1}` }, `${ctx.seed}/pbe-${t}`);
       if (current !== ctx.model) current.dispose();

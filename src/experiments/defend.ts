@@ -3,6 +3,7 @@ import { runtimeInfo } from '../backend';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet } from '../attacks/backdoor/poison';
 import type { StaticAttack } from '../attacks/backdoor/registry';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import { stampOrderOf } from '../attacks/backdoor/stamping';
 import { trainInfected } from '../attacks/backdoor/run';
 import { configKey } from '../cache';
 import { datasetLocation, loadDataset } from '../data/registry';
@@ -106,9 +107,9 @@ function identify(cfg: DefendConfig) {
   if (cfg.cleanData && def.data === 'train') throw new Error(`${cfg.defense}: works on the training set and takes no clean extra set (drop --clean-data)`);
   const useClean = def.data === 'clean' || (def.data === 'either' && cfg.cleanData);
   // The key names what the run depends on, not how it was asked for: the resolved options, the
-  // attack's options with {} for none, and where the data really is (`pbe defend --path X`,
-  // `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
-  const attack = { ...cfg.attack, options: cfg.attack.options ?? {} };
+  // attack's options with {} for none and its stamp order, and where the data really is (`pbe
+  // defend --path X`, `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
+  const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
   const dataPath = datasetLocation(cfg.profile.dataset, cfg.dataPath);
   return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean, attack, dataPath } } };
 }
@@ -135,79 +136,85 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
   });
 
   // Before the data and the infected model: a finished run needs neither.
-  const cached = cache.get('defenses', key);
-  if (cached) {
+  const restored = async (): Promise<DefendResult | null> => {
+    const cached = cache.get('defenses', key);
+    if (!cached) return null;
     const { report, specs } = await restoreResult<DefendReport>(cached, out);
-    const restored = out.writeReport({ ...report, reportFile: out.reportFile });
-    return { ...restored, specs, fromCache: true };
-  }
-  const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
-  const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
-  let purified: Model | null = null;
-  try {
-    const view = defenderView(infected, cfg.seed);
-    const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
-    let data: DefenderData;
-    if (useClean) {
-      const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
-      const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
-      data = { clean: cleanExtraSet(splits.train, idx, altered) };
-    } else {
-      data = { train: view.data };
-    }
+    return { ...out.writeReport({ ...report, reportFile: out.reportFile }), specs, fromCache: true };
+  };
+  // An identical run elsewhere (another command, another pool worker) is waited for and read.
+  const what = `${cfg.defense} on ${cfg.attack.name} (${cfg.profile.dataset}, ${cfg.profile.profile})`;
+  return (await restored()) ?? (await cache.exclusive('defenses', key, what, async () => (await restored()) ?? (await run())));
 
-    const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
-    const before = { acc: infected.acc, asr: infected.asr };
-    const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
-    opts.onStage?.(stages[0]);
-    const t0 = Date.now();
-    const result = await runDefense(request, {
-      model: infected.model,
-      data,
-      augment: cfg.profile.train.augment,
-      seed: cfg.seed,
-      progress,
-      cache,
-      measure: async (stage, m) => {
-        const s = { stage, ...(await measure(m)) };
-        stages.push(s);
-        opts.onStage?.(s);
-      },
-    });
-    const seconds = (Date.now() - t0) / 1000;
-    purified = result.model;
-    const after = await measure(purified);
-    const analysis = def.analyze?.(result.intermediate, truth) ?? null;
-    const title = `${cfg.defense}${useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
-    const specs: FigureSpecs = { 'acc-asr': stagesSpec(stages, title), ...(analysis?.specs ?? {}) };
-    const figures = await out.writeFigures(specs);
-    const report: DefendReport = {
-      config: cfg,
-      key: out.key,
-      runtime: runtimeInfo(),
-      defense: { name: cfg.defense, options, provenance: optionProvenance(request) },
-      data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
-      stages,
-      before,
-      after,
-      log: result.log,
-      analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
-      seconds,
-      figures,
-      reportFile: out.reportFile,
-    };
-    const model = purified;
-    await cache.put('defenses', key, storedResult(report, specs), {
-      meta: { defense: cfg.defense, attack: cfg.attack.name },
-      keepExisting: true,
-      fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(key) }),
-    });
-    out.writeReport(report);
-    return { ...report, specs, fromCache: false };
-  } finally {
-    purified?.dispose();
-    infected.model.dispose();
-    infected.attack.trigger.dispose();
+  async function run(): Promise<DefendResult> {
+    const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
+    const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
+    let purified: Model | null = null;
+    try {
+      const view = defenderView(infected, cfg.seed);
+      const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
+      let data: DefenderData;
+      if (useClean) {
+        const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
+        const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
+        data = { clean: cleanExtraSet(splits.train, idx, altered) };
+      } else {
+        data = { train: view.data };
+      }
+
+      const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
+      const before = { acc: infected.acc, asr: infected.asr };
+      const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
+      opts.onStage?.(stages[0]);
+      const t0 = Date.now();
+      const result = await runDefense(request, {
+        model: infected.model,
+        data,
+        augment: cfg.profile.train.augment,
+        seed: cfg.seed,
+        progress,
+        cache,
+        measure: async (stage, m) => {
+          const s = { stage, ...(await measure(m)) };
+          stages.push(s);
+          opts.onStage?.(s);
+        },
+      });
+      const seconds = (Date.now() - t0) / 1000;
+      purified = result.model;
+      const after = await measure(purified);
+      const analysis = def.analyze?.(result.intermediate, truth) ?? null;
+      const title = `${cfg.defense}${useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
+      const specs: FigureSpecs = { 'acc-asr': stagesSpec(stages, title), ...(analysis?.specs ?? {}) };
+      const figures = await out.writeFigures(specs);
+      const report: DefendReport = {
+        config: cfg,
+        key: out.key,
+        runtime: runtimeInfo(),
+        defense: { name: cfg.defense, options, provenance: optionProvenance(request) },
+        data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
+        stages,
+        before,
+        after,
+        log: result.log,
+        analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
+        seconds,
+        figures,
+        reportFile: out.reportFile,
+      };
+      const model = purified;
+      await cache.put('defenses', key, storedResult(report, specs), {
+        meta: { defense: cfg.defense, attack: cfg.attack.name },
+        keepExisting: true,
+        fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(key) }),
+      });
+      out.writeReport(report);
+      return { ...report, specs, fromCache: false };
+    } finally {
+      purified?.dispose();
+      infected.model.dispose();
+      infected.attack.trigger.dispose();
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { runtimeInfo } from '../backend';
 import { type PgdConfig } from '../attacks/adversarial/pgd';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import { stampOrderOf } from '../attacks/backdoor/stamping';
 import { trainInfected } from '../attacks/backdoor/run';
 import {
   adversarialExamples,
@@ -27,7 +28,7 @@ import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData, trainBenign } from '../train/run';
 import { trainModels } from './training';
-import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
+import { experimentContext, type ExperimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, type ResultOutput, resultOutput, storedResult } from './output';
 
 export interface ObserveConfig {
   profile: ResolvedProfile;
@@ -47,7 +48,7 @@ export interface ObserveConfig {
 }
 
 export interface ObserveReport extends ReportHeader<ObserveConfig> {
-  models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number }[] };
+  models: { benign: { acc: number }; infected: { target: number; acc: number; asr: number; targetAcc: number | null }[] };
   benign: MatrixSummary;
   infected: MatrixSummary;
   /** target share (l, or y + 1 for all-to-all) of the first infected model's adversarial examples, per true class */
@@ -89,13 +90,24 @@ function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: nu
 export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Promise<ObserveResult> {
   const { cache, progress } = experimentContext(opts);
   // Where the data really is, not how it was asked for: `--path X` and PBE_CIFAR10_PATH=X share one entry.
-  const key = { kind: 'observe', cfg: { ...cfg, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
+  // The stamp order filled in: a notebook that leaves it out asks for what the CLI's default names.
+  const attack = { ...cfg.attack, stamp: stampOrderOf(cfg.attack) };
+  const key = { kind: 'observe', cfg: { ...cfg, attack, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
   const out = resultOutput(cache, { key, folder: 'observe', name: `${cfg.profile.dataset}-${cfg.attack.name}`, outDir: cfg.outDir });
-  const cached = cache.get('observations', key);
-  if (cached) {
+  const restored = async (): Promise<ObserveResult | null> => {
+    const cached = cache.get('observations', key);
+    if (!cached) return null;
     const { report, specs } = await restoreResult<ObserveReport>(cached, out);
     return { ...out.writeReport(report), specs, fromCache: true };
-  }
+  };
+  // An identical observation running elsewhere is waited for and read, not measured again.
+  const what = `the observation of ${cfg.attack.name} on ${cfg.profile.dataset}`;
+  return (await restored()) ?? (await cache.exclusive('observations', key, what, async () => (await restored()) ?? (await measure(cfg, { ...opts, cache, progress }, key, out))));
+}
+
+/** The observation computed: models trained or loaded, then measured in this process; stored and written. */
+async function measure(cfg: ObserveConfig, opts: ObserveOptions & ExperimentContext, key: unknown, out: ResultOutput): Promise<ObserveResult> {
+  const { cache, progress } = opts;
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
 
@@ -171,7 +183,7 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
       runtime: runtimeInfo(),
       models: {
         benign: { acc: benign.record.cleanAccuracy },
-        infected: infected.map((m, i) => ({ target: requests[i].target, acc: m.acc, asr: m.asr })),
+        infected: infected.map((m, i) => ({ target: requests[i].target, acc: m.acc, asr: m.asr, targetAcc: m.targetAcc })),
       },
       benign: summarizeMatrix(bm),
       infected: summarizeMatrix(im),

@@ -1,27 +1,13 @@
+import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import { renderSvg, VEGA_LITE_MIME, type VegaLiteSpec } from '../plots/vega';
+import { escapeHtml, kernelDisplay, type MimeBundle } from './output';
 
-/** One rich output: MIME type → content, as Jupyter's display_data carries it. */
-export type MimeBundle = Record<string, unknown>;
-
-type WriteDisplayData = (msg: { data: MimeBundle; metadata: object; transient: object }, update: boolean) => void;
-
-/**
- * tslab's public `display` sends one MIME type per output; a figure needs several (Vega-Lite for
- * JupyterLab, SVG for viewers without Vega, text for terminals) in one output, which only tslab's
- * internal writer can send. Null outside a running tslab kernel.
- */
-function tslabWriter(): WriteDisplayData | null {
-  try {
-    return (require('tslab/dist/jupyter') as { lastWriteDisplayData: WriteDisplayData | null }).lastWriteDisplayData;
-  } catch {
-    return null;
-  }
-}
+export { escapeHtml, type MimeBundle } from './output';
 
 /** Sends the bundle to the notebook; outside a kernel (a script, a test) prints its text/plain. */
 export function displayBundle(bundle: MimeBundle): void {
-  const write = tslabWriter();
+  const write = kernelDisplay();
   if (write) write({ data: bundle, metadata: {}, transient: {} }, false);
   else process.stdout.write(`${String(bundle['text/plain'] ?? '')}\n`);
 }
@@ -43,10 +29,36 @@ export async function showFigure(spec: VegaLiteSpec): Promise<void> {
   displayBundle(await figureBundle(spec));
 }
 
+export interface TableFormat {
+  /** columns of shares in [0, 1], shown as percentages (0.8778 → 87.8%) */
+  percent?: readonly string[];
+}
+
+/** Where a value does not apply (null or undefined in the frame). */
+export const NOT_APPLICABLE = '—';
+
+/**
+ * The frame as people read it: shares as percentages and an em dash where a value does not apply;
+ * the columns that held numbers stay right-aligned.
+ */
+function readable(table: ColumnTable, format: TableFormat): { table: ColumnTable; align: Record<string, 'r'> } {
+  const percent = new Set(format.percent ?? []);
+  for (const name of percent) if (!table.columnNames().includes(name)) throw new Error(`table format: no column '${name}' to show as a percentage (columns: ${table.columnNames().join(', ')})`);
+  const columns: Record<string, unknown[]> = {};
+  const align: Record<string, 'r'> = {};
+  for (const name of table.columnNames()) {
+    const values = Array.from(table.array(name) as ArrayLike<unknown>);
+    if (values.some((v) => typeof v === 'number')) align[name] = 'r';
+    columns[name] = values.map((v) => (v == null ? NOT_APPLICABLE : percent.has(name) && typeof v === 'number' ? pct(v) : v));
+  }
+  return { table: aq.table(columns), align };
+}
+
 /** A data frame's outputs: HTML for notebooks, Markdown and plain text for the rest. */
-export function tableBundle(table: ColumnTable, caption?: string): MimeBundle {
-  const html = table.toHTML({ limit: Infinity });
-  const markdown = table.toMarkdown({ limit: Infinity });
+export function tableBundle(frame: ColumnTable, caption?: string, format: TableFormat = {}): MimeBundle {
+  const { table, align } = readable(frame, format);
+  const html = table.toHTML({ limit: Infinity, align });
+  const markdown = table.toMarkdown({ limit: Infinity, align });
   return {
     'text/html': caption ? `<p><b>${escapeHtml(caption)}</b></p>${html}` : html,
     'text/markdown': caption ? `**${caption}**\n\n${markdown}` : markdown,
@@ -55,17 +67,13 @@ export function tableBundle(table: ColumnTable, caption?: string): MimeBundle {
 }
 
 /** Displays a data frame (arquero) as a table. */
-export function showTable(table: ColumnTable, caption?: string): void {
-  displayBundle(tableBundle(table, caption));
+export function showTable(table: ColumnTable, caption?: string, format: TableFormat = {}): void {
+  displayBundle(tableBundle(table, caption, format));
 }
 
 /** Displays a paragraph of Markdown: the reading of a result under its figure or table. */
 export function showReading(markdown: string): void {
   displayBundle({ 'text/markdown': markdown, 'text/plain': markdown });
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
 /** A share as a percentage with one decimal, e.g. 0.4123 → "41.2%". */

@@ -51,6 +51,8 @@ export interface TrainJob {
   testSet: Dataset;
   /** measured after every epoch; default: clean accuracy on `testSet` */
   evaluate?: (model: Model) => EpochMetrics | Promise<EpochMetrics>;
+  /** changes each augmented batch before the step (stamping a trigger after augmentation); `spec` must say what it does */
+  prepareBatch?: TrainOptions['prepareBatch'];
   profile: ResolvedProfile;
   seed: Seed;
   label?: string;
@@ -77,15 +79,18 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
   const model = createModel(job.modelConfig, `${String(job.seed)}/init`);
   try {
-    const entry = cache.get('models', key);
-    if (entry) return { model, record: await loadEntry<TrainRecord>(entry, model), fromCache: true };
-    return await inRun(cache, key, async (runDir) => {
+    const cached = async () => {
+      const entry = cache.get('models', key);
+      return entry ? { model, record: await loadEntry<TrainRecord>(entry, model), fromCache: true } : null;
+    };
+    return (await cached()) ?? (await inRun(cache, key, job.label ?? 'a model', cached, async (runDir) => {
       const result = await train(model, job.trainSet, job.profile.train, {
         seed: job.seed,
         checkpointDir: runDir,
         progress: job.progress,
         label: job.label,
         evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
+        ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
       });
       const record: TrainRecord = {
         key: configKey(key),
@@ -98,7 +103,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
       };
       await storeEntry(cache, key, model, record);
       return { model, record, fromCache: false };
-    });
+    }));
   } catch (e) {
     model.dispose();
     throw e;
@@ -125,13 +130,23 @@ async function storeEntry(cache: Cache, key: object, model: Model, record: { key
 }
 
 /**
- * Runs `work` holding the run folder of `key` (its per-epoch checkpoints); the folder is removed
- * once the result is finished (and so stored).
+ * Runs `work` holding the run folder of `key` (its per-epoch checkpoints), or returns what
+ * `cached` finds once the claim is had: another process may have finished it while this one
+ * waited. The folder is removed once the result is finished (and so stored).
  */
-async function inRun<T>(cache: Cache, key: object, work: (runDir: string) => Promise<T>, finished: (out: T) => boolean = () => true): Promise<T> {
+async function inRun<T>(
+  cache: Cache,
+  key: object,
+  what: string,
+  cached: () => Promise<T | null>,
+  work: (runDir: string) => Promise<T>,
+  finished: (out: T) => boolean = () => true,
+): Promise<T> {
   const runDir = path.join(cache.root, 'runs', configKey(key));
-  const run = claimRun(runDir);
+  const run = await claimRun(runDir, { what });
   try {
+    const done = await cached();
+    if (done) return done;
     const out = await work(runDir);
     if (finished(out)) fs.rmSync(runDir, { recursive: true, force: true });
     return out;
@@ -190,9 +205,11 @@ export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
   const key = { kind: 'fine-tuned-model', spec: job.spec, from, data: dataHash(job.trainSet), train: job.train, seed: job.seed };
   const model = job.from.clone();
   try {
-    const entry = cache.get('models', key);
-    if (entry) return { model, record: await loadEntry<FineTuneRecord>(entry, model), fromCache: true, complete: true };
-    return await inRun(cache, key, async (runDir) => {
+    const cached = async () => {
+      const entry = cache.get('models', key);
+      return entry ? { model, record: await loadEntry<FineTuneRecord>(entry, model), fromCache: true, complete: true } : null;
+    };
+    return (await cached()) ?? (await inRun(cache, key, job.label ?? 'a fine-tune', cached, async (runDir) => {
       const result = await train(model, job.trainSet, job.train, {
         ...job.hooks,
         hooksKey: job.spec,
@@ -213,7 +230,7 @@ export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
       };
       if (result.complete) await storeEntry(cache, key, model, record);
       return { model, record, fromCache: false, complete: result.complete };
-    }, (out) => out.complete);
+    }, (out) => out.complete));
   } catch (e) {
     model.dispose();
     throw e;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { attackSuccessRate, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
+import { attackSuccessRate, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { type AttackConfig, buildAttack, type StaticAttack } from '../../src/attacks/backdoor/registry';
 import { makeBatch } from '../../src/data/augment';
 import { type Dataset, imageSize } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
+import type { Model } from '../../src/models/model';
 import { Rng } from '../../src/rng';
 import { useBackend } from '../helpers/backend';
 
@@ -99,6 +100,18 @@ describe('poisoning, triggered test sets and ASR', function () {
     assert.equal(capped.poisonedIndices.length, 30);
   });
 
+  it('SIG targetShare caps the poisoned share of the target class, leaving the rest of the class clean', () => {
+    // 30 images of class 3; a 10% ratio asks for 30, half the class is 15.
+    const { data, poisonedIndices } = poisonTrainingSet(mnist.train, attack('sig', 'all2one', { targetShare: 0.5 }, 3), { ratio: 0.1, rng: new Rng(1) });
+    assert.equal(poisonedIndices.length, 15);
+    assert.ok(poisonedIndices.every((i) => mnist.train.labels[i] === 3));
+    const cleanOfClass = Array.from(mnist.train.labels.keys()).filter((i) => mnist.train.labels[i] === 3 && !poisonedIndices.includes(i));
+    assert.equal(cleanOfClass.length, 15);
+    assert.deepEqual(differences(mnist.train, data).pixels, Array.from(poisonedIndices));
+    // A ratio smaller than the share still decides: 2% of 300 is 6 images.
+    assert.equal(poisonTrainingSet(mnist.train, attack('sig', 'all2one', { targetShare: 0.5 }, 3), { ratio: 0.02, rng: new Rng(1) }).poisonedIndices.length, 6);
+  });
+
   it('SIG with cleanLabel false relabels like a dirty-label attack', () => {
     const { data, poisonedIndices } = poisonTrainingSet(mnist.train, attack('sig', 'all2one', { cleanLabel: false }), { ratio: 0.1, rng: new Rng(1) });
     assert.ok(poisonedIndices.every((i) => mnist.train.labels[i] !== 0 && data.labels[i] === 0));
@@ -153,5 +166,21 @@ describe('poisoning, triggered test sets and ASR', function () {
     for (let i = 0; i < predicted.length; i += 4) predicted[i] = 1;
     assert.equal(attackSuccessRate(predicted, t), (predicted.length - Math.ceil(predicted.length / 4)) / predicted.length);
     assert.throws(() => attackSuccessRate(predicted.subarray(1), t), /predictions for \d+ triggered images/);
+  });
+
+  it('evaluateBackdoor: the target class accuracy counts the target class only, all-to-one only', async () => {
+    // A model that says "1" for every image: right on class 1's images only.
+    const alwaysOne = { predict: (x: tf.Tensor4D) => tf.tidy(() => tf.cast(tf.oneHot(tf.fill([x.shape[0]], 1, 'int32') as tf.Tensor1D, K), 'float32') as tf.Tensor2D) } as unknown as Model;
+    const ones = mnist.test.labels.filter((y) => y === 1).length;
+    for (const [target, targetAcc] of [[1, 1], [4, 0]] as const) {
+      const a = attack('badnets', 'all2one', {}, target);
+      const r = await evaluateBackdoor(alwaysOne, mnist.test, triggeredTestSet(mnist.test, a), a.rule);
+      assert.equal(r.acc, ones / mnist.test.labels.length);
+      assert.equal(r.targetAcc, targetAcc);
+      assert.equal(r.asr, target === 1 ? 1 : 0);
+    }
+    const all2all = attack('badnets', 'all2all');
+    assert.equal((await evaluateBackdoor(alwaysOne, mnist.test, triggeredTestSet(mnist.test, all2all), all2all.rule)).targetAcc, null);
+    assert.equal((await evaluateBackdoor(alwaysOne, mnist.test, triggeredTestSet(mnist.test, all2all))).targetAcc, null);
   });
 });

@@ -47,7 +47,7 @@ describe('attack registry', function () {
     assert.ok(a.applyCross);
     assert.deepEqual(JSON.parse(JSON.stringify(a.config)), a.config);
     assert.deepEqual(resolveAttackConfig(a.config), a.config);
-    assert.deepEqual(buildAttack(base('sig')).config.options, { delta: 20 / 255, frequency: 6, cleanLabel: true });
+    assert.deepEqual(buildAttack(base('sig')).config.options, { delta: 20 / 255, frequency: 6, cleanLabel: true, targetShare: 1 });
     assert.equal(buildAttack(base('sig')).cleanLabel, true);
     assert.equal(buildAttack(base('blend')).config.options.alpha, 0.2);
     assert.equal(buildAttack(base('wanet', { options: { crossRatio: 0 } })).applyCross, undefined);
@@ -63,6 +63,10 @@ describe('attack registry', function () {
     assert.throws(() => buildAttack(base('blend', { options: { alpha: '0.1' } })), /blend\.alpha: expected a number, got "0\.1"/);
     assert.throws(() => buildAttack(base('badnets', { inputShape: [28, 28] as unknown as [number, number, number] })), /badnets: input shape must be three positive integers/);
     assert.throws(() => buildAttack(base('sig', { rule: { mode: 'all2all', target: 0, numClasses: 10 } })), /sig\.cleanLabel: .* needs mode 'all2one'/);
+    for (const targetShare of [0, 1.5, -0.2]) {
+      assert.throws(() => buildAttack(base('sig', { options: { targetShare } })), /sig\.targetShare: expected a number in \(0, 1\], got/);
+    }
+    assert.throws(() => buildAttack(base('sig', { options: { cleanLabel: false, targetShare: 0.5 } })), /sig\.targetShare: applies to the clean-label attack only/);
     assert.throws(() => registerAttack('badnets', attackDefinition('badnets')), /already registered/);
   });
 

@@ -18,7 +18,7 @@ describe('pbe usage and errors', () => {
     const { status, text } = await captured(() => main(['observe', '--help']));
     assert.equal(status, 0);
     assert.match(text, /--profile <name> .*\(choices: "smoke", "cpu", "paper",\s+default: "cpu"\)/s);
-    assert.match(text, /--norm <name> .*default: "linf"/s);
+    assert.match(text, /--norm <name>\s+PGD norm \(default linf\)/s);
     assert.equal(text.match(/--dataset </g)?.length, 1);
   });
 
@@ -30,6 +30,7 @@ describe('pbe usage and errors', () => {
       [['train', '--dataset', 'mnist', '--seed', '1,x'], /^pbe train: --seed expects integers ≥ 0 separated by commas, got '1,x'/],
       [['train', '--dataset', 'mnist', '--frobnicate'], /^pbe train: unknown option '--frobnicate'/],
       [['observe', '--dataset', 'mnist', '--attack', 'blend', '--option', 'alpha'], /^pbe observe: --option expects key=value, got 'alpha'/],
+      [['attack', '--dataset', 'mnist', '--attack', 'blend', '--stamp', 'sideways'], /^pbe attack: unknown --stamp 'sideways'; expected one of after-augment, before-augment/],
       [['data', 'mnist', 'extra'], /^pbe data: unexpected argument 'extra'/],
       [['data'], /^pbe data: missing dataset; expected one of/],
       [['theorem1', '--lr', '-1'], /^pbe theorem1: --lr expects a number ≥ 0, got '-1'/],

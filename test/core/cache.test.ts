@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,4 +87,59 @@ describe('Cache', () => {
     await assert.rejects(cache.put('thing', {}, { '../evil': 'x' }), /invalid entry file name/);
     assert.throws(() => cache.entryDir('../up', {}), /invalid kind/);
   });
+
+  it('treats an entry whose manifest records another configuration than its key as corrupt', async () => {
+    const a = await cache.put('thing', { n: 5 }, { 'a.txt': 'five' });
+    const b = cache.entryDir('thing', { n: 6 });
+    fs.cpSync(a.dir, b, { recursive: true });
+    const said = captureStderr(() => assert.equal(cache.get('thing', { n: 6 }), null));
+    assert.match(said, /discarding .*manifest\.json records a configuration whose key is \w+, not the folder's \w+/);
+    assert.ok(!fs.existsSync(b));
+    assert.equal(cache.get('thing', { n: 5 })?.read('a.txt').toString(), 'five');
+  });
+
+  it("removes the staging and trash folders of dead processes on the next write, and keeps a live process's", async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const parent = path.join(root, 'thing');
+    const orphan = path.join(parent, `.staging-abc-${dead}-0123abcd`);
+    const trash = path.join(parent, `.trash-abc-${dead}-4567cdef`);
+    const live = path.join(parent, `.staging-abc-${process.pid}-89abcdef`);
+    for (const d of [orphan, trash, live]) fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+    await cache.put('thing', { n: 7 }, { 'a.txt': 'x' });
+    assert.ok(!fs.existsSync(orphan) && !fs.existsSync(trash));
+    assert.ok(fs.existsSync(live));
+  });
+
+  it('runs identical exclusive work one at a time, the second finding the first one\'s entry', async () => {
+    const order: string[] = [];
+    const work = (who: string) => async () => {
+      const hit = cache.get('thing', { n: 8 });
+      order.push(`${who} ${hit ? 'read' : 'computed'}`);
+      if (!hit) {
+        await new Promise((r) => setTimeout(r, 50));
+        await cache.put('thing', { n: 8 }, { 'a.txt': who });
+      }
+    };
+    const saved = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    try {
+      await Promise.all([cache.exclusive('thing', { n: 8 }, 'n 8', work('first')), cache.exclusive('thing', { n: 8 }, 'n 8', work('second'))]);
+    } finally {
+      process.stderr.write = saved;
+    }
+    assert.deepEqual(order, ['first computed', 'second read']);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'locks')), []);
+  });
 });
+
+function captureStderr(f: () => void): string {
+  const saved = process.stderr.write;
+  let text = '';
+  process.stderr.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stderr.write;
+  try {
+    f();
+  } finally {
+    process.stderr.write = saved;
+  }
+  return text;
+}

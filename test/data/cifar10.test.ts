@@ -95,6 +95,19 @@ describe('data/cifar10', () => {
     await assert.rejects(loadCifar10({ path: dir, cache, limitPerClass: 0 }), /limitPerClass must be a positive integer/);
   });
 
+  it('refuses a copy that lost whole records: a data batch cut at a record boundary, a short test batch beside official data batches', async () => {
+    const dir = writeCifarFolder(tmp.dir);
+    fs.writeFileSync(path.join(dir, 'data_batch_5.bin'), cifarBatch(5, CIFAR_RECORDS.train - 1));
+    await assert.rejects(loadCifar10({ path: dir, cache }), (e: Error) => {
+      assert.match(e.message, /the data batches hold 4 \(data_batch_1\.bin\), 4 \(data_batch_2\.bin\), 4 \(data_batch_3\.bin\), 4 \(data_batch_4\.bin\), 3 \(data_batch_5\.bin\) records; the official ones hold 10,000 each/);
+      return true;
+    });
+    // Official-sized data batches, as sparse files: the sizes are refused before any byte is read.
+    for (let b = 1; b <= 5; b++) fs.truncateSync(path.join(dir, `data_batch_${b}.bin`), 10_000 * 3073);
+    fs.truncateSync(path.join(dir, 'test_batch.bin'), 9_000 * 3073);
+    await assert.rejects(loadCifar10({ path: dir, cache }), /test_batch\.bin holds 9,000 records; the official one, like the data batches here, holds 10,000/);
+  });
+
   it('names the file when a batch has a bad size, a bad label, or is missing', async () => {
     const dir = writeCifarFolder(tmp.dir);
     const batch3 = path.join(dir, 'data_batch_3.bin');
@@ -103,7 +116,7 @@ describe('data/cifar10', () => {
       assert.match(e.message, /data_batch_3\.bin: 3173 bytes is not a multiple of the 3073-byte CIFAR-10 record/);
       return true;
     });
-    const bad = cifarBatch(3, 2);
+    const bad = cifarBatch(3, CIFAR_RECORDS.train);
     bad[3073] = 10;
     fs.writeFileSync(batch3, bad);
     await assert.rejects(loadCifar10({ path: dir, cache }), /data_batch_3\.bin: record 1 has label byte 10, expected 0–9/);

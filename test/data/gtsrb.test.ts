@@ -3,8 +3,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Cache } from '../../src/cache';
 import { classCounts, type Dataset } from '../../src/data/dataset';
-import { GTSRB_CLASSES, loadGtsrb, scanGtsrb } from '../../src/data/gtsrb';
-import { BORDER, GTSRB_TEST, GTSRB_TRAIN, classColor, gtsrbCsv, makeTempDir, writeGtsrb } from './fixtures';
+import { GTSRB_CLASSES, loadGtsrb, scaledRoi, scanGtsrb } from '../../src/data/gtsrb';
+import { encodePpm, parsePpm } from '../../src/image/ppm';
+import { resizeBilinear } from '../../src/image/resize';
+import { BORDER, GTSRB_TEST, GTSRB_TRAIN, classColor, gtsrbCsv, gtsrbPpm, makeTempDir, writeGtsrb } from './fixtures';
+
+/** What `fn` writes to stderr. */
+async function stderrOf(fn: () => Promise<void>): Promise<string> {
+  const saved = process.stderr.write;
+  let text = '';
+  process.stderr.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stderr.write;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = saved;
+  }
+  return text;
+}
 
 function pixel(ds: Dataset, n: number, x: number, y: number): number[] {
   const [, h, w, c] = ds.shape;
@@ -118,10 +133,23 @@ describe('data/gtsrb', () => {
       await assert.rejects(load(), /00000_00001\.ppm: broken PPM header: height is 'forty'/);
     });
 
-    it('PPM size disagreeing with the CSV', async () => {
-      const csv = path.join(classDir('00002'), 'GT-00002.csv');
-      fs.writeFileSync(csv, gtsrbCsv(GTSRB_TRAIN['00002'].map((s) => ({ ...s, width: 30 }))));
-      await assert.rejects(load(), /00000_00000\.ppm: PPM is 29×30, but .*GT-00002\.csv:2 says 30×30/);
+    it('every bad row, missing image and unlisted image at once: counts and the first few', async () => {
+      const csv = path.join(classDir('00000'), 'GT-00000.csv');
+      const rows = GTSRB_TRAIN['00000'].map((sp, k) => ({ ...sp, classId: 43 + k }));
+      fs.writeFileSync(csv, gtsrbCsv(rows));
+      fs.rmSync(path.join(classDir('00001'), '00000_00001.ppm'));
+      fs.writeFileSync(path.join(classDir('00002'), 'stray.ppm'), gtsrbPpm(GTSRB_TRAIN['00002'][0]));
+      await assert.rejects(load(), (e: Error) => {
+        assert.match(e.message, /3 CSV row\(s\) that cannot be read: .*GT-00000\.csv:2: ClassId 43 is outside 0–42; .*GT-00000\.csv:3: ClassId 44 .*GT-00000\.csv:4: ClassId 45/);
+        assert.match(e.message, /1 CSV row\(s\) without their image: .*GT-00001\.csv:3/);
+        assert.match(e.message, /1 image\(s\) listed in no GT-\*\.csv .*stray\.ppm/);
+        return true;
+      });
+    });
+
+    it('broken images are counted and the first few named, after all were tried', async () => {
+      for (const c of ['00000', '00001']) fs.writeFileSync(path.join(classDir(c), '00000_00000.ppm'), 'P6\n45 forty\n255\n');
+      await assert.rejects(load(), /gtsrb train: 2 of 6 image\(s\) could not be decoded: .*00000[/\\]00000_00000\.ppm: broken PPM header.*00001[/\\]00000_00000\.ppm: broken PPM header/);
     });
 
     it('image listed but absent', async () => {
@@ -173,6 +201,55 @@ describe('data/gtsrb', () => {
     for (let n = 0; n < test.shape[0]; n++) assert.deepEqual(pixel(test, n, 16, 16), classColor(test.labels[n]));
     const scan = scanGtsrb(renamed);
     assert.deepEqual([scan.missing, scan.unlisted], [[], []]);
+  });
+
+  describe('a resized copy: every image 32×32, the CSVs keeping the original Width, Height and ROI', () => {
+    /** Replaces every image of the official-layout fixture by a bilinear 32×32 resize of it, as such copies are made. */
+    function resizeCopy(side: number): number {
+      let n = 0;
+      for (const file of fs.readdirSync(root, { recursive: true }) as string[]) {
+        if (!file.endsWith('.ppm')) continue;
+        const full = path.join(root, file);
+        fs.writeFileSync(full, encodePpm(resizeBilinear(parsePpm(fs.readFileSync(full), full), side, side)));
+        n++;
+      }
+      return n;
+    }
+    const borderShare = (ds: Dataset) => {
+      let near = 0;
+      for (let i = 0; i < ds.images.length; i += 3) if (BORDER.every((v, c) => Math.abs(ds.images[i + c] - v) <= 30)) near++;
+      return near / (ds.images.length / 3);
+    };
+
+    it('loads with the right class counts, ROI cropping off and on, and says once that it is resized', async () => {
+      const original = await load({ cache: new Cache(path.join(tmp.dir, 'cache-original')) });
+      assert.equal(resizeCopy(32), 9);
+      const trainIds = Object.values(GTSRB_TRAIN).flat().map((sp) => sp.classId);
+      for (const cropRoi of [false, true]) {
+        const said = await stderrOf(async () => {
+          const { train, test } = await load({ cropRoi });
+          assert.deepEqual(Array.from(train.labels), trainIds);
+          assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((sp) => sp.classId));
+          assert.deepEqual(classCounts(train), classCounts(original.train));
+          assert.equal(classCounts(train)[14], 3);
+          assert.deepEqual(train.shape, [6, 32, 32, 3]);
+          // The ROI scaled to each 32×32 image leaves (almost) no border; without cropping about half the pixels are border.
+          if (cropRoi) assert.ok(borderShare(train) < 0.05, `border share ${borderShare(train)}`);
+          else assert.ok(borderShare(train) > 0.3, `border share ${borderShare(train)}`);
+          for (let n = 0; n < train.shape[0]; n++) assert.deepEqual(pixel(train, n, 16, 16), classColor(train.labels[n]));
+        });
+        const lines = said.split('\n').filter((l) => l.includes('resized'));
+        assert.equal(lines.length, 1, said);
+        assert.match(lines[0], /^gtsrb: .* is a resized copy: 9 of 9 images differ from the Width and Height of their GT-\*\.csv row \(e\.g\. 32×32 for 40×36 at .*GT-00000\.csv:2\)/);
+        assert.match(lines[0], cropRoi ? /each ROI is scaled to its image/ : /the stored size does not matter without ROI cropping/);
+      }
+    });
+
+    it('scales an ROI to the image size, keeping it at least one pixel', () => {
+      assert.deepEqual(scaledRoi({ width: 40, height: 36, roi: [5, 5, 35, 31] }, 32, 32), [4, 4, 28, 28]);
+      assert.deepEqual(scaledRoi({ width: 40, height: 36, roi: [5, 5, 35, 31] }, 40, 36), [5, 5, 35, 31]);
+      assert.deepEqual(scaledRoi({ width: 100, height: 100, roi: [50, 50, 51, 51] }, 10, 10), [5, 5, 6, 6]);
+    });
   });
 
   it('has the 43 standard class names', () => {

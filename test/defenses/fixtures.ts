@@ -51,6 +51,7 @@ export function badnetsMnist(): Promise<BadNetsFixture> {
   return fixture;
 }
 
-export function backdoorMetrics(model: Model, f: BadNetsFixture): Promise<{ acc: number; asr: number }> {
-  return evaluateBackdoor(model, f.test, f.triggered);
+export async function backdoorMetrics(model: Model, f: BadNetsFixture): Promise<{ acc: number; asr: number }> {
+  const { acc, asr } = await evaluateBackdoor(model, f.test, f.triggered);
+  return { acc, asr };
 }

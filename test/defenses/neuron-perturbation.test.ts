@@ -38,9 +38,14 @@ describe('ANP neuron perturbation and masks', () => {
 
     s.noiseScale.assign(tf.tensor1d([0, 0.3, -0.3, 0.1]));
     const grad = tf.tensor1d([2, 5, -1, 0]);
-    perturbationStep(s.noiseScale, grad, 0.4, 2);
+    perturbationStep(s.noiseScale, grad, 0.4, 2, true);
     const got = s.noiseScale.dataSync();
     [0.2, 0.4, -0.4, 0.1].forEach((e, i) => assert.ok(Math.abs(got[i] - e) < 1e-6, `${i}: ${got[i]} vs ${e}`));
+    // Unprojected, as the authors' code: the step leaves the budget (0.3 + 0.2, −0.3 − 0.2).
+    s.noiseScale.assign(tf.tensor1d([0, 0.3, -0.3, 0.1]));
+    perturbationStep(s.noiseScale, grad, 0.4, 2, false);
+    const free = s.noiseScale.dataSync();
+    [0.2, 0.5, -0.5, 0.1].forEach((e, i) => assert.ok(Math.abs(free[i] - e) < 1e-6, `unprojected ${i}: ${free[i]} vs ${e}`));
     s.mask.assign(tf.tensor1d([-0.2, 0.5, 1.3, 1]));
     clipMask(s.mask);
     assert.deepEqual(Array.from(s.mask.dataSync()), [0, 0.5, 1, 1]);

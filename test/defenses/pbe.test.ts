@@ -35,7 +35,7 @@ registerDefense<{ unused: number }, null>('test-spy', {
   provenance: { unused: 'test' },
   async run(ctx) {
     spied = ctx;
-    measured = ctx.measure('looked', ctx.model);
+    measured = await ctx.measure('looked', ctx.model);
     return { model: ctx.model.clone(), log: [], intermediate: null };
   },
 });
@@ -130,6 +130,27 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     again.model.dispose();
   });
 
+  it("schedule options: 'algorithm-1' adds Step 2 to the first iteration; cleanAdversarialSteps makes exactly that many adversarial updates", async () => {
+    const adversarialPerEpoch = (r: { intermediate: unknown }) => (r.intermediate as PbeIntermediate).iterations[0].adversarial.map((e) => e?.adversarial ?? null);
+    const extraSize = Math.round(0.1 * truth.trainSize);
+    // Smoke: 2 epochs, both adversarial, every batch (50 + 10 images of the 60-image extra set).
+    const reference = await run({ train: infected.poisoned!.data }, { ...MNIST_PBE, topShares: [] }).result;
+    assert.deepEqual(adversarialPerEpoch(reference), [extraSize, extraSize]);
+    const algorithm1 = await run({ train: infected.poisoned!.data }, { ...MNIST_PBE, topShares: [], firstIteration: 'algorithm-1', step2EpochsFirst: 2 }).result;
+    assert.deepEqual(adversarialPerEpoch(algorithm1), [extraSize, extraSize, null, null]);
+    assert.notEqual(weightsHash(algorithm1.model), weightsHash(reference.model));
+    reference.model.dispose();
+    algorithm1.model.dispose();
+
+    const altered = { poisoned: truth.poisoned, cross: truth.cross };
+    const idx = selectCleanExtra(truth.trainSize, altered, { rng: new Rng(0).fork('clean-extra'), ratio: 0.1 });
+    const clean = cleanExtraSet(splits.train, idx, altered);
+    // 60 images at batch 50: two batches an epoch. Three updates: all of epoch 1, the first (full) batch of epoch 2, then the smoke profile's 3 − 2 clean epochs.
+    const steps = await run({ clean }, { pgdEps: 0.3, cleanAdversarialSteps: 3 }).result;
+    assert.deepEqual(adversarialPerEpoch(steps), [60, 50, null]);
+    steps.model.dispose();
+  });
+
   it('bad options and an empty extra set get clear errors', async () => {
     const bad = (options: Record<string, unknown>) => () => resolveDefenseOptions({ name: 'pbe', options });
     assert.throws(bad({ topShares: [0.2, 0] }), /pbe\.topShares\[1\]: expected a ratio in \(0, 1\], got 0/);
@@ -138,6 +159,9 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.throws(bad({ pgdNorm: 'l3' }), /pbe\.pgdNorm: expected 'linf' or 'l2', got 'l3'/);
     assert.throws(bad({ pgdEps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
     assert.throws(bad({ topShare: [0.2] }), /unknown option 'topShare'/);
+    assert.throws(bad({ firstIteration: 'paper' }), /pbe\.firstIteration: expected one of reference-code, algorithm-1, got 'paper'/);
+    assert.throws(bad({ step2EpochsFirst: 0 }), /pbe\.step2EpochsFirst: expected an integer ≥ 1, got 0/);
+    assert.throws(bad({ cleanAdversarialSteps: 2.5 }), /pbe\.cleanAdversarialSteps: expected an integer ≥ 0, got 2\.5/);
     await assert.rejects(run({ train: infected.poisoned!.data }, { extraRatio: 0.0001 }).result, /pbe: the extra set of iteration 1 is empty \(extraRatio 0\.0001 of 600 images\)/);
   });
 

@@ -23,6 +23,18 @@ describe('notebook helpers', () => {
     assert.match(String(b['text/markdown']), /\|29\|841\|/);
   });
 
+  it('a table shows shares as percentages, an em dash where a value does not apply, and numbers right-aligned', () => {
+    const models = aq.from([
+      { model: 'benign', ACC: 0.877778, ASR: null },
+      { model: 'infected', ACC: 0.8625, ASR: 0.996 },
+    ]);
+    const b = tableBundle(models, 'models', { percent: ['ACC', 'ASR'] });
+    assert.equal(String(b['text/markdown']), '**models**\n\n|model|ACC|ASR|\n|:-|-:|-:|\n|benign|87.8%|—|\n|infected|86.3%|99.6%|\n');
+    assert.match(String(b['text/html']), /<td style="text-align: right;">87\.8%<\/td><td style="text-align: right;">—<\/td>/);
+    assert.ok(!/null|0\.877778/.test(String(b['text/html'])));
+    assert.throws(() => tableBundle(models, 'models', { percent: ['acc'] }), /no column 'acc' to show as a percentage \(columns: model, ACC, ASR\)/);
+  });
+
   it('embeddingSummary counts points nearer the triggered centre than their clean class centre (hand-worked)', () => {
     const p = (x: number, y: number, kind: 'clean' | 'adversarial' | 'triggered', cls: number) => ({ x, y, kind, cls, sourceIndex: 0, group: '', color: '' });
     // class 1 clean at (0, 0), triggered at (10, 0); adversarial points at x = 2 (nearer clean) and x = 8 (nearer triggered)

@@ -138,7 +138,7 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     const before = tf.memory().numTensors;
     const copy = model.clone();
     assert.equal(weightsHash(copy), weightsHash(model));
-    assert.deepEqual(predictLabels(copy, data), predictLabels(model, data));
+    assert.deepEqual(await predictLabels(copy, data), await predictLabels(model, data));
     const original = weightsOf(model);
     await train(copy, data, { ...CFG, epochs: 1 }, { seed: 9, progress: silentSink });
     assert.notEqual(weightsHash(copy), weightsHash(model));

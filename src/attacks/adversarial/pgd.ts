@@ -23,6 +23,19 @@ export interface PgdConfig {
 /** The reference code's setting: L∞, ε = 6/255, step ε/5, 7 iterations, no random start. */
 export const PGD_DEFAULT: PgdConfig = { norm: 'linf', eps: 6 / 255, step: 6 / 255 / 5, iterations: 7, randomStart: false, targeted: false };
 
+/** The default radius of each norm: the reference code's L∞ 6/255; L2 0.5, the common choice for 32×32 images. */
+export const PGD_DEFAULT_EPS: Record<Norm, number> = { linf: PGD_DEFAULT.eps, l2: 0.5 };
+
+/** The settings a command line or a notebook names, and only those. */
+export type PgdSettings = Partial<Pick<PgdConfig, 'norm' | 'eps' | 'iterations' | 'randomStart'>>;
+
+/** The budget of the settings given, the rest from PGD_DEFAULT: ε the norm's default, the step ε/5. */
+export function pgdBudget(given: PgdSettings): PgdConfig {
+  const norm = given.norm ?? PGD_DEFAULT.norm;
+  const eps = given.eps ?? PGD_DEFAULT_EPS[norm];
+  return { ...PGD_DEFAULT, ...given, norm, eps, step: eps / 5 };
+}
+
 /** FGSM is one L∞ step of size ε from the clean image. */
 export function fgsmConfig(eps: number, targeted = false): PgdConfig {
   return { norm: 'linf', eps, step: eps, iterations: 1, randomStart: false, targeted };

@@ -5,6 +5,7 @@ import type { Options } from '../../registry';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainedModel } from '../../train/run';
 import type { PoisonedSet, TriggeredTestSet } from './poison';
+import type { StampOrder } from './stamping';
 import type { AttackMode, BackdoorAttack } from './trigger';
 
 /** What a user asks for: an attack by name, its mode and target, optional option overrides. */
@@ -14,6 +15,8 @@ export interface AttackRequest {
   target: number;
   ratio?: number;
   options?: Options;
+  /** when a static attack's trigger is stamped relative to the training augmentation; default after (stamping.ts) */
+  stamp?: StampOrder;
 }
 
 export interface InfectedModel extends TrainedModel {
@@ -24,6 +27,8 @@ export interface InfectedModel extends TrainedModel {
   triggered: TriggeredTestSet;
   acc: number;
   asr: number;
+  /** clean accuracy on the target class's test images (all-to-one); null for all-to-all */
+  targetAcc: number | null;
 }
 
 /** What an attack's training strategy gets: the profile's data already cut, and where to cache. */

@@ -19,6 +19,8 @@ export interface InfectedSummary {
   request: AttackRequest;
   acc: number;
   asr: number;
+  /** clean accuracy on the target class's own test images; null for all-to-all */
+  targetAcc: number | null;
   /** poisoned training images; null when the attack poisons each batch afresh (dynamic) */
   poisoned: number | null;
   record: TrainRecord;
@@ -40,6 +42,7 @@ export async function trainInfectedJob(args: InfectedJobArgs, ctx: JobContext): 
     request: args.request,
     acc: r.acc,
     asr: r.asr,
+    targetAcc: r.targetAcc,
     poisoned: r.poisoned?.poisonedIndices.length ?? null,
     record: r.record,
     fromCache: r.fromCache,

@@ -6,7 +6,8 @@ import type { Model } from '../../models/model';
 import type { Rng } from '../../rng';
 import { predictLabels } from '../../train/trainer';
 import type { StaticAttack } from './registry';
-import { type BackdoorAttack, targetLabel } from './trigger';
+import { toBytes } from './stamping';
+import { type BackdoorAttack, type LabelRule, targetLabel } from './trigger';
 
 export interface PoisonOptions {
   /** fraction of the training set to poison, in (0, 1); default 0.1 as in the paper */
@@ -23,6 +24,11 @@ export interface PoisonedSet {
   poisonedIndices: Int32Array;
   /** ascending indices of WaNet's noise-mode images (warped, true labels kept); empty otherwise */
   crossIndices: Int32Array;
+  /**
+   * Every image chosen for the trigger and for the noise-mode warp, ascending, including any the
+   * stored stamp happened to leave unchanged: what stamping after augmentation stamps.
+   */
+  stamped: { poison: Int32Array; cross: Int32Array };
 }
 
 export const DEFAULT_POISON_RATIO = 0.1;
@@ -33,7 +39,8 @@ export const DEFAULT_POISON_RATIO = 0.1;
  * Which images: for a dirty-label all-to-one attack, images whose label is not the target (an
  * image already labelled with the target would carry the trigger without teaching anything);
  * all-to-all, any image; clean-label (SIG), target-class images only, as many as asked for but at
- * most the whole target class (10% of a balanced 10-class set is about all of it). Triggered
+ * most the attack's target share of the class (by default all of it, and 10% of a balanced
+ * 10-class set is about all of it). Triggered
  * pixels are rounded back to uint8, so the data is what a poisoned image file would hold; labels
  * become targetLabel(y), or stay for clean-label.
  *
@@ -52,7 +59,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   const { rule } = attack;
   const candidates = indicesWhere(train.labels, (y) => (attack.cleanLabel ? y === rule.target : rule.mode === 'all2all' || y !== rule.target));
   const wanted = Math.round(ratio * n);
-  const count = attack.cleanLabel ? Math.min(wanted, candidates.length) : wanted;
+  const count = attack.cleanLabel ? Math.min(wanted, Math.round((attack.targetShare ?? 1) * candidates.length)) : wanted;
   if (count === 0) {
     throw new Error(
       `poison ratio ${ratio}: selects no image of ${train.name}/${train.split} (${n} images, ${candidates.length} eligible for ${attack.name})`,
@@ -99,6 +106,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
     },
     poisonedIndices: chosen.filter(changed),
     crossIndices: cross.filter(changed),
+    stamped: { poison: chosen, cross },
   };
 }
 
@@ -141,12 +149,36 @@ export function attackSuccessRate(predicted: Int32Array, triggered: TriggeredTes
   return hits / targets.length;
 }
 
-/** Clean accuracy (ACC) and attack success rate (ASR) of a model, both in [0, 1]. */
-export async function evaluateBackdoor(model: Model, cleanTest: Dataset, triggered: TriggeredTestSet): Promise<{ acc: number; asr: number }> {
+/**
+ * Clean accuracy (ACC) and attack success rate (ASR) of a model, both in [0, 1], and, given an
+ * all-to-one rule, the clean accuracy on the target class's own test images (a clean-label attack
+ * that poisons the whole class may leave the model no clean image of it to learn from); null
+ * otherwise.
+ */
+export async function evaluateBackdoor(
+  model: Model,
+  cleanTest: Dataset,
+  triggered: TriggeredTestSet,
+  rule?: LabelRule,
+): Promise<{ acc: number; asr: number; targetAcc: number | null }> {
   const clean = await predictLabels(model, cleanTest);
   let ok = 0;
-  for (let i = 0; i < clean.length; i++) if (clean[i] === cleanTest.labels[i]) ok++;
-  return { acc: clean.length > 0 ? ok / clean.length : 0, asr: attackSuccessRate(await predictLabels(model, triggered.data), triggered) };
+  let targetOk = 0;
+  let targetCount = 0;
+  const target = rule?.mode === 'all2one' ? rule.target : null;
+  for (let i = 0; i < clean.length; i++) {
+    const right = clean[i] === cleanTest.labels[i];
+    if (right) ok++;
+    if (cleanTest.labels[i] === target) {
+      targetCount++;
+      if (right) targetOk++;
+    }
+  }
+  return {
+    acc: clean.length > 0 ? ok / clean.length : 0,
+    asr: attackSuccessRate(await predictLabels(model, triggered.data), triggered),
+    targetAcc: target !== null && targetCount > 0 ? targetOk / targetCount : null,
+  };
 }
 
 function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {
@@ -160,7 +192,7 @@ function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {
   }
 }
 
-/** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to uint8, into `out`. */
+/** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to bytes, into `out`. */
 function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (x: tf.Tensor4D) => tf.Tensor4D, batchSize: number): void {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`poisoning batchSize: expected a positive integer, got ${batchSize}`);
   const [, h, w, c] = ds.shape;
@@ -168,13 +200,10 @@ function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (
   for (let start = 0; start < indices.length; start += batchSize) {
     const idx = indices.subarray(start, Math.min(indices.length, start + batchSize));
     const x = tf.tensor4d(makeBatch(ds, idx), [idx.length, h, w, c]);
-    const y = fn(x);
+    const y = tf.tidy(() => toBytes(fn(x)));
     const values = y.dataSync();
     tf.dispose([x, y]);
-    for (let b = 0; b < idx.length; b++) {
-      const dst = idx[b] * size;
-      for (let k = 0; k < size; k++) out[dst + k] = Math.min(255, Math.max(0, Math.round(values[b * size + k] * 255)));
-    }
+    for (let b = 0; b < idx.length; b++) out.set(values.subarray(b * size, (b + 1) * size), idx[b] * size);
   }
 }
 

@@ -8,6 +8,7 @@ import { modelConfigFor, profileData, trainOrLoad } from '../../train/run';
 import type { AttackRequest, InfectedModel, InfectedTrainingContext } from './infected';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from './poison';
 import { attackDefinition, buildAttack } from './registry';
+import { stampOrderOf, trainingView } from './stamping';
 
 /**
  * Trains (or loads from the cache) the infected model of `request` on the profile's subset of the
@@ -18,6 +19,7 @@ export async function trainInfected(
   request: AttackRequest,
   opts: { seed: number; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
 ): Promise<InfectedModel> {
+  stampOrderOf(request);
   const train = attackDefinition(request.name).train ?? poisonAndTrain;
   const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
   return train({ profile, request, data, seed: opts.seed, cache: opts.cache, progress: opts.progress });
@@ -25,8 +27,9 @@ export async function trainInfected(
 
 /**
  * The strategy of static attacks: poisons the training set once and trains with the standard
- * trainer. The run seed fixes the trigger (`seed/attack`), which images are poisoned
- * (`seed/poison`) and the training itself.
+ * trainer, stamping the trigger after or before augmentation as the request says (stamping.ts).
+ * The run seed fixes the trigger (`seed/attack`), which images are poisoned (`seed/poison`) and
+ * the training itself. The returned poisoned set is the stored one, what a defender receives.
  */
 export async function poisonAndTrain({ profile, request, data, ...opts }: InfectedTrainingContext): Promise<InfectedModel> {
   const [, h, w, c] = data.train.shape;
@@ -39,13 +42,16 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
   });
   try {
     const ratio = request.ratio ?? DEFAULT_POISON_RATIO;
+    const stamp = stampOrderOf(request);
     const poisoned = poisonTrainingSet(data.train, attack, { ratio, rng: new Rng(opts.seed).fork('poison') });
+    const view = trainingView(data.train, poisoned, attack, stamp);
     const triggered = triggeredTestSet(data.test, attack);
     const modelConfig = modelConfigFor(profile, data.train);
     const trained = await trainOrLoad({
-      spec: { purpose: 'infected', attack: attack.config, ratio, dataset: profile.dataset, source: data.train.source, profile, modelConfig },
+      spec: { purpose: 'infected', attack: attack.config, ratio, stamp, dataset: profile.dataset, source: data.train.source, profile, modelConfig },
       modelConfig,
-      trainSet: poisoned.data,
+      trainSet: view.data,
+      prepareBatch: view.prepareBatch,
       testSet: data.test,
       evaluate: async (m) => {
         const { acc, asr } = await evaluateBackdoor(m, data.test, triggered);
@@ -57,8 +63,8 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       progress: opts.progress,
       cache: opts.cache,
     });
-    const { acc, asr } = await evaluateBackdoor(trained.model, data.test, triggered);
-    return { ...trained, attack, data, poisoned, triggered, acc, asr };
+    const { acc, asr, targetAcc } = await evaluateBackdoor(trained.model, data.test, triggered, attack.rule);
+    return { ...trained, attack, data, poisoned, triggered, acc, asr, targetAcc };
   } catch (e) {
     attack.trigger.dispose();
     throw e;

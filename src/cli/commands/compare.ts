@@ -5,7 +5,7 @@ import { COMPARE_DEFENSES, type CompareConfig, type CompareDefense, compare } fr
 import { PAPER_ATTACKS } from '../../paper/numbers';
 import { poolProgressSink } from '../../progress';
 import { defineCommand } from '../command';
-import { oneOf, opt, type OptValues, profileFrom, RUN_OPTIONS } from '../options';
+import { checkWritable, DEFAULT_TARGET, oneOf, opt, type OptValues, profileFrom, RUN_OPTIONS, targetFrom } from '../options';
 
 function list<T extends string>(raw: string | undefined, fallback: readonly T[], allowed: readonly T[], flag: string): T[] {
   if (raw === undefined) return [...fallback];
@@ -18,19 +18,21 @@ const COMPARE_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
   attacks: opt.string(`attacks, comma-separated (default: ${PAPER_ATTACKS.join(',')})`, 'name[,…]'),
   defenses: opt.string(`defenses, comma-separated (default: all of ${COMPARE_DEFENSES.join(',')}; pbe = without clean data, pbe-clean = with it)`, 'name[,…]'),
-  target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
+  target: opt.int(`target label of all-to-one (default ${DEFAULT_TARGET})`, { min: 0 }),
   seed: opt.int('run seed', { min: 0, default: 0 }),
   out: opt.string('folder for table.md, table.csv, defense-table.svg and report.json (default: under the cache)', 'DIR'),
 };
 
 /** The comparison a command line asks for; a notebook that builds the same config reads the same cells. */
 export function compareConfigFrom(o: OptValues<typeof COMPARE_OPTIONS>): CompareConfig {
+  const profile = profileFrom(o);
+  const target = targetFrom(o, profile.dataset);
   return {
-    profile: profileFrom(o),
+    profile,
     mode: o.mode,
     attacks: list(o.attacks, PAPER_ATTACKS as readonly string[], attackNames(), '--attacks'),
     defenses: list<CompareDefense>(o.defenses, COMPARE_DEFENSES, COMPARE_DEFENSES, '--defenses'),
-    target: o.target,
+    target,
     seed: o.seed,
     dataPath: o.path,
     outDir: o.out,
@@ -44,9 +46,11 @@ export const compareCommand = defineCommand({
   async run(o) {
     const cfg = compareConfigFrom(o);
     const profile = cfg.profile;
+    const cache = new Cache();
+    checkWritable([{ flag: '--out', path: o.out, kind: 'dir' }], cache.root);
     await initBackend(o.backend);
     console.error(runtimeSummary());
-    const report = await compare(cfg, { cache: new Cache(), onProgress: poolProgressSink(), backend: o.backend });
+    const report = await compare(cfg, { cache, onProgress: poolProgressSink(), backend: o.backend });
     console.log(`\n${profile.dataset} ${o.mode}, profile ${profile.profile} (${profile.arch}), seed ${o.seed}: ACC/ASR (%)${report.paperTable ? `, paper: ${report.paperTable}` : ''}\n`);
     console.log(report.markdown);
     const fresh = report.cells.filter((c) => !c.fromCache).length;

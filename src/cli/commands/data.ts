@@ -5,7 +5,7 @@ import { classCounts } from '../../data/dataset';
 import { DATASET_NAMES, loadDataset } from '../../data/registry';
 import { previewGrid } from '../../image/png';
 import { defineCommand } from '../command';
-import { COMMON_OPTIONS, oneOf, opt } from '../options';
+import { checkWritable, COMMON_OPTIONS, oneOf, opt } from '../options';
 
 export const data = defineCommand({
   name: 'data',
@@ -18,9 +18,10 @@ export const data = defineCommand({
   },
   async run(o, [dataset]) {
     const name = oneOf(dataset, DATASET_NAMES, 'dataset');
+    const cache = new Cache();
+    checkWritable([{ flag: '--out', path: o.out, kind: 'file' }], cache.root);
     await initBackend(o.backend);
     console.error(runtimeSummary());
-    const cache = new Cache();
     const splits = await loadDataset(name, { path: o.path, cache });
     for (const ds of [splits.train, splits.test]) {
       const [n, h, w, c] = ds.shape;

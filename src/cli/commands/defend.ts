@@ -1,14 +1,36 @@
+import { type Norm, pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
+import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
+import type { DatasetSplits } from '../../data/dataset';
 import { loadDataset } from '../../data/registry';
+import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
 import { defenseDefinition, defenseNames, resolveDefenseOptions } from '../../defenses';
 import type { DefendConfig } from '../../experiments/defend';
 import { defendJobType, type DefendSummary } from '../../experiments/defend-job';
 import { JobPool } from '../../jobs/pool';
 import { poolProgressSink } from '../../progress';
+import { profileData } from '../../train/run';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, oneOf, opt, type OptValues, PGD_OPTIONS, profileFrom, required, RUN_OPTIONS, UsageError } from '../options';
+import {
+  ATTACK_OPTIONS,
+  checkWritable,
+  DEFAULT_TARGET,
+  epsProblem,
+  oneOf,
+  opt,
+  type OptValues,
+  PGD_FLAGS,
+  PGD_OPTIONS,
+  pgdSettingsFrom,
+  profileFrom,
+  required,
+  RUN_OPTIONS,
+  targetFrom,
+  UsageError,
+} from '../options';
 
 const DEFEND_OPTIONS = {
   ...RUN_OPTIONS,
@@ -17,13 +39,50 @@ const DEFEND_OPTIONS = {
   noAdversarial: opt.flag('PBE without step 1: progressive fine-tuning on clean batches only (the ablation)'),
   attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
   ...ATTACK_OPTIONS,
-  target: opt.int('target label of all-to-one', { min: 0, default: 0 }),
+  target: opt.int(`target label of all-to-one (default ${DEFAULT_TARGET})`, { min: 0 }),
   defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see the README)"),
   ...PGD_OPTIONS,
-  cleanRatio: opt.number('size of the clean extra set as a share of the training set (default 0.05)', { min: 0 }),
+  cleanRatio: opt.number(`size of the clean extra set as a share of the training set, in (0, 1] (default ${DEFAULT_CLEAN_RATIO})`, { min: 0 }),
   cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),
   seed: opt.int('run seed', { min: 0, default: 0 }),
 };
+
+/** The defense option each PGD flag stands for; PBE's fine-tuning reads them back as one PgdConfig (pgdOf). */
+const PGD_OPTION_OF: Record<keyof PgdSettings, string> = { norm: 'pgdNorm', eps: 'pgdEps', iterations: 'pgdIterations', randomStart: 'pgdRandomStart' };
+const PGD_SETTING_WORD: Record<keyof PgdSettings, string> = { norm: 'norm', eps: 'ε', iterations: 'iterations', randomStart: 'random start' };
+
+/**
+ * The PGD flags as defense options, only those given: a flag and a --defense-option naming the
+ * same setting is an error, not a silent choice of one, and a defense without a PGD step takes none.
+ */
+function applyPgdFlags(name: string, defaults: Record<string, unknown>, options: Record<string, unknown>, flags: PgdSettings): void {
+  const given = Object.keys(flags) as (keyof PgdSettings)[];
+  if (given.length === 0) return;
+  if (!('pgdEps' in defaults)) {
+    const withPgd = defenseNames().filter((d) => 'pgdEps' in defenseDefinition(d).defaults);
+    throw new UsageError(`${PGD_FLAGS[given[0]]}: ${name} has no PGD step (the PGD flags apply to ${withPgd.join(', ')})`);
+  }
+  for (const k of given) {
+    const key = PGD_OPTION_OF[k];
+    if (key in options) throw new UsageError(`${PGD_FLAGS[k]} and --defense-option ${key}= both set PGD's ${PGD_SETTING_WORD[k]}; give one of them`);
+    options[key] = flags[k];
+  }
+  // `--norm l2` alone means L2 at its own default radius, as for `pbe pgd` and `pbe observe`.
+  if (flags.norm !== undefined && flags.eps === undefined && !('pgdEps' in options)) options.pgdEps = pgdBudget({ norm: flags.norm }).eps;
+}
+
+/** The clean extra set's size as the command line gives it, checked against the defense and each other. */
+function cleanSetFrom(o: OptValues<typeof DEFEND_OPTIONS>, name: string, data: 'train' | 'clean' | 'either'): { cleanRatio?: number; cleanSize?: number } {
+  if (o.cleanData && data === 'train') throw new UsageError(`--clean-data: ${name} works on the training set and takes no clean extra set`);
+  const usesClean = data === 'clean' || (data === 'either' && o.cleanData);
+  const flag = o.cleanRatio !== undefined ? '--clean-ratio' : o.cleanSize !== undefined ? '--clean-size' : null;
+  if (flag && !usesClean) {
+    throw new UsageError(`${flag} sizes the clean extra set, which ${name} does not get here: ${data === 'either' ? 'add --clean-data' : `${name} works on the training set`}`);
+  }
+  if (o.cleanRatio !== undefined && o.cleanSize !== undefined) throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
+  if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1)) throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
+  return { cleanRatio: o.cleanRatio, cleanSize: o.cleanSize };
+}
 
 /**
  * The defend runs a command line asks for, one per attack, checked before anything loads; a
@@ -34,40 +93,64 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
   const attacks = required(o.attack, '--attack').split(',').filter((s) => s !== '');
   if (attacks.length === 0) required(undefined, '--attack');
   for (const a of attacks) oneOf(a, attackNames(), '--attack');
+  const profile = profileFrom(o);
+  const target = targetFrom(o, profile.dataset);
   const options: Record<string, unknown> = { ...o.defenseOption };
   // A list option arrives as text ("0.2,0.5") or as one number.
-  const defaults = defenseDefinition(name).defaults;
+  const def = defenseDefinition(name);
+  const defaults = def.defaults;
   for (const [k, v] of Object.entries(options)) {
     if (!Array.isArray(defaults[k])) continue;
     const list = String(v).split(',').map((x) => Number(x.trim()));
     if (list.some((x) => !Number.isFinite(x))) throw new UsageError(`--defense-option ${k}= expects numbers separated by commas, got '${String(v)}'`);
     options[k] = list;
   }
-  // The PGD budget is a defense option; the PGD flags are its shorthands.
-  if (o.eps !== undefined || o.iterations !== undefined || o.randomStart || o.norm !== 'linf') {
-    const eps = o.eps ?? (o.norm === 'linf' ? 6 / 255 : 0.5);
-    Object.assign(options, { pgdNorm: o.norm, pgdEps: eps, ...(o.iterations !== undefined ? { pgdIterations: o.iterations } : {}), pgdRandomStart: o.randomStart });
-  }
+  const pgdFlags = pgdSettingsFrom(o);
+  applyPgdFlags(name, defaults, options, pgdFlags);
   // commander reads a `--no-x` flag as the negation of `x`, so the value arrives as `adversarial: false`.
-  if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) options.adversarial = false;
-  const profile = profileFrom(o);
+  if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) {
+    if (!('adversarial' in defaults)) throw new UsageError(`--no-adversarial: ${name} has no adversarial step to leave out`);
+    if ('adversarial' in options) throw new UsageError('--no-adversarial and --defense-option adversarial= both set the adversarial step; give one of them');
+    options.adversarial = false;
+  }
+  const clean = cleanSetFrom(o, name, def.data);
   // A bad option is reported here, as a usage error, before any job starts.
+  let resolved: Record<string, unknown>;
   try {
-    resolveDefenseOptions({ name, profile: profile.profile, options });
+    resolved = resolveDefenseOptions({ name, profile: profile.profile, options }) as Record<string, unknown>;
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+  if ('pgdEps' in resolved) {
+    const problem = epsProblem(resolved.pgdNorm as Norm, resolved.pgdEps as number, profile.dataset);
+    if (problem) throw new UsageError(`${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${String(resolved.pgdEps)} (with ${String(resolved.pgdNorm)})`} ${problem}`);
   }
   return attacks.map((attack) => ({
     defense: name,
     options: options as DefendConfig['options'],
     cleanData: o.cleanData,
-    cleanRatio: o.cleanRatio,
-    cleanSize: o.cleanSize,
+    ...clean,
     profile,
-    attack: { name: attack, mode: o.mode, target: o.target, options: o.option },
+    attack: { name: attack, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
     seed: o.seed,
     dataPath: o.path,
   }));
+}
+
+/**
+ * What needs the dataset loaded: a clean extra set no larger than the profile's training images
+ * that the attack leaves unpoisoned, and at least one image.
+ */
+function checkCleanSize(cfg: DefendConfig, splits: DatasetSplits): void {
+  if (cfg.cleanRatio === undefined && cfg.cleanSize === undefined) return;
+  const n = profileData(splits, cfg.profile).train.shape[0];
+  const unpoisoned = n - Math.round(DEFAULT_POISON_RATIO * n);
+  const size = cfg.cleanSize ?? Math.round((cfg.cleanRatio ?? DEFAULT_CLEAN_RATIO) * n);
+  const flag = cfg.cleanSize !== undefined ? `--clean-size ${cfg.cleanSize}` : `--clean-ratio ${cfg.cleanRatio} (${size} images)`;
+  if (size < 1) throw new UsageError(`${flag}: the clean extra set would be empty; profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images`);
+  if (size > unpoisoned) {
+    throw new UsageError(`${flag}: profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images, of which ${unpoisoned} are unpoisoned and can be clean data`);
+  }
 }
 
 export const defend = defineCommand({
@@ -80,7 +163,9 @@ export const defend = defineCommand({
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const cache = new Cache();
-    await loadDataset(cfgs[0].profile.dataset, { path: o.path, cache });
+    checkWritable([], cache.root);
+    const splits = await loadDataset(cfgs[0].profile.dataset, { path: o.path, cache });
+    for (const cfg of cfgs) checkCleanSize(cfg, splits);
     const t0 = Date.now();
     const pool = new JobPool({ backend: o.backend, onProgress: poolProgressSink() });
     let reports: DefendSummary[];

@@ -1,8 +1,10 @@
 import { attackNames } from '../../attacks/backdoor/registry';
+import { stampOrderOf } from '../../attacks/backdoor/stamping';
 import { initBackend, runtimeSummary } from '../../backend';
+import { Cache } from '../../cache';
 import { observe as runObserve, type ObserveConfig, type ObserveResult } from '../../experiments/observe';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, opt, PGD_OPTIONS, pgdFrom, profileFrom, required, RUN_OPTIONS } from '../options';
+import { ATTACK_OPTIONS, checkTarget, checkWritable, DEFAULT_TARGET, opt, PGD_OPTIONS, pgdFrom, profileFrom, required, RUN_OPTIONS, UsageError } from '../options';
 
 export const observe = defineCommand({
   name: 'observe',
@@ -24,12 +26,17 @@ export const observe = defineCommand({
     const attack = required(o.attack, '--attack', attackNames());
     const profile = profileFrom(o);
     const smoke = profile.profile === 'smoke';
+    if (o.mode === 'all2all' && o.targets !== undefined) throw new UsageError('--targets are labels of all-to-one; --mode all2all relabels y → y+1 and takes none');
+    const targets = (o.targets ?? [DEFAULT_TARGET]).map((t) => checkTarget(t, profile.dataset, '--targets'));
+    const pgd = pgdFrom(o, profile.dataset);
+    const cache = new Cache();
+    checkWritable([{ flag: '--out', path: o.out, kind: 'dir' }], cache.root);
     const cfg: ObserveConfig = {
       profile,
-      attack: { name: attack, mode: o.mode, options: o.option },
-      targets: o.targets ?? [0],
+      attack: { name: attack, mode: o.mode, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
+      targets,
       seed: o.seed,
-      pgd: pgdFrom(o),
+      pgd,
       images: o.images ?? (smoke ? 200 : 2000),
       tsnePoints: o.tsnePoints ?? (smoke ? 300 : 2000),
       sweep: o.sweep ? { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: o.sweepImages ?? (smoke ? 100 : 500) } : undefined,
@@ -39,7 +46,7 @@ export const observe = defineCommand({
     };
     await initBackend(cfg.backend);
     console.error(runtimeSummary());
-    printObservation(await runObserve(cfg));
+    printObservation(await runObserve(cfg, { cache }));
     return 0;
   },
 });
@@ -48,7 +55,7 @@ function printObservation(r: ObserveResult): void {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const { config: c } = r;
   console.log(`\n${c.attack.name} ${c.attack.mode} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}); PGD ${c.pgd.norm} ε=${c.pgd.eps.toFixed(4)}, ${c.pgd.iterations} iterations, on ${c.images} test images${r.fromCache ? '  [from cache]' : ''}`);
-  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}`).join('; ')}`);
+  console.log(`models: benign ACC ${pct(r.models.benign.acc)}; infected ${r.models.infected.map((m) => `→${m.target}: ACC ${pct(m.acc)} ASR ${pct(m.asr)}${typeof m.targetAcc === 'number' ? ` target-class ACC ${pct(m.targetAcc)}` : ''}`).join('; ')}`);
   console.log(`\ninfected model(s): share of adversarial examples predicted as the target (paper: ≥ 40% per row)`);
   for (const row of r.infected.rows) console.log(`  ${row.label.padEnd(14)} ${pct(row.targetShare ?? 0).padStart(6)}`);
   console.log(`  min ${pct(r.infected.minTargetShare ?? 0)}, mean ${pct(r.infected.meanTargetShare ?? 0)}; adversarial success ${pct(r.infected.attackSuccessRate)}`);

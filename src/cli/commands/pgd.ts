@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { fgsmConfig, PGD_DEFAULT } from '../../attacks/adversarial/pgd';
 import { initBackend, runtimeSummary } from '../../backend';
+import { cacheRoot } from '../../cache';
 import { evaluateAdversarial } from '../../experiments/pgd';
 import { defineCommand } from '../command';
-import { opt, PGD_OPTIONS, pgdFrom, profileFrom, RUN_OPTIONS, UsageError } from '../options';
+import { checkWritable, epsProblem, opt, PGD_OPTIONS, pgdFrom, profileFrom, RUN_OPTIONS, UsageError } from '../options';
 
 export const pgd = defineCommand({
   name: 'pgd',
@@ -18,9 +19,13 @@ export const pgd = defineCommand({
   },
   async run(o) {
     const profile = profileFrom(o);
-    if (o.fgsm && o.norm !== 'linf') throw new UsageError('--fgsm is an L∞ attack; drop --norm or use PGD');
+    if (o.fgsm && o.norm === 'l2') throw new UsageError('--fgsm is an L∞ attack; drop --norm or use PGD');
     if (o.fgsm && o.iterations !== undefined) throw new UsageError('--fgsm takes one step; drop --iterations');
-    const pgd = o.fgsm ? fgsmConfig(o.eps ?? PGD_DEFAULT.eps) : pgdFrom(o);
+    if (o.fgsm && o.randomStart) throw new UsageError('--fgsm starts from the clean image; drop --random-start');
+    const fgsmProblem = o.fgsm ? epsProblem('linf', o.eps ?? PGD_DEFAULT.eps, profile.dataset) : null;
+    if (fgsmProblem) throw new UsageError(`--eps ${fgsmProblem}`);
+    const pgd = o.fgsm ? fgsmConfig(o.eps ?? PGD_DEFAULT.eps) : pgdFrom(o, profile.dataset);
+    checkWritable([{ flag: '--out', path: o.out, kind: 'file' }], cacheRoot());
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const r = await evaluateAdversarial(

@@ -4,7 +4,8 @@ import { initBackend, runtimeSummary } from '../../backend';
 import { DATASET_NAMES } from '../../data/registry';
 import { theorem1Report, type Theorem1RunConfig } from '../../experiments/theorem1';
 import { defineCommand } from '../command';
-import { COMMON_OPTIONS, opt, UsageError } from '../options';
+import { cacheRoot } from '../../cache';
+import { checkTarget, checkWritable, COMMON_OPTIONS, opt, UsageError } from '../options';
 
 export const theorem1 = defineCommand({
   name: 'theorem1',
@@ -30,12 +31,13 @@ export const theorem1 = defineCommand({
       dataset: o.dataset,
       pattern: o.pattern,
       strengths,
-      target: o.target,
+      target: checkTarget(o.target, o.dataset),
       trainPerClass: o.trainPerClass,
       testPerClass: o.testPerClass,
       seed: o.seed,
       train: { ...THEOREM1_TRAIN, epochs: o.epochs, lr: o.lr },
     };
+    checkWritable([{ flag: '--out', path: o.out, kind: 'dir' }], cacheRoot());
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const r = await theorem1Report(cfg, { data: { path: o.path }, outDir: o.out === undefined ? undefined : path.resolve(o.out) });

@@ -6,7 +6,7 @@ import { poolProgressSink } from '../../progress';
 import { type BenignSummary, trainBenignJobType } from '../../train/jobs';
 import { trainBenign } from '../../train/run';
 import { defineCommand } from '../command';
-import { opt, profileFrom, RUN_OPTIONS } from '../options';
+import { checkWritable, opt, profileFrom, RUN_OPTIONS } from '../options';
 
 export const train = defineCommand({
   name: 'train',
@@ -16,9 +16,10 @@ export const train = defineCommand({
     const profile = profileFrom(o);
     const { dataset } = profile;
     const seeds = o.seed ?? [0];
+    const cache = new Cache();
+    checkWritable([], cache.root);
     await initBackend(o.backend);
     console.error(runtimeSummary());
-    const cache = new Cache();
     let results: BenignSummary[];
     if (seeds.length === 1) {
       const { model: trained, ...rest } = await trainBenign(profile, { seed: seeds[0], cache, data: { path: o.path } });

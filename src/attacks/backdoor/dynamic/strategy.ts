@@ -38,68 +38,76 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
   const model = createModel(modelConfig, `${opts.seed}/init`);
   let trigger: DynamicTrigger | null = null;
   try {
-    const modelEntry = cache.get('models', key);
-    const triggerEntry = modelEntry ? cache.get('dynamic-triggers', key) : null;
-    let record: TrainRecord;
-    let fromCache = false;
-    if (modelEntry && triggerEntry) {
+    const load = async (): Promise<TrainRecord | null> => {
+      const modelEntry = cache.get('models', key);
+      const triggerEntry = modelEntry ? cache.get('dynamic-triggers', key) : null;
+      if (!(modelEntry && triggerEntry)) return null;
       const { tensors } = await loadTensors(modelEntry.dir);
       model.loadWeights(tensors);
       tf.dispose(Object.values(tensors));
       trigger = await loadDynamic(triggerEntry.dir);
-      record = JSON.parse(modelEntry.read('record.json').toString()) as TrainRecord;
-      fromCache = true;
-    } else {
+      return JSON.parse(modelEntry.read('record.json').toString()) as TrainRecord;
+    };
+    let record = await load();
+    let fromCache = record !== null;
+    if (record === null) {
       const runDir = path.join(cache.root, 'runs', configKey(key));
-      const run = claimRun(runDir);
+      const run = await claimRun(runDir, { what: `the dynamic attack's model on ${profile.dataset}` });
       try {
-        const result = await trainDynamicAttack({
-          classifier: model,
-          train: data.train,
-          test: data.test,
-          rule,
-          config: dynamic,
-          seed: attackSeed,
-          progress: opts.progress,
-          checkpointDir: runDir,
-        });
-        trigger = result.trigger;
-        const joint = result.history.joint;
-        record = {
-          key: configKey(key),
-          spec: key.spec,
-          seed: opts.seed,
-          // The per-epoch ASR is on the generator's float output; the final one on uint8-rounded images.
-          history: joint.map((j) => ({
-            epoch: j.epoch,
-            loss: j.loss,
-            trainAcc: j.cleanAcc,
-            testAcc: j.test!.acc,
-            asr: j.test!.asr,
-            lr: j.lr,
-            seconds: j.seconds,
-          })),
-          cleanAccuracy: await accuracy(model, data.test),
-          trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
-          runtime: runtimeInfo(),
-          details: { maskHistory: result.history.mask, jointHistory: joint },
-        };
-        const t = trigger;
-        await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
-        await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
-          meta: { arch: modelConfig.arch },
-          keepExisting: true,
-          fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
-        });
-        fs.rmSync(runDir, { recursive: true, force: true });
+        // Another process may have trained it while this one waited.
+        record = await load();
+        fromCache = record !== null;
+        if (record === null) {
+          const result = await trainDynamicAttack({
+            classifier: model,
+            train: data.train,
+            test: data.test,
+            rule,
+            config: dynamic,
+            seed: attackSeed,
+            progress: opts.progress,
+            checkpointDir: runDir,
+          });
+          trigger = result.trigger;
+          const joint = result.history.joint;
+          const trained: TrainRecord = {
+            key: configKey(key),
+            spec: key.spec,
+            seed: opts.seed,
+            // The per-epoch ASR is on the generator's float output; the final one on uint8-rounded images.
+            history: joint.map((j) => ({
+              epoch: j.epoch,
+              loss: j.loss,
+              trainAcc: j.cleanAcc,
+              testAcc: j.test!.acc,
+              asr: j.test!.asr,
+              lr: j.lr,
+              seconds: j.seconds,
+            })),
+            cleanAccuracy: await accuracy(model, data.test),
+            trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
+            runtime: runtimeInfo(),
+            details: { maskHistory: result.history.mask, jointHistory: joint },
+          };
+          const t = trigger;
+          await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
+          await cache.put('models', key, { 'record.json': JSON.stringify(trained, null, 2) }, {
+            meta: { arch: modelConfig.arch },
+            keepExisting: true,
+            fill: (staging) => saveTensors(staging, model.namedWeights(), { key: trained.key }),
+          });
+          fs.rmSync(runDir, { recursive: true, force: true });
+          record = trained;
+        }
       } finally {
         run.release();
       }
     }
+    if (trigger === null) throw new Error('dynamic attack: no trigger after training or loading');
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
-    const { acc, asr } = await evaluateBackdoor(model, data.test, triggered);
-    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr };
+    const { acc, asr, targetAcc } = await evaluateBackdoor(model, data.test, triggered, rule);
+    return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr, targetAcc };
   } catch (e) {
     model.dispose();
     trigger?.dispose();
