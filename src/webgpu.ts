@@ -76,7 +76,7 @@ function describe(adapter: DawnAdapter): AdapterInfo {
  * On Linux, why Dawn would find no Vulkan driver, or null. Asked before an automatic probe, which
  * would otherwise print Dawn's "Found no drivers" warnings on every machine without a GPU.
  */
-function vulkanDriverMissing(): string | null {
+export function vulkanDriverMissing(): string | null {
   if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return null;
   const dirs = ['/etc', '/usr/share', '/usr/local/share', ...(process.env.XDG_DATA_DIRS ?? '').split(':').filter(Boolean)].map((d) =>
     path.join(d, 'vulkan', 'icd.d'),
