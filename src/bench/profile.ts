@@ -29,10 +29,10 @@ export async function profileSteps(arch: ModelArch, batch: number): Promise<Step
   const rng = new Rng('profile');
   const model = createModel({ arch, inputShape: [32, 32, 3], numClasses: 10 }, 'profile');
   const opt = createOptimizer({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const { x, y } = batchOf(rng, batch, 10);
+  const { x, y, labels } = batchOf(rng, batch, 10);
   const tasks: [StepProfile['task'], () => Promise<void>][] = [
     ['train-step', () => trainStep(model, x, y, opt)],
-    ['pgd-7', () => readResult(() => pgd(model, x, y, PGD_DEFAULT))],
+    ['pgd-7', () => readResult(() => pgd(model, x, labels(), PGD_DEFAULT))],
   ];
   const out: StepProfile[] = [];
   for (const [task, run] of tasks) {
