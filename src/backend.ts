@@ -111,6 +111,14 @@ export async function initBackend(requested?: string): Promise<BackendName> {
   throw new Error(`no TensorFlow.js backend could load:\n  ${failures.join('\n  ')}`);
 }
 
+/**
+ * Forgets the current choice, so that the next initBackend() without a name chooses as a fresh
+ * process would (tests that switch backends put back the automatic choice with it).
+ */
+export function forgetBackendChoice(): void {
+  active = null;
+}
+
 export function activeBackend(): BackendName {
   if (!active) throw new Error('no backend initialised yet: call initBackend() first');
   return active;

@@ -120,7 +120,7 @@ export async function registerWebGPU(allowSoftware: boolean): Promise<AdapterInf
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter)
     throw new Error(
-      'Dawn found no usable Vulkan/Metal/D3D12 adapter (no GPU driver; for a software device on Linux point VK_ICD_FILENAMES at SwiftShader, see README)',
+      'Dawn found no usable Vulkan/Metal/D3D12 adapter (no GPU driver; for a software device on Linux point VK_ICD_FILENAMES at SwiftShader, see docs/webgpu.md)',
     );
   const info = describe(adapter);
   if (info.software && !allowSoftware) {

@@ -2,7 +2,7 @@
 # Makes the GPU check's copy of this checkout: the committed tree, plus in runtime/ the packages it
 # runs (trimmed to linux-x64 and to what Node loads) and this machine's Node binary, both
 # xz-compressed to fit the 64 MiB a device run carries. The machine it is for may have no network
-# and no Node; run.sh unpacks them. See README "GPU check". Usage: pack.sh [out-dir]
+# and no Node; run.sh unpacks them. See docs/webgpu.md. Usage: pack.sh [out-dir]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-gpu-check-copy}"

@@ -2,7 +2,7 @@
 # The GPU check, in one go, from the copy pack.sh makes (or from a checkout with npm ci done):
 # the adapter, the webgpu tests, `pbe bench --backend webgpu` for smallcnn and PreAct-ResNet18,
 # one PreAct-ResNet18 CIFAR-10 epoch at the `paper` profile, and the PyTorch peer when it is
-# given. Everything printed is also kept under gpu-check-out/. See README "GPU check".
+# given. Everything printed is also kept under gpu-check-out/. See docs/webgpu.md.
 #
 # Environment: PBE_CIFAR10_PATH  a cifar-10-batches-bin folder or its .tar.gz (the epoch and the
 #                                PyTorch peer need it; neither is run without it)
