@@ -3,12 +3,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import './kernels/tfjs-gradients';
 import { loadNativeAddon, nativeKernelNames, registerNativeKernels, unregisterNativeKernels } from './kernels/native';
 import { registerWasmTrainingKernels } from './kernels/wasm-training';
+import { type AdapterInfo, registerWebGPU, webgpuAdapter } from './webgpu';
 
-/** The backends pbe-lab can run on, fastest first. */
-export const BACKEND_ORDER = ['node-gpu', 'node', 'native', 'wasm', 'cpu'] as const;
+/** The backends pbe-lab can run on, fastest first; the automatic choice takes webgpu only on a real GPU. */
+export const BACKEND_ORDER = ['webgpu', 'node-gpu', 'node', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number];
 
 const ALIASES: Record<string, BackendName> = {
+  webgpu: 'webgpu',
+  dawn: 'webgpu',
   'node-gpu': 'node-gpu',
   'tfjs-node-gpu': 'node-gpu',
   gpu: 'node-gpu',
@@ -29,9 +32,19 @@ export function parseBackendName(name: string, origin = 'backend'): BackendName 
 
 let active: BackendName | null = null;
 
-/** Load one backend and make it current; throws with the reason if it cannot load. */
-async function load(name: BackendName): Promise<void> {
+/**
+ * Load one backend and make it current; throws with the reason if it cannot load.
+ * `asked`: chosen by name, which lets webgpu run on a software adapter.
+ */
+async function load(name: BackendName, asked: boolean): Promise<void> {
   switch (name) {
+    case 'webgpu': {
+      await registerWebGPU(asked);
+      // Small tensors whose data is still in JavaScript run on cpu (WEBGPU_CPU_FORWARD).
+      require('@tensorflow/tfjs-backend-cpu');
+      if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not initialise');
+      return;
+    }
     case 'node-gpu':
     case 'node': {
       const pkg = name === 'node-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
@@ -76,7 +89,7 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     const name = parseBackendName(ask, requested ? '--backend' : 'PBE_BACKEND');
     if (active === name) return name;
     try {
-      await load(name);
+      await load(name, true);
     } catch (e) {
       throw new Error(`backend '${name}' was requested but cannot load: ${reason(e)}`, { cause: e });
     }
@@ -87,7 +100,7 @@ export async function initBackend(requested?: string): Promise<BackendName> {
   const failures: string[] = [];
   for (const name of BACKEND_ORDER) {
     try {
-      await load(name);
+      await load(name, false);
       active = name;
       return name;
     } catch (e) {
@@ -95,6 +108,14 @@ export async function initBackend(requested?: string): Promise<BackendName> {
     }
   }
   throw new Error(`no TensorFlow.js backend could load:\n  ${failures.join('\n  ')}`);
+}
+
+/**
+ * Forgets the current choice, so that the next initBackend() without a name chooses as a fresh
+ * process would (tests that switch backends put back the automatic choice with it).
+ */
+export function forgetBackendChoice(): void {
+  active = null;
 }
 
 export function activeBackend(): BackendName {
@@ -115,6 +136,8 @@ export interface RuntimeInfo {
   tfBackend: string | null;
   /** with the native backend: oneDNN's version, its threads in this thread, the kernels it runs */
   native?: { oneDNN: string; threads: number; kernels: string[] };
+  /** with the webgpu backend: the adapter Dawn opened */
+  adapter?: AdapterInfo;
   versions: Record<string, string | null>;
   machine: { cpu: string; cores: number; memoryGiB: number; platform: string };
 }
@@ -126,6 +149,7 @@ export function runtimeInfo(): RuntimeInfo {
     backend: active,
     tfBackend: active ? tf.getBackend() : null,
     ...(active === 'native' ? { native: nativeInfo() } : {}),
+    ...(active === 'webgpu' ? { adapter: webgpuAdapter() ?? undefined } : {}),
     versions: {
       'pbe-lab': packageVersion('..'),
       node: process.versions.node,
@@ -134,6 +158,8 @@ export function runtimeInfo(): RuntimeInfo {
       '@tensorflow/tfjs-backend-cpu': packageVersion('@tensorflow/tfjs-backend-cpu'),
       '@tensorflow/tfjs-node': packageVersion('@tensorflow/tfjs-node'),
       '@tensorflow/tfjs-node-gpu': packageVersion('@tensorflow/tfjs-node-gpu'),
+      '@tensorflow/tfjs-backend-webgpu': packageVersion('@tensorflow/tfjs-backend-webgpu'),
+      webgpu: packageVersion('webgpu'),
     },
     machine: {
       cpu: cpus[0]?.model ?? 'unknown',
@@ -153,5 +179,11 @@ export function runtimeSummary(): string {
   const info = runtimeInfo();
   const v = info.versions;
   const native = info.native ? `, oneDNN ${info.native.oneDNN} on ${info.native.threads} thread(s)` : '';
-  return `backend ${info.backend ?? 'none'}${native} (tfjs-core ${v['@tensorflow/tfjs-core']}, node ${v.node}) on ${info.machine.cores}× ${info.machine.cpu}`;
+  const adapter = info.adapter ? `, adapter ${adapterName(info.adapter)}` : '';
+  return `backend ${info.backend ?? 'none'}${native}${adapter} (tfjs-core ${v['@tensorflow/tfjs-core']}, node ${v.node}) on ${info.machine.cores}× ${info.machine.cpu}`;
+}
+
+/** e.g. "nvidia ampere (NVIDIA H200)" or "google swiftshader (SwiftShader driver 5.0.0), software". */
+export function adapterName(a: AdapterInfo): string {
+  return `${a.vendor} ${a.architecture} (${a.description || a.device})${a.software ? ', software' : ''}`;
 }

@@ -29,35 +29,50 @@ export interface BenchReport {
   rows: BenchRow[];
 }
 
-/** Median of `reps` timed runs after `warmup` untimed ones (the first runs build XNNPACK operators). */
-function timeIt(fn: () => void, warmup: number, reps: number): number {
-  for (let i = 0; i < warmup; i++) fn();
+/**
+ * Median of `reps` timed runs after `warmup` untimed ones (the first runs build XNNPACK operators
+ * or compile WebGPU pipelines). Each run ends with a read of its result, which waits for a GPU.
+ */
+async function timeIt(fn: () => Promise<void>, warmup: number, reps: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    fn();
+    await fn();
     times.push((performance.now() - t0) / 1000);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }
 
-export function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  return {
-    x: tf.tensor4d(rng.uniformArray(n * 32 * 32 * 3), [n, 32, 32, 3]),
-    y: tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(k)), 'int32'),
-  };
+/**
+ * A random batch. `labels` makes a fresh label tensor for PGD, which checks its labels with a
+ * synchronous read: on webgpu that works only while a tensor's values are still in JavaScript,
+ * before any kernel has used it.
+ */
+export function batchOf(rng: Rng, n: number, k: number): { x: tf.Tensor4D; y: tf.Tensor1D; labels: () => tf.Tensor1D } {
+  const x = tf.tensor4d(rng.uniformArray(n * 32 * 32 * 3), [n, 32, 32, 3]);
+  const values = Int32Array.from({ length: n }, () => rng.int(k));
+  const labels = () => tf.tensor1d(values, 'int32');
+  return { x, y: labels(), labels };
 }
 
-export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): void {
+export async function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: ReturnType<typeof createOptimizer>): Promise<void> {
   const names = [...model.params.keys()];
   const vars = names.map((k) => model.params.get(k)!);
   const { value, grads } = tf.variableGrads(() => crossEntropy(model, x, y, { epoch: 0, batch: 0 }).loss, vars);
   const byName = Object.fromEntries(names.map((k, i) => [k, grads[vars[i].name]]));
   opt.step(model.params, byName, 0.01);
   model.commitState();
-  value.dataSync();
+  await value.data();
   tf.dispose([value, ...Object.values(grads)]);
+}
+
+/** Runs `make` in a tidy scope and waits for its result's values. */
+export async function readResult(make: () => tf.Tensor): Promise<void> {
+  const t = tf.tidy(make);
+  await t.data();
+  t.dispose();
 }
 
 /**
@@ -66,16 +81,16 @@ export function trainStep(model: Model, x: tf.Tensor4D, y: tf.Tensor1D, opt: Ret
  * forward pass (forward, input gradients, weight gradients), a PGD iteration 2× (forward and
  * input gradients), so 7 iterations count 14× per image.
  */
-export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row: BenchRow) => void } = {}): BenchReport {
+export async function runBench(opts: { archs?: ModelArch[]; reps?: number; batch?: number; log?: (row: BenchRow) => void } = {}): Promise<BenchReport> {
   const rng = new Rng('bench');
   const rows: BenchRow[] = [];
   const reps = opts.reps ?? 3;
   for (const arch of opts.archs ?? (['smallcnn', 'preact-resnet18'] as ModelArch[])) {
     // wasm32 addresses at most 4 GiB: a PreAct-ResNet18 step at batch 128 needs more (batch 64
     // peaks at 2.2 GiB), and running out corrupts the wasm instance, so measure it at 64.
-    const large = arch !== 'smallcnn' && tf.getBackend() === 'wasm';
-    const trainBatch = large ? 64 : 128;
-    const note = large ? 'batch 128 exceeds the 4 GiB wasm heap' : undefined;
+    const large = opts.batch === undefined && arch !== 'smallcnn' && tf.getBackend() === 'wasm';
+    const trainBatch = opts.batch ?? (large ? 64 : 128);
+    const note = large ? 'batch 128 exceeds the 4 GiB wasm heap' : opts.batch !== undefined ? 'batch set by --batch-size' : undefined;
     const model = createModel({ arch, inputShape: [32, 32, 3], numClasses: 10 }, 'bench');
     const flops = model.forwardFlops();
     const opt = createOptimizer({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
@@ -96,15 +111,16 @@ export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row:
       opts.log?.(row);
     };
     {
-      const { x, y } = batchOf(rng, trainBatch, 10);
-      add('train-step', trainBatch, timeIt(() => trainStep(model, x, y, opt), 2, reps), 3 * flops, '3 × forward', note);
-      const adv = () => tf.tidy(() => void pgd(model, x, y, PGD_DEFAULT).dataSync());
-      add('pgd-7', trainBatch, timeIt(adv, 1, reps), 14 * flops, '7 × (forward + input gradient) = 14 × forward', note);
+      const { x, y, labels } = batchOf(rng, trainBatch, 10);
+      add('train-step', trainBatch, await timeIt(() => trainStep(model, x, y, opt), 2, reps), 3 * flops, '3 × forward', note);
+      const adv = () => readResult(() => pgd(model, x, labels(), PGD_DEFAULT));
+      add('pgd-7', trainBatch, await timeIt(adv, 1, reps), 14 * flops, '7 × (forward + input gradient) = 14 × forward', note);
       tf.dispose([x, y]);
     }
     {
-      const { x, y } = batchOf(rng, 256, 10);
-      add('inference', 256, timeIt(() => tf.tidy(() => void model.predict(x).dataSync()), 1, reps), flops, '1 × forward');
+      const batch = opts.batch ?? 256;
+      const { x, y } = batchOf(rng, batch, 10);
+      add('inference', batch, await timeIt(() => readResult(() => model.predict(x)), 1, reps), flops, '1 × forward', opts.batch !== undefined ? 'batch set by --batch-size' : undefined);
       tf.dispose([x, y]);
     }
     opt.dispose();
@@ -116,6 +132,8 @@ export function runBench(opts: { archs?: ModelArch[]; reps?: number; log?: (row:
 export interface BenchAllOptions {
   archs?: ModelArch[];
   reps?: number;
+  /** one batch size for every task, instead of the standard ones */
+  batch?: number;
   /** the backends to measure; default every one that loads, except the slow reference cpu */
   backends?: BackendName[];
   /** the native backend is measured once per thread count (default 1 and every core) */
@@ -141,7 +159,7 @@ export async function runBenchAll(opts: BenchAllOptions = {}): Promise<BenchRepo
     const threads = backend === 'native' ? (opts.nativeThreads ?? [...new Set([1, os.availableParallelism()])]) : [1];
     for (const t of threads) {
       if (backend === 'native') loadNativeAddon().setThreads(t);
-      rows.push(...runBench({ archs: opts.archs, reps: opts.reps, log: opts.log }).rows);
+      rows.push(...(await runBench({ archs: opts.archs, reps: opts.reps, batch: opts.batch, log: opts.log })).rows);
     }
   }
   return { runtime: runtimeInfo(), rows };

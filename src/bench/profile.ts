@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { pgd, PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import { createModel, type ModelArch } from '../models/model';
 import { Rng } from '../rng';
-import { batchOf, trainStep } from './bench';
+import { batchOf, readResult, trainStep } from './bench';
 import { createOptimizer } from '../train/optimizer';
 
 export interface KernelShare {
@@ -29,14 +29,14 @@ export async function profileSteps(arch: ModelArch, batch: number): Promise<Step
   const rng = new Rng('profile');
   const model = createModel({ arch, inputShape: [32, 32, 3], numClasses: 10 }, 'profile');
   const opt = createOptimizer({ kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const { x, y } = batchOf(rng, batch, 10);
-  const tasks: [StepProfile['task'], () => void][] = [
+  const { x, y, labels } = batchOf(rng, batch, 10);
+  const tasks: [StepProfile['task'], () => Promise<void>][] = [
     ['train-step', () => trainStep(model, x, y, opt)],
-    ['pgd-7', () => tf.tidy(() => void pgd(model, x, y, PGD_DEFAULT).dataSync())],
+    ['pgd-7', () => readResult(() => pgd(model, x, labels(), PGD_DEFAULT))],
   ];
   const out: StepProfile[] = [];
   for (const [task, run] of tasks) {
-    run();
+    await run();
     const t0 = performance.now();
     const info = await tf.profile(run);
     const wallMs = performance.now() - t0;

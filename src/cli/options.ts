@@ -125,7 +125,7 @@ export const opt = {
 };
 
 export const COMMON_OPTIONS = {
-  backend: opt.string('tfjs backend: node-gpu, node, native, wasm or cpu (default: PBE_BACKEND, else the fastest that loads)', 'name'),
+  backend: opt.string('tfjs backend: webgpu, node-gpu, node, native, wasm or cpu (default: PBE_BACKEND, else the fastest that loads)', 'name'),
 };
 
 /**

@@ -39,7 +39,7 @@ export interface DefenseContext<O extends DefenseOptions = DefenseOptions> {
    * Asks the runner to measure ACC and ASR of `model` at `stage` (e.g. 'iteration 1') on its own
    * test sets and record them in its log. Nothing comes back to the defense.
    */
-  measure(stage: string, model: Model): void;
+  measure(stage: string, model: Model): Promise<void>;
   /** stops after a finished epoch, as an interruption would; the defense then throws DefenseInterrupted */
   shouldStop?: (finishedEpochs: number) => boolean;
 }

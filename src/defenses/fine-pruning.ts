@@ -61,7 +61,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     const order = pruningOrder(mean);
     const channels = order.length;
     const limit = Math.min(channels - 1, Math.floor(o.maxPruneRatio * channels));
-    const baseAcc = accuracy(infected, clean);
+    const baseAcc = await accuracy(infected, clean);
     const curve = [{ pruned: 0, acc: baseAcc }];
     let count = 0;
     const pruned = infected.clone();
@@ -69,7 +69,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
       const bar = new Progress('fp: pruning', limit, ctx.progress, 'channel');
       for (let k = 1; k <= limit; k++) {
         applyChannelMask(pruned, targets, keepMask(channels, order.subarray(0, k)));
-        const acc = accuracy(pruned, clean);
+        const acc = await accuracy(pruned, clean);
         curve.push({ pruned: k, acc });
         bar.tick(1, `${k} pruned, clean acc ${(100 * acc).toFixed(1)}%`);
         if (baseAcc - acc > o.maxAccDrop) break;
@@ -81,7 +81,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
       pruned.loadWeights(Object.fromEntries(infected.namedWeights().map(({ name, tensor }) => [name, tensor])));
       applyChannelMask(pruned, targets, keep);
       const pruneSeconds = (Date.now() - started) / 1000;
-      ctx.measure('pruned', pruned);
+      await ctx.measure('pruned', pruned);
       const r = await fineTuneStep(ctx, {
         defense: 'fp',
         stage: 'fine-tune',

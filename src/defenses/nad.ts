@@ -172,7 +172,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     });
     try {
       const t = teacher.model;
-      ctx.measure('teacher', t);
+      await ctx.measure('teacher', t);
       // The fine-tune trains its own copy; the loss sees it first, so the epoch summary can measure it.
       let student: Model | null = null;
       const loss: BatchLoss = (m, x, y) => {

@@ -318,7 +318,7 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>) {
   const clean = ctx.data.clean!;
   const t0 = Date.now();
   const r = await fineTuneStage(ctx, ctx.model, clean, cleanDataStage(o, clean.shape[0]), { setting: 'clean-data', stage: 'clean data' }, `${ctx.seed}/pbe-clean`);
-  ctx.measure('iteration 1', r.model);
+  await ctx.measure('iteration 1', r.model);
   const all = Int32Array.from(clean.labels.keys());
   const log: DefenseLogEntry[] = [{ stage: 'iteration 1', message: `fine-tuned on the clean extra set (${clean.shape[0]} images)${r.fromCache ? ' [cached]' : ''}`, seconds: (Date.now() - t0) / 1000 }];
   return { model: r.model, log, intermediate: { setting: 'clean-data' as const, iterations: [iterationOf(0, all, null, r)] } };
@@ -352,7 +352,7 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
       const r = await fineTuneStage(ctx, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, { setting: 'progressive', stage: `iteration ${t + 1}` }, `${ctx.seed}/pbe-${t}`);
       if (current !== ctx.model) current.dispose();
       current = r.model;
-      ctx.measure(`iteration ${t + 1}`, current);
+      await ctx.measure(`iteration ${t + 1}`, current);
       // Step 3: an image whose logits the purification left pointing the same way is likely clean.
       const scores = cosineRows(original, logitsOf(current, train), k);
       iterations.push(iterationOf(t, extra, scores, r));

@@ -183,15 +183,15 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
         seed: cfg.seed,
         progress,
         cache,
-        measure: (stage, m) => {
-          const s = { stage, ...measure(m) };
+        measure: async (stage, m) => {
+          const s = { stage, ...(await measure(m)) };
           stages.push(s);
           opts.onStage?.(s);
         },
       });
       const seconds = (Date.now() - t0) / 1000;
       purified = result.model;
-      const after = measure(purified);
+      const after = await measure(purified);
       const analysis = def.analyze?.(result.intermediate, truth) ?? null;
       const title = `${cfg.defense}${useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
       const specs: FigureSpecs = { 'acc-asr': stagesSpec(stages, title), ...(analysis?.specs ?? {}) };

@@ -44,7 +44,7 @@ const SMALL_NETS: Record<DatasetName, ModelArch> = {
  *   CIFAR-10 model on one core. The CIFAR-10 numbers were chosen from measured accuracy-versus-time
  *   runs (docs/measurements.md, "How the cpu training profile was chosen").
  * - paper: the paper's setting (PreAct-ResNet18 / ResNet-18, full data, SGD 0.01 with a cosine
- *   schedule for 100 epochs as in BackdoorBench); for a GPU with tfjs-node-gpu.
+ *   schedule for 100 epochs as in BackdoorBench); for a GPU: webgpu (Dawn) or tfjs-node-gpu.
  */
 export function resolveProfile(profile: ProfileName, dataset: DatasetName, o: ProfileOverrides = {}): ResolvedProfile {
   let base: ResolvedProfile;

@@ -50,7 +50,7 @@ export interface TrainJob {
   trainSet: Dataset;
   testSet: Dataset;
   /** measured after every epoch; default: clean accuracy on `testSet` */
-  evaluate?: (model: Model) => EpochMetrics;
+  evaluate?: (model: Model) => EpochMetrics | Promise<EpochMetrics>;
   /** changes each augmented batch before the step (stamping a trigger after augmentation); `spec` must say what it does */
   prepareBatch?: TrainOptions['prepareBatch'];
   profile: ResolvedProfile;
@@ -73,7 +73,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   if (tf.getBackend() === 'wasm' && arch !== 'smallcnn' && arch !== 'mnist-net' && job.profile.train.batchSize > WASM_RESNET_MAX_BATCH) {
     throw new Error(
       `${arch} at batch ${job.profile.train.batchSize} does not fit the wasm backend's 4 GiB heap; ` +
-        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a native backend (tfjs-node / tfjs-node-gpu)`,
+        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`,
     );
   }
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
@@ -89,7 +89,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
         checkpointDir: runDir,
         progress: job.progress,
         label: job.label,
-        evaluate: job.evaluate ?? ((m) => ({ testAcc: accuracy(m, job.testSet) })),
+        evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
         ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
       });
       const record: TrainRecord = {
@@ -97,7 +97,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
         spec: job.spec,
         seed: job.seed,
         history: result.history,
-        cleanAccuracy: accuracy(model, job.testSet),
+        cleanAccuracy: await accuracy(model, job.testSet),
         trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
         runtime: runtimeInfo(),
       };

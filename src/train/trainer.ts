@@ -61,7 +61,7 @@ export interface EpochMetrics {
 export interface TrainOptions {
   seed: Seed;
   /** Called after every epoch when given; its numbers go into the history and the progress line. */
-  evaluate?: (model: Model) => EpochMetrics;
+  evaluate?: (model: Model) => EpochMetrics | Promise<EpochMetrics>;
   /** Folder for the per-epoch checkpoint; a run started again with the same folder resumes. */
   checkpointDir?: string;
   progress?: ProgressSink;
@@ -110,14 +110,14 @@ function validateConfig(cfg: TrainConfig, data: ImageSet): void {
 }
 
 /** Predicted labels, eval mode, in batches. */
-export function predictLabels(model: Pick<Model, 'predict'>, ds: ImageSet, batchSize = 256, limit = ds.shape[0]): Int32Array {
+export async function predictLabels(model: Pick<Model, 'predict'>, ds: ImageSet, batchSize = 256, limit = ds.shape[0]): Promise<Int32Array> {
   const n = Math.min(limit, ds.shape[0]);
   const out = new Int32Array(n);
   const [, h, w, c] = ds.shape;
   for (let start = 0; start < n; start += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
     const pred = tf.tidy(() => tf.argMax(model.predict(tf.tensor4d(makeBatch(ds, idx), [idx.length, h, w, c])), 1));
-    out.set(pred.dataSync() as Int32Array, start);
+    out.set((await pred.data()) as Int32Array, start);
     pred.dispose();
   }
   return out;
@@ -128,8 +128,8 @@ function formatMetrics(r: EpochRecord): string {
   return `test acc ${pct(r.testAcc!)}${r.asr !== undefined ? ` ASR ${pct(r.asr)}` : ''}`;
 }
 
-export function accuracy(model: Pick<Model, 'predict'>, ds: ImageSet, batchSize = 256): number {
-  const pred = predictLabels(model, ds, batchSize);
+export async function accuracy(model: Pick<Model, 'predict'>, ds: ImageSet, batchSize = 256): Promise<number> {
+  const pred = await predictLabels(model, ds, batchSize);
   let ok = 0;
   for (let i = 0; i < pred.length; i++) if (pred[i] === ds.labels[i]) ok++;
   return pred.length > 0 ? ok / pred.length : 0;
@@ -216,7 +216,7 @@ export async function train(model: Model, data: ImageSet, cfg: TrainConfig, opts
         optimizer.step(model.params, byName, lr);
         model.commitState();
         opts.afterStep?.(model, ctx);
-        const lossValue = value.dataSync()[0];
+        const lossValue = (await value.data())[0];
         if (!Number.isFinite(lossValue)) {
           tf.dispose([x, y, value, hits!, ...Object.values(grads)]);
           throw new Error(`${label}: loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (learning rate ${lr}); lower the learning rate`);
@@ -224,13 +224,13 @@ export async function train(model: Model, data: ImageSet, cfg: TrainConfig, opts
         // A prepared batch may differ in size from the drawn one; the averages count what was trained on.
         lossSum += lossValue * x.shape[0];
         seen += x.shape[0];
-        correct += (hits! as tf.Scalar).dataSync()[0];
+        correct += (await (hits! as tf.Scalar).data())[0];
         tf.dispose([x, y, value, hits!, ...Object.values(grads)]);
         bar.tick(1, `epoch ${epoch + 1}/${cfg.epochs} loss ${(lossSum / seen).toFixed(3)}${lastMetrics}`);
       }
       // Training time only: the evaluation is bookkeeping, and would skew speed comparisons.
       const seconds = (Date.now() - t0) / 1000;
-      const metrics = opts.evaluate?.(model);
+      const metrics = await opts.evaluate?.(model);
       history.push({
         epoch: epoch + 1,
         loss: lossSum / seen,

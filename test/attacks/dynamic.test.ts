@@ -229,8 +229,8 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       assert.ok(same.ratio > 0.5, `perturbations of two writings of a digit too similar (relative difference ${same.ratio})`);
     });
 
-    it('backdoors the classifier partly in this short run, with a trigger that transfers less to other images', () => {
-      const ev = evaluateDynamic(model, result.trigger, test, RULE, 3);
+    it('backdoors the classifier partly in this short run, with a trigger that transfers less to other images', async () => {
+      const ev = await evaluateDynamic(model, result.trigger, test, RULE, 3);
       const last = result.history.joint[result.history.joint.length - 1];
       assert.equal(last.test!.acc, ev.acc);
       assert.equal(last.test!.asr, ev.asr);

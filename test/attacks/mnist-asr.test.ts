@@ -30,7 +30,7 @@ describe('backdoored mnist-net on real digits (smoke)', function () {
       const tensors = tf.memory().numTensors;
       // The fixtures' trigger: the same attack, built from the same seed.
       const attack = buildAttack({ name, rule: { mode: 'all2one', target: 0, numClasses: 10 }, inputShape: [28, 28, 1], seed: 1 });
-      const { acc, asr } = evaluateBackdoor(model, testSet, triggeredTestSet(testSet, attack));
+      const { acc, asr } = await evaluateBackdoor(model, testSet, triggeredTestSet(testSet, attack));
       attack.trigger.dispose();
       assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
       assert.ok(asr >= 0.9, `${name}: ASR ${asr}, ACC ${acc}`);

@@ -319,7 +319,7 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
       await initBackend(backend);
       const model = createModel({ arch: 'mnist-net', inputShape: [28, 28, 1], numClasses: 10 }, 7);
       await train(model, data, config, { seed: 7, progress: silentSink });
-      const acc = accuracy(model, evalSet);
+      const acc = await accuracy(model, evalSet);
       model.dispose();
       return acc;
     };

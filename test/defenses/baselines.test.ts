@@ -45,7 +45,7 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
       seed: 7,
       progress: silentSink,
       cache: new Cache(dir),
-      measure: (stage, m) => measured.push({ stage, ...backdoorMetrics(m, f) }),
+      measure: async (stage, m) => void measured.push({ stage, ...(await backdoorMetrics(m, f)) }),
     };
   });
   afterEach(() => {
@@ -177,16 +177,16 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     const count = 24;
     const ranked = await smoke('anp', { ...masks, pruneBy: 'number', pruneCount: count });
     assert.equal((ranked.intermediate as AnpLog).fromCache, true);
-    const byMask = backdoorMetrics(ranked.model, f).asr;
+    const byMask = (await backdoorMetrics(ranked.model, f)).asr;
     ranked.model.dispose();
-    const random = [0, 1, 2].map((r) => {
+    const random: number[] = [];
+    for (const r of [0, 1, 2]) {
       const chosen = Array.from(new Rng(`random-${r}`).sample(log.scores.length, count), (i) => log.scores[i]);
       const m = pruneNeurons(f.infected, chosen);
-      const { asr } = backdoorMetrics(m, f);
+      random.push((await backdoorMetrics(m, f)).asr);
       m.dispose();
-      return asr;
-    });
-    const infected = backdoorMetrics(f.infected, f).asr;
+    }
+    const infected = (await backdoorMetrics(f.infected, f)).asr;
     const meanRandom = random.reduce((a, b) => a + b, 0) / random.length;
     assert.ok(byMask < infected - 0.1 && byMask < meanRandom - 0.1, `ASR ${infected} → ${byMask} by ANP's masks, ${random.join(', ')} at random`);
   });

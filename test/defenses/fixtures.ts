@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { evaluateBackdoor, poisonTrainingSet, triggeredTestSet, type TriggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { buildAttack } from '../../src/attacks/backdoor/registry';
 import { type Dataset, subset } from '../../src/data/dataset';
@@ -52,9 +51,7 @@ export function badnetsMnist(): Promise<BadNetsFixture> {
   return fixture;
 }
 
-export function backdoorMetrics(model: Model, f: BadNetsFixture): { acc: number; asr: number } {
-  return tf.tidy(() => {
-    const { acc, asr } = evaluateBackdoor(model, f.test, f.triggered);
-    return { acc, asr };
-  });
+export async function backdoorMetrics(model: Model, f: BadNetsFixture): Promise<{ acc: number; asr: number }> {
+  const { acc, asr } = await evaluateBackdoor(model, f.test, f.triggered);
+  return { acc, asr };
 }

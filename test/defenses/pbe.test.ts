@@ -35,7 +35,7 @@ registerDefense<{ unused: number }, null>('test-spy', {
   provenance: { unused: 'test' },
   async run(ctx) {
     spied = ctx;
-    measured = ctx.measure('looked', ctx.model);
+    measured = await ctx.measure('looked', ctx.model);
     return { model: ctx.model.clone(), log: [], intermediate: null };
   },
 });
@@ -73,7 +73,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
       seed: 0,
       progress: silentSink,
       cache,
-      measure: (stage, m) => stages.push({ stage, ...evaluateBackdoor(m, splits.test, infected.triggered) }),
+      measure: async (stage, m) => void stages.push({ stage, ...(await evaluateBackdoor(m, splits.test, infected.triggered)) }),
       ...extra,
     };
     return { stages, result: runDefense({ name: 'pbe', profile: 'smoke', options }, ctx) };

@@ -58,7 +58,7 @@ describe('defense registry and the shared clean extra set', function () {
       seed: 0,
       progress: silentSink,
       cache: new Cache(path.join(os.tmpdir(), 'pbe-unused')),
-      measure: () => {},
+      measure: async () => {},
     };
     const r = await runDefense({ name: 'test-identity' }, ctx);
     r.model.dispose();

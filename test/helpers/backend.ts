@@ -1,4 +1,4 @@
-import { activeBackend, type BackendName, initBackend } from '../../src/backend';
+import { activeBackend, type BackendName, forgetBackendChoice, initBackend } from '../../src/backend';
 
 function current(): BackendName | null {
   try {
@@ -9,8 +9,9 @@ function current(): BackendName | null {
 }
 
 /**
- * Runs the enclosing suite on `name` and, when it ends, puts back the backend it found, so no
- * test file leaves its backend to the next (call it where `before` would go).
+ * Runs the enclosing suite on `name` and, when it ends, puts back the backend it found (in a fresh
+ * mocha worker, none: then the automatic choice), so no test file leaves its backend to the next
+ * (call it where `before` would go).
  */
 export function useBackend(name: BackendName): void {
   let previous: BackendName | null = null;
@@ -19,6 +20,9 @@ export function useBackend(name: BackendName): void {
     await initBackend(name);
   });
   after(async () => {
-    if (previous !== null && current() !== previous) await initBackend(previous);
+    if (previous === null) {
+      forgetBackendChoice();
+      await initBackend();
+    } else if (current() !== previous) await initBackend(previous);
   });
 }

@@ -56,7 +56,7 @@ describe('every architecture trains on smoke data and reloads from its checkpoin
       );
       const h = result.history;
       assert.ok(h[h.length - 1].loss < 0.8 * h[0].loss, `loss ${h[0].loss} → ${h[h.length - 1].loss}`);
-      const acc = accuracy(model, testSet);
+      const acc = await accuracy(model, testSet);
       assert.ok(acc >= 0.3, `held-out accuracy ${acc}, chance 0.1`);
 
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-arch-'));

@@ -53,7 +53,7 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.equal(crafted, 2 * data.shape[0]);
-    const pred = predictLabels(model, data);
+    const pred = await predictLabels(model, data);
     const zeros = pred.filter((p) => p === 0).length;
     assert.ok(zeros > 0.95 * pred.length, `${zeros}/${pred.length} predicted 0: the replacement batch was not trained on`);
     model.dispose();
@@ -138,7 +138,7 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     const before = tf.memory().numTensors;
     const copy = model.clone();
     assert.equal(weightsHash(copy), weightsHash(model));
-    assert.deepEqual(predictLabels(copy, data), predictLabels(model, data));
+    assert.deepEqual(await predictLabels(copy, data), await predictLabels(model, data));
     const original = weightsOf(model);
     await train(copy, data, { ...CFG, epochs: 1 }, { seed: 9, progress: silentSink });
     assert.notEqual(weightsHash(copy), weightsHash(model));

@@ -40,12 +40,12 @@ for (const backend of WASM_AND_NATIVE) {
     it('lowers the loss and beats chance by a clear margin, without leaking tensors', async () => {
       const model = createModel(modelConfig, 3);
       const before = tf.memory().numTensors;
-      const result = await train(model, data, CFG, { seed: 11, evaluate: (m) => ({ testAcc: accuracy(m, evalSet) }), progress: silentSink });
+      const result = await train(model, data, CFG, { seed: 11, evaluate: async (m) => ({ testAcc: await accuracy(m, evalSet) }), progress: silentSink });
       assert.equal(tf.memory().numTensors, before, 'tensors leaked by training');
       const h = result.history;
       assert.equal(h.length, 3);
       assert.ok(h[2].loss < h[0].loss * 0.7, `loss ${h[0].loss} → ${h[2].loss}`);
-      const acc = accuracy(model, evalSet);
+      const acc = await accuracy(model, evalSet);
       assert.ok(acc > 0.5, `clean accuracy ${acc} (chance is 0.1)`);
       assert.equal(h[2].testAcc, acc);
       model.dispose();

@@ -155,13 +155,13 @@ export function attackSuccessRate(predicted: Int32Array, triggered: TriggeredTes
  * that poisons the whole class may leave the model no clean image of it to learn from); null
  * otherwise.
  */
-export function evaluateBackdoor(
+export async function evaluateBackdoor(
   model: Model,
   cleanTest: Dataset,
   triggered: TriggeredTestSet,
   rule?: LabelRule,
-): { acc: number; asr: number; targetAcc: number | null } {
-  const clean = predictLabels(model, cleanTest);
+): Promise<{ acc: number; asr: number; targetAcc: number | null }> {
+  const clean = await predictLabels(model, cleanTest);
   let ok = 0;
   let targetOk = 0;
   let targetCount = 0;
@@ -176,7 +176,7 @@ export function evaluateBackdoor(
   }
   return {
     acc: clean.length > 0 ? ok / clean.length : 0,
-    asr: attackSuccessRate(predictLabels(model, triggered.data), triggered),
+    asr: attackSuccessRate(await predictLabels(model, triggered.data), triggered),
     targetAcc: target !== null && targetCount > 0 ? targetOk / targetCount : null,
   };
 }

@@ -53,8 +53,8 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       trainSet: view.data,
       prepareBatch: view.prepareBatch,
       testSet: data.test,
-      evaluate: (m) => {
-        const { acc, asr } = evaluateBackdoor(m, data.test, triggered);
+      evaluate: async (m) => {
+        const { acc, asr } = await evaluateBackdoor(m, data.test, triggered);
         return { testAcc: acc, asr };
       },
       profile,
@@ -63,7 +63,7 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       progress: opts.progress,
       cache: opts.cache,
     });
-    const { acc, asr, targetAcc } = evaluateBackdoor(trained.model, data.test, triggered, attack.rule);
+    const { acc, asr, targetAcc } = await evaluateBackdoor(trained.model, data.test, triggered, attack.rule);
     return { ...trained, attack, data, poisoned, triggered, acc, asr, targetAcc };
   } catch (e) {
     attack.trigger.dispose();

@@ -12,6 +12,7 @@ export const bench = defineCommand({
     ...COMMON_OPTIONS,
     model: opt.choice('one architecture (default: smallcnn and preact-resnet18)', MODEL_ARCHS, { arg: 'arch' }),
     reps: opt.int('timed repetitions per task', { min: 1 }),
+    batchSize: opt.int('one batch size for every task (default: 128 for training and PGD-7, 256 for inference); small for a slow device such as SwiftShader', { min: 1 }),
     threads: opt.intList('native backend thread counts to measure (e.g. 1,2)', { min: 1 }),
     profile: opt.flag("each kernel's share of a training step and a PGD-7 batch, on one backend"),
   },
@@ -21,7 +22,7 @@ export const bench = defineCommand({
       // One backend (the fastest, or the one asked for): its kernels' shares of a step.
       await initBackend(backend);
       const arch = o.model ?? 'smallcnn';
-      const profiles = await profileSteps(arch, arch === 'smallcnn' ? 128 : 64);
+      const profiles = await profileSteps(arch, o.batchSize ?? (arch === 'smallcnn' ? 128 : 64));
       console.error(runtimeSummary());
       for (const pr of profiles) {
         console.error(`${pr.model} ${pr.task}, batch ${pr.batch}: ${pr.wallMs.toFixed(0)} ms`);
@@ -33,6 +34,7 @@ export const bench = defineCommand({
     const report = await runBenchAll({
       archs: o.model === undefined ? undefined : [o.model],
       reps: o.reps,
+      batch: o.batchSize,
       backends: backend ? [parseBackendName(backend, '--backend')] : undefined,
       nativeThreads: o.threads,
       skipped: (b, why) => console.error(`${b}: not measured (${why})`),

@@ -1,4 +1,4 @@
-import { initBackend, runtimeInfo } from '../../backend';
+import { adapterName, initBackend, runtimeInfo } from '../../backend';
 import { cacheRoot } from '../../cache';
 import { findLocalDatasets } from '../../data/registry';
 import { defineCommand } from '../command';
@@ -17,6 +17,10 @@ export const info = defineCommand({
     }
     console.log(`backend:   ${info.backend} (tfjs backend '${info.tfBackend}')`);
     if (info.native) console.log(`native:    oneDNN ${info.native.oneDNN}, ${info.native.threads} thread(s); runs ${info.native.kernels.join(', ')}`);
+    if (info.adapter) {
+      console.log(`adapter:   ${adapterName(info.adapter)}, vendor ${info.adapter.vendor}, architecture ${info.adapter.architecture}`);
+      console.log(`limits:    ${Object.entries(info.adapter.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    }
     console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
     console.log('versions:');
     for (const [k, v] of Object.entries(info.versions)) console.log(`  ${k.padEnd(30)} ${v ?? 'not installed'}`);

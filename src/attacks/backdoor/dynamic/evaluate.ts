@@ -22,7 +22,7 @@ export interface DynamicEvaluation {
  * Clean accuracy, attack success rate and the cross-trigger test on `test`. Each image's donor
  * (for the cross trigger) is its successor in a permutation drawn from `seed`, never itself.
  */
-export function evaluateDynamic(model: Model, trigger: DynamicTrigger, test: Dataset, rule: LabelRule, seed: Seed, batchSize = 256): DynamicEvaluation {
+export async function evaluateDynamic(model: Model, trigger: DynamicTrigger, test: Dataset, rule: LabelRule, seed: Seed, batchSize = 256): Promise<DynamicEvaluation> {
   const n = test.shape[0];
   const [, h, w, c] = test.shape;
   const order = new Rng(seed).fork('cross-donors').permutation(n);
@@ -40,8 +40,8 @@ export function evaluateDynamic(model: Model, trigger: DynamicTrigger, test: Dat
       const donors = tf.tensor4d(makeBatch(test, Array.from(idx, (i) => donorOf[i]), NO_AUGMENT), shape);
       return [tf.argMax(model.predict(trigger.apply(x)), 1), tf.argMax(model.predict(trigger.applyFrom(x, donors)), 1)];
     });
-    const ownPred = own.dataSync();
-    const crossPred = cross.dataSync();
+    const ownPred = await own.data();
+    const crossPred = await cross.data();
     tf.dispose([own, cross]);
     idx.forEach((i, j) => {
       const y = test.labels[i];
@@ -54,7 +54,7 @@ export function evaluateDynamic(model: Model, trigger: DynamicTrigger, test: Dat
     });
   }
   return {
-    acc: accuracy(model, test, batchSize),
+    acc: await accuracy(model, test, batchSize),
     asr: attacked > 0 ? asrHits / attacked : 0,
     crossAcc: n > 0 ? crossHits / n : 0,
     crossAsr: attacked > 0 ? crossAsrHits / attacked : 0,

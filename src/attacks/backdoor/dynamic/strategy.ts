@@ -84,7 +84,7 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
               lr: j.lr,
               seconds: j.seconds,
             })),
-            cleanAccuracy: accuracy(model, data.test),
+            cleanAccuracy: await accuracy(model, data.test),
             trainSeconds: [...result.history.mask, ...joint].reduce((s, e) => s + e.seconds, 0),
             runtime: runtimeInfo(),
             details: { maskHistory: result.history.mask, jointHistory: joint },
@@ -106,7 +106,7 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
     if (trigger === null) throw new Error('dynamic attack: no trigger after training or loading');
     const attack: BackdoorAttack = { name: 'dynamic', trigger, rule, config };
     const triggered = triggeredTestSet(data.test, attack);
-    const { acc, asr, targetAcc } = evaluateBackdoor(model, data.test, triggered, rule);
+    const { acc, asr, targetAcc } = await evaluateBackdoor(model, data.test, triggered, rule);
     return { model, record, fromCache, attack, data, poisoned: null, triggered, acc, asr, targetAcc };
   } catch (e) {
     model.dispose();

@@ -213,7 +213,7 @@ function maskEpoch(
   };
 }
 
-function jointEpoch(epoch: number, parts: Parts, trigger: DynamicTrigger, opts: DynamicAttackOptions, rng: Rng, bar: Progress): JointEpochRecord {
+async function jointEpoch(epoch: number, parts: Parts, trigger: DynamicTrigger, opts: DynamicAttackOptions, rng: Rng, bar: Progress): Promise<JointEpochRecord> {
   const { classifier, pattern, mask } = parts;
   const { classifier: classifierOpt, generator: generatorOpt } = parts.optimizers;
   const cfg = opts.config;
@@ -289,7 +289,7 @@ function jointEpoch(epoch: number, parts: Parts, trigger: DynamicTrigger, opts: 
     cleanAcc: sums.clean / (n * (B - nBd - nCross)),
     backdoorAcc: sums.backdoor / (n * nBd),
     crossAcc: nCross > 0 ? sums.cross / (n * nCross) : null,
-    test: opts.test ? evaluateDynamic(classifier, trigger, opts.test, opts.rule, rng.fork('eval').seed) : null,
+    test: opts.test ? await evaluateDynamic(classifier, trigger, opts.test, opts.rule, rng.fork('eval').seed) : null,
     lr,
     seconds,
   };
@@ -372,7 +372,7 @@ export async function trainDynamicAttack(opts: DynamicAttackOptions): Promise<Dy
       stopped = await finishEpoch('mask', epoch + 1);
     }
     for (let epoch = jointFrom; epoch < cfg.epochs && !stopped; epoch++) {
-      history.joint.push(jointEpoch(epoch, parts, trigger, opts, rng, bar));
+      history.joint.push(await jointEpoch(epoch, parts, trigger, opts, rng, bar));
       stopped = await finishEpoch('joint', epoch + 1);
     }
     return { trigger, history, complete: !stopped, resumedFrom: { mask: maskFrom, joint: jointFrom } };
