@@ -19,9 +19,9 @@ export default defineConfig(
     },
   },
   {
-    // The modules that load other modules at run time: optional backends only when asked for, the
-    // native addon by path, job modules by the path a job names, tslab's display hook where present.
-    files: ['src/backend.ts', 'src/kernels/native.ts', 'src/jobs/worker.ts', 'src/notebook/output.ts'],
+    // The modules that load other modules at run time: optional backends (and Dawn) only when asked
+    // for, the native addon by path, job modules by the path a job names, tslab's display hook where present.
+    files: ['src/backend.ts', 'src/webgpu.ts', 'src/kernels/native.ts', 'src/jobs/worker.ts', 'src/notebook/output.ts'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {

@@ -91,7 +91,7 @@ function loadPackage(pkg: string): unknown {
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND')
-      throw new Error(`the optional package ${pkg} is not installed (npm install skipped it or it was left out)`);
+      throw new Error(`the optional package ${pkg} is not installed (npm install skipped it or it was left out)`, { cause: e });
     throw e;
   }
 }
