@@ -30,9 +30,7 @@ const major = Number((/#define DNNL_VERSION_MAJOR (\d+)/.exec(versionHeader) || 
 // oneDNN 3 removed the operation descriptors (`::desc`) that the addon's 2.x API calls use.
 if (major !== 2) skip(`it needs oneDNN 2.x, found ${major || 'an unknown version'} in ${root}`);
 
-const gyp =
-  process.env.npm_config_node_gyp ||
-  path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+const gyp = process.env.npm_config_node_gyp || path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
 if (!fs.existsSync(gyp)) skip(`node-gyp was not found (${gyp})`);
 const args = [gyp, 'rebuild'];
 // npm passes its `nodedir` setting to scripts; else Node's own headers beside its binary, when
@@ -43,7 +41,11 @@ if (nodedir) args.push(`--nodedir=${nodedir}`);
 const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { cwd: __dirname, env: { ...process.env, DNNL_ROOT: root }, encoding: 'utf8' });
 if (r.status !== 0) {
-  const tail = `${r.stdout || ''}${r.stderr || ''}`.split('\n').filter((l) => /error|ERR!/.test(l)).slice(0, 8).join('\n');
+  const tail = `${r.stdout || ''}${r.stderr || ''}`
+    .split('\n')
+    .filter((l) => /error|ERR!/.test(l))
+    .slice(0, 8)
+    .join('\n');
   if (required) console.error(tail);
   skip(`its build failed (node-gyp exit ${r.status}${required ? '' : '; rerun `npm run build:native` to see why'})`);
 }

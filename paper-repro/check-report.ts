@@ -81,7 +81,17 @@ export function checkReport(html: string, shot = html.replace(/\.html$/, '.png')
   let status: PageStatus = { figures: 0, rendered: 0, marks: [], notebooks: [], errors: [], tooltipImage: null };
   if (!m || m[1].trim() === '') problems.push('the page never finished rendering (no status): a script failed to load or threw');
   // A report written before figures named their notebook has no `notebooks`.
-  else status = { ...status, ...JSON.parse(m[1].replace(/&quot;/g, '"').replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>')) } as PageStatus;
+  else
+    status = {
+      ...status,
+      ...JSON.parse(
+        m[1]
+          .replace(/&quot;/g, '"')
+          .replace(/&amp;/g, '&')
+          .replace(/&lt;/g, '<')
+          .replace(/&gt;/g, '>'),
+      ),
+    } as PageStatus;
   const consoleErrors = dom.stderr.split('\n').filter((l) => /CONSOLE/.test(l) && /error/i.test(l));
   if (status.errors.length) problems.push(`page errors: ${status.errors.join('; ')}`);
   if (consoleErrors.length) problems.push(`console errors: ${consoleErrors.join('; ')}`);
@@ -89,7 +99,11 @@ export function checkReport(html: string, shot = html.replace(/\.html$/, '.png')
   status.marks.forEach((n, i) => n > 0 || problems.push(`figure ${i} (${status.notebooks[i]}) rendered no marks`));
   if (status.tooltipImage === false) problems.push('hovering a t-SNE point showed no image');
   const hoverScreenshot = shot.replace(/\.png$/, '-hover.png');
-  for (const [file, page] of [[shot, url.replace(/#hover$/, '')], [hoverScreenshot, url]]) if (!screenshot(page, file, size)) problems.push(`no screenshot written to ${file}`);
+  for (const [file, page] of [
+    [shot, url.replace(/#hover$/, '')],
+    [hoverScreenshot, url],
+  ])
+    if (!screenshot(page, file, size)) problems.push(`no screenshot written to ${file}`);
   return { status, consoleErrors, screenshot: shot, hoverScreenshot, problems };
 }
 
@@ -108,7 +122,9 @@ if (require.main === module) {
   }
   const r = checkReport(html, process.argv[3]);
   const marks = r.status.marks.reduce((a, b) => a + b, 0);
-  process.stdout.write(`${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks; t-SNE image tooltip: ${r.status.tooltipImage}; screenshots ${r.screenshot}, ${r.hoverScreenshot}\n`);
+  process.stdout.write(
+    `${r.status.rendered}/${r.status.figures} figures rendered, ${marks} marks; t-SNE image tooltip: ${r.status.tooltipImage}; screenshots ${r.screenshot}, ${r.hoverScreenshot}\n`,
+  );
   for (const [notebook, counts] of marksByNotebook(r.status)) process.stdout.write(`  ${notebook}: ${counts.length} figure(s), marks ${counts.join(', ')}\n`);
   for (const p of r.problems) process.stderr.write(`problem: ${p}\n`);
   process.exit(r.problems.length ? 1 : 0);

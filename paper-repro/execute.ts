@@ -38,7 +38,14 @@ export function injectParameters(nb: Notebook, parameters: string, source: strin
   const cells = nb.cells.filter((c) => !c.metadata.tags?.includes('injected-parameters'));
   const at = cells.findIndex((c) => c.metadata.tags?.includes('parameters'));
   if (at < 0) throw new Error(`${source}: no cell is tagged 'parameters'; tag the cell holding the notebook's parameters`);
-  const injected: Cell = { id: newCellId(), cell_type: 'code', metadata: { tags: ['injected-parameters'] }, source: parameters, outputs: [], execution_count: null };
+  const injected: Cell = {
+    id: newCellId(),
+    cell_type: 'code',
+    metadata: { tags: ['injected-parameters'] },
+    source: parameters,
+    outputs: [],
+    execution_count: null,
+  };
   cells.splice(at + 1, 0, injected);
   // nbformat 4.5 asks every cell for an id; a notebook written before 4.5 gets them here.
   const seen = new Set<string>();
@@ -82,7 +89,12 @@ export async function executeNotebook(o: ExecuteOptions): Promise<ExecutedNotebo
       cell.metadata.pbe = { seconds: (Date.now() - t0) / 1000 };
       if (r.status !== 'ok') {
         const said = stderrOf(r).trim();
-        const why = r.status === 'timeout' ? `timed out after ${o.timeoutSec} s and was interrupted` : r.status === 'dead' ? `the kernel died (${kernel.log.trim().slice(-2000) || 'no message'})` : r.status;
+        const why =
+          r.status === 'timeout'
+            ? `timed out after ${o.timeoutSec} s and was interrupted`
+            : r.status === 'dead'
+              ? `the kernel died (${kernel.log.trim().slice(-2000) || 'no message'})`
+              : r.status;
         failure = { cell: k + 1, cells: code.length, status: r.status, message: said ? `${said}${r.status === 'error' ? '' : `\n(${why})`}` : why };
         break;
       }

@@ -147,7 +147,18 @@ export class KernelClient {
   static async start(spec: KernelSpec, o: StartOptions): Promise<KernelClient> {
     const ports = await Promise.all([0, 1, 2, 3, 4].map(freePort));
     const key = randomBytes(32).toString('hex');
-    const connection = { transport: 'tcp', ip: '127.0.0.1', shell_port: ports[0], iopub_port: ports[1], stdin_port: ports[2], control_port: ports[3], hb_port: ports[4], key, signature_scheme: 'hmac-sha256', kernel_name: '' };
+    const connection = {
+      transport: 'tcp',
+      ip: '127.0.0.1',
+      shell_port: ports[0],
+      iopub_port: ports[1],
+      stdin_port: ports[2],
+      control_port: ports[3],
+      hb_port: ports[4],
+      key,
+      signature_scheme: 'hmac-sha256',
+      kernel_name: '',
+    };
     const connectionFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-kernel-')), 'connection.json');
     fs.writeFileSync(connectionFile, JSON.stringify(connection), { mode: 0o600 });
     const argv = spec.argv.map((a) => a.replace('{connection_file}', connectionFile));
@@ -200,7 +211,14 @@ export class KernelClient {
   }
 
   private send(socket: zmq.Dealer, msgType: string, content: object): string {
-    const header: Header = { msg_id: randomUUID(), msg_type: msgType, session: this.session, username: 'pbe-lab', date: new Date().toISOString(), version: '5.3' };
+    const header: Header = {
+      msg_id: randomUUID(),
+      msg_type: msgType,
+      session: this.session,
+      username: 'pbe-lab',
+      date: new Date().toISOString(),
+      version: '5.3',
+    };
     const body = [JSON.stringify(header), '{}', '{}', JSON.stringify(content)];
     void socket.send([DELIM, this.sign(body), ...body]).catch(() => undefined);
     return header.msg_id;
@@ -273,7 +291,9 @@ export class KernelClient {
     const metadata = (c.metadata ?? {}) as Record<string, unknown>;
     // `transient` (the display_id) is for the live session, not part of the saved output.
     const out: RichOutput =
-      type === 'execute_result' ? { output_type: 'execute_result', execution_count: (c.execution_count as number) ?? null, data, metadata } : { output_type: 'display_data', data, metadata };
+      type === 'execute_result'
+        ? { output_type: 'execute_result', execution_count: (c.execution_count as number) ?? null, data, metadata }
+        : { output_type: 'display_data', data, metadata };
     outputs.push(out);
     const id = (c.transient as { display_id?: string } | undefined)?.display_id;
     if (id) this.displays.set(id, [...(this.displays.get(id) ?? []), out]);
@@ -296,8 +316,22 @@ export class KernelClient {
     await sleep(this.failedAt + TSLAB_ABORT_MS - Date.now());
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
-    const msgId = this.send(this.shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
-    const p: Pending = { msgId, outputs: [], reply: null, idle: false, clearOnNext: false, settle: () => (p.reply && p.idle) || this.exitCode !== undefined ? settle() : undefined };
+    const msgId = this.send(this.shell, 'execute_request', {
+      code,
+      silent: false,
+      store_history: true,
+      user_expressions: {},
+      allow_stdin: false,
+      stop_on_error: true,
+    });
+    const p: Pending = {
+      msgId,
+      outputs: [],
+      reply: null,
+      idle: false,
+      clearOnNext: false,
+      settle: () => ((p.reply && p.idle) || this.exitCode !== undefined ? settle() : undefined),
+    };
     this.pending = p;
     this.replies.set(msgId, (content) => {
       p.reply = content;
@@ -332,7 +366,11 @@ export class KernelClient {
    * (timers, worker pools) are open, and its sockets are closed by then.
    */
   async shutdown(): Promise<void> {
-    const steps: (() => void)[] = [() => this.send(this.control, 'shutdown_request', { restart: false }), () => this.child.kill('SIGTERM'), () => this.child.kill('SIGKILL')];
+    const steps: (() => void)[] = [
+      () => this.send(this.control, 'shutdown_request', { restart: false }),
+      () => this.child.kill('SIGTERM'),
+      () => this.child.kill('SIGKILL'),
+    ];
     for (const step of steps) {
       if (this.exitCode !== undefined) break;
       step();

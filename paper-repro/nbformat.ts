@@ -20,12 +20,16 @@ export interface Cell {
 }
 
 // Jupyter's own schema (draft-04), vendored with its licence: what Jupyter checks when it opens a notebook.
-const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(__dirname, 'schema', 'nbformat.v4.5.schema.json'), 'utf8')));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(fs.readFileSync(path.join(__dirname, 'schema', 'nbformat.v4.5.schema.json'), 'utf8')),
+);
 
 /** Why the notebook is not valid nbformat 4.5 (JSON pointer: message), or [] when it is. */
 export function nbformatErrors(nb: unknown): string[] {
   if (validate(nb)) return [];
-  return (validate.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  return (validate.errors ?? []).map(
+    (e) => `${e.instancePath || '/'}: ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+  );
 }
 
 export function cellSource(c: Cell): string {
@@ -40,6 +44,7 @@ export function readNotebook(file: string): Notebook {
   } catch (e) {
     throw new Error(`${file}: not a readable notebook (${(e as Error).message})`, { cause: e });
   }
-  if (nb?.nbformat !== 4 || !Array.isArray(nb.cells)) throw new Error(`${file}: not an nbformat 4 notebook (nbformat ${String(nb?.nbformat)}, cells ${Array.isArray(nb?.cells) ? 'present' : 'missing'})`);
+  if (nb?.nbformat !== 4 || !Array.isArray(nb.cells))
+    throw new Error(`${file}: not an nbformat 4 notebook (nbformat ${String(nb?.nbformat)}, cells ${Array.isArray(nb?.cells) ? 'present' : 'missing'})`);
   return nb;
 }

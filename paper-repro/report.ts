@@ -1,6 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type ClaimResult, escapeHtml, type MeasuredRecord, PAPER_CITATION, PROGRESS_METADATA, type ReproProfile, VEGA_LITE_MIME, writeFileAtomic } from 'pbe-lab';
+import {
+  type ClaimResult,
+  escapeHtml,
+  type MeasuredRecord,
+  PAPER_CITATION,
+  PROGRESS_METADATA,
+  type ReproProfile,
+  VEGA_LITE_MIME,
+  writeFileAtomic,
+} from 'pbe-lab';
 
 export interface NotebookRun {
   name: string;
@@ -45,7 +54,13 @@ export function readExecuted(file: string): { title: string; shown: Shown[] } {
       // Progress bars belong to the notebook, not to the report.
       if (!d || o.metadata?.['pbe-lab'] === PROGRESS_METADATA['pbe-lab']) continue;
       const plain = text(d['text/plain']);
-      if (d[VEGA_LITE_MIME]) shown.push({ kind: 'figure', spec: d[VEGA_LITE_MIME] as object, svg: d['image/svg+xml'] ? text(d['image/svg+xml']) : null, title: plain.replace(/^\[figure\]\s*/, '') });
+      if (d[VEGA_LITE_MIME])
+        shown.push({
+          kind: 'figure',
+          spec: d[VEGA_LITE_MIME] as object,
+          svg: d['image/svg+xml'] ? text(d['image/svg+xml']) : null,
+          title: plain.replace(/^\[figure\]\s*/, ''),
+        });
       else if (d['text/html']) shown.push({ kind: 'table', html: text(d['text/html']), markdown: text(d['text/markdown'] ?? plain) });
       else if (d['image/png']) shown.push({ kind: 'image', png: text(d['image/png']), title: plain });
       else if (d['text/markdown']) shown.push({ kind: 'reading', markdown: text(d['text/markdown']) });
@@ -175,25 +190,55 @@ export async function writeReport(input: ReportInput): Promise<{ html: string; m
   const html: string[] = [];
   const md: string[] = [];
   html.push(`<h1>pbe-lab: reproduction report, profile <code>${input.profile}</code></h1>`);
-  html.push(`<p>${escapeHtml(PAPER_CITATION)}. Generated ${new Date().toISOString()}; notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s (this run ${input.wallSeconds.toFixed(0)} s). Claims: ${counts}.</p>`);
-  md.push(`# pbe-lab: reproduction report, profile \`${input.profile}\``, '', `${PAPER_CITATION}. Notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s. Claims: ${counts}.`, '');
+  html.push(
+    `<p>${escapeHtml(PAPER_CITATION)}. Generated ${new Date().toISOString()}; notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s (this run ${input.wallSeconds.toFixed(0)} s). Claims: ${counts}.</p>`,
+  );
+  md.push(
+    `# pbe-lab: reproduction report, profile \`${input.profile}\``,
+    '',
+    `${PAPER_CITATION}. Notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s. Claims: ${counts}.`,
+    '',
+  );
   html.push('<h2>Claims</h2><table><tr>' + table.head.map((h) => `<th>${h}</th>`).join('') + '</tr>');
   claims.forEach((r, i) => html.push(`<tr class="${VERDICT_CLASS[r.verdict]}">` + table.rows[i].map((c) => `<td>${escapeHtml(c)}</td>`).join('') + '</tr>'));
   html.push('</table>');
-  md.push('## Claims', '', `| ${table.head.join(' | ')} |`, `|${table.head.map(() => '---').join('|')}|`, ...table.rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+  md.push(
+    '## Claims',
+    '',
+    `| ${table.head.join(' | ')} |`,
+    `|${table.head.map(() => '---').join('|')}|`,
+    ...table.rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    '',
+  );
   html.push('<h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>wall s</th><th>backend</th><th>seed</th></tr>');
-  const records = new Map<string, MeasuredRecord | null>(runs.map((r) => [r.name, r.measured && fs.existsSync(r.measured) ? (JSON.parse(fs.readFileSync(r.measured, 'utf8')) as MeasuredRecord) : null]));
+  const records = new Map<string, MeasuredRecord | null>(
+    runs.map((r) => [r.name, r.measured && fs.existsSync(r.measured) ? (JSON.parse(fs.readFileSync(r.measured, 'utf8')) as MeasuredRecord) : null]),
+  );
   for (const r of runs) {
     const rec = records.get(r.name);
-    html.push(`<tr class="${r.ok ? 'ok' : 'bad'}"><td><a href="#${r.name}">${r.name}</a></td><td>${r.ok ? 'ok' : 'FAILED'}</td><td>${r.seconds.toFixed(1)}</td><td>${rec?.runtime.backend ?? '–'}</td><td>${String(rec?.parameters.seed ?? '–')}</td></tr>`);
+    html.push(
+      `<tr class="${r.ok ? 'ok' : 'bad'}"><td><a href="#${r.name}">${r.name}</a></td><td>${r.ok ? 'ok' : 'FAILED'}</td><td>${r.seconds.toFixed(1)}</td><td>${rec?.runtime.backend ?? '–'}</td><td>${String(rec?.parameters.seed ?? '–')}</td></tr>`,
+    );
   }
   html.push('</table>');
-  md.push('## Notebooks', '', '| notebook | status | wall s | backend | seed |', '|---|---|---|---|---|', ...runs.map((r) => `| ${r.name} | ${r.ok ? 'ok' : 'FAILED'} | ${r.seconds.toFixed(1)} | ${records.get(r.name)?.runtime.backend ?? '–'} | ${String(records.get(r.name)?.parameters.seed ?? '–')} |`), '');
+  md.push(
+    '## Notebooks',
+    '',
+    '| notebook | status | wall s | backend | seed |',
+    '|---|---|---|---|---|',
+    ...runs.map(
+      (r) =>
+        `| ${r.name} | ${r.ok ? 'ok' : 'FAILED'} | ${r.seconds.toFixed(1)} | ${records.get(r.name)?.runtime.backend ?? '–'} | ${String(records.get(r.name)?.parameters.seed ?? '–')} |`,
+    ),
+    '',
+  );
 
   for (const run of runs) {
     const { title, shown } = fs.existsSync(run.executed) ? readExecuted(run.executed) : { title: run.name, shown: [] as Shown[] };
     const meta = runtimeLine(records.get(run.name) ?? null, run);
-    html.push(`<section id="${run.name}"><h2>${escapeHtml(title)}</h2><p class="meta"><code>notebooks/${run.name}.ipynb</code> · ${escapeHtml(meta)} · <a href="${escapeHtml(path.relative(out, run.executed))}">executed copy</a></p>`);
+    html.push(
+      `<section id="${run.name}"><h2>${escapeHtml(title)}</h2><p class="meta"><code>notebooks/${run.name}.ipynb</code> · ${escapeHtml(meta)} · <a href="${escapeHtml(path.relative(out, run.executed))}">executed copy</a></p>`,
+    );
     md.push(`## ${title}`, '', `\`notebooks/${run.name}.ipynb\` · ${meta} · [executed copy](${path.relative(out, run.executed)})`, '');
     if (run.error) {
       html.push(`<pre class="bad">${escapeHtml(run.error)}</pre>`);
@@ -223,7 +268,11 @@ export async function writeReport(input: ReportInput): Promise<{ html: string; m
     });
     const own = claims.filter((r) => r.claim.notebook === run.name);
     if (own.length) {
-      html.push('<p><b>Claims of this notebook:</b> ' + own.map((r) => `<span class="${VERDICT_CLASS[r.verdict]}">${escapeHtml(r.claim.id)}: ${r.verdict}</span>`).join(' · ') + '</p>');
+      html.push(
+        '<p><b>Claims of this notebook:</b> ' +
+          own.map((r) => `<span class="${VERDICT_CLASS[r.verdict]}">${escapeHtml(r.claim.id)}: ${r.verdict}</span>`).join(' · ') +
+          '</p>',
+      );
       md.push(`Claims: ${own.map((r) => `${r.claim.id}: **${r.verdict}**`).join(' · ')}`, '');
     }
     html.push('</section>');

@@ -94,9 +94,20 @@ async function runNotebook(name: string, o: RunOptions, onCell: (cell: number, c
   let error: string | null = null;
   if (r.failure) {
     error = r.failure.message;
-    (o.log ?? toStderr)(`${input}: code cell ${r.failure.cell} of ${r.failure.cells} failed (${r.failure.status}):\n${r.failure.message}\nexecuted copy (up to the failure): ${executed}\n`);
+    (o.log ?? toStderr)(
+      `${input}: code cell ${r.failure.cell} of ${r.failure.cells} failed (${r.failure.status}):\n${r.failure.message}\nexecuted copy (up to the failure): ${executed}\n`,
+    );
   } else if (!fs.existsSync(measured)) error = `the notebook ran but wrote no measured values (${measured})`;
-  return { name, ok: error === null, seconds: (Date.now() - started) / 1000, executed, measured: error === null ? measured : null, error, profile: o.profile, finishedAt: new Date().toISOString() };
+  return {
+    name,
+    ok: error === null,
+    seconds: (Date.now() - started) / 1000,
+    executed,
+    measured: error === null ? measured : null,
+    error,
+    profile: o.profile,
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 export async function repro(o: RunOptions): Promise<number> {
@@ -112,7 +123,8 @@ export async function repro(o: RunOptions): Promise<number> {
   const previous: Record<string, NotebookRun> = fs.existsSync(runsFile) ? JSON.parse(fs.readFileSync(runsFile, 'utf8')) : {};
   const runs: Record<string, NotebookRun> = { ...previous };
   const t0 = Date.now();
-  const measuredHere = (JSON.parse(fs.readFileSync(path.join(__dirname, 'expected-seconds.json'), 'utf8')) as Record<string, Record<string, number>>)[o.profile] ?? {};
+  const measuredHere =
+    (JSON.parse(fs.readFileSync(path.join(__dirname, 'expected-seconds.json'), 'utf8')) as Record<string, Record<string, number>>)[o.profile] ?? {};
   const expected = (n: string) => previous[n]?.seconds ?? measuredHere[n] ?? null;
   for (const [k, name] of names.entries()) {
     const nbStart = Date.now();
@@ -121,7 +133,9 @@ export async function repro(o: RunOptions): Promise<number> {
       const spent = (Date.now() - nbStart) / 1000;
       const own = expected(name);
       const left = rest.every((s) => s !== null) && own !== null ? Math.max(0, own - spent) + rest.reduce((a, s) => a + s!, 0) : null;
-      log(`[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`);
+      log(
+        `[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`,
+      );
     };
     const run = await runNotebook(name, o, line);
     runs[name] = run;
@@ -132,15 +146,28 @@ export async function repro(o: RunOptions): Promise<number> {
   for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) records.set(run.name, readMeasured(run.measured));
   const metrics: MeasuredMetrics = Object.fromEntries([...records].map(([name, r]) => [name, r.values.metrics]));
   const results = checkClaims(o.profile, metrics);
-  const report = await writeReport({ out: o.out, profile: o.profile, runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)), claims: results, wallSeconds: (Date.now() - t0) / 1000 });
+  const report = await writeReport({
+    out: o.out,
+    profile: o.profile,
+    runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)),
+    claims: results,
+    wallSeconds: (Date.now() - t0) / 1000,
+  });
   const failedNotebooks = names.filter((n) => !runs[n].ok);
   const blocking = results.filter((r) => r.blocking);
-  log(`\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${VERDICTS.map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`);
-  for (const r of results) log(`  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`);
+  log(
+    `\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${VERDICTS.map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`,
+  );
+  for (const r of results)
+    log(
+      `  ${r.verdict.padEnd(18)} ${r.rule.mustHold ? 'must hold ' : '          '} ${r.claim.id}: ${r.measured === null ? '–' : r.measured.toFixed(3)} ${r.claim.comparison} ${r.threshold.toFixed(3)}\n`,
+    );
   (o.log ?? ((text: string) => void process.stdout.write(text)))(`report: ${report.html}\n        ${report.markdown}\n`);
   if (o.measurementsDir) {
     // Only the notebooks run now count: a previous run's values (runs.json) describe other code.
-    const thisRun = names.flatMap((n) => (runs[n].ok && records.has(n) ? [{ name: n as NotebookName, seconds: runs[n].seconds, record: records.get(n)! }] : []));
+    const thisRun = names.flatMap((n) =>
+      runs[n].ok && records.has(n) ? [{ name: n as NotebookName, seconds: runs[n].seconds, record: records.get(n)! }] : [],
+    );
     const why = incompleteBecause({ notebooks: thisRun });
     const file = path.join(o.measurementsDir, `${o.profile}.json`);
     if (why) log(`measurements: ${file} left as it was: ${why}\n`);
@@ -156,7 +183,14 @@ export async function repro(o: RunOptions): Promise<number> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { profile: { type: 'string', default: 'quick' }, only: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: '' }, seed: { type: 'string', default: '0' }, help: { type: 'boolean' } },
+    options: {
+      profile: { type: 'string', default: 'quick' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string', default: '' },
+      seed: { type: 'string', default: '0' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
@@ -168,7 +202,8 @@ async function main(): Promise<number> {
   if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
   // An empty list is a mistake (an unset shell variable), not "every notebook": that would overwrite the last report.
   const only = values.only === undefined ? null : values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, ''));
-  if (only && (only.length === 0 || only.some((n) => n === ''))) throw new Error(`--only: expected notebook names separated by commas, got '${values.only}'; leave --only out to run them all`);
+  if (only && (only.length === 0 || only.some((n) => n === '')))
+    throw new Error(`--only: expected notebook names separated by commas, got '${values.only}'; leave --only out to run them all`);
   const out = path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile));
   const unwritableOut = unwritable(out, 'dir');
   if (unwritableOut) throw new Error(`--out: ${unwritableOut}`);

@@ -9,7 +9,8 @@ import { measurementsMarkdown, readMeasurements, REPRO_PROFILES, writeFileAtomic
  */
 function main(args: string[]): number {
   const dir = path.resolve(__dirname, '..', 'docs', 'measurements');
-  for (const p of args) if (!(REPRO_PROFILES as readonly string[]).includes(p)) throw new Error(`profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${p}'`);
+  for (const p of args)
+    if (!(REPRO_PROFILES as readonly string[]).includes(p)) throw new Error(`profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${p}'`);
   const profiles = args.length ? args : REPRO_PROFILES.filter((p) => fs.existsSync(path.join(dir, `${p}.json`)));
   if (profiles.length === 0) throw new Error(`${dir}: no <profile>.json to render (a complete \`npm run repro\` writes one)`);
   for (const p of profiles) {

@@ -14,7 +14,11 @@ export function cacheRoot(): string {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => {
     if (v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, (v as Record<string, unknown>)[k]]),
+      );
     }
     return v;
   });
@@ -235,18 +239,23 @@ export class Cache {
   ): Promise<CacheEntry> {
     const existing = this.get(kind, config);
     if (existing) return existing;
-    return this.put(kind, config, {}, {
-      meta,
-      keepExisting: true,
-      fill: async (staging) => {
-        // Typed so that TypeScript 5.0 (tslab's) also drops the void.
-        const built = (await build(staging)) as EntryContents | undefined;
-        for (const [name, data] of Object.entries(built ?? {})) {
-          checkName(name);
-          fs.writeFileSync(path.join(staging, name), data);
-        }
+    return this.put(
+      kind,
+      config,
+      {},
+      {
+        meta,
+        keepExisting: true,
+        fill: async (staging) => {
+          // Typed so that TypeScript 5.0 (tslab's) also drops the void.
+          const built = (await build(staging)) as EntryContents | undefined;
+          for (const [name, data] of Object.entries(built ?? {})) {
+            checkName(name);
+            fs.writeFileSync(path.join(staging, name), data);
+          }
+        },
       },
-    });
+    );
   }
 
   remove(kind: string, config: unknown): void {

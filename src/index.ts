@@ -14,12 +14,30 @@ export { activeBackend, BACKEND_ORDER, type BackendName, initBackend, runtimeInf
 export { Cache, cacheRoot, configKey, writeFileAtomic } from './cache';
 export { unwritable } from './io/writable';
 export { Rng, type Seed } from './rng';
-export { consoleSink, type PoolProgressSink, poolProgressSink, Progress, PROGRESS_METADATA, type ProgressSink, type ProgressUpdate, silentSink } from './progress';
+export {
+  consoleSink,
+  type PoolProgressSink,
+  poolProgressSink,
+  Progress,
+  PROGRESS_METADATA,
+  type ProgressSink,
+  type ProgressUpdate,
+  silentSink,
+} from './progress';
 export { type Definition, DefinitionRegistry, type Options, type OptionValue } from './registry';
 
 // Datasets
 export { balancedIndices, classCounts, type Dataset, type DatasetSplits, type FloatDataset, type ImageSet, subset } from './data/dataset';
-export { DATASET_NAMES, datasetLocation, type DatasetName, describeDataset, findLocalDatasets, loadDataset, type LoadOptions, type LocalDataset } from './data/registry';
+export {
+  DATASET_NAMES,
+  datasetLocation,
+  type DatasetName,
+  describeDataset,
+  findLocalDatasets,
+  loadDataset,
+  type LoadOptions,
+  type LocalDataset,
+} from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
@@ -37,7 +55,17 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './train/trainer';
-export { type FineTuned, type FineTuneJob, fineTuneOrLoad, type FineTuneRecord, profileData, trainBenign, type TrainedModel, trainOrLoad, type TrainRecord } from './train/run';
+export {
+  type FineTuned,
+  type FineTuneJob,
+  fineTuneOrLoad,
+  type FineTuneRecord,
+  profileData,
+  trainBenign,
+  type TrainedModel,
+  trainOrLoad,
+  type TrainRecord,
+} from './train/run';
 export { loadTensors, saveTensors } from './io/checkpoint';
 
 // Backdoor attacks

@@ -84,7 +84,10 @@ export class DefinitionRegistry<D extends Definition<any>> {
     const def = this.get(name);
     const p = profile === undefined ? undefined : def.profiles?.[profile];
     return Object.fromEntries(
-      Object.keys(def.defaults).map((key) => [key, key in given ? 'given' : p && key in p.options ? `profile ${profile}: ${p.provenance}` : def.provenance[key]]),
+      Object.keys(def.defaults).map((key) => [
+        key,
+        key in given ? 'given' : p && key in p.options ? `profile ${profile}: ${p.provenance}` : def.provenance[key],
+      ]),
     );
   }
 }

@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 export type Seed = number | string;
 
 function stateFromSeed(seed: Seed): Uint32Array {
-  const digest = createHash('sha256').update(`pbe-rng:${typeof seed}:${String(seed)}`).digest();
+  const digest = createHash('sha256')
+    .update(`pbe-rng:${typeof seed}:${String(seed)}`)
+    .digest();
   const state = new Uint32Array(4);
   for (let i = 0; i < 4; i++) state[i] = digest.readUInt32LE(4 * i);
   // xoshiro128** must not start from the all-zero state.

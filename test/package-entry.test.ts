@@ -51,7 +51,10 @@ describe('the package entry (pbe-lab)', function () {
     assert.equal(r2.fromCache, true);
     assert.deepEqual(again, []);
     assert.equal(r2.key, r.key);
-    assert.deepEqual({ infected: r2.infected, benign: r2.benign, distances: r2.distances, models: r2.models }, { infected: r.infected, benign: r.benign, distances: r.distances, models: r.models });
+    assert.deepEqual(
+      { infected: r2.infected, benign: r2.benign, distances: r2.distances, models: r2.models },
+      { infected: r.infected, benign: r.benign, distances: r.distances, models: r.models },
+    );
     assert.deepEqual(r2.specs, r.specs);
     assert.equal(r2.figures['label-matrix-infected'], path.join(outDir, 'label-matrix-infected.svg'));
     assert.ok(fs.existsSync(r2.figures.tsne));

@@ -32,7 +32,10 @@ export function forEachBatch(
   for (let start = 0; start < indices.length; start += opts.batchSize) {
     const idx = indices.subarray(start, Math.min(indices.length, start + opts.batchSize));
     const x = tf.tensor4d(makeBatch(data, idx), [idx.length, h, w, c]);
-    const y = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), 'int32');
+    const y = tf.tensor1d(
+      Int32Array.from(idx, (i) => data.labels[i]),
+      'int32',
+    );
     try {
       fn(x, y, { indices: idx, start });
     } finally {

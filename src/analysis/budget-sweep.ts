@@ -72,7 +72,8 @@ export interface BudgetRow {
  */
 export function budgetSweep(benign: Classifier, attacks: readonly SweepAttack[], images: Dataset, opts: BudgetSweepOptions): BudgetRow[] {
   const extractor = opts.extractor ?? 'infected';
-  if (!FEATURE_EXTRACTORS.includes(extractor)) throw new Error(`budgetSweep.extractor: expected one of ${FEATURE_EXTRACTORS.join(', ')}, got '${extractor as string}'`);
+  if (!FEATURE_EXTRACTORS.includes(extractor))
+    throw new Error(`budgetSweep.extractor: expected one of ${FEATURE_EXTRACTORS.join(', ')}, got '${extractor as string}'`);
   const norms = (Object.keys(opts.eps) as Norm[]).filter((norm) => (opts.eps[norm] ?? []).length > 0);
   if (norms.length === 0) throw new Error('budgetSweep.eps: give at least one budget, e.g. { linf: [0.1] }');
   if (attacks.length === 0) throw new Error('budgetSweep: give at least one infected model');

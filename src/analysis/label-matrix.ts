@@ -123,7 +123,9 @@ export function checkAdversarialSet(set: AdversarialSet, images: Dataset, option
   const [n, h, w, c] = images.shape;
   const [sn, sh, sw, sc] = set.shape;
   if (sn !== n || sh !== h || sw !== w || sc !== c) {
-    throw new Error(`${option}: expected the adversarial examples of the ${n} images of ${images.name}, each ${h}×${w}×${c}; got ${sn} images of ${sh}×${sw}×${sc}`);
+    throw new Error(
+      `${option}: expected the adversarial examples of the ${n} images of ${images.name}, each ${h}×${w}×${c}; got ${sn} images of ${sh}×${sw}×${sc}`,
+    );
   }
   if (set.images.length !== n * h * w * c || set.cleanPredictions.length !== n || set.adversarialPredictions.length !== n) {
     throw new Error(
@@ -220,7 +222,8 @@ export function infectedMatrix(
     }
   }
   const rowLabels = models.map((m) => classNames[m.target]);
-  if (new Set(rowLabels).size !== rowLabels.length) throw new Error(`infectedMatrix: one model per target label, got targets ${models.map((m) => m.target).join(', ')}`);
+  if (new Set(rowLabels).size !== rowLabels.length)
+    throw new Error(`infectedMatrix: one model per target label, got targets ${models.map((m) => m.target).join(', ')}`);
   const counts = models.map((m) => [...m.distribution.overall]);
   return {
     kind: 'infected',

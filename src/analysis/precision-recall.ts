@@ -35,7 +35,7 @@ export function precisionRecall(scores: ArrayLike<number>, positive: ArrayLike<b
   let fp = 0;
   let ap = 0;
   let lastRecall = 0;
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     const threshold = scores[order[k]];
     while (k < n && scores[order[k]] === threshold) {
       if (positive[order[k]]) tp++;

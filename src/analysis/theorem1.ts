@@ -27,7 +27,8 @@ import type { Rng } from '../rng';
  * r is measured, not derived: untargeted PGD (L2 by default) against the model, from clean test
  * images not of the target class, exactly as in the rest of the lab (images kept in [0, 1]).
  */
-export const ELL_READING = 'ℓ = min over c ≠ l of ⟨w_l − w_c, P⟩ / |P|² (the trigger’s smallest logit gain of the target, per unit |P|²); τ = median triggered margin z_l(x+P) − max_{c≠l} z_c(x+P)';
+export const ELL_READING =
+  'ℓ = min over c ≠ l of ⟨w_l − w_c, P⟩ / |P|² (the trigger’s smallest logit gain of the target, per unit |P|²); τ = median triggered margin z_l(x+P) − max_{c≠l} z_c(x+P)';
 
 /** The theorem's lower bound on |r∥|/|r|; a negative value (ℓ ≤ 0: no backdoor) says nothing and is returned as 0. */
 export function theorem1Bound(ell: number, normP: number, numClasses: number, tau: number): number {
@@ -125,24 +126,37 @@ export function theorem1Experiment(train: Dataset, test: Dataset, opts: Theorem1
   const ratio = opts.poisonRatio ?? 0.1;
   validatePgd(attack);
   if (attack.targeted) throw new Error('theorem1: the perturbations are untargeted; got attack.targeted = true');
-  if (!(Number.isInteger(opts.target) && opts.target >= 0 && opts.target < k)) throw new Error(`theorem1.target: expected an integer in [0, ${k - 1}], got ${opts.target}`);
+  if (!(Number.isInteger(opts.target) && opts.target >= 0 && opts.target < k))
+    throw new Error(`theorem1.target: expected an integer in [0, ${k - 1}], got ${opts.target}`);
   if (opts.strengths.length === 0 || !opts.strengths.every((s) => Number.isFinite(s) && s > 0)) {
     throw new Error(`theorem1.strengths: expected positive trigger norms, got [${opts.strengths.join(', ')}]`);
   }
   if (!(ratio > 0 && ratio < 1)) throw new Error(`theorem1.poisonRatio: expected a number in (0, 1), got ${ratio}`);
 
   const direction = triggerDirection(opts.pattern, [h, w, c], opts.patchSize ?? 4, opts.rng.fork('pattern'));
-  const xTrain = Float64Array.from(makeBatch(train, Int32Array.from({ length: train.shape[0] }, (_, i) => i)));
-  const xTest = makeBatch(test, Int32Array.from({ length: test.shape[0] }, (_, i) => i));
+  const xTrain = Float64Array.from(
+    makeBatch(
+      train,
+      Int32Array.from({ length: train.shape[0] }, (_, i) => i),
+    ),
+  );
+  const xTest = makeBatch(
+    test,
+    Int32Array.from({ length: test.shape[0] }, (_, i) => i),
+  );
   const candidates = indicesWhere(train.labels, (y) => y !== opts.target);
-  const poisoned = opts.rng.fork('poison').sample(candidates.length, Math.round(ratio * train.shape[0])).map((j) => candidates[j]);
+  const poisoned = opts.rng
+    .fork('poison')
+    .sample(candidates.length, Math.round(ratio * train.shape[0]))
+    .map((j) => candidates[j]);
   if (poisoned.length === 0) throw new Error(`theorem1.poisonRatio ${ratio}: poisons no image of ${train.shape[0]}`);
   const measuredIdx = indicesWhere(test.labels, (y) => y !== opts.target);
   if (measuredIdx.length === 0) throw new Error(`theorem1: the test set has no image outside the target class ${opts.target}`);
 
   const randomRng = opts.rng.fork('random-directions');
   const randomDirs = Array.from(measuredIdx, () => randomRng.normalArray(d));
-  const measure = (weights: Float64Array, bias: Float64Array) => measurePerturbations(weights, bias, [h, w, c], test, xTest, measuredIdx, direction, randomDirs, attack);
+  const measure = (weights: Float64Array, bias: Float64Array) =>
+    measurePerturbations(weights, bias, [h, w, c], test, xTest, measuredIdx, direction, randomDirs, attack);
 
   const benignModel = trainLinearSoftmax(xTrain, train.labels, k, cfg, opts.rng.fork('train-benign'));
   const benign = measure(benignModel.weights, benignModel.bias);
@@ -291,8 +305,28 @@ export function theorem1Spec(result: Theorem1Result): VegaLiteSpec {
     encoding: {
       x: { field: 'strength', type: 'quantitative', scale: { type: 'log' }, title: 'trigger norm |P|' },
       y: { field: 'share', type: 'quantitative', scale: { domain: [0, 1] }, title: 'share of |r| along the direction' },
-      color: { field: 'series', type: 'nominal', sort: series, title: null, scale: { range: ['#e45756', '#bab0ac', '#4c78a8', '#000000'] }, legend: { labelLimit: 300 } },
-      strokeDash: { field: 'series', type: 'nominal', sort: series, legend: null, scale: { range: [[1, 0], [1, 0], [1, 0], [4, 3]] } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        sort: series,
+        title: null,
+        scale: { range: ['#e45756', '#bab0ac', '#4c78a8', '#000000'] },
+        legend: { labelLimit: 300 },
+      },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        sort: series,
+        legend: null,
+        scale: {
+          range: [
+            [1, 0],
+            [1, 0],
+            [1, 0],
+            [4, 3],
+          ],
+        },
+      },
       tooltip: [{ field: 'series' }, { field: 'strength' }, { field: 'share', format: '.3f' }, { field: 'asr', title: 'ASR (infected)', format: '.3f' }],
     },
   } as Omit<VegaLiteSpec, '$schema'>);

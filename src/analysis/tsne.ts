@@ -25,7 +25,8 @@ export const TSNE_DEFAULT: TsneParams = { perplexity: 30, iterations: 500, learn
  */
 export function tsne2d(rows: readonly Float64Array[], params: TsneParams, seed: number): Float64Array[] {
   const n = rows.length;
-  if (!(params.perplexity > 0 && params.perplexity < n)) throw new Error(`tsne.perplexity: expected a number in (0, ${n}) for ${n} points, got ${params.perplexity}`);
+  if (!(params.perplexity > 0 && params.perplexity < n))
+    throw new Error(`tsne.perplexity: expected a number in (0, ${n}) for ${n} points, got ${params.perplexity}`);
   if (!(Number.isInteger(params.iterations) && params.iterations >= 1)) throw new Error(`tsne.iterations: expected an integer ≥ 1, got ${params.iterations}`);
   if (!(params.learningRate > 0)) throw new Error(`tsne.learningRate: expected a positive number, got ${params.learningRate}`);
   if (!Number.isInteger(seed)) throw new Error(`tsne seed: expected an integer, got ${seed}`);
@@ -90,7 +91,13 @@ export const DEFAULT_EMBEDDING_POINTS = 2000;
  * examples (against the same model) and their triggered versions. Which images is seeded
  * (`rng.fork('sample')`), and so is the t-SNE layout (`rng.fork('tsne')`).
  */
-export function featureEmbedding(model: Classifier, images: Dataset, trigger: Pick<Trigger, 'apply'>, cfg: PgdConfig, opts: EmbeddingOptions): FeatureEmbedding {
+export function featureEmbedding(
+  model: Classifier,
+  images: Dataset,
+  trigger: Pick<Trigger, 'apply'>,
+  cfg: PgdConfig,
+  opts: EmbeddingOptions,
+): FeatureEmbedding {
   validatePgd(cfg);
   if (cfg.targeted) throw new Error('featureEmbedding: the adversarial examples are untargeted; got pgd.targeted = true');
   const k = images.classNames.length;
@@ -110,7 +117,9 @@ export function featureEmbedding(model: Classifier, images: Dataset, trigger: Pi
   forEachBatch(images, indices, { batchSize: opts.batchSize, progress: opts.progress, label: 't-SNE features' }, (x, y, batch) => {
     const owned: tf.Tensor4D[] = [];
     try {
-      owned.push(opts.adversarial ? adversarialBatch(opts.adversarial, batch.indices) : pgd(model, x, y, cfg, opts.rng.fork(`pgd-${batch.start / opts.batchSize}`)));
+      owned.push(
+        opts.adversarial ? adversarialBatch(opts.adversarial, batch.indices) : pgd(model, x, y, cfg, opts.rng.fork(`pgd-${batch.start / opts.batchSize}`)),
+      );
       owned.push(trigger.apply(x));
       [x, ...owned].forEach((input, j) => {
         const { features, featureSize } = readForward(model, input);

@@ -120,7 +120,14 @@ export async function runBench(opts: { archs?: ModelArch[]; reps?: number; batch
     {
       const batch = opts.batch ?? 256;
       const { x, y } = batchOf(rng, batch, 10);
-      add('inference', batch, await timeIt(() => readResult(() => model.predict(x)), 1, reps), flops, '1 × forward', opts.batch !== undefined ? 'batch set by --batch-size' : undefined);
+      add(
+        'inference',
+        batch,
+        await timeIt(() => readResult(() => model.predict(x)), 1, reps),
+        flops,
+        '1 × forward',
+        opts.batch !== undefined ? 'batch set by --batch-size' : undefined,
+      );
       tf.dispose([x, y]);
     }
     opt.dispose();

@@ -42,9 +42,7 @@ export async function profileSteps(arch: ModelArch, batch: number): Promise<Step
     const wallMs = performance.now() - t0;
     const byKernel = new Map<string, number>();
     for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + Number(k.kernelTimeMs));
-    const kernels = [...byKernel]
-      .map(([kernel, ms]) => ({ kernel, ms, share: ms / wallMs }))
-      .sort((a, b) => b.ms - a.ms);
+    const kernels = [...byKernel].map(([kernel, ms]) => ({ kernel, ms, share: ms / wallMs })).sort((a, b) => b.ms - a.ms);
     out.push({ model: arch, task, batch, wallMs, kernels });
   }
   tf.dispose([x, y]);

@@ -158,7 +158,10 @@ export function profileFrom(o: OptValues<typeof RUN_OPTIONS>): ResolvedProfile {
 
 export const PGD_OPTIONS = {
   norm: opt.choice('PGD norm (default linf)', ['linf', 'l2'] as const),
-  eps: opt.number(`perturbation budget, > 0 (default: L∞ ${PGD_DEFAULT_EPS.linf.toFixed(4)} = 6/255, L2 ${PGD_DEFAULT_EPS.l2}); the step is ε/5`, { min: 0, arg: 'E' }),
+  eps: opt.number(`perturbation budget, > 0 (default: L∞ ${PGD_DEFAULT_EPS.linf.toFixed(4)} = 6/255, L2 ${PGD_DEFAULT_EPS.l2}); the step is ε/5`, {
+    min: 0,
+    arg: 'E',
+  }),
   iterations: opt.int(`PGD iterations (default: ${PGD_DEFAULT.iterations})`, { min: 1 }),
   randomStart: opt.flag('start from a random point of the ε-ball'),
 };
@@ -185,7 +188,8 @@ export function epsProblem(norm: Norm, eps: number, dataset: DatasetName): strin
   if (norm === 'linf' && eps >= 1) return `expects an L∞ ε < 1 (pixels lie in [0, 1], so ε ≥ 1 reaches every image), got ${eps}`;
   const [h, w, c] = DATASET_INFO[dataset].shape;
   const diagonal = Math.sqrt(h * w * c);
-  if (norm === 'l2' && eps >= diagonal) return `expects an L2 ε < ${diagonal.toFixed(1)} (the diagonal of ${dataset}'s ${h}×${w}×${c} images, which reaches every image), got ${eps}`;
+  if (norm === 'l2' && eps >= diagonal)
+    return `expects an L2 ε < ${diagonal.toFixed(1)} (the diagonal of ${dataset}'s ${h}×${w}×${c} images, which reaches every image), got ${eps}`;
   return null;
 }
 
@@ -209,7 +213,8 @@ export function checkTarget(target: number, dataset: DatasetName, flag = '--targ
  * so giving both is an error rather than a target silently ignored.
  */
 export function targetFrom(o: { mode: 'all2one' | 'all2all'; target: number | undefined }, dataset: DatasetName): number {
-  if (o.mode === 'all2all' && o.target !== undefined) throw new UsageError('--target is the label of all-to-one; --mode all2all relabels y → y+1 and takes none');
+  if (o.mode === 'all2all' && o.target !== undefined)
+    throw new UsageError('--target is the label of all-to-one; --mode all2all relabels y → y+1 and takes none');
   return checkTarget(o.target ?? DEFAULT_TARGET, dataset);
 }
 
@@ -230,8 +235,12 @@ export function checkWritable(targets: { flag: string; path: string | undefined;
 /** How a backdoor attack is asked for, beside its name(s). */
 export const ATTACK_OPTIONS = {
   mode: opt.choice('all-to-one (to --target) or all-to-all (y → y+1)', ['all2one', 'all2all'] as const, { default: 'all2one' }),
-  option: opt.keyValues("an attack option instead of its default, e.g. alpha=0.1 (repeatable; see docs/cli.md, pbe attack)"),
-  stamp: opt.choice('when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it', STAMP_ORDERS, {
-    default: DEFAULT_STAMP_ORDER,
-  }),
+  option: opt.keyValues('an attack option instead of its default, e.g. alpha=0.1 (repeatable; see docs/cli.md, pbe attack)'),
+  stamp: opt.choice(
+    'when the trigger is stamped on a poisoned training image: after the crop/flip augmentation (the reference code) or before it',
+    STAMP_ORDERS,
+    {
+      default: DEFAULT_STAMP_ORDER,
+    },
+  ),
 };

@@ -35,7 +35,7 @@ export function makeBatch(ds: ImageSet, indices: ArrayLike<number>, aug: Augment
     const dy = aug.cropPadding > 0 ? r.int(2 * aug.cropPadding + 1) - aug.cropPadding : 0;
     const dx = aug.cropPadding > 0 ? r.int(2 * aug.cropPadding + 1) - aug.cropPadding : 0;
     const flip = aug.flip && r.bernoulli(0.5);
-    const angle = aug.rotation > 0 ? ((r.uniform(-aug.rotation, aug.rotation) * Math.PI) / 180) : 0;
+    const angle = aug.rotation > 0 ? (r.uniform(-aug.rotation, aug.rotation) * Math.PI) / 180 : 0;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     const cy = (h - 1) / 2;

@@ -93,7 +93,11 @@ function readSplit(dir: string, files: string[], split: Dataset['split'], classN
 function readClassNames(dir: string): string[] {
   const file = path.join(dir, META_FILE);
   if (!fs.existsSync(file)) return CIFAR10_CLASSES;
-  const names = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
+  const names = fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length !== 10) throw new Error(`${file}: ${names.length} class names, expected 10 (one per line)`);
   return names;
 }
@@ -135,7 +139,9 @@ function checkBatchSizes(dir: string): void {
     throw new Error(`${dir}: ${TEST_FILE} holds ${test.toLocaleString('en')} records; the official one, like the data batches here, holds ${official}`);
   }
   if (train[0] !== OFFICIAL_RECORDS) {
-    process.stderr.write(`cifar10: ${dir} holds ${train[0].toLocaleString('en')} records per data batch and ${test.toLocaleString('en')} in ${TEST_FILE}, not the official ${official}: read as a subset\n`);
+    process.stderr.write(
+      `cifar10: ${dir} holds ${train[0].toLocaleString('en')} records per data batch and ${test.toLocaleString('en')} in ${TEST_FILE}, not the official ${official}: read as a subset\n`,
+    );
   }
 }
 
@@ -149,7 +155,8 @@ function readFolder(dir: string, source: string): DatasetSplits {
 }
 
 function walkFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => path.join(d.parentPath, d.name));
 }

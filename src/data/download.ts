@@ -63,7 +63,10 @@ export async function downloadVerified(url: string, dest: string, opts: Download
         }
       }
     } catch (e) {
-      throw new Error(`download ${url} failed after ${received} bytes: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (e as Error).message}`, { cause: e });
+      throw new Error(
+        `download ${url} failed after ${received} bytes: ${abort.signal.aborted ? (abort.signal.reason as Error).message : (e as Error).message}`,
+        { cause: e },
+      );
     }
     fs.fsyncSync(out);
     fs.closeSync(out);

@@ -92,7 +92,10 @@ export interface GtsrbRecord {
  * throws; bad rows are collected in `invalid`, so that a copy is judged on all of them at once.
  */
 function parseGtsrbCsv(csvFile: string, imageDir: string, invalid: string[], invalidImages: string[]): GtsrbRecord[] {
-  const lines = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = fs
+    .readFileSync(csvFile, 'utf8')
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   const header = lines[0].split(';').map((s) => s.trim());
   const index = {} as Record<(typeof COLUMNS)[number], number>;
   for (const col of COLUMNS) {
@@ -194,7 +197,10 @@ export function scanGtsrb(root: string): GtsrbScan {
       if (!fs.existsSync(r.file)) {
         const below = (byName.get(name) ?? []).filter((f) => f.startsWith(dir + path.sep));
         if (below.length === 1) r.file = below[0];
-        else missing.push(`${r.where}: image ${name} ${below.length === 0 ? 'not found beside the CSV or below it' : `found ${below.length} times below ${dir} (${below.slice(0, 3).join(', ')})`}`);
+        else
+          missing.push(
+            `${r.where}: image ${name} ${below.length === 0 ? 'not found beside the CSV or below it' : `found ${below.length} times below ${dir} (${below.slice(0, 3).join(', ')})`}`,
+          );
       }
       used.add(r.file);
     }
@@ -216,7 +222,9 @@ function scanOrThrow(root: string): GtsrbScan {
   const scan = scanGtsrb(root);
   if (scan.trainCsvs.length === 0) throw new Error(`${root}: no GT-*.csv training annotations found in it or below it (${LAYOUT})`);
   if (scan.testCsvs.length === 0) {
-    throw new Error(`${root}: missing the test ground truth GT-final_test.csv below it; it ships as GTSRB_Final_Test_GT.zip, unpack it beside the test images (${LAYOUT})`);
+    throw new Error(
+      `${root}: missing the test ground truth GT-final_test.csv below it; it ships as GTSRB_Final_Test_GT.zip, unpack it beside the test images (${LAYOUT})`,
+    );
   }
   if (scan.testCsvs.length > 1) throw new Error(`${root}: ${scan.testCsvs.length} test ground truths (${scan.testCsvs.join(', ')}); keep one`);
   const problems: string[] = [];
@@ -255,7 +263,12 @@ export function scaledRoi(r: Pick<GtsrbRecord, 'width' | 'height' | 'roi'>, widt
   const sx = width / r.width;
   const sy = height / r.height;
   const [x1, y1, x2, y2] = r.roi;
-  return [Math.round(x1 * sx), Math.round(y1 * sy), Math.max(Math.round(x2 * sx), Math.round(x1 * sx) + 1), Math.max(Math.round(y2 * sy), Math.round(y1 * sy) + 1)];
+  return [
+    Math.round(x1 * sx),
+    Math.round(y1 * sy),
+    Math.max(Math.round(x2 * sx), Math.round(x1 * sx) + 1),
+    Math.max(Math.round(y2 * sy), Math.round(y1 * sy) + 1),
+  ];
 }
 
 function decodeSplit(records: GtsrbRecord[], split: Dataset['split'], { size, cropRoi, progress, source }: DecodeSettings): DecodedSplit {

@@ -152,8 +152,7 @@ export function describeDataset(splits: DatasetSplits): string {
     `train: ${train.shape[0]} images, test: ${test.shape[0]} images`,
     `${' '.repeat(idWidth)} ${'class'.padEnd(nameWidth)} ${'train'.padStart(7)} ${'test'.padStart(7)}`,
     ...train.classNames.map(
-      (cls, i) =>
-        `${String(i).padStart(idWidth)} ${cls.padEnd(nameWidth)} ${String(trainCounts[i]).padStart(7)} ${String(testCounts[i]).padStart(7)}`,
+      (cls, i) => `${String(i).padStart(idWidth)} ${cls.padEnd(nameWidth)} ${String(trainCounts[i]).padStart(7)} ${String(testCounts[i]).padStart(7)}`,
     ),
   ];
   return lines.join('\n');

@@ -9,8 +9,7 @@ import { splitsFromEntry, splitsToContents } from './stored';
 
 const TOP_DIR = 'tiny-imagenet-200';
 const LAYOUT =
-  `Tiny-ImageNet layout: ${TOP_DIR}/{wnids.txt, words.txt (optional), train/<wnid>/images/*.JPEG, ` +
-  'val/images/*.JPEG, val/val_annotations.txt}';
+  `Tiny-ImageNet layout: ${TOP_DIR}/{wnids.txt, words.txt (optional), train/<wnid>/images/*.JPEG, ` + 'val/images/*.JPEG, val/val_annotations.txt}';
 /** Bump when decoding changes, so cached arrays from older code are not reused. */
 const DECODE_VERSION = 1;
 
@@ -60,7 +59,14 @@ function classNames(root: string, wnids: string[]): string[] {
   if (fs.existsSync(file)) {
     for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
       const tab = line.indexOf('\t');
-      if (tab > 0) words.set(line.slice(0, tab).trim(), line.slice(tab + 1).split(',')[0].trim());
+      if (tab > 0)
+        words.set(
+          line.slice(0, tab).trim(),
+          line
+            .slice(tab + 1)
+            .split(',')[0]
+            .trim(),
+        );
     }
   }
   return wnids.map((w) => words.get(w) || w);
@@ -88,16 +94,18 @@ function valItems(root: string, wnids: string[], limit: number): Item[] {
   const labelOf = new Map(wnids.map((w, i) => [w, i]));
   const taken = new Array<number>(wnids.length).fill(0);
   const items: Item[] = [];
-  fs.readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    const where = `${file}:${i + 1}`;
-    const [name, wnid] = line.split('\t').map((s) => s.trim());
-    if (!name || !wnid) throw new Error(`${where}: expected tab-separated 'filename<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1'`);
-    if (name.includes('/') || name.includes('\\')) throw new Error(`${where}: '${name}' is not a plain file name`);
-    const label = labelOf.get(wnid);
-    if (label === undefined) throw new Error(`${where}: unknown wnid '${wnid}' (not in wnids.txt)`);
-    if (taken[label]++ < limit) items.push({ file: path.join(root, 'val', 'images', name), where, label });
-  });
+  fs.readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      const where = `${file}:${i + 1}`;
+      const [name, wnid] = line.split('\t').map((s) => s.trim());
+      if (!name || !wnid) throw new Error(`${where}: expected tab-separated 'filename<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1'`);
+      if (name.includes('/') || name.includes('\\')) throw new Error(`${where}: '${name}' is not a plain file name`);
+      const label = labelOf.get(wnid);
+      if (label === undefined) throw new Error(`${where}: unknown wnid '${wnid}' (not in wnids.txt)`);
+      if (taken[label]++ < limit) items.push({ file: path.join(root, 'val', 'images', name), where, label });
+    });
   if (items.length === 0) throw new Error(`${file}: lists no validation images`);
   return items;
 }

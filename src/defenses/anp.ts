@@ -86,7 +86,14 @@ const crossEntropy = (logits: tf.Tensor2D, y: tf.Tensor1D): tf.Scalar => tf.loss
  * Batch norm runs in training mode, as the authors' model.train() does; its running statistics
  * are left as they were (only masks come out of this).
  */
-export function optimizeMasks(model: Model, data: Dataset, s: MaskSettings, augment: AugmentConfig, rng: Rng, bar?: Progress): { scores: NeuronScore[]; curve: AnpLog['curve'] } {
+export function optimizeMasks(
+  model: Model,
+  data: Dataset,
+  s: MaskSettings,
+  augment: AugmentConfig,
+  rng: Rng,
+  bar?: Progress,
+): { scores: NeuronScore[]; curve: AnpLog['curve'] } {
   if (!(s.eps >= 0)) throw new Error(`ANP eps: expected a number ≥ 0, got ${s.eps}`);
   if (!(s.alpha >= 0 && s.alpha <= 1)) throw new Error(`ANP alpha: expected a number in [0, 1], got ${s.alpha}`);
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ANP steps: expected an integer ≥ 1, got ${s.steps}`);
@@ -120,7 +127,10 @@ export function optimizeMasks(model: Model, data: Dataset, s: MaskSettings, augm
       const drawRng = itRng.fork('draw');
       const idx = Int32Array.from({ length: s.batchSize }, () => drawRng.int(n));
       const x = tf.tensor4d(makeBatch(data, idx, augment, itRng.fork('augment')), [idx.length, h, w, c]);
-      const y = tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), 'int32');
+      const y = tf.tensor1d(
+        Int32Array.from(idx, (i) => data.labels[i]),
+        'int32',
+      );
       if (s.eps > 0) {
         for (const st of states.values()) resetNoise(st, s.eps, itRng.fork('noise'));
         for (let k = 0; k < s.steps; k++) {
@@ -191,7 +201,18 @@ function pruningRule(o: AnpOptions): PruningRule {
 export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
   description: 'adversarial neuron pruning: masks learnt under neuron perturbations, small ones pruned',
   data: 'clean',
-  defaults: { iterations: 2000, batchSize: 128, eps: 0.4, steps: 1, projectPerturbation: false, alpha: 0.2, maskLr: 0.2, pruneBy: 'threshold', pruneThreshold: 0.2, pruneCount: 0 },
+  defaults: {
+    iterations: 2000,
+    batchSize: 128,
+    eps: 0.4,
+    steps: 1,
+    projectPerturbation: false,
+    alpha: 0.2,
+    maskLr: 0.2,
+    pruneBy: 'threshold',
+    pruneThreshold: 0.2,
+    pruneCount: 0,
+  },
   provenance: {
     iterations: 'ANP optimize_mask_cifar.py: nb-iter 2000',
     batchSize: 'ANP optimize_mask_cifar.py: batch 128',
@@ -210,7 +231,10 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
       options: { iterations: 150 },
       provenance: '150 mask iterations instead of the reference 2,000, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
     },
-    smoke: { options: { iterations: 150, batchSize: 50 }, provenance: 'tens of seconds, for the tests: fewer iterations leave the masks of mnist-net uninformative' },
+    smoke: {
+      options: { iterations: 150, batchSize: 50 },
+      provenance: 'tens of seconds, for the tests: fewer iterations leave the masks of mnist-net uninformative',
+    },
   },
   validate(o) {
     for (const k of ['iterations', 'batchSize', 'steps'] as const) {
@@ -220,7 +244,8 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
     if (!(o.alpha >= 0 && o.alpha <= 1)) throw new Error(`anp.alpha: expected a number in [0, 1], got ${o.alpha}`);
     if (!(o.maskLr > 0)) throw new Error(`anp.maskLr: expected a number > 0, got ${o.maskLr}`);
     const rule = pruningRule(o);
-    if (rule.by === 'threshold' && !(o.pruneThreshold >= 0 && o.pruneThreshold <= 1)) throw new Error(`anp.pruneThreshold: expected a number in [0, 1], got ${o.pruneThreshold}`);
+    if (rule.by === 'threshold' && !(o.pruneThreshold >= 0 && o.pruneThreshold <= 1))
+      throw new Error(`anp.pruneThreshold: expected a number in [0, 1], got ${o.pruneThreshold}`);
     if (!Number.isInteger(o.pruneCount) || o.pruneCount < 0) throw new Error(`anp.pruneCount: expected an integer ≥ 0, got ${o.pruneCount}`);
   },
   async run(ctx) {

@@ -38,11 +38,7 @@ export interface AttentionTerm {
 }
 
 /** Σ_layers β·AT(student, teacher): NAD's distillation term, added to the cross-entropy. */
-export function attentionDistillation(
-  terms: readonly AttentionTerm[],
-  student: Record<string, tf.Tensor4D>,
-  teacher: Record<string, tf.Tensor4D>,
-): tf.Scalar {
+export function attentionDistillation(terms: readonly AttentionTerm[], student: Record<string, tf.Tensor4D>, teacher: Record<string, tf.Tensor4D>): tf.Scalar {
   return tf.tidy(() => {
     let total: tf.Scalar = tf.scalar(0);
     for (const { layer, p, beta } of terms) {

@@ -35,7 +35,10 @@ export function meanChannelActivation(model: Model, data: Dataset, activation: s
 
 /** Channel indices from least to most active; equal activations keep channel order. */
 export function pruningOrder(meanActivation: ArrayLike<number>): Int32Array {
-  return Int32Array.from(Array.from(meanActivation, (v, k) => ({ v, k })).sort((a, b) => a.v - b.v || a.k - b.k), ({ k }) => k);
+  return Int32Array.from(
+    Array.from(meanActivation, (v, k) => ({ v, k })).sort((a, b) => a.v - b.v || a.k - b.k),
+    ({ k }) => k,
+  );
 }
 
 /** A parameter whose slices along `axis` belong to the channels of the pruned activation. */

@@ -30,7 +30,10 @@ export function selectCleanExtra(n: number, altered: { poisoned: ArrayLike<numbe
   const eligible: number[] = [];
   for (let i = 0; i < n; i++) if (!excluded[i]) eligible.push(i);
   if (size > eligible.length) throw new Error(`clean extra set size ${size}: only ${eligible.length} of ${n} training images are unaltered`);
-  return opts.rng.sample(eligible.length, size).map((j) => eligible[j]).sort();
+  return opts.rng
+    .sample(eligible.length, size)
+    .map((j) => eligible[j])
+    .sort();
 }
 
 /**

@@ -61,7 +61,10 @@ export interface DefenseResult<I = unknown> {
 
 /** Thrown when `shouldStop` ended a defense early: its finished work is in the cache, the rest resumes. */
 export class DefenseInterrupted extends Error {
-  constructor(readonly defense: string, readonly stage: string) {
+  constructor(
+    readonly defense: string,
+    readonly stage: string,
+  ) {
     super(`${defense}: interrupted during ${stage}; run it again to resume`);
   }
 }

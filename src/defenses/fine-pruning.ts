@@ -1,7 +1,16 @@
 import { Progress } from '../progress';
 import { accuracy } from '../train/trainer';
 import type { DefenseDefinition } from './defense';
-import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
+import {
+  checkFineTune,
+  cosineFineTune,
+  FINE_TUNE_DEFAULTS,
+  FINE_TUNE_PROVENANCE,
+  type FineTuneLog,
+  type FineTuneOptions,
+  fineTuneStep,
+  requireClean,
+} from './baseline-run';
 import { applyChannelMask, keepMask, lastConvTargets, meanChannelActivation, type PruneTarget, pruningOrder } from './channel-pruning';
 import { registerDefense } from './registry';
 

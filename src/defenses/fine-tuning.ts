@@ -1,5 +1,14 @@
 import type { DefenseDefinition } from './defense';
-import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
+import {
+  checkFineTune,
+  cosineFineTune,
+  FINE_TUNE_DEFAULTS,
+  FINE_TUNE_PROVENANCE,
+  type FineTuneLog,
+  type FineTuneOptions,
+  fineTuneStep,
+  requireClean,
+} from './baseline-run';
 import { registerDefense } from './registry';
 
 /**
@@ -12,7 +21,10 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
   defaults: FINE_TUNE_DEFAULTS,
   provenance: FINE_TUNE_PROVENANCE,
   profiles: {
-    cpu: { options: { epochs: 20 }, provenance: '20 epochs instead of the reference 100, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")' },
+    cpu: {
+      options: { epochs: 20 },
+      provenance: '20 epochs instead of the reference 100, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
+    },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
   validate: (o) => checkFineTune(o, 'ft'),
@@ -29,7 +41,13 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
     const last = r.log.history.at(-1);
     return {
       model: r.model,
-      log: [{ stage: 'fine-tune', message: `${ctx.options.epochs} epochs on ${clean.shape[0]} clean images${r.fromCache ? ' (cached)' : ''}${last ? `, final loss ${last.loss.toFixed(3)}` : ''}`, seconds: r.log.seconds }],
+      log: [
+        {
+          stage: 'fine-tune',
+          message: `${ctx.options.epochs} epochs on ${clean.shape[0]} clean images${r.fromCache ? ' (cached)' : ''}${last ? `, final loss ${last.loss.toFixed(3)}` : ''}`,
+          seconds: r.log.seconds,
+        },
+      ],
       intermediate: { fineTune: r.log },
     };
   },

@@ -59,7 +59,8 @@ export function nadTerms(model: Model, o: Pick<NadOptions, 'p' | 'beta' | 'layer
   if (o.layers.trim() && o.betas.trim()) throw new Error(`nad: give layers ('${o.layers}') or betas ('${o.betas}'), not both`);
   if (o.betas.trim()) {
     const betas = parseBetas(o.betas);
-    if (betas.length > names.length) throw new Error(`nad.betas: ${betas.length} values, but ${model.config.arch} has ${names.length} named activations (${names.join(', ')})`);
+    if (betas.length > names.length)
+      throw new Error(`nad.betas: ${betas.length} values, but ${model.config.arch} has ${names.length} named activations (${names.join(', ')})`);
     const last = names.slice(names.length - betas.length);
     return last.map((layer, i) => {
       if (!(betas[i] >= 0)) throw new Error(`nad: β of '${layer}' must be ≥ 0, got ${betas[i]}`);

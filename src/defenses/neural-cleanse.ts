@@ -7,7 +7,16 @@ import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
 import { dataHash } from '../train/trainer';
 import { type AnomalyReport, anomalyIndices } from './anomaly-index';
-import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, FINE_TUNE_PROVENANCE, type FineTuneLog, type FineTuneOptions, fineTuneStep, requireClean } from './baseline-run';
+import {
+  checkFineTune,
+  cosineFineTune,
+  FINE_TUNE_DEFAULTS,
+  FINE_TUNE_PROVENANCE,
+  type FineTuneLog,
+  type FineTuneOptions,
+  fineTuneStep,
+  requireClean,
+} from './baseline-run';
 import type { DefenseContext, DefenseDefinition } from './defense';
 import { registerDefense } from './registry';
 import { type CostScheduleConfig, CostSchedule, fromTanh, NC_COST_DEFAULTS, reverseLoss, stampTrigger, toTanh, type Trigger } from './reverse-trigger';
@@ -52,14 +61,14 @@ export interface ReverseSettings {
 /** The unlearning fine-tune, the reverse-engineering (its cost controller's settings by their own names), the test. */
 export type NeuralCleanseOptions = FineTuneOptions &
   CostScheduleConfig & {
-  reverseSteps: number;
-  samplesPerStep: number;
-  reverseBatchSize: number;
-  reverseLr: number;
-  anomalyThreshold: number;
-  /** share of the clean extra set stamped with a flagged class's reversed trigger (true labels kept) */
-  unlearnRatio: number;
-};
+    reverseSteps: number;
+    samplesPerStep: number;
+    reverseBatchSize: number;
+    reverseLr: number;
+    anomalyThreshold: number;
+    /** share of the clean extra set stamped with a flagged class's reversed trigger (true labels kept) */
+    unlearnRatio: number;
+  };
 
 function reverseSettings(o: NeuralCleanseOptions): ReverseSettings {
   return {
@@ -134,7 +143,10 @@ export function reverseEngineer(model: Model, data: Dataset, target: number, s: 
       last = { norm: reg, successRate };
       steps = step + 1;
       if (schedule.update(successRate, reg).best) best = { ...snapshot(), norm: reg, successRate };
-      progress?.tick(1, `class ${target}: step ${steps}, success ${(100 * successRate).toFixed(0)}%, |m|₁ ${reg.toFixed(1)}, cost ${schedule.cost.toExponential(1)}`);
+      progress?.tick(
+        1,
+        `class ${target}: step ${steps}, success ${(100 * successRate).toFixed(0)}%, |m|₁ ${reg.toFixed(1)}, cost ${schedule.cost.toExponential(1)}`,
+      );
     }
     const chosen = best ?? { ...snapshot(), ...last };
     return { target, norm: chosen.norm, successRate: chosen.successRate, steps, reached: best !== null, mask: chosen.mask, pattern: chosen.pattern };
@@ -145,7 +157,13 @@ export function reverseEngineer(model: Model, data: Dataset, target: number, s: 
 }
 
 /** One class's reversed trigger from the cache, or reverse-engineered and stored (so an interrupted scan resumes per class). */
-async function reverseOrLoad(ctx: DefenseContext<NeuralCleanseOptions>, clean: Dataset, target: number, s: ReverseSettings, bar: Progress): Promise<ReversedTrigger> {
+async function reverseOrLoad(
+  ctx: DefenseContext<NeuralCleanseOptions>,
+  clean: Dataset,
+  target: number,
+  s: ReverseSettings,
+  bar: Progress,
+): Promise<ReversedTrigger> {
   const key = {
     kind: 'nc-reversed-trigger',
     model: weightsHash(ctx.model),
@@ -308,7 +326,14 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     });
     return {
       model: r.model,
-      log: [detection, { stage: 'unlearning', message: `${o.epochs} epochs, ${stamped} of ${clean.shape[0]} images stamped per flagged trigger${r.fromCache ? ' (cached)' : ''}`, seconds: r.log.seconds }],
+      log: [
+        detection,
+        {
+          stage: 'unlearning',
+          message: `${o.epochs} epochs, ${stamped} of ${clean.shape[0]} images stamped per flagged trigger${r.fromCache ? ' (cached)' : ''}`,
+          seconds: r.log.seconds,
+        },
+      ],
       intermediate: { triggers, anomaly, unlearned: anomaly.flagged, stampedPerTrigger: stamped, fineTune: r.log },
     };
   },

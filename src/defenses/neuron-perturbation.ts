@@ -75,7 +75,10 @@ export type PruningRule = { by: 'threshold'; threshold: number } | { by: 'number
  * threshold (the authors' evaluate_by_threshold), or the `count` smallest (evaluate_by_number).
  */
 export function selectPruned(scores: readonly NeuronScore[], rule: PruningRule): NeuronScore[] {
-  const order = scores.map((s, i) => ({ s, i })).sort((a, b) => a.s.mask - b.s.mask || a.i - b.i).map(({ s }) => s);
+  const order = scores
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => a.s.mask - b.s.mask || a.i - b.i)
+    .map(({ s }) => s);
   if (rule.by === 'threshold') {
     if (!(rule.threshold >= 0 && rule.threshold <= 1)) throw new Error(`ANP pruning threshold: expected a number in [0, 1], got ${rule.threshold}`);
     return order.filter((s) => s.mask <= rule.threshold);

@@ -50,8 +50,14 @@ export function analyzePbe(r: PbeIntermediate, truth: GroundTruth): DefenseAnaly
     let apClean: number | null = null;
     let apPoisoned: number | null = null;
     if (it.scores && truth.poisoned.length > 0) {
-      const clean = precisionRecall(it.scores, isPoisoned.map((p) => !p));
-      const poisoned = precisionRecall(Array.from(it.scores, (s) => -s), isPoisoned);
+      const clean = precisionRecall(
+        it.scores,
+        isPoisoned.map((p) => !p),
+      );
+      const poisoned = precisionRecall(
+        Array.from(it.scores, (s) => -s),
+        isPoisoned,
+      );
       apClean = clean.ap;
       apPoisoned = poisoned.ap;
       curves.push({ iteration: it.iteration, identifying: 'clean', points: thinCurve(clean.points) });
@@ -72,7 +78,9 @@ export function analyzePbe(r: PbeIntermediate, truth: GroundTruth): DefenseAnaly
 
 /** Fig. 6: the ranking's precision–recall curve after each iteration, for finding clean images and for finding poisoned ones. */
 export function prCurvesSpec(d: PbeAnalysisDetails): VegaLiteSpec {
-  const values = d.curves.flatMap((c) => c.points.map((p) => ({ iteration: `iteration ${c.iteration}`, identifying: `${c.identifying} images`, recall: p.recall, precision: p.precision })));
+  const values = d.curves.flatMap((c) =>
+    c.points.map((p) => ({ iteration: `iteration ${c.iteration}`, identifying: `${c.identifying} images`, recall: p.recall, precision: p.precision })),
+  );
   return vegaLite({
     title: {
       text: 'Ranking the training set by logit similarity (Fig. 6)',

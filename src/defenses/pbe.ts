@@ -123,11 +123,23 @@ function validatePbe(o: PbeOptions): void {
   int('cleanEpochs', 1);
   int('batchSize', 1);
   int('step2EpochsFirst', 1);
-  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'cleanAdversarialSteps', 'pgdIterations'] as const) int(k, 0);
-  if (!FIRST_ITERATIONS.includes(o.firstIteration)) throw new Error(`pbe.firstIteration: expected one of ${FIRST_ITERATIONS.join(', ')}, got '${o.firstIteration}'`);
-  if (o.adversarialEpochsFirst > o.epochsFirst) throw new Error(`pbe.adversarialEpochsFirst: at most epochsFirst (${o.epochsFirst}), got ${o.adversarialEpochsFirst}`);
-  if (o.adversarialEpochsLater > o.epochsLater) throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
-  if (o.cleanAdversarialEpochs > o.cleanEpochs) throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
+  for (const k of [
+    'adversarialEpochsFirst',
+    'adversarialEpochsLater',
+    'adversarialBatchesLater',
+    'cleanAdversarialEpochs',
+    'cleanAdversarialSteps',
+    'pgdIterations',
+  ] as const)
+    int(k, 0);
+  if (!FIRST_ITERATIONS.includes(o.firstIteration))
+    throw new Error(`pbe.firstIteration: expected one of ${FIRST_ITERATIONS.join(', ')}, got '${o.firstIteration}'`);
+  if (o.adversarialEpochsFirst > o.epochsFirst)
+    throw new Error(`pbe.adversarialEpochsFirst: at most epochsFirst (${o.epochsFirst}), got ${o.adversarialEpochsFirst}`);
+  if (o.adversarialEpochsLater > o.epochsLater)
+    throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
+  if (o.cleanAdversarialEpochs > o.cleanEpochs)
+    throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
   for (const k of ['lr', 'momentum', 'weightDecay', 'pgdStepFraction'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
   }
@@ -317,10 +329,23 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>) {
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
-  const r = await fineTuneStage(ctx, ctx.model, clean, cleanDataStage(o, clean.shape[0]), { setting: 'clean-data', stage: 'clean data' }, `${ctx.seed}/pbe-clean`);
+  const r = await fineTuneStage(
+    ctx,
+    ctx.model,
+    clean,
+    cleanDataStage(o, clean.shape[0]),
+    { setting: 'clean-data', stage: 'clean data' },
+    `${ctx.seed}/pbe-clean`,
+  );
   await ctx.measure('iteration 1', r.model);
   const all = Int32Array.from(clean.labels.keys());
-  const log: DefenseLogEntry[] = [{ stage: 'iteration 1', message: `fine-tuned on the clean extra set (${clean.shape[0]} images)${r.fromCache ? ' [cached]' : ''}`, seconds: (Date.now() - t0) / 1000 }];
+  const log: DefenseLogEntry[] = [
+    {
+      stage: 'iteration 1',
+      message: `fine-tuned on the clean extra set (${clean.shape[0]} images)${r.fromCache ? ' [cached]' : ''}`,
+      seconds: (Date.now() - t0) / 1000,
+    },
+  ];
   return { model: r.model, log, intermediate: { setting: 'clean-data' as const, iterations: [iterationOf(0, all, null, r)] } };
 }
 
@@ -334,7 +359,10 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
   const n = train.shape[0];
   const k = ctx.model.config.numClasses;
   const original = logitsOf(ctx.model, train);
-  const first = new Rng(ctx.seed).fork('pbe-extra').sample(n, Math.round(o.extraRatio * n)).sort();
+  const first = new Rng(ctx.seed)
+    .fork('pbe-extra')
+    .sample(n, Math.round(o.extraRatio * n))
+    .sort();
   let extra = first;
   let current: Model = ctx.model;
   const iterations: PbeIteration[] = [];
@@ -342,21 +370,38 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
   try {
     for (let t = 0; t <= o.topShares.length; t++) {
       if (extra.length === 0) {
-        throw new Error(`pbe: the extra set of iteration ${t + 1} is empty (${t === 0 ? `extraRatio ${o.extraRatio}` : `top share ${o.topShares[t - 1]}`} of ${n} images)`);
+        throw new Error(
+          `pbe: the extra set of iteration ${t + 1} is empty (${t === 0 ? `extraRatio ${o.extraRatio}` : `top share ${o.topShares[t - 1]}`} of ${n} images)`,
+        );
       }
       const t0 = Date.now();
       const stage: Stage =
         t === 0
           ? firstStage(o)
-          : { epochs: o.epochsLater, adversarialEpochs: o.adversarialEpochsLater, adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater };
-      const r = await fineTuneStage(ctx, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, { setting: 'progressive', stage: `iteration ${t + 1}` }, `${ctx.seed}/pbe-${t}`);
+          : {
+              epochs: o.epochsLater,
+              adversarialEpochs: o.adversarialEpochsLater,
+              adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater,
+            };
+      const r = await fineTuneStage(
+        ctx,
+        current,
+        subset(train, extra, `${train.name}-pbe-extra-${t + 1}`),
+        stage,
+        { setting: 'progressive', stage: `iteration ${t + 1}` },
+        `${ctx.seed}/pbe-${t}`,
+      );
       if (current !== ctx.model) current.dispose();
       current = r.model;
       await ctx.measure(`iteration ${t + 1}`, current);
       // Step 3: an image whose logits the purification left pointing the same way is likely clean.
       const scores = cosineRows(original, logitsOf(current, train), k);
       iterations.push(iterationOf(t, extra, scores, r));
-      log.push({ stage: `iteration ${t + 1}`, message: `fine-tuned on ${extra.length} images${r.fromCache ? ' [cached]' : ''}; ranked ${n}`, seconds: (Date.now() - t0) / 1000 });
+      log.push({
+        stage: `iteration ${t + 1}`,
+        message: `fine-tuned on ${extra.length} images${r.fromCache ? ' [cached]' : ''}; ranked ${n}`,
+        seconds: (Date.now() - t0) / 1000,
+      });
       if (t < o.topShares.length) extra = topByScore(scores, o.topShares[t]).sort();
     }
   } catch (e) {
@@ -380,7 +425,16 @@ registerDefense<PbeOptions, PbeIntermediate>('pbe', {
         'our choice for the 2-hour budget on two cores, measured (README, "The defense"): the first iteration keeps the reference 10 adversarial epochs; each later one gets one epoch (its first 31 batches adversarial), against the reference 10, which cost 2.3× the time on WaNet and ended at a higher ASR',
     },
     smoke: {
-      options: { epochsFirst: 2, adversarialEpochsFirst: 2, epochsLater: 2, cleanEpochs: 3, cleanAdversarialEpochs: 2, batchSize: 50, lr: 0.01, extraRatio: 0.1 },
+      options: {
+        epochsFirst: 2,
+        adversarialEpochsFirst: 2,
+        epochsLater: 2,
+        cleanEpochs: 3,
+        cleanAdversarialEpochs: 2,
+        batchSize: 50,
+        lr: 0.01,
+        extraRatio: 0.1,
+      },
       provenance: 'seconds on MNIST smoke, for tests; larger lr and extra set so that 2 epochs move the weights',
     },
   },

@@ -75,7 +75,10 @@ export function chooseBudget(model: Classifier, images: Dataset, opts: BudgetRul
   if (!(minMisclassified >= 0 && minMisclassified <= 1)) throw new Error(`budget rule minMisclassified: expected a share in [0, 1], got ${minMisclassified}`);
   if (images.shape[0] === 0) throw new Error(`budget rule: ${images.name} has no image to attack`);
   const scores = grid.map(({ norm, eps }) => {
-    const d = adversarialLabelDistribution(model, images, budgetPgdConfig(norm, eps, opts.iterations ?? 7), { batchSize: opts.batchSize, progress: opts.progress });
+    const d = adversarialLabelDistribution(model, images, budgetPgdConfig(norm, eps, opts.iterations ?? 7), {
+      batchSize: opts.batchSize,
+      progress: opts.progress,
+    });
     const c = concentration(d);
     return { norm, eps, misclassified: c.misclassified, label: c.label, concentration: c.share };
   });

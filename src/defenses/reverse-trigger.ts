@@ -39,12 +39,7 @@ export function maskNorm(mask: tf.Tensor): tf.Scalar {
 }
 
 /** The per-batch objective: mean CE towards `target` of the stamped batch, plus cost·|m|₁. */
-export function reverseLoss(
-  logits: tf.Tensor2D,
-  target: number,
-  mask: tf.Tensor,
-  cost: number,
-): { loss: tf.Scalar; ce: tf.Scalar; reg: tf.Scalar } {
+export function reverseLoss(logits: tf.Tensor2D, target: number, mask: tf.Tensor, cost: number): { loss: tf.Scalar; ce: tf.Scalar; reg: tf.Scalar } {
   return tf.tidy(() => {
     const [n, k] = logits.shape;
     const labels = tf.oneHot(tf.fill([n], target, 'int32') as tf.Tensor1D, k);

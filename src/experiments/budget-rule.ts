@@ -82,7 +82,12 @@ export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOpti
         reportFile: out.reportFile,
         fromCache: false,
       };
-      await cache.put('budget-rules', key, { 'report.json': JSON.stringify(report) }, { meta: { experiment: 'budget-rule', attack: cfg.attack.name }, keepExisting: true });
+      await cache.put(
+        'budget-rules',
+        key,
+        { 'report.json': JSON.stringify(report) },
+        { meta: { experiment: 'budget-rule', attack: cfg.attack.name }, keepExisting: true },
+      );
       return out.writeReport(report);
     } finally {
       infected.model.dispose();

@@ -136,7 +136,12 @@ export function compareColumns(defenses: readonly CompareDefense[]): PaperDefens
 export const attackLabel = (attack: string): string => (PAPER_ATTACK_LABELS as Record<string, string>)[attack] ?? attack;
 
 /** The paper's layout as a data frame: a row per attack for ours and one for the paper, a column per defense, ACC/ASR (%) in each cell. */
-export function compareTable(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], paperTable: string | null): aq.ColumnTable {
+export function compareTable(
+  cells: readonly CompareCell[],
+  attacks: readonly string[],
+  columns: readonly PaperDefense[],
+  paperTable: string | null,
+): aq.ColumnTable {
   const rows = attacks.flatMap((attack) => {
     const label = attackLabel(attack);
     const at = (col: PaperDefense) => cells.find((c) => c.attack === attack && c.column === col);
@@ -152,7 +157,12 @@ export function compareTable(cells: readonly CompareCell[], attacks: readonly st
   return aq.from(rows);
 }
 
-export function compareMarkdown(cells: readonly CompareCell[], attacks: readonly string[], columns: readonly PaperDefense[], paperTable: string | null): string {
+export function compareMarkdown(
+  cells: readonly CompareCell[],
+  attacks: readonly string[],
+  columns: readonly PaperDefense[],
+  paperTable: string | null,
+): string {
   const align = Object.fromEntries(columns.map((c) => [PAPER_DEFENSE_LABELS[c], 'r' as const]));
   return compareTable(cells, attacks, columns, paperTable).toMarkdown({ align: { attack: 'l', ...align } });
 }
@@ -198,7 +208,10 @@ export function compareSpec(cells: readonly CompareCell[], attacks: readonly str
  */
 export type CompareResult = CompareReport & { specs: FigureSpecs };
 
-export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {}): Promise<CompareResult> {
+export async function compare(
+  cfg: CompareConfig,
+  opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {},
+): Promise<CompareResult> {
   const { cache, progress } = experimentContext(opts);
   const unknown = cfg.defenses.filter((d) => !COMPARE_DEFENSES.includes(d));
   if (unknown.length > 0) throw new Error(`compare --defenses: unknown ${unknown.join(', ')}; expected some of ${COMPARE_DEFENSES.join(', ')}`);
@@ -221,8 +234,18 @@ export async function compare(cfg: CompareConfig, opts: ExperimentOptions & { wo
     const grid = new Progress(`compare ${cfg.profile.dataset} ${cfg.mode}`, total, gridSink, 'cell');
     const infected = await Promise.all(
       cfg.attacks.map(async (attack) => {
-        const r: InfectedSummary = await pool.run(trainInfectedJobType.job({ ...common, request: { name: attack, mode: cfg.mode, target: cfg.target } }, `infected ${attack}`));
-        cells.push({ attack, column: 'before', acc: pct(r.acc), asr: pct(r.asr), paper: paperValue(table, attack, 'before'), seconds: 0, fromCache: r.fromCache });
+        const r: InfectedSummary = await pool.run(
+          trainInfectedJobType.job({ ...common, request: { name: attack, mode: cfg.mode, target: cfg.target } }, `infected ${attack}`),
+        );
+        cells.push({
+          attack,
+          column: 'before',
+          acc: pct(r.acc),
+          asr: pct(r.asr),
+          paper: paperValue(table, attack, 'before'),
+          seconds: 0,
+          fromCache: r.fromCache,
+        });
         grid.tick(1, `${attack}: infected ACC ${pct(r.acc)}% ASR ${pct(r.asr)}%`);
         return r;
       }),

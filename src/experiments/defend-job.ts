@@ -19,7 +19,16 @@ export async function defendJob(args: DefendJobArgs, ctx: JobContext): Promise<D
     // A finished one-step update per measured stage, so that a run of hours shows its numbers as
     // they come: a worker busy computing never flushes its stderr, while progress is posted at once.
     onStage: (s) =>
-      ctx.progress({ label: `${cfg.defense} ${s.stage}`, done: 1, total: 1, unit: 'stage', elapsedSec: 0, etaSec: 0, rate: 0, detail: `ACC ${(100 * s.acc).toFixed(2)}% ASR ${(100 * s.asr).toFixed(2)}%` }),
+      ctx.progress({
+        label: `${cfg.defense} ${s.stage}`,
+        done: 1,
+        total: 1,
+        unit: 'stage',
+        elapsedSec: 0,
+        etaSec: 0,
+        rate: 0,
+        detail: `ACC ${(100 * s.acc).toFixed(2)}% ASR ${(100 * s.asr).toFixed(2)}%`,
+      }),
   });
   return report;
 }

@@ -28,7 +28,17 @@ import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData, trainBenign } from '../train/run';
 import { trainModels } from './training';
-import { experimentContext, type ExperimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, type ResultOutput, resultOutput, storedResult } from './output';
+import {
+  experimentContext,
+  type ExperimentContext,
+  type ExperimentOptions,
+  type FigureSpecs,
+  type ReportHeader,
+  restoreResult,
+  type ResultOutput,
+  resultOutput,
+  storedResult,
+} from './output';
 
 export interface ObserveConfig {
   profile: ResolvedProfile;
@@ -102,7 +112,10 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
   };
   // An identical observation running elsewhere is waited for and read, not measured again.
   const what = `the observation of ${cfg.attack.name} on ${cfg.profile.dataset}`;
-  return (await restored()) ?? (await cache.exclusive('observations', key, what, async () => (await restored()) ?? (await measure(cfg, { ...opts, cache, progress }, key, out))));
+  return (
+    (await restored()) ??
+    (await cache.exclusive('observations', key, what, async () => (await restored()) ?? (await measure(cfg, { ...opts, cache, progress }, key, out))))
+  );
 }
 
 /** The observation computed: models trained or loaded, then measured in this process; stored and written. */
@@ -194,7 +207,12 @@ async function measure(cfg: ObserveConfig, opts: ObserveOptions & ExperimentCont
       }),
       distances: {
         n: fd.n,
-        infected: { dBenign: fd.infected.dBenign, dInfected: fd.infected.dInfected, ratio: fd.infected.ratio, cleanToTrigger: fd.infected.cleanToTrigger.infectedTerm },
+        infected: {
+          dBenign: fd.infected.dBenign,
+          dInfected: fd.infected.dInfected,
+          ratio: fd.infected.ratio,
+          cleanToTrigger: fd.infected.cleanToTrigger.infectedTerm,
+        },
         own: {
           dBenign: fd.own.dBenign,
           dInfected: fd.own.dInfected,

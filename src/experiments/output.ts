@@ -104,7 +104,10 @@ export function storedResult(report: object, specs: FigureSpecs): EntryContents 
 }
 
 /** A result kept by `storedResult`, with its figures written again where `out` points; the report's figure paths are those. */
-export async function restoreResult<R extends { figures: Record<string, string> }>(entry: CacheEntry, out: ResultOutput): Promise<{ report: R; specs: FigureSpecs }> {
+export async function restoreResult<R extends { figures: Record<string, string> }>(
+  entry: CacheEntry,
+  out: ResultOutput,
+): Promise<{ report: R; specs: FigureSpecs }> {
   const { specs, ...stored } = JSON.parse(entry.read('report.json').toString()) as R & { specs: FigureSpecs };
   return { report: { ...(stored as unknown as R), figures: await out.writeFigures(specs) }, specs };
 }

@@ -1,5 +1,12 @@
 import { runtimeInfo } from '../backend';
-import { adversarialLabelDistribution, type AdversarialLabelDistribution, benignMatrix, labelMatrixSpec, summarizeMatrix, type MatrixSummary } from '../analysis/label-matrix';
+import {
+  adversarialLabelDistribution,
+  type AdversarialLabelDistribution,
+  benignMatrix,
+  labelMatrixSpec,
+  summarizeMatrix,
+  type MatrixSummary,
+} from '../analysis/label-matrix';
 import { type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
 import { balancedIndices, subset } from '../data/dataset';
 import { loadDataset, type LoadOptions } from '../data/registry';
@@ -47,7 +54,8 @@ export async function evaluateAdversarial(
   opts: ExperimentOptions & { data?: Omit<LoadOptions, 'cache'>; out?: string } = {},
 ): Promise<AdversarialEvalResult> {
   validatePgd(cfg.pgd);
-  if (cfg.images !== null && !(Number.isInteger(cfg.images) && cfg.images > 0)) throw new Error(`images: expected a positive integer or null (all), got ${cfg.images}`);
+  if (cfg.images !== null && !(Number.isInteger(cfg.images) && cfg.images > 0))
+    throw new Error(`images: expected a positive integer or null (all), got ${cfg.images}`);
   const { cache, progress } = experimentContext(opts);
   const full = await loadDataset(cfg.profile.dataset, { ...opts.data, cache });
   const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits: profileData(full, cfg.profile), progress });

@@ -1,5 +1,13 @@
 import { runtimeInfo } from '../backend';
-import { type ModelMeasurement, THEOREM1_TRAIN, type Theorem1Result, type Theorem1Row, type TriggerPattern, theorem1Experiment, theorem1Spec } from '../analysis/theorem1';
+import {
+  type ModelMeasurement,
+  THEOREM1_TRAIN,
+  type Theorem1Result,
+  type Theorem1Row,
+  type TriggerPattern,
+  theorem1Experiment,
+  theorem1Spec,
+} from '../analysis/theorem1';
 import type { LinearTrainConfig } from '../models/linear-softmax';
 import { balancedIndices, subset } from '../data/dataset';
 import { type DatasetName, loadDataset, type LoadOptions } from '../data/registry';
@@ -60,7 +68,11 @@ export async function theorem1Report(
   const seconds = (Date.now() - t0) / 1000;
   const specs = { theorem1: theorem1Spec(result) };
   const { theorem1: figure } = await out.writeFigures(specs);
-  const rows = result.rows.map(({ strength, infected: { perImage: _i, ...infected }, benign: { perImage: _b, ...benign } }): Theorem1ReportRow => ({ strength, infected, benign }));
+  const rows = result.rows.map(({ strength, infected: { perImage: _i, ...infected }, benign: { perImage: _b, ...benign } }): Theorem1ReportRow => ({
+    strength,
+    infected,
+    benign,
+  }));
   const report: Theorem1Report = { config: cfg, key: out.key, runtime: runtimeInfo(), result: { ...result, rows }, seconds, figure, out: out.dir };
   return { ...out.writeReport(report), specs };
 }

@@ -76,15 +76,17 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
     { x: xt, filter: dyt },
     {
       strides: [1, 1],
-      pad: [[0, 0], [top, bottom], [left, right], [0, 0]] as unknown as NamedAttrMap[string],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ] as unknown as NamedAttrMap[string],
       dataFormat: 'NHWC',
       dilations: [info.strideHeight, info.strideWidth],
     },
   );
-  const fitted =
-    conv.shape[1] === kh && conv.shape[2] === kw
-      ? conv
-      : c.run('Slice', { x: conv }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+  const fitted = conv.shape[1] === kh && conv.shape[2] === kw ? conv : c.run('Slice', { x: conv }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
   return c.finish(c.transpose(fitted, [1, 2, 0, 3]));
 }
 
@@ -121,7 +123,17 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     const spaced = c.run(
       'PadV2',
       { x: c.reshape(dy, [n, oh, 1, ow, 1, co]) },
-      { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
     );
     const full = c.reshape(spaced, [n, oh * sh, ow * sw, co]);
     grad = c.run('Slice', { x: full }, { begin: [0, 0, 0, 0], size: [n, dh, dw, co] });
@@ -132,7 +144,12 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     { x: grad, filter: flipped },
     {
       strides: [1, 1],
-      pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]] as unknown as NamedAttrMap[string],
+      pad: [
+        [0, 0],
+        [padTop, padBottom],
+        [padLeft, padRight],
+        [0, 0],
+      ] as unknown as NamedAttrMap[string],
       dataFormat: 'NHWC',
       dilations: [1, 1],
     },
@@ -153,11 +170,7 @@ function batchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
     return c.transpose(t, perm);
   };
-  const out = c.run(
-    'BatchMatMul',
-    { a: transposeA ? swapLast(a) : a, b: transposeB ? swapLast(b) : b },
-    { transposeA: false, transposeB: false },
-  );
+  const out = c.run('BatchMatMul', { a: transposeA ? swapLast(a) : a, b: transposeB ? swapLast(b) : b }, { transposeA: false, transposeB: false });
   return c.finish(out);
 }
 

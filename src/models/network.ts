@@ -8,11 +8,7 @@ export interface Architecture {
   readonly activationNames: readonly string[];
   readonly lastConv: LastConv;
   /** `tap(name, t)` offers each named activation; `x` is already normalised */
-  run(
-    x: tf.Tensor4D,
-    training: boolean,
-    tap: (name: string, t: tf.Tensor4D) => void,
-  ): { logits: tf.Tensor2D; features: tf.Tensor2D };
+  run(x: tf.Tensor4D, training: boolean, tap: (name: string, t: tf.Tensor4D) => void): { logits: tf.Tensor2D; features: tf.Tensor2D };
 }
 
 export type ArchitectureBuilder = (config: ModelConfig, reg: Registry) => Architecture;
@@ -136,9 +132,7 @@ export class Network implements Model {
     if (collect === 'all') return new Set(this.activationNames);
     const unknown = collect.filter((name) => !this.activationNames.includes(name));
     if (unknown.length > 0) {
-      throw new Error(
-        `${this.config.arch}: unknown activation(s) ${unknown.map((n) => `'${n}'`).join(', ')}; valid: ${this.activationNames.join(', ')}`,
-      );
+      throw new Error(`${this.config.arch}: unknown activation(s) ${unknown.map((n) => `'${n}'`).join(', ')}; valid: ${this.activationNames.join(', ')}`);
     }
     return new Set(collect);
   }

@@ -18,9 +18,7 @@ class PreActBlock {
     this.bn2 = new BatchNorm2d(reg, `${name}.bn2`, planes);
     this.conv2 = new Conv2d(reg, `${name}.conv2`, this.conv1.outShape, { filters: planes, kernel: 3 });
     this.shortcut =
-      stride !== 1 || inShape[2] !== planes
-        ? new Conv2d(reg, `${name}.shortcut.0`, inShape, { filters: planes, kernel: 1, stride, padding: 0 })
-        : null;
+      stride !== 1 || inShape[2] !== planes ? new Conv2d(reg, `${name}.shortcut.0`, inShape, { filters: planes, kernel: 1, stride, padding: 0 }) : null;
     this.outShape = this.conv2.outShape;
   }
 

@@ -96,13 +96,7 @@ export class Registry {
     return this.add(this.state, name, shape, new Float32Array(size).fill(fill), false);
   }
 
-  private add<R extends tf.Rank>(
-    into: Map<string, tf.Variable>,
-    name: string,
-    shape: number[],
-    values: Float32Array,
-    trainable: boolean,
-  ): tf.Variable<R> {
+  private add<R extends tf.Rank>(into: Map<string, tf.Variable>, name: string, shape: number[], values: Float32Array, trainable: boolean): tf.Variable<R> {
     if (this.params.has(name) || this.state.has(name)) throw new Error(`duplicate tensor name '${name}'`);
     // Unnamed: tfjs variable names are global, and several models of one architecture coexist.
     const v = tf.tidy(() => tf.variable(tf.tensor<tf.Rank>(values, shape, 'float32'), trainable)) as tf.Variable<R>;

@@ -40,7 +40,10 @@ export function averagePrecisionSpec(r: DefendResult, paper: { first: number; la
   ].filter((v) => v.ap !== null);
   const series = ['ours: poisoned images', 'ours: clean images', 'paper (Fig. 6)'];
   return vegaLite({
-    title: { text: 'Average precision of the ranking after each iteration (Fig. 6)', subtitle: 'finding poisoned images (chance = their share) and clean ones; the paper: first and last iteration' },
+    title: {
+      text: 'Average precision of the ranking after each iteration (Fig. 6)',
+      subtitle: 'finding poisoned images (chance = their share) and clean ones; the paper: first and last iteration',
+    },
     data: { values },
     width: 320,
     height: 200,
@@ -48,7 +51,14 @@ export function averagePrecisionSpec(r: DefendResult, paper: { first: number; la
     encoding: {
       x: { field: 'iteration', type: 'ordinal', axis: { labelAngle: 0 } },
       y: { field: 'ap', type: 'quantitative', scale: { domain: [0, 1] }, title: 'average precision' },
-      color: { field: 'series', type: 'nominal', sort: series, title: null, scale: { domain: series, range: ['#e45756', '#4c78a8', '#bab0ac'] }, legend: { labelLimit: 300 } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        sort: series,
+        title: null,
+        scale: { domain: series, range: ['#e45756', '#4c78a8', '#bab0ac'] },
+        legend: { labelLimit: 300 },
+      },
       tooltip: [{ field: 'series' }, { field: 'iteration' }, { field: 'ap', format: '.3f' }],
     },
   } as Omit<VegaLiteSpec, '$schema'>);

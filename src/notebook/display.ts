@@ -45,7 +45,9 @@ export const NOT_APPLICABLE = '—';
  */
 function readable(table: ColumnTable, format: TableFormat): { table: ColumnTable; align: Record<string, 'r'> } {
   const percent = new Set(format.percent ?? []);
-  for (const name of percent) if (!table.columnNames().includes(name)) throw new Error(`table format: no column '${name}' to show as a percentage (columns: ${table.columnNames().join(', ')})`);
+  for (const name of percent)
+    if (!table.columnNames().includes(name))
+      throw new Error(`table format: no column '${name}' to show as a percentage (columns: ${table.columnNames().join(', ')})`);
   const columns: Record<string, unknown[]> = {};
   const align: Record<string, 'r'> = {};
   for (const name of table.columnNames()) {

@@ -16,7 +16,11 @@ export function specBesideSvg(svgFile: string): VegaLiteSpec {
 }
 
 /** Where the adversarial examples of several models land: one bar per predicted label and model. */
-export function adversarialLabelBarsSpec(models: readonly { model: string; distribution: AdversarialLabelDistribution }[], target: number | null, title: string): VegaLiteSpec {
+export function adversarialLabelBarsSpec(
+  models: readonly { model: string; distribution: AdversarialLabelDistribution }[],
+  target: number | null,
+  title: string,
+): VegaLiteSpec {
   const values = models.flatMap(({ model, distribution: d }) =>
     d.overall.map((count, c) => ({ model, label: d.classNames[c], share: count / Math.max(1, d.total), count, isTarget: c === target })),
   );
@@ -27,7 +31,13 @@ export function adversarialLabelBarsSpec(models: readonly { model: string; distr
     width: { step: 14 },
     height: 180,
     encoding: {
-      x: { field: 'label', type: 'nominal', sort: models[0]?.distribution.classNames ?? [], title: 'predicted label of the adversarial example', axis: { labelAngle: 0 } },
+      x: {
+        field: 'label',
+        type: 'nominal',
+        sort: models[0]?.distribution.classNames ?? [],
+        title: 'predicted label of the adversarial example',
+        axis: { labelAngle: 0 },
+      },
       xOffset: { field: 'model', type: 'nominal' },
       y: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: 'share of adversarial examples' },
       color: { field: 'model', type: 'nominal', title: 'PGD against', scale: { range: ['#4c78a8', '#e45756'] } },
@@ -44,7 +54,10 @@ export function distanceRatioSpec(rows: readonly { attack: string; paper: number
     [r.paper, r.infectedF, r.ownF].flatMap((ratio, j) => (ratio === null ? [] : [{ attack: r.attack, series: series[j], ratio }])),
   );
   return vegaLite({
-    title: { text: 'D_infected / D_benign: below 1 when infected adversarial examples sit nearer the triggered images', subtitle: 'Table 5 (paper) beside the measured ratio under both readings of f' },
+    title: {
+      text: 'D_infected / D_benign: below 1 when infected adversarial examples sit nearer the triggered images',
+      subtitle: 'Table 5 (paper) beside the measured ratio under both readings of f',
+    },
     data: { values },
     layer: [
       {
@@ -53,7 +66,14 @@ export function distanceRatioSpec(rows: readonly { attack: string; paper: number
           x: { field: 'attack', type: 'nominal', axis: { labelAngle: 0 } },
           xOffset: { field: 'series', type: 'nominal', sort: series },
           y: { field: 'ratio', type: 'quantitative', title: 'D_infected / D_benign' },
-          color: { field: 'series', type: 'nominal', sort: series, title: null, scale: { range: ['#bab0ac', '#e45756', '#4c78a8'] }, legend: { labelLimit: 300 } },
+          color: {
+            field: 'series',
+            type: 'nominal',
+            sort: series,
+            title: null,
+            scale: { range: ['#bab0ac', '#e45756', '#4c78a8'] },
+            legend: { labelLimit: 300 },
+          },
           tooltip: [{ field: 'attack' }, { field: 'series' }, { field: 'ratio', format: '.3f' }],
         },
       },
@@ -69,7 +89,8 @@ function dataUrl(pixels: Float32Array, h: number, w: number, c: number, scale: n
   const data = new Uint8Array(h * scale * w * scale * c);
   for (let y = 0; y < h * scale; y++) {
     for (let x = 0; x < w * scale; x++) {
-      for (let ch = 0; ch < c; ch++) data[(y * w * scale + x) * c + ch] = Math.round(255 * Math.min(1, Math.max(0, pixels[(Math.floor(y / scale) * w + Math.floor(x / scale)) * c + ch])));
+      for (let ch = 0; ch < c; ch++)
+        data[(y * w * scale + x) * c + ch] = Math.round(255 * Math.min(1, Math.max(0, pixels[(Math.floor(y / scale) * w + Math.floor(x / scale)) * c + ch])));
     }
   }
   return `data:image/png;base64,${encodePng({ width: w * scale, height: h * scale, channels: c, data }).toString('base64')}`;
@@ -79,7 +100,13 @@ function dataUrl(pixels: Float32Array, h: number, w: number, c: number, scale: n
  * Fig. 5 with the image behind every point: each point carries a small PNG (the clean image, its
  * adversarial example or its triggered version), which the tooltip shows on hover.
  */
-export function tsneImageSpec(spec: VegaLiteSpec, e: FeatureEmbedding, images: Dataset, adversarial: AdversarialSet, trigger: Pick<Trigger, 'apply'>): VegaLiteSpec {
+export function tsneImageSpec(
+  spec: VegaLiteSpec,
+  e: FeatureEmbedding,
+  images: Dataset,
+  adversarial: AdversarialSet,
+  trigger: Pick<Trigger, 'apply'>,
+): VegaLiteSpec {
   const [, h, w, c] = images.shape;
   const scale = Math.max(1, Math.ceil(56 / w));
   const sources = Int32Array.from(new Set(e.points.map((p) => p.sourceIndex)));
@@ -95,7 +122,11 @@ export function tsneImageSpec(spec: VegaLiteSpec, e: FeatureEmbedding, images: D
     });
     const size = h * w * c;
     idx.forEach((i, b) => {
-      for (const [kind, px] of [['clean', clean], ['adversarial', adv], ['triggered', trig]] as const) {
+      for (const [kind, px] of [
+        ['clean', clean],
+        ['adversarial', adv],
+        ['triggered', trig],
+      ] as const) {
         urls.set(`${kind}/${i}`, dataUrl(px.subarray(b * size, (b + 1) * size), h, w, c, scale));
       }
     });
@@ -105,6 +136,9 @@ export function tsneImageSpec(spec: VegaLiteSpec, e: FeatureEmbedding, images: D
     ...spec,
     data: { values: s.data.values.map((v) => ({ ...v, image: urls.get(`${v.kind}/${v.sourceIndex}`) })) },
     // vega-tooltip draws the value under the key `image` as a picture; tsneSpec titles the image index so.
-    encoding: { ...s.encoding, tooltip: [...s.encoding.tooltip.map((t) => ((t as { title?: string }).title === 'image' ? { ...t, title: 'image no.' } : t)), { field: 'image' }] },
+    encoding: {
+      ...s.encoding,
+      tooltip: [...s.encoding.tooltip.map((t) => ((t as { title?: string }).title === 'image' ? { ...t, title: 'image no.' } : t)), { field: 'image' }],
+    },
   } as VegaLiteSpec;
 }

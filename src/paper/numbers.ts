@@ -62,11 +62,56 @@ export const TABLE1: DefenseTable<PaperAttack, PaperDefense> = {
   attacks: PAPER_ATTACKS,
   defenses: PAPER_DEFENSES,
   cells: {
-    badnets: { before: cell(94.67, 100.0), ft: cell(85.82, 6.53), fp: cell(89.8, 70.66), nad: cell(88.09, 2.17), nc: cell(93.73, 0.83), anp: cell(93.39, 1.66), pbeWithoutClean: cell(94.02, 11.3), pbeWithClean: cell(94.2, 1.09) },
-    blend: { before: cell(94.63, 100.0), ft: cell(87.53, 11.31), fp: cell(89.3, 65.86), nad: cell(90.13, 1.6), nc: cell(93.28, 0.63), anp: cell(92.03, 1.81), pbeWithoutClean: cell(93.04, 1.16), pbeWithClean: cell(93.98, 0.93) },
-    sig: { before: cell(94.81, 98.96), ft: cell(87.34, 4.14), fp: cell(88.93, 85.69), nad: cell(90.26, 4.59), nc: cell(92.23, 1.79), anp: cell(92.48, 1.27), pbeWithoutClean: cell(93.56, 1.76), pbeWithClean: cell(93.35, 1.39) },
-    dynamic: { before: cell(94.65, 99.24), ft: cell(94.0, 8.77), fp: cell(89.91, 98.97), nad: cell(94.23, 4.59), nc: cell(94.65, 99.24), anp: cell(93.42, 1.36), pbeWithoutClean: cell(93.01, 1.12), pbeWithClean: cell(93.01, 1.12) },
-    wanet: { before: cell(94.15, 99.5), ft: cell(93.42, 12.8), fp: cell(89.86, 99.36), nad: cell(94.02, 8.37), nc: cell(94.15, 99.5), anp: cell(93.36, 0.62), pbeWithoutClean: cell(93.67, 0.86), pbeWithClean: cell(94.32, 0.46) },
+    badnets: {
+      before: cell(94.67, 100.0),
+      ft: cell(85.82, 6.53),
+      fp: cell(89.8, 70.66),
+      nad: cell(88.09, 2.17),
+      nc: cell(93.73, 0.83),
+      anp: cell(93.39, 1.66),
+      pbeWithoutClean: cell(94.02, 11.3),
+      pbeWithClean: cell(94.2, 1.09),
+    },
+    blend: {
+      before: cell(94.63, 100.0),
+      ft: cell(87.53, 11.31),
+      fp: cell(89.3, 65.86),
+      nad: cell(90.13, 1.6),
+      nc: cell(93.28, 0.63),
+      anp: cell(92.03, 1.81),
+      pbeWithoutClean: cell(93.04, 1.16),
+      pbeWithClean: cell(93.98, 0.93),
+    },
+    sig: {
+      before: cell(94.81, 98.96),
+      ft: cell(87.34, 4.14),
+      fp: cell(88.93, 85.69),
+      nad: cell(90.26, 4.59),
+      nc: cell(92.23, 1.79),
+      anp: cell(92.48, 1.27),
+      pbeWithoutClean: cell(93.56, 1.76),
+      pbeWithClean: cell(93.35, 1.39),
+    },
+    dynamic: {
+      before: cell(94.65, 99.24),
+      ft: cell(94.0, 8.77),
+      fp: cell(89.91, 98.97),
+      nad: cell(94.23, 4.59),
+      nc: cell(94.65, 99.24),
+      anp: cell(93.42, 1.36),
+      pbeWithoutClean: cell(93.01, 1.12),
+      pbeWithClean: cell(93.01, 1.12),
+    },
+    wanet: {
+      before: cell(94.15, 99.5),
+      ft: cell(93.42, 12.8),
+      fp: cell(89.86, 99.36),
+      nad: cell(94.02, 8.37),
+      nc: cell(94.15, 99.5),
+      anp: cell(93.36, 0.62),
+      pbeWithoutClean: cell(93.67, 0.86),
+      pbeWithClean: cell(94.32, 0.46),
+    },
   },
 };
 
@@ -83,11 +128,56 @@ export const TABLE2: DefenseTable<PaperAttack, PaperDefense> = {
   attacks: PAPER_ATTACKS,
   defenses: PAPER_DEFENSES,
   cells: {
-    badnets: { before: cell(99.02, 100.0), ft: cell(95.01, 8.32), fp: cell(89.6, 75.03), nad: cell(94.22, 2.06), nc: cell(96.78, 0.12), anp: cell(95.13, 1.35), pbeWithoutClean: cell(90.13, 12.31), pbeWithClean: cell(94.43, 0.47) },
-    blend: { before: cell(99.39, 99.92), ft: cell(90.68, 40.12), fp: cell(88.21, 90.53), nad: cell(92.61, 8.56), nc: cell(96.48, 5.81), anp: cell(94.02, 2.68), pbeWithoutClean: cell(90.1, 8.74), pbeWithClean: cell(94.57, 1.72) },
-    sig: { before: cell(98.56, 95.81), ft: cell(91.63, 36.3), fp: cell(89.53, 93.26), nad: cell(92.94, 6.9), nc: cell(93.4, 1.32), anp: cell(93.32, 3.65), pbeWithoutClean: cell(90.31, 7.59), pbeWithClean: cell(94.05, 1.78) },
-    dynamic: { before: cell(99.27, 99.84), ft: cell(97.1, 16.33), fp: cell(89.15, 97.21), nad: cell(98.17, 3.8), nc: cell(99.27, 99.84), anp: cell(95.88, 1.68), pbeWithoutClean: cell(96.68, 0.99), pbeWithClean: cell(96.68, 0.99) },
-    wanet: { before: cell(98.97, 98.78), ft: cell(96.7, 4.2), fp: cell(87.49, 98.79), nad: cell(97.07, 2.2), nc: cell(98.97, 98.78), anp: cell(96.47, 0.94), pbeWithoutClean: cell(91.23, 3.63), pbeWithClean: cell(96.56, 0.47) },
+    badnets: {
+      before: cell(99.02, 100.0),
+      ft: cell(95.01, 8.32),
+      fp: cell(89.6, 75.03),
+      nad: cell(94.22, 2.06),
+      nc: cell(96.78, 0.12),
+      anp: cell(95.13, 1.35),
+      pbeWithoutClean: cell(90.13, 12.31),
+      pbeWithClean: cell(94.43, 0.47),
+    },
+    blend: {
+      before: cell(99.39, 99.92),
+      ft: cell(90.68, 40.12),
+      fp: cell(88.21, 90.53),
+      nad: cell(92.61, 8.56),
+      nc: cell(96.48, 5.81),
+      anp: cell(94.02, 2.68),
+      pbeWithoutClean: cell(90.1, 8.74),
+      pbeWithClean: cell(94.57, 1.72),
+    },
+    sig: {
+      before: cell(98.56, 95.81),
+      ft: cell(91.63, 36.3),
+      fp: cell(89.53, 93.26),
+      nad: cell(92.94, 6.9),
+      nc: cell(93.4, 1.32),
+      anp: cell(93.32, 3.65),
+      pbeWithoutClean: cell(90.31, 7.59),
+      pbeWithClean: cell(94.05, 1.78),
+    },
+    dynamic: {
+      before: cell(99.27, 99.84),
+      ft: cell(97.1, 16.33),
+      fp: cell(89.15, 97.21),
+      nad: cell(98.17, 3.8),
+      nc: cell(99.27, 99.84),
+      anp: cell(95.88, 1.68),
+      pbeWithoutClean: cell(96.68, 0.99),
+      pbeWithClean: cell(96.68, 0.99),
+    },
+    wanet: {
+      before: cell(98.97, 98.78),
+      ft: cell(96.7, 4.2),
+      fp: cell(87.49, 98.79),
+      nad: cell(97.07, 2.2),
+      nc: cell(98.97, 98.78),
+      anp: cell(96.47, 0.94),
+      pbeWithoutClean: cell(91.23, 3.63),
+      pbeWithClean: cell(96.56, 0.47),
+    },
   },
 };
 
@@ -136,7 +226,9 @@ export const DEFENSE_TABLES = { TABLE1, TABLE2, TABLE3, TABLE4 } as const;
 export function paperCell<A extends string, D extends string>(table: DefenseTable<A, D>, attack: A, defense: D): AccAsr & { provenance: Provenance } {
   const value = table.cells[attack]?.[defense];
   if (!value) {
-    throw new Error(`${table.id} has no cell for attack '${attack}' (rows: ${table.attacks.join(', ')}) and defense '${defense}' (columns: ${table.defenses.join(', ')})`);
+    throw new Error(
+      `${table.id} has no cell for attack '${attack}' (rows: ${table.attacks.join(', ')}) and defense '${defense}' (columns: ${table.defenses.join(', ')})`,
+    );
   }
   const label = (PAPER_ATTACK_LABELS as Record<string, string>)[attack] ?? attack;
   const column = (PAPER_DEFENSE_LABELS as Record<string, string>)[defense] ?? defense;
@@ -178,7 +270,8 @@ export function table5Cell(attack: PaperAttack): FeatureDistanceEntry & { ratio:
 export const FIG1_MIN_TARGET_SHARE = {
   value: 0.4,
   provenance: { source: 'Fig. 1b', row: 'every target label l = 0..9', column: 'predicted label l' } as Provenance,
-  statement: 'at least 40% of the untargeted adversarial examples of an infected model are predicted as its target label, for every l (WaNet, CIFAR-10, 10,000 adversarial examples)',
+  statement:
+    'at least 40% of the untargeted adversarial examples of an infected model are predicted as its target label, for every l (WaNet, CIFAR-10, 10,000 adversarial examples)',
 };
 
 /** Fig. 6: average precision of the clean-vs-poisoned ranking, first and last iteration (Blend, CIFAR-10). */
@@ -212,7 +305,8 @@ export const THEOREM1 = {
   form: '|r⊥|/|r| ≥ (√2−1)ℓ|P|² / sqrt((√2−1)²ℓ²|P|⁴ + (ℓ|P|² + √2K/(exp(τ)+K))²)',
   /** the bound's limit as ℓ|P|² → ∞: (√2−1)/√((√2−1)² + 1) */
   limit: (Math.SQRT2 - 1) / Math.sqrt((Math.SQRT2 - 1) ** 2 + 1),
-  statement: 'the adversarial perturbation r points along the trigger P far more than along a random direction, and far more for the infected model than for a benign one',
+  statement:
+    'the adversarial perturbation r points along the trigger P far more than along a random direction, and far more for the infected model than for a benign one',
 };
 
 /** Fig. 7: the shape of the defense over PBE iterations (no number printed beside the curves). */

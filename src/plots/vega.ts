@@ -96,7 +96,13 @@ export function heatmapSpec(cells: readonly HeatmapCell[], o: HeatmapOptions): V
   const mid = (domain[0] + domain[1]) / 2;
   // Column names wider than a cell (about 6 px a character) overlap unless slanted.
   const slant = Math.max(...o.columns.map((c) => c.length)) * 6 > size;
-  const x = { field: 'column', type: 'nominal', sort: [...o.columns], title: o.columnTitle, axis: slant ? { labelAngle: -40, labelAlign: 'right' } : { labelAngle: 0 } };
+  const x = {
+    field: 'column',
+    type: 'nominal',
+    sort: [...o.columns],
+    title: o.columnTitle,
+    axis: slant ? { labelAngle: -40, labelAlign: 'right' } : { labelAngle: 0 },
+  };
   const y = { field: 'row', type: 'nominal', sort: [...o.rows], title: o.rowTitle };
   return vegaLite({
     title: o.subtitle ? { text: o.title, subtitle: o.subtitle } : o.title,
@@ -116,7 +122,11 @@ export function heatmapSpec(cells: readonly HeatmapCell[], o: HeatmapOptions): V
             scale: { scheme: 'blues', domain },
             ...(o.valueFormat ? { legend: { format: o.valueFormat } } : {}),
           },
-          tooltip: [{ field: 'row' }, { field: 'column' }, { field: 'value', type: 'quantitative', title: o.valueTitle, ...(o.valueFormat ? { format: o.valueFormat } : {}) }],
+          tooltip: [
+            { field: 'row' },
+            { field: 'column' },
+            { field: 'value', type: 'quantitative', title: o.valueTitle, ...(o.valueFormat ? { format: o.valueFormat } : {}) },
+          ],
         },
       },
       {

@@ -1,4 +1,18 @@
-import { type DefenseTable, FIG1_MIN_TARGET_SHARE, FIG6_AVERAGE_PRECISION, FIG7, type PaperAttack, type PaperDefense, paperCell, type Provenance, TABLE1, TABLE2, TABLE4, table5Cell, THEOREM1 } from '../paper/numbers';
+import {
+  type DefenseTable,
+  FIG1_MIN_TARGET_SHARE,
+  FIG6_AVERAGE_PRECISION,
+  FIG7,
+  type PaperAttack,
+  type PaperDefense,
+  paperCell,
+  type Provenance,
+  TABLE1,
+  TABLE2,
+  TABLE4,
+  table5Cell,
+  THEOREM1,
+} from '../paper/numbers';
 import type { ReproProfile } from './settings';
 import type { MetricName, NotebookName } from './values';
 
@@ -70,7 +84,11 @@ const twoSeAt = (p: number, n: number) => 2 * Math.sqrt((p * (1 - p)) / n);
 const tableKey = (table: DefenseTable<PaperAttack, PaperDefense>) => table.id.toLowerCase().replace(' ', '') as 'table1' | 'table2' | 'table4';
 
 /** "PBE with clean data leaves a lower ASR than fine-tuning on the same clean images": the paper's argument that adversarial examples are what erases the backdoor. */
-const pbeBelowFtClaim = (table: DefenseTable<PaperAttack, PaperDefense>, attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim<'07-defense-tables'> => {
+const pbeBelowFtClaim = (
+  table: DefenseTable<PaperAttack, PaperDefense>,
+  attack: PaperAttack,
+  profiles: Record<ReproProfile, ProfileRule>,
+): Claim<'07-defense-tables'> => {
   const pbe = paperCell(table, attack, 'pbeWithClean');
   const ft = paperCell(table, attack, 'ft');
   return {
@@ -82,7 +100,11 @@ const pbeBelowFtClaim = (table: DefenseTable<PaperAttack, PaperDefense>, attack:
     description: 'ASR after PBE with clean data − ASR after FT (a difference of shares)',
     comparison: '<',
     bound: 0,
-    paper: { value: (pbe.asr - ft.asr) / 100, text: `${pbe.asr}% − ${ft.asr}% = ${(pbe.asr - ft.asr).toFixed(2)} points`, provenance: { source: table.id, row: pbe.provenance.row, column: 'PBE w/ clean, FT' } },
+    paper: {
+      value: (pbe.asr - ft.asr) / 100,
+      text: `${pbe.asr}% − ${ft.asr}% = ${(pbe.asr - ft.asr).toFixed(2)} points`,
+      provenance: { source: table.id, row: pbe.provenance.row, column: 'PBE w/ clean, FT' },
+    },
     profiles,
   };
 };
@@ -107,7 +129,8 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSe(1800),
         reason: '2 standard errors of a share over 1,800 images',
         mustHold: false,
-        knownNotToHold: 'measured (cpu suite, seed 0, Blend → 0 trained on 50,000 images × 8 epochs, ACC 79.8%, ASR 100%): 15.8% on the target against 12.5% for the benign model; the previous 3-epoch model (ACC 61.9%) sent 62.6%. The better-trained model\'s adversarial examples at 6/255 seldom find the blend (24% at 12/255, 33% at 16/255: 05-budget-sweep)',
+        knownNotToHold:
+          "measured (cpu suite, seed 0, Blend → 0 trained on 50,000 images × 8 epochs, ACC 79.8%, ASR 100%): 15.8% on the target against 12.5% for the benign model; the previous 3-epoch model (ACC 61.9%) sent 62.6%. The better-trained model's adversarial examples at 6/255 seldom find the blend (24% at 12/255, 33% at 16/255: 05-budget-sweep)",
       },
       paper: PAPER_SCALE,
     },
@@ -128,7 +151,8 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSe(2000),
         reason: '2 standard errors of a share over the 2,000 images of each row',
         mustHold: false,
-        knownNotToHold: 'measured (cpu suite, seed 0, ten Blend models trained on 50,000 images × 8 epochs, ACC 79.80–81.55%, ASR 100% each): rows 8.8–24.3%, mean 13.8%, none ≥ 40%, against 12.5% on label 0 for the benign model; the previous 3-epoch models (20,000 images) gave 24.1–56.9%. The better-trained models\' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 33% at 16/255)',
+        knownNotToHold:
+          "measured (cpu suite, seed 0, ten Blend models trained on 50,000 images × 8 epochs, ACC 79.80–81.55%, ASR 100% each): rows 8.8–24.3%, mean 13.8%, none ≥ 40%, against 12.5% on label 0 for the benign model; the previous 3-epoch models (20,000 images) gave 24.1–56.9%. The better-trained models' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 33% at 16/255)",
       },
       paper: PAPER_SCALE,
     },
@@ -149,7 +173,8 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSe(20000),
         reason: '2 standard errors of a share over the 20,000 adversarial examples of the ten rows',
         mustHold: false,
-        knownNotToHold: 'measured (cpu suite, seed 0, ten Blend models on 50,000 images × 8 epochs, ASR 100% each): mean 13.8% on the target, against 12.5% on label 0 for the benign model and about 11% for a uniform spread over the nine wrong classes; the previous 3-epoch models (20,000 images) gave 41.8%. The better-trained models\' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 16% at 6/255, 33% at 16/255)',
+        knownNotToHold:
+          "measured (cpu suite, seed 0, ten Blend models on 50,000 images × 8 epochs, ASR 100% each): mean 13.8% on the target, against 12.5% on label 0 for the benign model and about 11% for a uniform spread over the nine wrong classes; the previous 3-epoch models (20,000 images) gave 41.8%. The better-trained models' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 16% at 6/255, 33% at 16/255)",
       },
       paper: PAPER_SCALE,
     },
@@ -179,19 +204,25 @@ export const CLAIMS: readonly AnyClaim[] = [
     description: 'mean share on y+1 per true class',
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
-    paper: { value: FIG1_MIN_TARGET_SHARE.value, text: 'the diagonal y → y+1 dominates (read at the 40% of Fig. 1b)', provenance: { source: 'Fig. 4', row: 'all-to-all' } },
+    paper: {
+      value: FIG1_MIN_TARGET_SHARE.value,
+      text: 'the diagonal y → y+1 dominates (read at the 40% of Fig. 1b)',
+      provenance: { source: 'Fig. 4', row: 'all-to-all' },
+    },
     profiles: {
       quick: {
         tolerance: twoSe(200),
         reason: '2 standard errors of a share over 200 images',
         mustHold: false,
-        knownNotToHold: 'measured (seed 0): the all-to-all Blend backdoor is not learned in 3 epochs on 600 digits (ASR 2.5%); its adversarial examples still go to y+1 at 19.5% on average, twice chance',
+        knownNotToHold:
+          'measured (seed 0): the all-to-all Blend backdoor is not learned in 3 epochs on 600 digits (ASR 2.5%); its adversarial examples still go to y+1 at 19.5% on average, twice chance',
       },
       cpu: {
         tolerance: twoSe(2000),
         reason: '2 standard errors of a share over 2,000 images',
         mustHold: false,
-        knownNotToHold: 'measured (cpu suite, seed 0, Blend all-to-all on 50,000 images × 8 epochs, ACC 79.5%, ASR 69.2%): 11.9% on y+1 on average (3.0–24.5% per true class), about the 11% of a uniform spread over the nine wrong classes; as for all-to-one at this profile, PGD at 6/255 seldom finds the blend',
+        knownNotToHold:
+          'measured (cpu suite, seed 0, Blend all-to-all on 50,000 images × 8 epochs, ACC 79.5%, ASR 69.2%): 11.9% on y+1 on average (3.0–24.5% per true class), about the 11% of a uniform spread over the nine wrong classes; as for all-to-one at this profile, PGD at 6/255 seldom finds the blend',
       },
       paper: PAPER_SCALE,
     },
@@ -202,33 +233,77 @@ export const CLAIMS: readonly AnyClaim[] = [
     paper: PAPER_SCALE,
   }),
   ratioClaim('badnets', {
-    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (seed 0): ratio 1.000 and 7.2% of adversarial examples on the target (benign 4.4%) although ASR is 100%: PGD does not find the 3×3 patch, as on CIFAR-10 (README)' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 0.99, share on the target 11.4% against 12.5% for the benign model although ASR is 100%: PGD does not find the 3×3 patch' },
+    quick: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold:
+        'measured (seed 0): ratio 1.000 and 7.2% of adversarial examples on the target (benign 4.4%) although ASR is 100%: PGD does not find the 3×3 patch, as on CIFAR-10 (README)',
+    },
+    cpu: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold:
+        'measured (cpu suite, seed 0): ratio 0.99, share on the target 11.4% against 12.5% for the benign model although ASR is 100%: PGD does not find the 3×3 patch',
+    },
     paper: PAPER_SCALE,
   }),
   ratioClaim('sig', {
-    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (seed 0): the clean-label SIG backdoor is not learned on 600 digits in 3 epochs (ASR 2.2%); ratio 1.001' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 1.01, share on the target 0.06% (benign 12.5%) at ASR 92.8%: the clean-label sinusoid is not what PGD finds' },
+    quick: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold: 'measured (seed 0): the clean-label SIG backdoor is not learned on 600 digits in 3 epochs (ASR 2.2%); ratio 1.001',
+    },
+    cpu: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold:
+        'measured (cpu suite, seed 0): ratio 1.01, share on the target 0.06% (benign 12.5%) at ASR 92.8%: the clean-label sinusoid is not what PGD finds',
+    },
     paper: PAPER_SCALE,
   }),
   ratioClaim('wanet', {
-    quick: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'WaNet is not in the quick profile: its backdoor is not learned in a few epochs' },
-    cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself', mustHold: false, knownNotToHold: 'measured (cpu suite, seed 0): ratio 1.07 at ASR 80.5%, though 18.7% of adversarial examples land on the target (benign 12.5%): partly, as the README says' },
+    quick: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold: 'WaNet is not in the quick profile: its backdoor is not learned in a few epochs',
+    },
+    cpu: {
+      tolerance: 0,
+      reason: 'the bound 1 is the claim itself',
+      mustHold: false,
+      knownNotToHold:
+        'measured (cpu suite, seed 0): ratio 1.07 at ASR 80.5%, though 18.7% of adversarial examples land on the target (benign 12.5%): partly, as the README says',
+    },
     paper: PAPER_SCALE,
   }),
   {
     id: 'fig5-belt',
     source: 'Fig. 5',
     notebook: '03-tsne',
-    statement: 'in the infected model\'s feature space, adversarial examples move toward the triggered images',
+    statement: "in the infected model's feature space, adversarial examples move toward the triggered images",
     metric: 'beltShare',
     description: "share of adversarial points nearer the triggered centre than their class's clean centre, minus the same share of clean points",
     comparison: '>',
     bound: 0,
     paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
     profiles: {
-      quick: { tolerance: 0, reason: 'a difference of shares in one layout; the bound 0 is the claim itself', mustHold: false, knownNotToHold: 'a t-SNE layout of 300 points; read it as an illustration' },
-      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself; measured (cpu suite, seed 0, 2,001 points): 9.0% of adversarial points against 0.8% of clean ones, a thin belt, as only 15.8% of this model\'s adversarial examples reach the target', mustHold: false },
+      quick: {
+        tolerance: 0,
+        reason: 'a difference of shares in one layout; the bound 0 is the claim itself',
+        mustHold: false,
+        knownNotToHold: 'a t-SNE layout of 300 points; read it as an illustration',
+      },
+      cpu: {
+        tolerance: 0,
+        reason:
+          "the bound 0 is the claim itself; measured (cpu suite, seed 0, 2,001 points): 9.0% of adversarial points against 0.8% of clean ones, a thin belt, as only 15.8% of this model's adversarial examples reach the target",
+        mustHold: false,
+      },
       paper: PAPER_SCALE,
     },
   },
@@ -275,8 +350,17 @@ export const CLAIMS: readonly AnyClaim[] = [
     bound: 1,
     paper: { value: null, text: `${FIG7.statement} (curves, no number printed)`, provenance: FIG7.provenance },
     profiles: {
-      quick: { tolerance: 0, reason: 'the bound 1 is the claim itself; it held in every run measured (seeds 0–3 and the suite: ratios 0.11–0.54)', mustHold: true },
-      cpu: { tolerance: 0, reason: 'the bound 1 is the claim itself; README (Blend, cpu, seed 0): 100% → 95.28% after iteration 1 (31.72% on the previous 2,000-per-class schedule), then back to 100%', mustHold: false },
+      quick: {
+        tolerance: 0,
+        reason: 'the bound 1 is the claim itself; it held in every run measured (seeds 0–3 and the suite: ratios 0.11–0.54)',
+        mustHold: true,
+      },
+      cpu: {
+        tolerance: 0,
+        reason:
+          'the bound 1 is the claim itself; README (Blend, cpu, seed 0): 100% → 95.28% after iteration 1 (31.72% on the previous 2,000-per-class schedule), then back to 100%',
+        mustHold: false,
+      },
       paper: PAPER_SCALE,
     },
   },
@@ -295,9 +379,14 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: 0,
         reason: 'the bound 0 is the claim itself',
         mustHold: false,
-        knownNotToHold: 'measured over five runs (seeds 0–3 and the suite): +1.5, −4.0, +9.5, +1.0 and −2.5 points; ACC on 200 test digits after 2-epoch iterations on 60–420 images moves by noise as much as by recovery',
+        knownNotToHold:
+          'measured over five runs (seeds 0–3 and the suite): +1.5, −4.0, +9.5, +1.0 and −2.5 points; ACC on 200 test digits after 2-epoch iterations on 60–420 images moves by noise as much as by recovery',
       },
-      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself; README (Blend, cpu, seed 0): 33.70% → 73.05% over iterations 1–4, while ASR stays at 95–100%', mustHold: false },
+      cpu: {
+        tolerance: 0,
+        reason: 'the bound 0 is the claim itself; README (Blend, cpu, seed 0): 33.70% → 73.05% over iterations 1–4, while ASR stays at 95–100%',
+        mustHold: false,
+      },
       paper: PAPER_SCALE,
     },
   },
@@ -307,18 +396,29 @@ export const CLAIMS: readonly AnyClaim[] = [
     notebook: '06-progressive-defense',
     statement: 'PBE without clean data: the logit-similarity ranking finds the poisoned images better from iteration to iteration',
     metric: 'apPoisonedLastMinusFirst',
-    description: 'AP of the ranking for finding poisoned images, last iteration − first (our reading of Fig. 6: an AP of 0.25 for finding clean images is impossible at a 90% clean share)',
+    description:
+      'AP of the ranking for finding poisoned images, last iteration − first (our reading of Fig. 6: an AP of 0.25 for finding clean images is impossible at a 90% clean share)',
     comparison: '>',
     bound: 0,
-    paper: { value: FIG6_AVERAGE_PRECISION.last - FIG6_AVERAGE_PRECISION.first, text: `AP ${FIG6_AVERAGE_PRECISION.first} → ${FIG6_AVERAGE_PRECISION.last}`, provenance: FIG6_AVERAGE_PRECISION.provenance },
+    paper: {
+      value: FIG6_AVERAGE_PRECISION.last - FIG6_AVERAGE_PRECISION.first,
+      text: `AP ${FIG6_AVERAGE_PRECISION.first} → ${FIG6_AVERAGE_PRECISION.last}`,
+      provenance: FIG6_AVERAGE_PRECISION.provenance,
+    },
     profiles: {
       quick: {
         tolerance: 0,
         reason: 'the bound 0 is the claim itself',
         mustHold: false,
-        knownNotToHold: 'measured: falls in 4 of 5 runs (suite, seed 0: 0.113 → 0.094, near the 0.10 of chance): the backdoor half survives each iteration on a few hundred digits, so poisoned digits keep their logits and rank as clean',
+        knownNotToHold:
+          'measured: falls in 4 of 5 runs (suite, seed 0: 0.113 → 0.094, near the 0.10 of chance): the backdoor half survives each iteration on a few hundred digits, so poisoned digits keep their logits and rank as clean',
       },
-      cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself; README (Blend, cpu, seed 0): 0.056 → 0.131, near the 0.10 poisoned share throughout (the backdoor survives, so poisoned images keep their logits)', mustHold: false },
+      cpu: {
+        tolerance: 0,
+        reason:
+          'the bound 0 is the claim itself; README (Blend, cpu, seed 0): 0.056 → 0.131, near the 0.10 poisoned share throughout (the backdoor survives, so poisoned images keep their logits)',
+        mustHold: false,
+      },
       paper: PAPER_SCALE,
     },
   },
@@ -337,20 +437,31 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSeAt(blendWithClean.asr / 100, 180),
         reason: "2 standard errors of a share near the paper's value over the 180 triggered test digits",
         mustHold: false,
-        knownNotToHold: 'measured (suite, seed 0): 87.2% → 16.1%; 2.2–56.1% over seeds 0–3: 30 clean digits and 2 adversarial epochs weaken the backdoor without erasing it',
+        knownNotToHold:
+          'measured (suite, seed 0): 87.2% → 16.1%; 2.2–56.1% over seeds 0–3: 30 clean digits and 2 adversarial epochs weaken the backdoor without erasing it',
       },
       cpu: {
         tolerance: twoSeAt(blendWithClean.asr / 100, 1800),
         reason: "2 standard errors of a share near the paper's value over the 1,800 triggered test images",
         mustHold: false,
-        knownNotToHold: 'README (Blend, cpu, seed 0): 100% → 3.61% (ACC 79.80% → 77.80%): mostly erased, not to the paper\'s ≈1%',
+        knownNotToHold: "README (Blend, cpu, seed 0): 100% → 3.61% (ACC 79.80% → 77.80%): mostly erased, not to the paper's ≈1%",
       },
       paper: PAPER_SCALE,
     },
   },
   pbeBelowFtClaim(TABLE1, 'blend', {
-    quick: { tolerance: 0, reason: 'the bound 0 is the claim itself; it held in every run measured (PBE with clean data / FT ASR %: 16.1/88.9 in the suite, 2.2/44.4, 56.1/88.9, 6.7/29.4 at seeds 1–3)', mustHold: true },
-    cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself; README (Blend, cpu, seed 0): PBE with clean data 3.61%, FT 99.94% (9.61% and 43.72% on the previous 2,000-per-class schedule)', mustHold: false },
+    quick: {
+      tolerance: 0,
+      reason:
+        'the bound 0 is the claim itself; it held in every run measured (PBE with clean data / FT ASR %: 16.1/88.9 in the suite, 2.2/44.4, 56.1/88.9, 6.7/29.4 at seeds 1–3)',
+      mustHold: true,
+    },
+    cpu: {
+      tolerance: 0,
+      reason:
+        'the bound 0 is the claim itself; README (Blend, cpu, seed 0): PBE with clean data 3.61%, FT 99.94% (9.61% and 43.72% on the previous 2,000-per-class schedule)',
+      mustHold: false,
+    },
     paper: PAPER_SCALE,
   }),
   pbeBelowFtClaim(TABLE2, 'blend', {
@@ -367,14 +478,22 @@ export const CLAIMS: readonly AnyClaim[] = [
     description: 'ASR after PBE with clean data, Blend all-to-all',
     comparison: '<=',
     bound: blendAllToAll.asr / 100,
-    paper: { value: blendAllToAll.asr / 100, text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`, provenance: blendAllToAll.provenance },
+    paper: {
+      value: blendAllToAll.asr / 100,
+      text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`,
+      provenance: blendAllToAll.provenance,
+    },
     profiles: {
-      quick: { tolerance: twoSeAt(blendAllToAll.asr / 100, 200), reason: "2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)", mustHold: false },
+      quick: {
+        tolerance: twoSeAt(blendAllToAll.asr / 100, 200),
+        reason: '2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)',
+        mustHold: false,
+      },
       cpu: {
         tolerance: twoSeAt(blendAllToAll.asr / 100, 2000),
         reason: "2 standard errors of a share near the paper's value over 2,000 triggered test images",
         mustHold: false,
-        knownNotToHold: 'README (Blend all-to-all, cpu, seed 0): 69.15% → 4.45% (ACC 79.45% → 77.75%): mostly erased, not to the paper\'s 0.68%',
+        knownNotToHold: "README (Blend all-to-all, cpu, seed 0): 69.15% → 4.45% (ACC 79.45% → 77.75%): mostly erased, not to the paper's 0.68%",
       },
       paper: PAPER_SCALE,
     },

@@ -45,9 +45,11 @@ export function readMeasured(file: string): MeasuredRecord {
   }
   if (!isObject(raw.values)) throw new Error(`${file}: values: expected an object`);
   const metrics = raw.values.metrics;
-  if (!isObject(metrics)) throw new Error(`${file}: values.metrics: expected an object of the metrics the claims read (written before the typed contract? re-run ${notebook})`);
+  if (!isObject(metrics))
+    throw new Error(`${file}: values.metrics: expected an object of the metrics the claims read (written before the typed contract? re-run ${notebook})`);
   for (const [k, v] of Object.entries(metrics)) {
-    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) throw new Error(`${file}: values.metrics.${k}: expected a finite number or null, got ${JSON.stringify(v)}`);
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v)))
+      throw new Error(`${file}: values.metrics.${k}: expected a finite number or null, got ${JSON.stringify(v)}`);
   }
   if (!isObject(raw.runtime)) throw new Error(`${file}: runtime: expected the runtime the notebook ran on`);
   return raw as unknown as MeasuredRecord;

@@ -22,7 +22,20 @@ export interface Measurements {
   date: string;
   wallSeconds: number;
   notebooks: Record<string, { seconds: number; backend: RuntimeInfo['backend']; values: unknown }>;
-  claims: { id: string; source: string; notebook: string; metric: string; statement: string; value: number | null; comparison: Comparison; threshold: number; verdict: Verdict; mustHold: boolean; paper: number | null; knownNotToHold: string | null }[];
+  claims: {
+    id: string;
+    source: string;
+    notebook: string;
+    metric: string;
+    statement: string;
+    value: number | null;
+    comparison: Comparison;
+    threshold: number;
+    verdict: Verdict;
+    mustHold: boolean;
+    paper: number | null;
+    knownNotToHold: string | null;
+  }[];
 }
 
 export interface SuiteRun {
@@ -91,7 +104,8 @@ export function readMeasurements(file: string): Measurements {
   if (!Array.isArray(m.claims)) throw new Error(`${file}: claims: expected a list`);
   m.claims.forEach((c, i) => {
     if (typeof c.id !== 'string') throw new Error(`${file}: claims[${i}].id: expected a string`);
-    if (!VERDICTS.includes(c.verdict)) throw new Error(`${file}: claims[${i}].verdict: expected one of ${VERDICTS.join(', ')}, got ${JSON.stringify(c.verdict)}`);
+    if (!VERDICTS.includes(c.verdict))
+      throw new Error(`${file}: claims[${i}].verdict: expected one of ${VERDICTS.join(', ')}, got ${JSON.stringify(c.verdict)}`);
     if (c.value !== null && typeof c.value !== 'number') throw new Error(`${file}: claims[${i}].value: expected a number or null`);
   });
   return m;
@@ -113,7 +127,10 @@ export function measurementsMarkdown(m: Measurements, source: string): string {
     '',
     '| claim | source | notebook | metric | value | check | verdict | must hold |',
     '|:-|:-|:-|:-|-:|:-|:-|:-|',
-    ...m.claims.map((c) => `| ${c.id} | ${c.source} | ${c.notebook} | \`${c.metric}\` | ${num(c.value)} | ${c.comparison} ${num(c.threshold)} | ${c.verdict} | ${c.mustHold ? 'yes' : ''} |`),
+    ...m.claims.map(
+      (c) =>
+        `| ${c.id} | ${c.source} | ${c.notebook} | \`${c.metric}\` | ${num(c.value)} | ${c.comparison} ${num(c.threshold)} | ${c.verdict} | ${c.mustHold ? 'yes' : ''} |`,
+    ),
     '',
     '## Notebooks',
     '',

@@ -68,8 +68,20 @@ export interface DefenseTableSettings {
 function paperTables(profile: ProfileName): DefenseTableSettings[] {
   const all = { attacks: [...PAPER_ATTACKS], defenses: [...COMPARE_DEFENSES] };
   return [
-    { table: 'Table 1', training: resolveProfile(profile, 'cifar10'), mode: 'all2one', ...all, why: `\`pbe compare --dataset cifar10 --mode all2one --profile ${profile}\` with its defaults` },
-    { table: 'Table 2', training: resolveProfile(profile, 'gtsrb'), mode: 'all2one', ...all, why: `\`pbe compare --dataset gtsrb --profile ${profile}\` with its defaults` },
+    {
+      table: 'Table 1',
+      training: resolveProfile(profile, 'cifar10'),
+      mode: 'all2one',
+      ...all,
+      why: `\`pbe compare --dataset cifar10 --mode all2one --profile ${profile}\` with its defaults`,
+    },
+    {
+      table: 'Table 2',
+      training: resolveProfile(profile, 'gtsrb'),
+      mode: 'all2one',
+      ...all,
+      why: `\`pbe compare --dataset gtsrb --profile ${profile}\` with its defaults`,
+    },
   ];
 }
 
@@ -101,7 +113,10 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         training: resolveProfile('smoke', ds),
         pgd: QUICK_PGD,
         images: 200,
-        matrixAttack: { name: 'blend', why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (README: ASR 19.5% at 3 epochs on CIFAR-10)" },
+        matrixAttack: {
+          name: 'blend',
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (README: ASR 19.5% at 3 epochs on CIFAR-10)",
+        },
         targets: TEN,
         distanceAttacks: ['badnets', 'blend', 'sig'],
         tsnePoints: 300,
@@ -130,7 +145,15 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
               why: "the paper's Table 4 reports PBE only",
               skip: 'the all-to-all Blend backdoor is not learned at this scale (3 epochs on 600 digits: ASR 2.5% for seed 0, 3.0% for seed 1), so there is nothing to erase',
             },
-            { table: 'Table 2', training: resolveProfile('smoke', 'gtsrb'), mode: 'all2one', attacks: [], defenses: [], why: 'GTSRB', skip: 'the quick profile runs on MNIST only' },
+            {
+              table: 'Table 2',
+              training: resolveProfile('smoke', 'gtsrb'),
+              mode: 'all2one',
+              attacks: [],
+              defenses: [],
+              why: 'GTSRB',
+              skip: 'the quick profile runs on MNIST only',
+            },
           ],
         },
       };
@@ -143,16 +166,22 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         training: resolveProfile('cpu', ds),
         pgd: PGD_DEFAULT,
         images: 2000,
-        matrixAttack: { name: 'blend', why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learned only in part here (README: ASR 19.5% on the previous 3-epoch schedule, 80.5% with wide swings on the current one); Blend's is learned fully" },
+        matrixAttack: {
+          name: 'blend',
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learned only in part here (README: ASR 19.5% on the previous 3-epoch schedule, 80.5% with wide swings on the current one); Blend's is learned fully",
+        },
         targets: TEN,
         distanceAttacks: ['badnets', 'blend', 'sig', 'wanet'],
         tsnePoints: 2000,
         sweep: { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: 500 },
         theorem1: { dataset: ds, trainPerClass: 500, testPerClass: 50, strengths: [0.5, 1, 2, 4, 8], train: linearTrainFor(ds) },
         defense: {
-          progressiveAttack: { name: 'blend', why: "the paper's Fig. 6/7 attack; on the current cpu profile its observation is weak (README: 15.8% of its adversarial examples on the target, 56.9% on the previous schedule's model), so setting B is measured where it is hardest here" },
+          progressiveAttack: {
+            name: 'blend',
+            why: "the paper's Fig. 6/7 attack; on the current cpu profile its observation is weak (README: 15.8% of its adversarial examples on the target, 56.9% on the previous schedule's model), so setting B is measured where it is hardest here",
+          },
           options: {},
-          optionsWhy: "the defaults of `pbe defend` and `pbe compare` at the cpu profile, so that the notebooks read the runs those commands cached",
+          optionsWhy: 'the defaults of `pbe defend` and `pbe compare` at the cpu profile, so that the notebooks read the runs those commands cached',
           tables: [
             ...paperTables('cpu'),
             {
@@ -161,7 +190,7 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
               mode: 'all2all',
               attacks: ['blend'],
               defenses: [...COMPARE_DEFENSES],
-              why: '`pbe compare --dataset cifar10 --mode all2all --attacks blend --profile cpu`: Blend, the paper\'s Fig. 6/7 attack, the one all-to-all model the cpu budget trains',
+              why: "`pbe compare --dataset cifar10 --mode all2all --attacks blend --profile cpu`: Blend, the paper's Fig. 6/7 attack, the one all-to-all model the cpu budget trains",
             },
           ],
         },
@@ -187,7 +216,14 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
           optionsWhy: "the reference code's settings",
           tables: [
             ...paperTables('paper'),
-            { table: 'Table 4', training: resolveProfile('paper', 'cifar10'), mode: 'all2all', attacks: [...PAPER_ATTACKS], defenses: ['pbe', 'pbe-clean'], why: "the paper's Table 4 (PBE only)" },
+            {
+              table: 'Table 4',
+              training: resolveProfile('paper', 'cifar10'),
+              mode: 'all2all',
+              attacks: [...PAPER_ATTACKS],
+              defenses: ['pbe', 'pbe-clean'],
+              why: "the paper's Table 4 (PBE only)",
+            },
           ],
         },
       };

@@ -38,7 +38,9 @@ export function compare(value: number, comparison: Comparison, t: number): boole
 
 /** Every claim on `notebook` whose metric is not among those it wrote, as a sentence each; none when the contract holds. */
 export function contractViolations(notebook: NotebookName, written: Readonly<Record<string, unknown>>, claims: readonly AnyClaim[] = CLAIMS): string[] {
-  return claims.filter((c) => c.notebook === notebook && !Object.prototype.hasOwnProperty.call(written, c.metric)).map((c) => `claim ${c.id} reads metric '${c.metric}', which ${notebook} did not write`);
+  return claims
+    .filter((c) => c.notebook === notebook && !Object.prototype.hasOwnProperty.call(written, c.metric))
+    .map((c) => `claim ${c.id} reads metric '${c.metric}', which ${notebook} did not write`);
 }
 
 /**

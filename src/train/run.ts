@@ -83,27 +83,30 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
       const entry = cache.get('models', key);
       return entry ? { model, record: await loadEntry<TrainRecord>(entry, model), fromCache: true } : null;
     };
-    return (await cached()) ?? (await inRun(cache, key, job.label ?? 'a model', cached, async (runDir) => {
-      const result = await train(model, job.trainSet, job.profile.train, {
-        seed: job.seed,
-        checkpointDir: runDir,
-        progress: job.progress,
-        label: job.label,
-        evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
-        ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
-      });
-      const record: TrainRecord = {
-        key: configKey(key),
-        spec: job.spec,
-        seed: job.seed,
-        history: result.history,
-        cleanAccuracy: await accuracy(model, job.testSet),
-        trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
-        runtime: runtimeInfo(),
-      };
-      await storeEntry(cache, key, model, record);
-      return { model, record, fromCache: false };
-    }));
+    return (
+      (await cached()) ??
+      (await inRun(cache, key, job.label ?? 'a model', cached, async (runDir) => {
+        const result = await train(model, job.trainSet, job.profile.train, {
+          seed: job.seed,
+          checkpointDir: runDir,
+          progress: job.progress,
+          label: job.label,
+          evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
+          ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
+        });
+        const record: TrainRecord = {
+          key: configKey(key),
+          spec: job.spec,
+          seed: job.seed,
+          history: result.history,
+          cleanAccuracy: await accuracy(model, job.testSet),
+          trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
+          runtime: runtimeInfo(),
+        };
+        await storeEntry(cache, key, model, record);
+        return { model, record, fromCache: false };
+      }))
+    );
   } catch (e) {
     model.dispose();
     throw e;
@@ -122,11 +125,16 @@ async function loadEntry<R>(entry: CacheEntry, model: Model): Promise<R> {
 }
 
 async function storeEntry(cache: Cache, key: object, model: Model, record: { key: string }): Promise<void> {
-  await cache.put('models', key, { 'record.json': JSON.stringify(record, null, 2) }, {
-    meta: { arch: model.config.arch },
-    keepExisting: true,
-    fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
-  });
+  await cache.put(
+    'models',
+    key,
+    { 'record.json': JSON.stringify(record, null, 2) },
+    {
+      meta: { arch: model.config.arch },
+      keepExisting: true,
+      fill: (staging) => saveTensors(staging, model.namedWeights(), { key: record.key }),
+    },
+  );
 }
 
 /**
@@ -209,28 +217,38 @@ export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
       const entry = cache.get('models', key);
       return entry ? { model, record: await loadEntry<FineTuneRecord>(entry, model), fromCache: true, complete: true } : null;
     };
-    return (await cached()) ?? (await inRun(cache, key, job.label ?? 'a fine-tune', cached, async (runDir) => {
-      const result = await train(model, job.trainSet, job.train, {
-        ...job.hooks,
-        hooksKey: job.spec,
-        seed: job.seed,
-        checkpointDir: runDir,
-        progress: job.progress,
-        label: job.label,
-        shouldStop: job.shouldStop,
-      });
-      const record: FineTuneRecord = {
-        key: configKey(key),
-        spec: job.spec,
-        from,
-        seed: job.seed,
-        history: result.history,
-        trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
-        runtime: runtimeInfo(),
-      };
-      if (result.complete) await storeEntry(cache, key, model, record);
-      return { model, record, fromCache: false, complete: result.complete };
-    }, (out) => out.complete));
+    return (
+      (await cached()) ??
+      (await inRun(
+        cache,
+        key,
+        job.label ?? 'a fine-tune',
+        cached,
+        async (runDir) => {
+          const result = await train(model, job.trainSet, job.train, {
+            ...job.hooks,
+            hooksKey: job.spec,
+            seed: job.seed,
+            checkpointDir: runDir,
+            progress: job.progress,
+            label: job.label,
+            shouldStop: job.shouldStop,
+          });
+          const record: FineTuneRecord = {
+            key: configKey(key),
+            spec: job.spec,
+            from,
+            seed: job.seed,
+            history: result.history,
+            trainSeconds: result.history.reduce((sum, h) => sum + h.seconds, 0),
+            runtime: runtimeInfo(),
+          };
+          if (result.complete) await storeEntry(cache, key, model, record);
+          return { model, record, fromCache: false, complete: result.complete };
+        },
+        (out) => out.complete,
+      ))
+    );
   } catch (e) {
     model.dispose();
     throw e;

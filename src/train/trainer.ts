@@ -32,7 +32,12 @@ export interface EpochRecord {
 }
 
 /** The loss of one batch; the default is softmax cross-entropy on the model's training-mode logits. */
-export type BatchLoss = (model: Model, x: tf.Tensor4D, y: tf.Tensor1D, step: { epoch: number; batch: number }) => {
+export type BatchLoss = (
+  model: Model,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  step: { epoch: number; batch: number },
+) => {
   loss: tf.Scalar;
   logits: tf.Tensor2D;
 };
@@ -264,7 +269,10 @@ function nextBatch(
   const [, h, w, c] = data.shape;
   const batch: Batch = {
     x: tf.tensor4d(makeBatch(data, idx, cfg.augment, augRng), [idx.length, h, w, c]),
-    y: tf.tensor1d(Int32Array.from(idx, (i) => data.labels[i]), 'int32'),
+    y: tf.tensor1d(
+      Int32Array.from(idx, (i) => data.labels[i]),
+      'int32',
+    ),
   };
   if (!prepare) return batch;
   let replaced: Batch | void;
@@ -277,7 +285,9 @@ function nextBatch(
   if (!replaced) return batch;
   if (replaced.x.shape[0] !== replaced.y.shape[0] || replaced.y.dtype !== 'int32') {
     tf.dispose([batch.x, batch.y, replaced.x, replaced.y]);
-    throw new Error(`prepareBatch: expected images [N, ${h}, ${w}, ${c}] and int32 labels [N], got [${replaced.x.shape}] and ${replaced.y.dtype} [${replaced.y.shape}]`);
+    throw new Error(
+      `prepareBatch: expected images [N, ${h}, ${w}, ${c}] and int32 labels [N], got [${replaced.x.shape}] and ${replaced.y.dtype} [${replaced.y.shape}]`,
+    );
   }
   for (const t of [batch.x, batch.y]) if (t !== replaced.x && t !== replaced.y) t.dispose();
   return replaced;

@@ -14,7 +14,10 @@ describe('budget sweep', function () {
 
   it('returns tidy rows per (attack, norm, ε) and a faceted line chart', async () => {
     const { benign, infected, attack, test } = await mnistModels();
-    const images = subset(test, Int32Array.from({ length: 100 }, (_, i) => i));
+    const images = subset(
+      test,
+      Int32Array.from({ length: 100 }, (_, i) => i),
+    );
     const attacks = [{ name: 'blend', infected, trigger: attack.trigger, rule: attack.rule }];
     const before = tf.memory().numTensors;
     const rows = budgetSweep(benign, attacks, images, { eps: { linf: [0.05, 0.1], l2: [1.5] }, batchSize: 100 });

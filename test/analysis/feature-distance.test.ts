@@ -27,7 +27,10 @@ describe('feature distances (Table 5)', function () {
   it('match a direct computation on a few digits, for both choices of f, leaving the target class out', async () => {
     const { benign, infected, attack, test } = await mnistModels();
     // The first 12 test digits hold two of the target class (interleaved classes).
-    const few = subset(test, Int32Array.from({ length: 12 }, (_, i) => i));
+    const few = subset(
+      test,
+      Int32Array.from({ length: 12 }, (_, i) => i),
+    );
     const before = tf.memory().numTensors;
     const fd = featureDistances({ benign, infected }, few, attack.trigger, CFG, { rule: attack.rule, batchSize: 12 });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
@@ -38,7 +41,10 @@ describe('feature distances (Table 5)', function () {
 
     // The same single batch, attacked and embedded here, distances in float64.
     const x = tf.tensor4d(makeBatch(few, Int32Array.from(kept)), [kept.length, 28, 28, 1]);
-    const y = tf.tensor1d(Int32Array.from(kept, (i) => few.labels[i]), 'int32');
+    const y = tf.tensor1d(
+      Int32Array.from(kept, (i) => few.labels[i]),
+      'int32',
+    );
     const xt = attack.trigger.apply(x);
     const advB = pgd(benign, x, y, CFG);
     const advI = pgd(infected, x, y, CFG);
@@ -55,8 +61,8 @@ describe('feature distances (Table 5)', function () {
       cleanB: kept.map((_, q) => l2(bClean[q], bTrig[q])),
       cleanI: kept.map((_, q) => l2(iClean[q], iTrig[q])),
     };
-    close(fd.infected.perImage.dBenign, expected.infectedDBenign, "f = infected: ‖fI(x̃) − fI(xᵗ)‖");
-    close(fd.own.perImage.dBenign, expected.ownDBenign, "f = own: ‖fB(x̃) − fB(xᵗ)‖");
+    close(fd.infected.perImage.dBenign, expected.infectedDBenign, 'f = infected: ‖fI(x̃) − fI(xᵗ)‖');
+    close(fd.own.perImage.dBenign, expected.ownDBenign, 'f = own: ‖fB(x̃) − fB(xᵗ)‖');
     close(fd.infected.perImage.dInfected, expected.dInfected, "‖fI(x̃') − fI(xᵗ)‖");
     close(fd.own.perImage.dInfected, expected.dInfected, "f = own: ‖fI(x̃') − fI(xᵗ)‖");
     close(fd.own.perImage.cleanToTriggerBenignTerm, expected.cleanB, 'clean, benign f');
@@ -72,19 +78,31 @@ describe('feature distances (Table 5)', function () {
 
   it('with precomputed adversarial examples gives exactly what it gives running PGD itself', async () => {
     const { benign, infected, attack, test } = await mnistModels();
-    const few = subset(test, Int32Array.from({ length: 12 }, (_, i) => i));
+    const few = subset(
+      test,
+      Int32Array.from({ length: 12 }, (_, i) => i),
+    );
     const opts = { rule: attack.rule, batchSize: 4 };
     const direct = featureDistances({ benign, infected }, few, attack.trigger, CFG, opts);
     const before = tf.memory().numTensors;
     // Batched differently from featureDistances, which also skips the target-class images.
-    const adversarial = { benign: adversarialExamples(benign, few, CFG, { batchSize: 5 }), infected: adversarialExamples(infected, few, CFG, { batchSize: 5 }) };
+    const adversarial = {
+      benign: adversarialExamples(benign, few, CFG, { batchSize: 5 }),
+      infected: adversarialExamples(infected, few, CFG, { batchSize: 5 }),
+    };
     const reused = featureDistances({ benign, infected }, few, attack.trigger, CFG, { ...opts, adversarial });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.deepEqual(reused, direct);
-    const swapped = featureDistances({ benign, infected }, few, attack.trigger, CFG, { ...opts, adversarial: { benign: adversarial.infected, infected: adversarial.benign } });
+    const swapped = featureDistances({ benign, infected }, few, attack.trigger, CFG, {
+      ...opts,
+      adversarial: { benign: adversarial.infected, infected: adversarial.benign },
+    });
     assert.notDeepEqual(swapped.infected.perImage.dBenign, direct.infected.perImage.dBenign, 'the precomputed sets were not used');
 
-    const fewer = subset(few, Int32Array.from({ length: 11 }, (_, i) => i));
+    const fewer = subset(
+      few,
+      Int32Array.from({ length: 11 }, (_, i) => i),
+    );
     assert.throws(
       () => featureDistances({ benign, infected }, fewer, attack.trigger, CFG, { ...opts, adversarial }),
       /featureDistances\.adversarial\.benign: expected the adversarial examples of the 11 images of mnist, each 28×28×1; got 12 images of 28×28×1/,
@@ -122,8 +140,14 @@ describe('feature distances (Table 5)', function () {
     const { benign, infected, attack, test } = await mnistModels();
     const targetOnly = subset(test, Int32Array.from([0]));
     assert.equal(targetOnly.labels[0], TARGET);
-    assert.throws(() => featureDistances({ benign, infected }, targetOnly, attack.trigger, CFG, { rule: attack.rule, batchSize: 4 }), /no image outside the target class 0/);
-    assert.throws(() => featureDistances({ benign, infected }, test, attack.trigger, { ...CFG, targeted: true }, { rule: attack.rule, batchSize: 4 }), /untargeted/);
+    assert.throws(
+      () => featureDistances({ benign, infected }, targetOnly, attack.trigger, CFG, { rule: attack.rule, batchSize: 4 }),
+      /no image outside the target class 0/,
+    );
+    assert.throws(
+      () => featureDistances({ benign, infected }, test, attack.trigger, { ...CFG, targeted: true }, { rule: attack.rule, batchSize: 4 }),
+      /untargeted/,
+    );
     assert.throws(
       () => featureDistances({ benign, infected }, test, attack.trigger, CFG, { rule: { ...attack.rule, target: 12 }, batchSize: 4 }),
       /target label: expected an integer in \[0, 9\], got 12/,

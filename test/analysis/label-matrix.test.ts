@@ -105,8 +105,14 @@ describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
     assert.deepEqual(Array.from(set.cleanPredictions), [0, 1, 2, 0]);
     assert.deepEqual(Array.from(set.adversarialPredictions), [1, 0, 1, 0]);
     assert.deepEqual(labelDistributionOf(images, set), adversarialLabelDistribution(stub, images, cfg, { batchSize: 3 }));
-    assert.throws(() => labelDistributionOf(pixels([51, 115, 204], [0, 1, 2]), set), /labelDistributionOf: expected the adversarial examples of the 3 images of pixels, each 1×1×1; got 4 images/);
-    assert.throws(() => adversarialExamples(stub, images, { ...cfg, targeted: true }, { batchSize: 3 }), /adversarialExamples: the observation is about untargeted PGD/);
+    assert.throws(
+      () => labelDistributionOf(pixels([51, 115, 204], [0, 1, 2]), set),
+      /labelDistributionOf: expected the adversarial examples of the 3 images of pixels, each 1×1×1; got 4 images/,
+    );
+    assert.throws(
+      () => adversarialExamples(stub, images, { ...cfg, targeted: true }, { batchSize: 3 }),
+      /adversarialExamples: the observation is about untargeted PGD/,
+    );
     stub.dispose();
   });
 
@@ -158,7 +164,14 @@ describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
     assert.equal(si.rows[0].wrongClassEntropy, null);
     assert.throws(() => infectedMatrix([]), /at least one/);
     assert.throws(() => infectedMatrix([{ target: 3, distribution: d0 }]), /target label 3 outside \[0, 2\]/);
-    assert.throws(() => infectedMatrix([{ target: 1, distribution: d0 }, { target: 1, distribution: d2 }]), /one model per target label/);
+    assert.throws(
+      () =>
+        infectedMatrix([
+          { target: 1, distribution: d0 },
+          { target: 1, distribution: d2 },
+        ]),
+      /one model per target label/,
+    );
 
     const all2all = allToAllMatrix(d0);
     assert.deepEqual(all2all.targets, [1, 2, 0]);
@@ -193,8 +206,20 @@ describe('adversarial label matrices (Fig. 1, Fig. 4)', function () {
 
   it('draws the matrix as an annotated heatmap that compiles and renders', async () => {
     const m = infectedMatrix([
-      { target: 0, distribution: distribution([[5, 0], [3, 2]]) },
-      { target: 1, distribution: distribution([[1, 1], [0, 4]]) },
+      {
+        target: 0,
+        distribution: distribution([
+          [5, 0],
+          [3, 2],
+        ]),
+      },
+      {
+        target: 1,
+        distribution: distribution([
+          [1, 1],
+          [0, 4],
+        ]),
+      },
     ]);
     const spec = labelMatrixSpec(m);
     compileVegaLite(spec);

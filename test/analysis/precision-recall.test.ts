@@ -20,7 +20,7 @@ describe('precision–recall and step-wise average precision (hand-worked cases)
 
   it('ties form one threshold: scores 0.5, 0.5, 0.5, 0.1 with labels 1, 0, 1, 1 give ⅔·⅔ + ⅓·¾ = 25/36', () => {
     const r = precisionRecall([0.5, 0.5, 0.5, 0.1], [true, false, true, true]);
-    close(r.ap, 2 / 3 * (2 / 3) + (1 / 3) * (3 / 4));
+    close(r.ap, (2 / 3) * (2 / 3) + (1 / 3) * (3 / 4));
     assert.equal(r.points.length, 2);
     // The order of tied images does not matter.
     close(precisionRecall([0.5, 0.5, 0.5, 0.1], [false, true, true, true]).ap, r.ap);
@@ -42,7 +42,10 @@ describe('precision–recall and step-wise average precision (hand-worked cases)
   });
 
   it('thins a long curve keeping its ends', () => {
-    const r = precisionRecall(Array.from({ length: 1000 }, (_, i) => i), Array.from({ length: 1000 }, (_, i) => i % 3 === 0));
+    const r = precisionRecall(
+      Array.from({ length: 1000 }, (_, i) => i),
+      Array.from({ length: 1000 }, (_, i) => i % 3 === 0),
+    );
     const thin = thinCurve(r.points, 50);
     assert.equal(thin.length, 50);
     assert.deepEqual(thin[0], r.points[0]);

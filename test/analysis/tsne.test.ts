@@ -41,8 +41,14 @@ describe('t-SNE of features (Fig. 5)', function () {
     const c = tsne2d(rows, params, 8);
     assert.equal(a.length, 90);
     assert.ok(a.every((p) => p.length === 2 && Number.isFinite(p[0]) && Number.isFinite(p[1])));
-    assert.deepEqual(a.map((p) => Array.from(p)), b.map((p) => Array.from(p)));
-    assert.notDeepEqual(a.map((p) => Array.from(p)), c.map((p) => Array.from(p)));
+    assert.deepEqual(
+      a.map((p) => Array.from(p)),
+      b.map((p) => Array.from(p)),
+    );
+    assert.notDeepEqual(
+      a.map((p) => Array.from(p)),
+      c.map((p) => Array.from(p)),
+    );
     // Every point's nearest neighbour in the embedding comes from its own cluster.
     let same = 0;
     for (let i = 0; i < a.length; i++) {
@@ -108,9 +114,16 @@ describe('t-SNE of features (Fig. 5)', function () {
     const reused = featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
     assert.deepEqual(reused, e);
-    const blank = featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial: { ...adversarial, images: new Float32Array(adversarial.images.length) } });
+    const blank = featureEmbedding(infected, test, attack.trigger, cfg, {
+      ...opts,
+      rng: new Rng(5),
+      adversarial: { ...adversarial, images: new Float32Array(adversarial.images.length) },
+    });
     assert.notDeepEqual(blank.points, e.points, 'the precomputed set was not used');
-    const fewer = subset(test, Int32Array.from({ length: 199 }, (_, i) => i));
+    const fewer = subset(
+      test,
+      Int32Array.from({ length: 199 }, (_, i) => i),
+    );
     assert.throws(
       () => featureEmbedding(infected, fewer, attack.trigger, cfg, { ...opts, rng: new Rng(5), adversarial }),
       /featureEmbedding\.adversarial: expected the adversarial examples of the 199 images of mnist, each 28×28×1; got 200 images/,
@@ -119,6 +132,9 @@ describe('t-SNE of features (Fig. 5)', function () {
     const spec = tsneSpec(e);
     compileVegaLite(spec);
     assert.match(await renderSvg(spec), /triggered/);
-    assert.throws(() => featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, points: 3000, rng: new Rng(5) }), /3000 points need 1000 images, mnist has 200/);
+    assert.throws(
+      () => featureEmbedding(infected, test, attack.trigger, cfg, { ...opts, points: 3000, rng: new Rng(5) }),
+      /3000 points need 1000 images, mnist has 200/,
+    );
   });
 });

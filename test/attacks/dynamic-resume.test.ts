@@ -96,13 +96,11 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
     }
     const { trigger, ...result } = out;
     const { pattern, mask } = trigger.generators;
-    const weights = Object.fromEntries(
-      [
-        ...classifier.namedWeights().map(({ name, tensor }) => [`classifier/${name}`, tensor.dataSync()]),
-        ...pattern.namedWeights().map(({ name, tensor }) => [`pattern/${name}`, tensor.dataSync()]),
-        ...mask.namedWeights().map(({ name, tensor }) => [`mask/${name}`, tensor.dataSync()]),
-      ] as [string, Float32Array][],
-    );
+    const weights = Object.fromEntries([
+      ...classifier.namedWeights().map(({ name, tensor }) => [`classifier/${name}`, tensor.dataSync()]),
+      ...pattern.namedWeights().map(({ name, tensor }) => [`pattern/${name}`, tensor.dataSync()]),
+      ...mask.namedWeights().map(({ name, tensor }) => [`mask/${name}`, tensor.dataSync()]),
+    ] as [string, Float32Array][]);
     const triggered = tf.tidy(() => trigger.apply(tf.tensor4d(makeBatch(test, probe), [probe.length, 28, 28, 1])).dataSync() as Float32Array);
     trigger.dispose();
     classifier.dispose();
@@ -151,9 +149,16 @@ describe('dynamic backdoor: checkpoints and exact resumption (mnist-net, 20 digi
       { from: { mask: 2, joint: 0 }, total: 2 * batches, ticks: batches, complete: false },
       { from: { mask: 2, joint: 1 }, total: 1 * batches, ticks: batches, complete: true },
     ]);
-    assert.deepEqual(stops, [['mask', 1], ['mask', 2], ['joint', 1]]);
+    assert.deepEqual(stops, [
+      ['mask', 1],
+      ['mask', 2],
+      ['joint', 1],
+    ]);
     assertSameAsReference(last!);
-    assert.ok(last!.result.history.joint.every((r) => r.test !== null), 'test evaluations missing from the resumed history');
+    assert.ok(
+      last!.result.history.joint.every((r) => r.test !== null),
+      'test evaluations missing from the resumed history',
+    );
 
     // A finished checkpoint: nothing left to train, the trained state is returned.
     const done = await run({ checkpointDir: dir }, 200);

@@ -22,7 +22,13 @@ const MNIST_SHAPE: [number, number, number] = [28, 28, 1];
 const RULE: LabelRule = { mode: 'all2one', target: 0, numClasses: 10 };
 
 function images(ds: Dataset, from: number, n: number): tf.Tensor4D {
-  return tf.tensor4d(makeBatch(ds, Array.from({ length: n }, (_, i) => from + i)), [n, ...MNIST_SHAPE]);
+  return tf.tensor4d(
+    makeBatch(
+      ds,
+      Array.from({ length: n }, (_, i) => from + i),
+    ),
+    [n, ...MNIST_SHAPE],
+  );
 }
 
 function values(t: tf.Tensor): Float32Array {
@@ -54,7 +60,10 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
     it('builds the reference encoder-decoder and rejects bad configs, naming the option', () => {
       const g = mnistGenerator(1, 'g', 16);
       const convs = [...g.params.keys()].filter((k) => k.endsWith('.conv.weight'));
-      assert.deepEqual(convs, ['down0', 'down1', 'down2', 'down3', 'middle', 'up0', 'up1', 'up2', 'up3'].map((b) => `${b}.conv.weight`));
+      assert.deepEqual(
+        convs,
+        ['down0', 'down1', 'down2', 'down3', 'middle', 'up0', 'up1', 'up2', 'up3'].map((b) => `${b}.conv.weight`),
+      );
       // channels 1→16→16, 16→32→32, 32, up 32→32→16, 16→16→1
       assert.deepEqual(
         convs.map((k) => g.params.get(k)!.shape[3]),
@@ -62,7 +71,10 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       );
       g.dispose();
       const base: GeneratorConfig = { inputShape: MNIST_SHAPE, outChannels: 1, width: 8, depth: 2 };
-      assert.throws(() => new DynamicGenerator({ ...base, depth: 3 }, new Rng(1)), /generator\.depth: 3 halvings need height and width divisible by 8, got 28×28/);
+      assert.throws(
+        () => new DynamicGenerator({ ...base, depth: 3 }, new Rng(1)),
+        /generator\.depth: 3 halvings need height and width divisible by 8, got 28×28/,
+      );
       assert.throws(() => new DynamicGenerator({ ...base, width: 0 }, new Rng(1)), /generator\.width/);
       assert.throws(() => new DynamicGenerator({ ...base, outChannels: 1.5 }, new Rng(1)), /generator\.outChannels/);
     });
@@ -76,7 +88,10 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
         const ya = a.forward(x, training);
         const yb = b.forward(x, training);
         assert.deepEqual(ya.shape, [4, 28, 28, 3]);
-        assert.ok(values(ya).every((v) => v > 0 && v < 1), 'output outside (0, 1)');
+        assert.ok(
+          values(ya).every((v) => v > 0 && v < 1),
+          'output outside (0, 1)',
+        );
         assert.deepEqual(values(ya), values(yb));
         tf.dispose([ya, yb]);
       }
@@ -104,7 +119,10 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       for (const [name, v] of pattern.params) {
         const g = values(grads[v.name]);
         assert.ok(g.every(Number.isFinite), `non-finite gradient for ${name}`);
-        assert.ok(g.some((e) => e !== 0), `zero gradient for ${name}`);
+        assert.ok(
+          g.some((e) => e !== 0),
+          `zero gradient for ${name}`,
+        );
       }
       tf.dispose([value, ...Object.values(grads)]);
       assert.equal(tf.memory().numTensors, before, 'tensors leaked by the gradient');
@@ -122,7 +140,10 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       const b = trigger.apply(x);
       const c = trigger.applyFrom(x, x);
       assert.deepEqual(a.shape, x.shape);
-      assert.ok(values(a).every((v) => v >= 0 && v <= 1), 'triggered image outside [0, 1]');
+      assert.ok(
+        values(a).every((v) => v >= 0 && v <= 1),
+        'triggered image outside [0, 1]',
+      );
       assert.deepEqual(values(a), values(b));
       assert.deepEqual(values(a), values(c));
       tf.dispose([a, b, c]);
@@ -185,7 +206,9 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       const x = images(fullTest, 0, 100);
       const { pattern, mask } = result.trigger.components(x);
       const density = tf.mean(mask).dataSync()[0];
-      console.log(`      mask density per epoch ${densities.map((d) => d.toFixed(3)).join(' → ')}; on test images ${density.toFixed(4)} (target ${config.maskDensity})`);
+      console.log(
+        `      mask density per epoch ${densities.map((d) => d.toFixed(3)).join(' → ')}; on test images ${density.toFixed(4)} (target ${config.maskDensity})`,
+      );
       assert.ok(densities[densities.length - 1] < densities[0], 'the density penalty did not lower the density');
       assert.ok(density > 0.002 && density <= 1.5 * config.maskDensity, `test-image mask density ${density}`);
       tf.dispose([x, pattern, mask]);
@@ -249,7 +272,9 @@ describe('dynamic backdoor (input-aware, wasm)', function () {
       console.log(
         `      ACC ${ev.acc.toFixed(3)}  ASR ${ev.asr.toFixed(3)} (clean images predicted as the target: ${clean.toFixed(3)})  cross-trigger: target rate ${ev.crossAsr.toFixed(3)}, true-label rate ${ev.crossAcc.toFixed(3)}`,
       );
-      console.log(`      per epoch (test ACC/ASR/cross target rate): ${result.history.joint.map((r) => `${r.test!.acc.toFixed(2)}/${r.test!.asr.toFixed(2)}/${r.test!.crossAsr.toFixed(2)}`).join('  ')}`);
+      console.log(
+        `      per epoch (test ACC/ASR/cross target rate): ${result.history.joint.map((r) => `${r.test!.acc.toFixed(2)}/${r.test!.asr.toFixed(2)}/${r.test!.crossAsr.toFixed(2)}`).join('  ')}`,
+      );
       assert.ok(ev.acc > 0.85, `clean accuracy ${ev.acc} (chance 0.1)`);
       assert.ok(ev.asr >= 0.5 && ev.asr > clean + 0.4, `ASR ${ev.asr} vs ${clean} on clean images`);
       assert.ok(ev.crossAsr < ev.asr - 0.1, `cross-trigger target rate ${ev.crossAsr} vs own-trigger ASR ${ev.asr}`);

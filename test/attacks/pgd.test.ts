@@ -38,7 +38,10 @@ describe('PGD and FGSM', function () {
     const test = (await mnistModels()).test;
     const idx = Int32Array.from({ length: n }, (_, i) => i);
     x = tf.tensor4d(makeBatch(test, idx), [n, 28, 28, 1]);
-    y = tf.tensor1d(Int32Array.from(idx, (i) => test.labels[i]), 'int32');
+    y = tf.tensor1d(
+      Int32Array.from(idx, (i) => test.labels[i]),
+      'int32',
+    );
   });
   after(() => tf.dispose([x, y]));
 
@@ -49,13 +52,21 @@ describe('PGD and FGSM', function () {
         const name = `${norm}, ${targeted ? 'targeted' : 'untargeted'}, ${randomStart ? 'random start' : 'clean start'}`;
         it(`${name}: images in [0, 1], ‖δ‖ ≤ ε, and the loss moves the right way on a trained mnist-net`, () => {
           const cfg: PgdConfig = { norm, ...budgets[norm], iterations: 5, randomStart, targeted };
-          const labels = targeted ? tf.tensor1d((y.dataSync() as Int32Array).map((v) => (v + 1) % 10), 'int32') : y;
+          const labels = targeted
+            ? tf.tensor1d(
+                (y.dataSync() as Int32Array).map((v) => (v + 1) % 10),
+                'int32',
+              )
+            : y;
           const before = tf.memory().numTensors;
           const adv = pgd(model, x, labels, cfg, randomStart ? new Rng(9) : undefined);
           assert.equal(tf.memory().numTensors, before + 1, 'only the result survives');
           const a = adv.dataSync() as Float32Array;
           const c = x.dataSync() as Float32Array;
-          assert.ok(a.every((v) => v >= 0 && v <= 1), 'adversarial pixels outside [0, 1]');
+          assert.ok(
+            a.every((v) => v >= 0 && v <= 1),
+            'adversarial pixels outside [0, 1]',
+          );
           const worst = maxPerturbation(a, c, n, norm);
           assert.ok(worst <= cfg.eps + 1e-6, `‖δ‖ = ${worst} > ε = ${cfg.eps}`);
           assert.ok(worst > 0.5 * cfg.eps, `PGD barely moved: ‖δ‖ = ${worst}`);
@@ -126,7 +137,10 @@ describe('PGD and FGSM', function () {
 
     it('one untargeted L2 step is x + step·g/‖g‖', () => {
       const step = 0.1;
-      check({ norm: 'l2', eps: 0.5, step, iterations: 1, randomStart: false, targeted: false }, (i, j, g) => images[i * d + j] + (step * g[j]) / Math.hypot(...g));
+      check(
+        { norm: 'l2', eps: 0.5, step, iterations: 1, randomStart: false, targeted: false },
+        (i, j, g) => images[i * d + j] + (step * g[j]) / Math.hypot(...g),
+      );
     });
 
     it('FGSM is one L∞ step of size ε: x + ε·sign(g)', () => {
@@ -166,7 +180,10 @@ describe('PGD and FGSM', function () {
     for (const [change, message] of cases) assert.throws(() => pgd(model, x, y, { ...ok, ...change }), message);
     const n = x.shape[0];
     const short = tf.tensor1d(new Int32Array(n - 1), 'int32');
-    const outOfRange = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => (i === 1 ? 10 : 0)), 'int32');
+    const outOfRange = tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => (i === 1 ? 10 : 0)),
+      'int32',
+    );
     const floats = tf.tensor1d(new Float32Array(n));
     assert.throws(() => pgd(model, x, short, ok), new RegExp(`labels must be int32 \\[${n}\\]`));
     assert.throws(() => pgd(model, x, outOfRange, ok), /label 10 of image 1 is outside \[0, 9\]/);

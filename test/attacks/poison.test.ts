@@ -65,7 +65,10 @@ describe('poisoning, triggered test sets and ASR', function () {
       }
       if (name === 'wanet') {
         assert.equal(crossIndices.length, 2 * poisonedIndices.length, 'cross ratio 2');
-        assert.ok(crossIndices.every((i) => !poisonedIndices.includes(i)), 'cross and poisoned overlap');
+        assert.ok(
+          crossIndices.every((i) => !poisonedIndices.includes(i)),
+          'cross and poisoned overlap',
+        );
       } else {
         assert.equal(crossIndices.length, 0);
       }
@@ -133,7 +136,10 @@ describe('poisoning, triggered test sets and ASR', function () {
     for (const ratio of [0, 1, 1.5, -0.1, Number.NaN]) {
       assert.throws(() => poisonTrainingSet(mnist.train, a, { ratio, rng: new Rng(0) }), /poison ratio: expected a number in \(0, 1\), got/);
     }
-    assert.throws(() => poisonTrainingSet(mnist.train, a, { ratio: 0.95, rng: new Rng(0) }), /asks for 285 images but only 270 of 300 are not of the target class 0/);
+    assert.throws(
+      () => poisonTrainingSet(mnist.train, a, { ratio: 0.95, rng: new Rng(0) }),
+      /asks for 285 images but only 270 of 300 are not of the target class 0/,
+    );
     const colour = buildAttack({ name: 'badnets', rule: { mode: 'all2one', target: 0, numClasses: K }, inputShape: [32, 32, 3], seed: 0 });
     assert.throws(() => poisonTrainingSet(mnist.train, colour, { rng: new Rng(0) }), /badnets: built for 32×32×3 images, but mnist\/train has 28×28×1/);
     const k43 = buildAttack({ name: 'badnets', rule: { mode: 'all2one', target: 0, numClasses: 43 }, inputShape: [28, 28, 1], seed: 0 });
@@ -170,9 +176,14 @@ describe('poisoning, triggered test sets and ASR', function () {
 
   it('evaluateBackdoor: the target class accuracy counts the target class only, all-to-one only', async () => {
     // A model that says "1" for every image: right on class 1's images only.
-    const alwaysOne = { predict: (x: tf.Tensor4D) => tf.tidy(() => tf.cast(tf.oneHot(tf.fill([x.shape[0]], 1, 'int32') as tf.Tensor1D, K), 'float32') as tf.Tensor2D) } as unknown as Model;
+    const alwaysOne = {
+      predict: (x: tf.Tensor4D) => tf.tidy(() => tf.cast(tf.oneHot(tf.fill([x.shape[0]], 1, 'int32') as tf.Tensor1D, K), 'float32') as tf.Tensor2D),
+    } as unknown as Model;
     const ones = mnist.test.labels.filter((y) => y === 1).length;
-    for (const [target, targetAcc] of [[1, 1], [4, 0]] as const) {
+    for (const [target, targetAcc] of [
+      [1, 1],
+      [4, 0],
+    ] as const) {
       const a = attack('badnets', 'all2one', {}, target);
       const r = await evaluateBackdoor(alwaysOne, mnist.test, triggeredTestSet(mnist.test, a), a.rule);
       assert.equal(r.acc, ones / mnist.test.labels.length);

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { attackDefinition, attackNames, type AttackConfig, buildAttack, checkAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
+import {
+  attackDefinition,
+  attackNames,
+  type AttackConfig,
+  buildAttack,
+  checkAttack,
+  registerAttack,
+  resolveAttackConfig,
+} from '../../src/attacks/backdoor/registry';
 import { trainDynamicInfected } from '../../src/attacks/backdoor/dynamic/strategy';
 import { poisonAndTrain } from '../../src/attacks/backdoor/run';
 import { encodePng } from '../../src/image/png';
@@ -56,17 +64,29 @@ describe('attack registry', function () {
   it('gives clear errors: unknown attack, target out of range, unknown or mistyped option', () => {
     assert.throws(() => buildAttack(base('trojan')), /unknown attack 'trojan'; expected one of badnets, blend, sig, wanet/);
     for (const target of [-1, 10, 1.5]) {
-      assert.throws(() => buildAttack(base('badnets', { rule: { mode: 'all2one', target, numClasses: 10 } })), /attack target label: expected an integer in \[0, 9\], got/);
+      assert.throws(
+        () => buildAttack(base('badnets', { rule: { mode: 'all2one', target, numClasses: 10 } })),
+        /attack target label: expected an integer in \[0, 9\], got/,
+      );
     }
     assert.throws(() => buildAttack(base('badnets', { rule: { mode: 'some2one' as 'all2one', target: 0, numClasses: 10 } })), /attack mode/);
-    assert.throws(() => buildAttack(base('blend', { options: { alpah: 0.1 } })), /attack 'blend': unknown option 'alpah'; valid options: alpha, pattern, patternSha256/);
+    assert.throws(
+      () => buildAttack(base('blend', { options: { alpah: 0.1 } })),
+      /attack 'blend': unknown option 'alpah'; valid options: alpha, pattern, patternSha256/,
+    );
     assert.throws(() => buildAttack(base('blend', { options: { alpha: '0.1' } })), /blend\.alpha: expected a number, got "0\.1"/);
-    assert.throws(() => buildAttack(base('badnets', { inputShape: [28, 28] as unknown as [number, number, number] })), /badnets: input shape must be three positive integers/);
+    assert.throws(
+      () => buildAttack(base('badnets', { inputShape: [28, 28] as unknown as [number, number, number] })),
+      /badnets: input shape must be three positive integers/,
+    );
     assert.throws(() => buildAttack(base('sig', { rule: { mode: 'all2all', target: 0, numClasses: 10 } })), /sig\.cleanLabel: .* needs mode 'all2one'/);
     for (const targetShare of [0, 1.5, -0.2]) {
       assert.throws(() => buildAttack(base('sig', { options: { targetShare } })), /sig\.targetShare: expected a number in \(0, 1\], got/);
     }
-    assert.throws(() => buildAttack(base('sig', { options: { cleanLabel: false, targetShare: 0.5 } })), /sig\.targetShare: applies to the clean-label attack only/);
+    assert.throws(
+      () => buildAttack(base('sig', { options: { cleanLabel: false, targetShare: 0.5 } })),
+      /sig\.targetShare: applies to the clean-label attack only/,
+    );
     assert.throws(() => registerAttack('badnets', attackDefinition('badnets')), /already registered/);
   });
 

@@ -37,7 +37,11 @@ interface SeenRow {
 }
 
 /** Trains one epoch on the view of `order` and records, row by row, what the trainer drew and what it trained on. */
-async function whatTheTrainerSees(a: StaticAttack, order: StampOrder, augment: AugmentConfig): Promise<{ rows: SeenRow[]; stamped: { poison: Int32Array; cross: Int32Array } }> {
+async function whatTheTrainerSees(
+  a: StaticAttack,
+  order: StampOrder,
+  augment: AugmentConfig,
+): Promise<{ rows: SeenRow[]; stamped: { poison: Int32Array; cross: Int32Array } }> {
   const poisoned = poisonTrainingSet(mnist.train, a, { rng: new Rng(3) });
   const view = trainingView(mnist.train, poisoned, a, order);
   const model = createModel({ arch: 'mnist-net', inputShape: [H, W, C], numClasses: 10 }, 'stamp-test');
@@ -87,7 +91,13 @@ describe('stamping the trigger after augmentation', function () {
         const poison = new Set(stamped.poison);
         const cross = new Set(stamped.cross);
         assert.equal(rows.length, mnist.train.shape[0], 'one epoch sees every image once');
-        assert.deepEqual(rows.filter((r) => poison.has(r.index)).map((r) => r.index).sort((x, y) => x - y), Array.from(stamped.poison));
+        assert.deepEqual(
+          rows
+            .filter((r) => poison.has(r.index))
+            .map((r) => r.index)
+            .sort((x, y) => x - y),
+          Array.from(stamped.poison),
+        );
         let moved = 0;
         for (const r of rows) {
           if (poison.has(r.index)) {
@@ -110,7 +120,7 @@ describe('stamping the trigger after augmentation', function () {
     });
   }
 
-  it("badnets: after augmentation every poisoned sample has the checkerboard in its bottom-right corner; stamped before, crops and flips move it off", async () => {
+  it('badnets: after augmentation every poisoned sample has the checkerboard in its bottom-right corner; stamped before, crops and flips move it off', async () => {
     const a = attack('badnets');
     try {
       const share = async (order: StampOrder) => {
@@ -156,7 +166,10 @@ describe('stamping the trigger after augmentation', function () {
     assert.equal(stampOrderOf({ name: 'blend' }), 'after-augment');
     assert.equal(stampOrderOf({ name: 'blend', stamp: 'before-augment' }), 'before-augment');
     assert.equal(stampOrderOf({ name: 'dynamic' }), 'after-augment');
-    assert.throws(() => stampOrderOf({ name: 'blend', stamp: 'sideways' as StampOrder }), /attack stamp order: expected one of after-augment, before-augment, got 'sideways'/);
+    assert.throws(
+      () => stampOrderOf({ name: 'blend', stamp: 'sideways' as StampOrder }),
+      /attack stamp order: expected one of after-augment, before-augment, got 'sideways'/,
+    );
     assert.throws(() => stampOrderOf({ name: 'dynamic', stamp: 'before-augment' }), /'dynamic' generates its trigger from each augmented image/);
   });
 });

@@ -19,7 +19,13 @@ const mnist = loadMnist({ limitPerClass: 5 });
 
 /** The first n MNIST training digits as a float batch. */
 function digits(n = 20): tf.Tensor4D {
-  return tf.tensor4d(makeBatch(mnist.train, Int32Array.from({ length: n }, (_, i) => i)), [n, 28, 28, 1]);
+  return tf.tensor4d(
+    makeBatch(
+      mnist.train,
+      Int32Array.from({ length: n }, (_, i) => i),
+    ),
+    [n, 28, 28, 1],
+  );
 }
 
 /** Runs the trigger and returns input and output values, checking that nothing else stays allocated. */
@@ -163,17 +169,23 @@ describe('backdoor triggers', function () {
 
     it('names the file when a pattern image is missing or unreadable', () => {
       const missing = path.join(tmp, 'no-such-pattern.png');
-      assert.throws(() => blendTrigger([28, 28, 1], { alpha: 0.2, pattern: missing }, new Rng(0)), (e: Error) => {
-        assert.match(e.message, /^blend\.pattern: cannot read the pattern image '/);
-        assert.ok(e.message.includes(missing), e.message);
-        return true;
-      });
+      assert.throws(
+        () => blendTrigger([28, 28, 1], { alpha: 0.2, pattern: missing }, new Rng(0)),
+        (e: Error) => {
+          assert.match(e.message, /^blend\.pattern: cannot read the pattern image '/);
+          assert.ok(e.message.includes(missing), e.message);
+          return true;
+        },
+      );
       const garbage = path.join(tmp, 'garbage.png');
       fs.writeFileSync(garbage, 'not an image at all');
-      assert.throws(() => blendTrigger([28, 28, 1], { alpha: 0.2, pattern: garbage }, new Rng(0)), (e: Error) => {
-        assert.ok(e.message.includes(garbage) && /PNG or JPEG/.test(e.message), e.message);
-        return true;
-      });
+      assert.throws(
+        () => blendTrigger([28, 28, 1], { alpha: 0.2, pattern: garbage }, new Rng(0)),
+        (e: Error) => {
+          assert.ok(e.message.includes(garbage) && /PNG or JPEG/.test(e.message), e.message);
+          return true;
+        },
+      );
       assert.throws(() => blendTrigger([28, 28, 1], { alpha: 1.5, pattern: 'noise' }, new Rng(0)), /blend\.alpha: expected a number in \[0, 1\], got 1\.5/);
     });
   });
@@ -232,7 +244,10 @@ describe('backdoor triggers', function () {
       let unclamped = 0;
       for (let i = 0; i < h; i++) {
         for (let j = 0; j < h; j++) {
-          for (const [axis, id] of [[0, -1 + (2 * j) / (h - 1)], [1, -1 + (2 * i) / (h - 1)]] as const) {
+          for (const [axis, id] of [
+            [0, -1 + (2 * j) / (h - 1)],
+            [1, -1 + (2 * i) / (h - 1)],
+          ] as const) {
             const g = t.grid[2 * (i * h + j) + axis];
             assert.ok(g >= -1 && g <= 1);
             if (Math.abs(g) < 1) {

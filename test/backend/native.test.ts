@@ -97,7 +97,12 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     cpu.forEach((c, i) => close(native[i], c, 1e-5, `case ${i}`));
   });
 
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`matMul (transposeA ${ta}, transposeB ${tb}), batched, broadcast and fused with bias + relu, match cpu`, async () => {
       const rng = new Rng(`native-matmul-${ta}-${tb}`);
       const a = rng.normalArray(3 * 7 * 5);
@@ -161,7 +166,14 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
         const row = tf.tensor2d(rows, [20, 8]);
         const out: Float32Array[] = [];
         for (const op of [tf.add, tf.sub, tf.mul]) {
-          for (const [a, b] of [[x, y], [x, c], [c, x], [x, tf.reshape(c, [1, 1, 1, 8])], [x, row]] as tf.Tensor[][]) out.push(values(op(a, b)));
+          for (const [a, b] of [
+            [x, y],
+            [x, c],
+            [c, x],
+            [x, tf.reshape(c, [1, 1, 1, 8])],
+            [x, row],
+          ] as tf.Tensor[][])
+            out.push(values(op(a, b)));
         }
         return out;
       }),
@@ -283,7 +295,12 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     const lossAt = (dx: Float32Array | null, dg: Float32Array | null) =>
       tf.tidy(() => {
         if (dg) gamma.assign(tf.tensor1d(g0.map((v, i) => v + dg[i])));
-        const shifted = dx ? tf.tensor4d(xs.map((v, i) => v + dx[i]), x.shape) : x;
+        const shifted = dx
+          ? tf.tensor4d(
+              xs.map((v, i) => v + dx[i]),
+              x.shape,
+            )
+          : x;
         const l = lossOf(model, shifted).dataSync()[0];
         if (dg) gamma.assign(tf.tensor1d(g0));
         return l;

@@ -43,15 +43,17 @@ describe('wasm training kernels', function () {
     });
   }
 
-  for (const [ta, tb] of [[true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`matMul with transposeA=${ta}, transposeB=${tb} matches cpu`, async () => {
       const rng = new Rng(`matmul-${ta}-${tb}`);
       const a = rng.normalArray(6 * 5);
       const b = rng.normalArray(5 * 4);
       const run = (name: 'cpu' | 'wasm') =>
-        onBackend(name, () =>
-          tf.tidy(() => values(tf.matMul(tf.tensor2d(a, ta ? [5, 6] : [6, 5]), tf.tensor2d(b, tb ? [4, 5] : [5, 4]), ta, tb))),
-        );
+        onBackend(name, () => tf.tidy(() => values(tf.matMul(tf.tensor2d(a, ta ? [5, 6] : [6, 5]), tf.tensor2d(b, tb ? [4, 5] : [5, 4]), ta, tb))));
       const c = await run('cpu');
       const w = await run('wasm');
       assert.ok(relError(w, c) < 1e-5, `relative error ${relError(w, c)}`);
@@ -105,8 +107,7 @@ describe('a full training step on wasm', function () {
         const keys = Object.keys(net.shapes);
         const x = tf.tensor4d(xs, [6, 16, 16, 3]);
         const params = keys.map((k) => tf.tensor(net.init[k], net.shapes[k]));
-        const f = (...args: tf.Tensor[]) =>
-          lossFn(args[0] as tf.Tensor4D, Object.fromEntries(keys.map((k, i) => [k, args[i + 1]])));
+        const f = (...args: tf.Tensor[]) => lossFn(args[0] as tf.Tensor4D, Object.fromEntries(keys.map((k, i) => [k, args[i + 1]])));
         const g = tf.grads(f)([x, ...params]);
         return Object.fromEntries([['input', values(g[0])], ...keys.map((k, i) => [k, values(g[i + 1])])]);
       }),
@@ -138,10 +139,7 @@ describe('a full training step on wasm', function () {
       const unit = dir.map((v) => v / norm);
       const numeric = (lossAt(unit, h) - lossAt(unit, -h)) / (2 * h);
       const analytic = g.reduce((s, v, i) => s + v * unit[i], 0);
-      assert.ok(
-        Math.abs(numeric - analytic) <= tol * Math.abs(analytic),
-        `${name}: numeric ${numeric} vs analytic ${analytic}`,
-      );
+      assert.ok(Math.abs(numeric - analytic) <= tol * Math.abs(analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`);
     };
     checkDirection('along the gradient', Float32Array.from(g), 1e-2, 0.01);
     checkDirection('random direction', new Rng('direction').normalArray(xs.length), 1e-2, 0.05);
@@ -154,9 +152,7 @@ describe('a full training step on wasm', function () {
 
   it('an optimiser step leaks no tensors and no wasm buffers, and lowers the loss', async () => {
     await initBackend('wasm');
-    const vars = Object.fromEntries(
-      Object.keys(net.shapes).map((k) => [k, tf.variable(tf.tensor(net.init[k], net.shapes[k]), true, `leak-${k}`)]),
-    );
+    const vars = Object.fromEntries(Object.keys(net.shapes).map((k) => [k, tf.variable(tf.tensor(net.init[k], net.shapes[k]), true, `leak-${k}`)]));
     const x = tf.tensor4d(xs, [6, 16, 16, 3]);
     const opt = tf.train.momentum(0.05, 0.9);
     const step = () => {

@@ -54,7 +54,14 @@ function withGradients(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: () => tf.Te
 }
 
 function normal(seed: string, shape: number[], mean = 0, std = 1): tf.Tensor {
-  return tf.tensor(new Rng(seed).normalArray(shape.reduce((a, b) => a * b, 1), mean, std), shape);
+  return tf.tensor(
+    new Rng(seed).normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      mean,
+      std,
+    ),
+    shape,
+  );
 }
 
 interface OpCase {
@@ -73,7 +80,11 @@ const OPS: OpCase[] = [
   { name: 'add with a broadcast bias', f: (x, b) => tf.add(x, b), shapes: [[3, 4], [4]] },
   { name: 'sub, mul, div', f: (a, b, c) => tf.div(tf.mul(tf.sub(a, b), c), tf.add(tf.square(c), 1)), shapes: [[3, 4], [3, 4], [4]] },
   { name: 'sqrt and rsqrt', f: (x) => tf.add(tf.sqrt(x), tf.rsqrt(x)), shapes: [[3, 5]], positive: true },
-  { name: 'sum with kept dims, minimum, clipByValue', f: (x) => tf.clipByValue(tf.minimum(tf.sum(tf.square(x), [1, 2, 3], true), 4), 0.5, 3), shapes: [[3, 2, 2, 2]] },
+  {
+    name: 'sum with kept dims, minimum, clipByValue',
+    f: (x) => tf.clipByValue(tf.minimum(tf.sum(tf.square(x), [1, 2, 3], true), 4), 0.5, 3),
+    shapes: [[3, 2, 2, 2]],
+  },
   {
     name: 'softmax cross-entropy of one-hot labels',
     f: (logits) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([0, 3, 1], 'int32'), 4), logits),
@@ -104,16 +115,29 @@ describe('webgpu backend (Dawn) against cpu', function () {
   for (const cc of CONV_CASES) {
     it(`conv2d and its gradients: x ${cc.x.join('×')}, w ${cc.w.join('×')}, stride ${cc.stride}, ${cc.pad}`, () =>
       assertMatches(
-        withGradients((x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, cc.stride, cc.pad), () => [normal('x', cc.x), normal('w', cc.w)], 'conv'),
+        withGradients(
+          (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, cc.stride, cc.pad),
+          () => [normal('x', cc.x), normal('w', cc.w)],
+          'conv',
+        ),
         1e-4,
         ['y', 'dx', 'dW'],
       ));
   }
 
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     it(`matMul (transposeA=${ta}, transposeB=${tb}) and its gradients`, () =>
       assertMatches(
-        withGradients((a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb), () => [normal('a', ta ? [5, 6] : [6, 5]), normal('b', tb ? [4, 5] : [5, 4])], 'mm'),
+        withGradients(
+          (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb),
+          () => [normal('a', ta ? [5, 6] : [6, 5]), normal('b', tb ? [4, 5] : [5, 4])],
+          'mm',
+        ),
         1e-4,
         ['y', 'da', 'db'],
       ));
@@ -122,7 +146,11 @@ describe('webgpu backend (Dawn) against cpu', function () {
   for (const op of OPS) {
     it(`${op.name} and its gradients`, () =>
       assertMatches(
-        withGradients(op.f, () => op.shapes.map((s, i) => (op.positive ? tf.add(tf.abs(normal(`${op.name}-${i}`, s)), 0.5) : normal(`${op.name}-${i}`, s))), op.name),
+        withGradients(
+          op.f,
+          () => op.shapes.map((s, i) => (op.positive ? tf.add(tf.abs(normal(`${op.name}-${i}`, s)), 0.5) : normal(`${op.name}-${i}`, s))),
+          op.name,
+        ),
         1e-4,
         ['y', ...op.shapes.map((_, i) => `d input ${i}`)],
       ));
@@ -130,7 +158,11 @@ describe('webgpu backend (Dawn) against cpu', function () {
 
   it('training batch norm (the project kernel) and its gradients', () =>
     assertMatches(
-      withGradients((x, g, b) => batchNormTrain(x, g as tf.Tensor1D, b as tf.Tensor1D).y, () => [normal('bn-x', [4, 3, 3, 6], 1, 2), normal('bn-g', [6], 1, 0.2), normal('bn-b', [6])], 'bn'),
+      withGradients(
+        (x, g, b) => batchNormTrain(x, g as tf.Tensor1D, b as tf.Tensor1D).y,
+        () => [normal('bn-x', [4, 3, 3, 6], 1, 2), normal('bn-g', [6], 1, 0.2), normal('bn-b', [6])],
+        'bn',
+      ),
       1e-4,
       ['y', 'dx', 'dγ', 'dβ'],
     ));
@@ -192,7 +224,16 @@ describe('webgpu backend (Dawn) against cpu', function () {
     const g = Float32Array.from(await gradT.data());
     gradT.dispose();
     const lossAt = async (dir: Float32Array, step: number) => {
-      const l = tf.tidy(() => trainingLoss(model, tf.tensor4d(Float32Array.from(xs, (v, i) => v + step * dir[i]), shape), y));
+      const l = tf.tidy(() =>
+        trainingLoss(
+          model,
+          tf.tensor4d(
+            Float32Array.from(xs, (v, i) => v + step * dir[i]),
+            shape,
+          ),
+          y,
+        ),
+      );
       const v = (await l.data())[0];
       l.dispose();
       return v;

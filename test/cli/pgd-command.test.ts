@@ -60,7 +60,9 @@ describe('adversarial evaluation of the benign model (pbe pgd)', function () {
 
   it('pbe pgd runs from the command line and rejects contradictory options', async () => {
     const out = path.join(dir, 'cli.json');
-    const { status, text } = await captured(() => main(['pgd', '--dataset', 'mnist', '--profile', 'smoke', '--fgsm', '--eps', '0.1', '--images', '50', '--out', out]));
+    const { status, text } = await captured(() =>
+      main(['pgd', '--dataset', 'mnist', '--profile', 'smoke', '--fgsm', '--eps', '0.1', '--images', '50', '--out', out]),
+    );
     assert.equal(status, 0);
     assert.match(text, /FGSM against the benign mnist-net .* on 50 test images/);
     assert.match(text, /attack time [\d.]+ s/);

@@ -30,7 +30,10 @@ describe('pbe usage and errors', () => {
       [['train', '--dataset', 'mnist', '--seed', '1,x'], /^pbe train: --seed expects integers ≥ 0 separated by commas, got '1,x'/],
       [['train', '--dataset', 'mnist', '--frobnicate'], /^pbe train: unknown option '--frobnicate'/],
       [['observe', '--dataset', 'mnist', '--attack', 'blend', '--option', 'alpha'], /^pbe observe: --option expects key=value, got 'alpha'/],
-      [['attack', '--dataset', 'mnist', '--attack', 'blend', '--stamp', 'sideways'], /^pbe attack: unknown --stamp 'sideways'; expected one of after-augment, before-augment/],
+      [
+        ['attack', '--dataset', 'mnist', '--attack', 'blend', '--stamp', 'sideways'],
+        /^pbe attack: unknown --stamp 'sideways'; expected one of after-augment, before-augment/,
+      ],
       [['data', 'mnist', 'extra'], /^pbe data: unexpected argument 'extra'/],
       [['data'], /^pbe data: missing dataset; expected one of/],
       [['theorem1', '--lr', '-1'], /^pbe theorem1: --lr expects a number ≥ 0, got '-1'/],

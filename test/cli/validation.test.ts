@@ -42,10 +42,19 @@ describe('command-line validation, before any work', () => {
     [[...def, '--defense', 'pbe', '--clean-data', '--clean-ratio', '0'], /--clean-ratio expects a share of the training set in \(0, 1\], got 0/],
     [[...def, '--defense', 'pbe', '--clean-ratio', '0.1'], /--clean-ratio sizes the clean extra set, which pbe does not get here: add --clean-data/],
     [[...def, '--defense', 'pbe', '--clean-size', '50'], /--clean-size sizes the clean extra set, which pbe does not get here: add --clean-data/],
-    [[...def, '--defense', 'pbe', '--clean-data', '--clean-ratio', '0.1', '--clean-size', '50'], /--clean-ratio and --clean-size both size the clean extra set; give one of them/],
-    [[...def, '--defense', 'pbe', '--clean-data', '--clean-size', '100000'], /--clean-size 100000: profile smoke trains on 600 mnist images, of which 540 are unpoisoned/],
+    [
+      [...def, '--defense', 'pbe', '--clean-data', '--clean-ratio', '0.1', '--clean-size', '50'],
+      /--clean-ratio and --clean-size both size the clean extra set; give one of them/,
+    ],
+    [
+      [...def, '--defense', 'pbe', '--clean-data', '--clean-size', '100000'],
+      /--clean-size 100000: profile smoke trains on 600 mnist images, of which 540 are unpoisoned/,
+    ],
     [[...def, '--defense', 'pbe', '--target', '10'], /--target expects a label of mnist, 0 to 9, got 10/],
-    [[...def, '--defense', 'pbe', '--mode', 'all2all', '--target', '3'], /--target is the label of all-to-one; --mode all2all relabels y → y\+1 and takes none/],
+    [
+      [...def, '--defense', 'pbe', '--mode', 'all2all', '--target', '3'],
+      /--target is the label of all-to-one; --mode all2all relabels y → y\+1 and takes none/,
+    ],
     [[...def, '--defense', 'ft', '--eps', '0.3'], /--eps: ft has no PGD step \(the PGD flags apply to pbe\)/],
     [[...def, '--defense', 'ft', '--no-adversarial'], /--no-adversarial: ft has no adversarial step to leave out/],
     [[...def, '--defense', 'pbe', '--eps', '0'], /--eps expects ε > 0/],
@@ -72,7 +81,10 @@ describe('command-line validation, before any work', () => {
       assert.match(r.text, message);
       assert.doesNotMatch(r.text, /\n\s+at /, 'no stack trace');
       // Nothing trained, measured or stored: the cache holds no model, run, lock or result.
-      assert.deepEqual(contents(cache).filter((f) => /^(models|runs|locks|defenses|observations|results)\b/.test(f)), []);
+      assert.deepEqual(
+        contents(cache).filter((f) => /^(models|runs|locks|defenses|observations|results)\b/.test(f)),
+        [],
+      );
     });
   }
 
@@ -81,8 +93,14 @@ describe('command-line validation, before any work', () => {
     fs.writeFileSync(file, 'x');
     for (const [argv, message] of [
       [['pgd', ...mnist, '--out', '/proc/pbe-x/r.json'], /^pbe pgd: --out: cannot write \/proc\/pbe-x\/r\.json: no file can be created in \/proc \(\w+\)/m],
-      [['observe', ...mnist, '--attack', 'blend', '--out', '/proc/pbe-x'], /^pbe observe: --out: cannot write \/proc\/pbe-x: no file can be created in \/proc/m],
-      [['compare', ...mnist, '--out', path.join(file, 'table')], new RegExp(`^pbe compare: --out: ${file} is a file, so ${file}/table cannot be created under it`, 'm')],
+      [
+        ['observe', ...mnist, '--attack', 'blend', '--out', '/proc/pbe-x'],
+        /^pbe observe: --out: cannot write \/proc\/pbe-x: no file can be created in \/proc/m,
+      ],
+      [
+        ['compare', ...mnist, '--out', path.join(file, 'table')],
+        new RegExp(`^pbe compare: --out: ${file} is a file, so ${file}/table cannot be created under it`, 'm'),
+      ],
       [['data', 'mnist', '--out', path.join(file, 'x.png')], /^pbe data: --out: .* is a file, so/m],
     ] as const) {
       const r = await captured(() => main([...argv]));
@@ -107,7 +125,10 @@ describe('pbe defend: the PGD budget that runs and is stored', () => {
 
   it('keeps a --defense-option PGD setting beside a PGD flag for another setting', async () => {
     const a = await budget('--defense-option', 'pgdEps=0.1', '--iterations', '10');
-    assert.deepEqual({ eps: a.pgd.eps, iterations: a.pgd.iterations, norm: a.pgd.norm, randomStart: a.pgd.randomStart }, { eps: 0.1, iterations: 10, norm: 'linf', randomStart: false });
+    assert.deepEqual(
+      { eps: a.pgd.eps, iterations: a.pgd.iterations, norm: a.pgd.norm, randomStart: a.pgd.randomStart },
+      { eps: 0.1, iterations: 10, norm: 'linf', randomStart: false },
+    );
     assert.ok(Math.abs(a.pgd.step - 0.02) < 1e-12);
     assert.equal(a.provenance.pgdEps, 'given');
     assert.equal(a.provenance.pgdIterations, 'given');

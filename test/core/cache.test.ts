@@ -69,7 +69,11 @@ describe('Cache', () => {
     assert.equal(kept.read('a.txt').toString(), 'first');
     const replaced = await cache.put('thing', { n: 5 }, { 'a.txt': 'third' });
     assert.equal(replaced.read('a.txt').toString(), 'third');
-    assert.deepEqual(fs.readdirSync(path.join(root, 'thing')).filter((f) => f.startsWith('.')), [], 'no staging or trash left');
+    assert.deepEqual(
+      fs.readdirSync(path.join(root, 'thing')).filter((f) => f.startsWith('.')),
+      [],
+      'no staging or trash left',
+    );
   });
 
   it('leaves nothing behind when a build fails', async () => {
@@ -110,7 +114,7 @@ describe('Cache', () => {
     assert.ok(fs.existsSync(live));
   });
 
-  it('runs identical exclusive work one at a time, the second finding the first one\'s entry', async () => {
+  it("runs identical exclusive work one at a time, the second finding the first one's entry", async () => {
     const order: string[] = [];
     const work = (who: string) => async () => {
       const hit = cache.get('thing', { n: 8 });

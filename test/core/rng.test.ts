@@ -11,12 +11,18 @@ describe('Rng', () => {
     const sc = Array.from({ length: 20 }, () => c.nextUint32());
     assert.deepEqual(sa, sb);
     assert.notDeepEqual(sa, sc);
-    assert.notDeepEqual(Array.from({ length: 5 }, () => new Rng('42').nextUint32()), sa.slice(0, 1));
+    assert.notDeepEqual(
+      Array.from({ length: 5 }, () => new Rng('42').nextUint32()),
+      sa.slice(0, 1),
+    );
   });
 
   it('matches the xoshiro128** reference outputs', () => {
     const r = Rng.fromState('reference', [1, 2, 3, 4]);
-    assert.deepEqual(Array.from({ length: 6 }, () => r.nextUint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+    assert.deepEqual(
+      Array.from({ length: 6 }, () => r.nextUint32()),
+      [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+    );
   });
 
   it('forks depend on the seed and label only, not on draws made before', () => {
@@ -42,7 +48,7 @@ describe('Rng', () => {
       counts[r.int(7)]++;
     }
     assert.ok(Math.abs(sum / n - 0.5) < 0.005);
-    assert.ok(Math.abs(sq / n - sum * sum / n / n - 1 / 12) < 0.003);
+    assert.ok(Math.abs(sq / n - (sum * sum) / n / n - 1 / 12) < 0.003);
     for (const c of counts) assert.ok(Math.abs(c / n - 1 / 7) < 0.005, `bucket share ${c / n}`);
     const z = r.normalArray(n);
     const mean = z.reduce((s, v) => s + v, 0) / n;
@@ -53,7 +59,10 @@ describe('Rng', () => {
   it('permutes and samples without repetition', () => {
     const r = new Rng(1);
     const p = r.permutation(1000);
-    assert.deepEqual(Array.from(p).sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(p).sort((x, y) => x - y),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     const s = r.sample(100, 30);
     assert.equal(new Set(s).size, 30);
     assert.throws(() => r.sample(10, 11), /k must be an integer in \[0, 10\]/);

@@ -99,7 +99,10 @@ describe('data/cifar10', () => {
     const dir = writeCifarFolder(tmp.dir);
     fs.writeFileSync(path.join(dir, 'data_batch_5.bin'), cifarBatch(5, CIFAR_RECORDS.train - 1));
     await assert.rejects(loadCifar10({ path: dir, cache }), (e: Error) => {
-      assert.match(e.message, /the data batches hold 4 \(data_batch_1\.bin\), 4 \(data_batch_2\.bin\), 4 \(data_batch_3\.bin\), 4 \(data_batch_4\.bin\), 3 \(data_batch_5\.bin\) records; the official ones hold 10,000 each/);
+      assert.match(
+        e.message,
+        /the data batches hold 4 \(data_batch_1\.bin\), 4 \(data_batch_2\.bin\), 4 \(data_batch_3\.bin\), 4 \(data_batch_4\.bin\), 3 \(data_batch_5\.bin\) records; the official ones hold 10,000 each/,
+      );
       return true;
     });
     // Official-sized data batches, as sparse files: the sizes are refused before any byte is read.
@@ -200,7 +203,10 @@ describe('data/cifar10', () => {
         const { test } = await loadCifar10({ cache, progress: false });
         assert.equal(test.shape[0], CIFAR_RECORDS.test);
       } finally {
-        for (const [k, v] of [['PBE_CIFAR10_URL', saved.url], ['PBE_CIFAR10_MD5', saved.md5]] as const) {
+        for (const [k, v] of [
+          ['PBE_CIFAR10_URL', saved.url],
+          ['PBE_CIFAR10_MD5', saved.md5],
+        ] as const) {
           if (v === undefined) delete process.env[k];
           else process.env[k] = v;
         }

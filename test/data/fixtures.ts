@@ -14,7 +14,8 @@ export function makeTempDir(label: string): { dir: string; cleanup: () => void }
 /** Every file under `dir`, relative to it. */
 export function listFiles(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((d) => d.isFile())
     .map((d) => path.relative(dir, path.join(d.parentPath, d.name)))
     .sort();
@@ -137,7 +138,12 @@ export const TINY_WNIDS = ['n01443537', 'n01629819', 'n01641577'];
 export const TINY_WORDS = ['goldfish, Carassius auratus', 'European fire salamander, Salamandra salamandra', 'bullfrog, Rana catesbeiana'];
 export const TINY_TRAIN_PER_CLASS = 12;
 /** val_annotations rows: file name and class index, in file order. */
-export const TINY_VAL: Array<[string, number]> = [['val_0.JPEG', 2], ['val_1.JPEG', 0], ['val_2.JPEG', 1], ['val_3.JPEG', 0]];
+export const TINY_VAL: Array<[string, number]> = [
+  ['val_0.JPEG', 2],
+  ['val_1.JPEG', 0],
+  ['val_2.JPEG', 1],
+  ['val_3.JPEG', 0],
+];
 
 // jpeg-js rebuilds its encoder tables on every call (~30 ms), so each fixture image is encoded once.
 const jpegMemo = new Map<string, Buffer>();
@@ -170,9 +176,6 @@ export function writeTinyImageNet(parent: string): string {
   });
   fs.mkdirSync(path.join(root, 'val', 'images'), { recursive: true });
   for (const [name, k] of TINY_VAL) fs.writeFileSync(path.join(root, 'val', 'images', name), tinyJpeg(k, 4));
-  fs.writeFileSync(
-    path.join(root, 'val', 'val_annotations.txt'),
-    TINY_VAL.map(([name, k]) => `${name}\t${TINY_WNIDS[k]}\t0\t0\t63\t63`).join('\n') + '\n',
-  );
+  fs.writeFileSync(path.join(root, 'val', 'val_annotations.txt'), TINY_VAL.map(([name, k]) => `${name}\t${TINY_WNIDS[k]}\t0\t0\t63\t63`).join('\n') + '\n');
   return root;
 }

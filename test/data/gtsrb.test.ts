@@ -43,9 +43,14 @@ describe('data/gtsrb', () => {
 
   it('takes class ids from the CSVs, not folder names, and resizes to 32×32', async () => {
     const { train, test } = await load();
-    const expectTrain = Object.values(GTSRB_TRAIN).flat().map((s) => s.classId);
+    const expectTrain = Object.values(GTSRB_TRAIN)
+      .flat()
+      .map((s) => s.classId);
     assert.deepEqual(Array.from(train.labels), expectTrain);
-    assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((s) => s.classId));
+    assert.deepEqual(
+      Array.from(test.labels),
+      GTSRB_TEST.map((s) => s.classId),
+    );
     assert.deepEqual(train.shape, [expectTrain.length, 32, 32, 3]);
     assert.equal(train.classNames.length, 43);
     assert.equal(train.classNames[14], 'Stop');
@@ -66,7 +71,12 @@ describe('data/gtsrb', () => {
     const { train } = await load({ cropRoi: true, size: 20 });
     assert.deepEqual(train.shape.slice(1), [20, 20, 3]);
     for (let n = 0; n < train.shape[0]; n++) {
-      for (const [x, y] of [[0, 0], [19, 19], [10, 3]]) assert.deepEqual(pixel(train, n, x, y), classColor(train.labels[n]));
+      for (const [x, y] of [
+        [0, 0],
+        [19, 19],
+        [10, 3],
+      ])
+        assert.deepEqual(pixel(train, n, x, y), classColor(train.labels[n]));
     }
   });
 
@@ -140,7 +150,10 @@ describe('data/gtsrb', () => {
       fs.rmSync(path.join(classDir('00001'), '00000_00001.ppm'));
       fs.writeFileSync(path.join(classDir('00002'), 'stray.ppm'), gtsrbPpm(GTSRB_TRAIN['00002'][0]));
       await assert.rejects(load(), (e: Error) => {
-        assert.match(e.message, /3 CSV row\(s\) that cannot be read: .*GT-00000\.csv:2: ClassId 43 is outside 0–42; .*GT-00000\.csv:3: ClassId 44 .*GT-00000\.csv:4: ClassId 45/);
+        assert.match(
+          e.message,
+          /3 CSV row\(s\) that cannot be read: .*GT-00000\.csv:2: ClassId 43 is outside 0–42; .*GT-00000\.csv:3: ClassId 44 .*GT-00000\.csv:4: ClassId 45/,
+        );
         assert.match(e.message, /1 CSV row\(s\) without their image: .*GT-00001\.csv:3/);
         assert.match(e.message, /1 image\(s\) listed in no GT-\*\.csv .*stray\.ppm/);
         return true;
@@ -149,7 +162,10 @@ describe('data/gtsrb', () => {
 
     it('broken images are counted and the first few named, after all were tried', async () => {
       for (const c of ['00000', '00001']) fs.writeFileSync(path.join(classDir(c), '00000_00000.ppm'), 'P6\n45 forty\n255\n');
-      await assert.rejects(load(), /gtsrb train: 2 of 6 image\(s\) could not be decoded: .*00000[/\\]00000_00000\.ppm: broken PPM header.*00001[/\\]00000_00000\.ppm: broken PPM header/);
+      await assert.rejects(
+        load(),
+        /gtsrb train: 2 of 6 image\(s\) could not be decoded: .*00000[/\\]00000_00000\.ppm: broken PPM header.*00001[/\\]00000_00000\.ppm: broken PPM header/,
+      );
     });
 
     it('image listed but absent', async () => {
@@ -183,7 +199,11 @@ describe('data/gtsrb', () => {
     fs.renameSync(path.join(root, 'Final_Training'), path.join(tmp.dir, 'train-part'));
     // Class folders named after the sign, not the 5-digit ClassId; the training part moved elsewhere.
     fs.mkdirSync(path.join(renamed, 'Training'), { recursive: true });
-    for (const [folder, name] of [['00000', 'stop'], ['00001', 'speed limit 60'], ['00002', 'misc']]) {
+    for (const [folder, name] of [
+      ['00000', 'stop'],
+      ['00001', 'speed limit 60'],
+      ['00002', 'misc'],
+    ]) {
       fs.renameSync(path.join(tmp.dir, 'train-part', 'Images', folder), path.join(renamed, 'Training', name));
     }
     // Test images sorted into class folders below the test CSV.
@@ -196,8 +216,14 @@ describe('data/gtsrb', () => {
     }
     const { train, test } = await loadGtsrb({ path: renamed, cache, progress: false });
     // CSVs in path order: misc (00002), speed limit 60 (00001), stop (00000)
-    assert.deepEqual(Array.from(train.labels), [...GTSRB_TRAIN['00002'], ...GTSRB_TRAIN['00001'], ...GTSRB_TRAIN['00000']].map((s) => s.classId));
-    assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((s) => s.classId));
+    assert.deepEqual(
+      Array.from(train.labels),
+      [...GTSRB_TRAIN['00002'], ...GTSRB_TRAIN['00001'], ...GTSRB_TRAIN['00000']].map((s) => s.classId),
+    );
+    assert.deepEqual(
+      Array.from(test.labels),
+      GTSRB_TEST.map((s) => s.classId),
+    );
     for (let n = 0; n < test.shape[0]; n++) assert.deepEqual(pixel(test, n, 16, 16), classColor(test.labels[n]));
     const scan = scanGtsrb(renamed);
     assert.deepEqual([scan.missing, scan.unlisted], [[], []]);
@@ -224,12 +250,17 @@ describe('data/gtsrb', () => {
     it('loads with the right class counts, ROI cropping off and on, and says once that it is resized', async () => {
       const original = await load({ cache: new Cache(path.join(tmp.dir, 'cache-original')) });
       assert.equal(resizeCopy(32), 9);
-      const trainIds = Object.values(GTSRB_TRAIN).flat().map((sp) => sp.classId);
+      const trainIds = Object.values(GTSRB_TRAIN)
+        .flat()
+        .map((sp) => sp.classId);
       for (const cropRoi of [false, true]) {
         const said = await stderrOf(async () => {
           const { train, test } = await load({ cropRoi });
           assert.deepEqual(Array.from(train.labels), trainIds);
-          assert.deepEqual(Array.from(test.labels), GTSRB_TEST.map((sp) => sp.classId));
+          assert.deepEqual(
+            Array.from(test.labels),
+            GTSRB_TEST.map((sp) => sp.classId),
+          );
           assert.deepEqual(classCounts(train), classCounts(original.train));
           assert.equal(classCounts(train)[14], 3);
           assert.deepEqual(train.shape, [6, 32, 32, 3]);
@@ -240,7 +271,10 @@ describe('data/gtsrb', () => {
         });
         const lines = said.split('\n').filter((l) => l.includes('resized'));
         assert.equal(lines.length, 1, said);
-        assert.match(lines[0], /^gtsrb: .* is a resized copy: 9 of 9 images differ from the Width and Height of their GT-\*\.csv row \(e\.g\. 32×32 for 40×36 at .*GT-00000\.csv:2\)/);
+        assert.match(
+          lines[0],
+          /^gtsrb: .* is a resized copy: 9 of 9 images differ from the Width and Height of their GT-\*\.csv row \(e\.g\. 32×32 for 40×36 at .*GT-00000\.csv:2\)/,
+        );
         assert.match(lines[0], cropRoi ? /each ROI is scaled to its image/ : /the stored size does not matter without ROI cropping/);
       }
     });

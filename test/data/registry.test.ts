@@ -44,7 +44,10 @@ describe('data/registry', () => {
     const tiny = await loadDataset('tiny-imagenet', { cache, progress: false, size: 16, limitPerClass: 1 });
     assert.deepEqual(tiny.train.shape, [3, 16, 16, 3]);
     const found = findLocalDatasets(cache);
-    assert.deepEqual(found.map((d) => [d.name, d.available]), DATASET_NAMES.map((n) => [n, true]));
+    assert.deepEqual(
+      found.map((d) => [d.name, d.available]),
+      DATASET_NAMES.map((n) => [n, true]),
+    );
     assert.match(found[2].where, /\(PBE_GTSRB_PATH\)$/);
   });
 
@@ -71,7 +74,13 @@ describe('data/registry', () => {
     const rows = text.split('\n').filter((l) => /^\s*\d+ \S/.test(l));
     assert.equal(rows.length, 10);
     const counts = rows.map((r) => r.trim().split(/\s+/).slice(-2).map(Number));
-    assert.equal(counts.reduce((s, [a]) => s + a, 0), 20);
-    assert.equal(counts.reduce((s, [, b]) => s + b, 0), 5);
+    assert.equal(
+      counts.reduce((s, [a]) => s + a, 0),
+      20,
+    );
+    assert.equal(
+      counts.reduce((s, [, b]) => s + b, 0),
+      5,
+    );
   });
 });

@@ -12,8 +12,7 @@ describe('data/tiny-imagenet', () => {
   let tmp: ReturnType<typeof makeTempDir>;
   let root: string;
   let cache: Cache;
-  const load = (extra: Partial<Parameters<typeof loadTinyImageNet>[0]> = {}) =>
-    loadTinyImageNet({ path: root, cache, progress: false, ...extra });
+  const load = (extra: Partial<Parameters<typeof loadTinyImageNet>[0]> = {}) => loadTinyImageNet({ path: root, cache, progress: false, ...extra });
 
   beforeEach(() => {
     tmp = makeTempDir('tiny');
@@ -26,7 +25,10 @@ describe('data/tiny-imagenet', () => {
     const { train, test } = await load();
     assert.deepEqual(train.shape, [TINY_WNIDS.length * TINY_TRAIN_PER_CLASS, 64, 64, 3]);
     assert.deepEqual(classCounts(train), new Array(TINY_WNIDS.length).fill(TINY_TRAIN_PER_CLASS));
-    assert.deepEqual(Array.from(test.labels), TINY_VAL.map(([, k]) => k));
+    assert.deepEqual(
+      Array.from(test.labels),
+      TINY_VAL.map(([, k]) => k),
+    );
     assert.deepEqual(train.classNames, ['goldfish', 'European fire salamander', 'bullfrog']);
     // Solid-colour JPEGs: the red channel identifies the class, blue the image within it (natural order).
     for (let n = 0; n < train.shape[0]; n++) {

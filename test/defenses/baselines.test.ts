@@ -80,7 +80,11 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     const stopped = log.curve.at(-1)!;
     assert.ok(stopped.pruned === log.pruned.length || base - stopped.acc > maxAccDrop, 'pruning stops at the first channel past the accuracy drop');
     assert.equal(log.fineTune.history.length, option('fp', 'epochs'));
-    assert.deepEqual(measured.map((m) => m.stage), ['pruned'], 'the pruned model is measured before fine-tuning');
+    assert.deepEqual(
+      measured.map((m) => m.stage),
+      ['pruned'],
+      'the pruned model is measured before fine-tuning',
+    );
     const weight = model.params.get('conv2.weight')!.arraySync() as number[][][][];
     const gamma = model.params.get('bn2.gamma')!.dataSync();
     const beta = model.params.get('bn2.beta')!.dataSync();
@@ -90,13 +94,16 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
       for (const row of weight) for (const col of row) for (const input of col) assert.ok(input[ch] === 0);
     }
     const kept = Array.from({ length: 32 }, (_, k) => k).filter((k) => !log.pruned.includes(k));
-    assert.ok(kept.some((k) => gamma[k] !== 0), 'unpruned channels keep training');
+    assert.ok(
+      kept.some((k) => gamma[k] !== 0),
+      'unpruned channels keep training',
+    );
     const mean = meanChannelActivation(model, f.clean, 'conv2');
     for (const ch of log.pruned) assert.ok(mean[ch] === 0, `channel ${ch} still fires: ${mean[ch]}`);
     model.dispose();
   });
 
-  it('NAD: distillation pulls the student\'s attention to the teacher\'s (against the same schedule with β = 0)', async () => {
+  it("NAD: distillation pulls the student's attention to the teacher's (against the same schedule with β = 0)", async () => {
     const defaults = await smoke('nad');
     const log = defaults.intermediate as NadLog;
     assert.deepEqual(log.terms, [{ layer: 'conv2', p: 2, beta: 5000 }]);
@@ -145,11 +152,22 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
     for (let k = 0; k < norms.length; k++) if (k !== f.target && norms[k] < anomaly.median) assert.ok(anomaly.indices[k] < anomaly.indices[f.target]);
     assert.equal(log.triggers.length, 10);
     assert.ok(Array.isArray(anomaly.flagged), 'flagged classes are always reported');
-    const truth = { poisoned: new Int32Array(0), cross: new Int32Array(0), trainSize: 1000, rule: { mode: 'all2one' as const, target: f.target, numClasses: 10 } };
+    const truth = {
+      poisoned: new Int32Array(0),
+      cross: new Int32Array(0),
+      trainSize: 1000,
+      rule: { mode: 'all2one' as const, target: f.target, numClasses: 10 },
+    };
     const { rows } = defenseDefinition('nc').analyze!(intermediate, truth);
-    assert.equal(rows.length, 10, 'the report holds every class\'s index');
-    assert.deepEqual(rows.filter((r) => r.attackTarget === 'yes').map((r) => r.class), [f.target]);
-    assert.deepEqual(rows.filter((r) => r.flagged === 'yes').map((r) => r.class), anomaly.flagged.slice().sort((a, b) => a - b));
+    assert.equal(rows.length, 10, "the report holds every class's index");
+    assert.deepEqual(
+      rows.filter((r) => r.attackTarget === 'yes').map((r) => r.class),
+      [f.target],
+    );
+    assert.deepEqual(
+      rows.filter((r) => r.flagged === 'yes').map((r) => r.class),
+      anomaly.flagged.slice().sort((a, b) => a - b),
+    );
     if (anomaly.flagged.length > 0) {
       assert.deepEqual(log.unlearned, anomaly.flagged);
       assert.ok(log.fineTune);

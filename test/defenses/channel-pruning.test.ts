@@ -15,7 +15,13 @@ describe('fine-pruning channel ranking and masks (mnist-net, real digits)', () =
 
   function activations(model: ReturnType<typeof createModel>, training: boolean): { values: Float32Array; shape: number[] } {
     return tf.tidy(() => {
-      const x = tf.tensor4d(makeBatch(data, Int32Array.from({ length: data.shape[0] }, (_, i) => i)), data.shape);
+      const x = tf.tensor4d(
+        makeBatch(
+          data,
+          Int32Array.from({ length: data.shape[0] }, (_, i) => i),
+        ),
+        data.shape,
+      );
       const a = model.forward(x, { training, collect: ['conv2'] }).activations.conv2;
       return { values: a.dataSync() as Float32Array, shape: a.shape };
     });
@@ -41,7 +47,10 @@ describe('fine-pruning channel ranking and masks (mnist-net, real digits)', () =
   it('zeroes pruned channels of the activation exactly, in eval and training mode', () => {
     const model = createModel(config, 4);
     const targets = lastConvTargets(model);
-    assert.deepEqual(targets.map((t) => t.param), ['conv2.weight', 'bn2.gamma', 'bn2.beta']);
+    assert.deepEqual(
+      targets.map((t) => t.param),
+      ['conv2.weight', 'bn2.gamma', 'bn2.beta'],
+    );
     const pruned = Array.from(pruningOrder(meanChannelActivation(model, data, 'conv2')).slice(0, 5));
     applyChannelMask(model, targets, keepMask(32, pruned));
     for (const training of [false, true]) {

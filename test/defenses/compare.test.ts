@@ -17,15 +17,15 @@ const cell = (attack: string, column: CompareCell['column'], acc: number, asr: n
   fromCache: false,
 });
 
-describe('pbe compare: the paper\'s table layout', () => {
-  it('picks the paper\'s table by dataset and mode', () => {
+describe("pbe compare: the paper's table layout", () => {
+  it("picks the paper's table by dataset and mode", () => {
     assert.equal(paperTableFor('cifar10', 'all2one')?.id, 'Table 1');
     assert.equal(paperTableFor('gtsrb', 'all2one')?.id, 'Table 2');
     assert.equal(paperTableFor('cifar10', 'all2all')?.id, 'Table 4');
     assert.equal(paperTableFor('mnist', 'all2one'), null);
   });
 
-  it('writes a row of ours and a row of the paper\'s per attack, ACC/ASR in each defense column', () => {
+  it("writes a row of ours and a row of the paper's per attack, ACC/ASR in each defense column", () => {
     const t1 = paperTableFor('cifar10', 'all2one')!;
     const cells = [
       cell('badnets', 'before', 60.55, 100, t1.cells.badnets.before!),
@@ -57,13 +57,22 @@ describe('pbe compare end to end (mnist smoke, one worker)', function () {
     const cfg = { profile: resolveProfile('smoke', 'mnist'), mode: 'all2one' as const, attacks: ['badnets'], defenses: ['ft' as const], target: 0, seed: 0 };
     const opts = { cache: new Cache(dir), progress: silentSink, workers: 1, backend: 'wasm' };
     const first = await compare(cfg, opts);
-    assert.deepEqual(first.cells.map((c) => `${c.attack}/${c.column}/${c.fromCache}`), ['badnets/before/false', 'badnets/ft/false']);
+    assert.deepEqual(
+      first.cells.map((c) => `${c.attack}/${c.column}/${c.fromCache}`),
+      ['badnets/before/false', 'badnets/ft/false'],
+    );
     assert.equal(first.paperTable, null);
     for (const c of first.cells) assert.ok(c.acc > 50 && c.acc <= 100 && c.asr >= 0 && c.asr <= 100, JSON.stringify(c));
     assert.ok(fs.readFileSync(first.files.markdown, 'utf8').includes('|BadNet (ours)|'));
     assert.equal(fs.readFileSync(first.files.csv, 'utf8').trim().split('\n').length, 3);
     const second = await compare(cfg, opts);
-    assert.deepEqual(second.cells.map((c) => c.fromCache), [true, true]);
-    assert.deepEqual(second.cells.map((c) => [c.acc, c.asr]), first.cells.map((c) => [c.acc, c.asr]));
+    assert.deepEqual(
+      second.cells.map((c) => c.fromCache),
+      [true, true],
+    );
+    assert.deepEqual(
+      second.cells.map((c) => [c.acc, c.asr]),
+      first.cells.map((c) => [c.acc, c.asr]),
+    );
   });
 });

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../helpers/backend';
-import { anpObjective, clipMask, modulatedScale, modulatedShift, perturbationStep, resetNoise, selectPruned, type NeuronState } from '../../src/defenses/neuron-perturbation';
+import {
+  anpObjective,
+  clipMask,
+  modulatedScale,
+  modulatedShift,
+  perturbationStep,
+  resetNoise,
+  selectPruned,
+  type NeuronState,
+} from '../../src/defenses/neuron-perturbation';
 import { Rng } from '../../src/rng';
 
 function state(mask: number[], scale: number[], shift: number[]): NeuronState {
@@ -11,7 +20,7 @@ function state(mask: number[], scale: number[], shift: number[]): NeuronState {
 describe('ANP neuron perturbation and masks', () => {
   useBackend('wasm');
 
-  it('modulates γ and β as the authors\' NoisyBatchNorm2d does', () => {
+  it("modulates γ and β as the authors' NoisyBatchNorm2d does", () => {
     const s = state([1, 0.5, 0], [0.1, -0.2, 0.4], [0.3, 0, -0.4]);
     const gamma = tf.tensor1d([2, 2, 2]);
     const beta = tf.tensor1d([1, -1, 0.5]);
@@ -67,8 +76,14 @@ describe('ANP neuron perturbation and masks', () => {
       { layer: 'bn2', channel: 2, mask: 0.2 },
     ];
     const byThreshold = selectPruned(scores, { by: 'threshold', threshold: 0.2 });
-    assert.deepEqual(byThreshold.map((s) => `${s.layer}:${s.channel}`), ['bn2:1', 'bn1:1', 'bn2:0', 'bn2:2']);
-    assert.deepEqual(selectPruned(scores, { by: 'number', count: 2 }).map((s) => `${s.layer}:${s.channel}`), ['bn2:1', 'bn1:1']);
+    assert.deepEqual(
+      byThreshold.map((s) => `${s.layer}:${s.channel}`),
+      ['bn2:1', 'bn1:1', 'bn2:0', 'bn2:2'],
+    );
+    assert.deepEqual(
+      selectPruned(scores, { by: 'number', count: 2 }).map((s) => `${s.layer}:${s.channel}`),
+      ['bn2:1', 'bn1:1'],
+    );
     assert.throws(() => selectPruned(scores, { by: 'number', count: 6 }), /integer in \[0, 5\]/);
     assert.throws(() => selectPruned(scores, { by: 'threshold', threshold: 2 }), /\[0, 1\]/);
   });

@@ -88,9 +88,16 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.equal(tf.memory().numTensors, tensors, 'PBE leaked tensors');
     const rows = analyzePbe(r.intermediate as PbeIntermediate, truth).rows as unknown as PbeIterationMetrics[];
     const share = truth.poisoned.length / truth.trainSize;
-    console.log(`      infected ASR ${infected.asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)}; per iteration ${stages.map((s) => `ASR ${s.asr.toFixed(3)} ACC ${s.acc.toFixed(3)}`).join('; ')}`);
-    console.log(`      adversarial target share ${rows.map((x) => x.adversarialTargetShare?.toFixed(2)).join(', ')}; AP poisoned ${rows.map((x) => x.apPoisoned!.toFixed(3)).join(', ')} (share ${share.toFixed(2)}), AP clean ${rows.map((x) => x.apClean!.toFixed(3)).join(', ')}`);
-    assert.deepEqual(stages.map((s) => s.stage), ['iteration 1', 'iteration 2']);
+    console.log(
+      `      infected ASR ${infected.asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)}; per iteration ${stages.map((s) => `ASR ${s.asr.toFixed(3)} ACC ${s.acc.toFixed(3)}`).join('; ')}`,
+    );
+    console.log(
+      `      adversarial target share ${rows.map((x) => x.adversarialTargetShare?.toFixed(2)).join(', ')}; AP poisoned ${rows.map((x) => x.apPoisoned!.toFixed(3)).join(', ')} (share ${share.toFixed(2)}), AP clean ${rows.map((x) => x.apClean!.toFixed(3)).join(', ')}`,
+    );
+    assert.deepEqual(
+      stages.map((s) => s.stage),
+      ['iteration 1', 'iteration 2'],
+    );
     assert.equal(rows[0].extraSize, Math.round(0.1 * truth.trainSize));
     assert.ok(stages[0].asr < infected.asr / 2, `ASR ${infected.asr} → ${stages[0].asr} after the adversarial fine-tuning step`);
     if (stages[0].asr < 0.2) assert.ok(rows[0].apPoisoned! > 2 * share, `AP for poisoned images ${rows[0].apPoisoned} vs their share ${share}`);
@@ -108,7 +115,9 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     const { stages, result } = run({ clean: cleanExtraSet(splits.train, idx, altered) }, { pgdEps: 0.3 });
     const r = await result;
     r.model.dispose();
-    console.log(`      with clean data: ASR ${infected.asr.toFixed(3)} → ${stages[0].asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)} → ${stages[0].acc.toFixed(3)}`);
+    console.log(
+      `      with clean data: ASR ${infected.asr.toFixed(3)} → ${stages[0].asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)} → ${stages[0].acc.toFixed(3)}`,
+    );
     assert.ok(stages[0].asr < infected.asr / 2);
   });
 
@@ -117,26 +126,38 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     const data = { train: infected.poisoned!.data };
     // Asked after each epoch but a stage's last: stops iteration 2 after its first epoch.
     let asked = 0;
-    await assert.rejects(run(data, MNIST_PBE, { cache: other, shouldStop: () => ++asked === 2 }).result, (e: Error) => e instanceof DefenseInterrupted && /iteration 2/.test(e.message));
+    await assert.rejects(
+      run(data, MNIST_PBE, { cache: other, shouldStop: () => ++asked === 2 }).result,
+      (e: Error) => e instanceof DefenseInterrupted && /iteration 2/.test(e.message),
+    );
     assert.equal(fs.readdirSync(path.join(other.root, 'runs')).filter((f) => !f.endsWith('.lock')).length, 1, 'no checkpoint of the interrupted iteration');
     const resumed = await run(data, MNIST_PBE, { cache: other }).result;
     const its = (resumed.intermediate as PbeIntermediate).iterations;
-    assert.deepEqual(its.map((i) => i.fromCache), [true, false], 'iteration 1 should come from the cache, iteration 2 resume');
+    assert.deepEqual(
+      its.map((i) => i.fromCache),
+      [true, false],
+      'iteration 1 should come from the cache, iteration 2 resume',
+    );
     assert.equal(weightsHash(resumed.model), referenceHash, 'resumed run differs from the uninterrupted one');
     resumed.model.dispose();
     const again = await run(data, MNIST_PBE, { cache: other }).result;
-    assert.deepEqual((again.intermediate as PbeIntermediate).iterations.map((i) => i.fromCache), [true, true]);
+    assert.deepEqual(
+      (again.intermediate as PbeIntermediate).iterations.map((i) => i.fromCache),
+      [true, true],
+    );
     assert.equal(weightsHash(again.model), referenceHash);
     again.model.dispose();
   });
 
   it("schedule options: 'algorithm-1' adds Step 2 to the first iteration; cleanAdversarialSteps makes exactly that many adversarial updates", async () => {
-    const adversarialPerEpoch = (r: { intermediate: unknown }) => (r.intermediate as PbeIntermediate).iterations[0].adversarial.map((e) => e?.adversarial ?? null);
+    const adversarialPerEpoch = (r: { intermediate: unknown }) =>
+      (r.intermediate as PbeIntermediate).iterations[0].adversarial.map((e) => e?.adversarial ?? null);
     const extraSize = Math.round(0.1 * truth.trainSize);
     // Smoke: 2 epochs, both adversarial, every batch (50 + 10 images of the 60-image extra set).
     const reference = await run({ train: infected.poisoned!.data }, { ...MNIST_PBE, topShares: [] }).result;
     assert.deepEqual(adversarialPerEpoch(reference), [extraSize, extraSize]);
-    const algorithm1 = await run({ train: infected.poisoned!.data }, { ...MNIST_PBE, topShares: [], firstIteration: 'algorithm-1', step2EpochsFirst: 2 }).result;
+    const algorithm1 = await run({ train: infected.poisoned!.data }, { ...MNIST_PBE, topShares: [], firstIteration: 'algorithm-1', step2EpochsFirst: 2 })
+      .result;
     assert.deepEqual(adversarialPerEpoch(algorithm1), [extraSize, extraSize, null, null]);
     assert.notEqual(weightsHash(algorithm1.model), weightsHash(reference.model));
     reference.model.dispose();
@@ -162,7 +183,10 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.throws(bad({ firstIteration: 'paper' }), /pbe\.firstIteration: expected one of reference-code, algorithm-1, got 'paper'/);
     assert.throws(bad({ step2EpochsFirst: 0 }), /pbe\.step2EpochsFirst: expected an integer ≥ 1, got 0/);
     assert.throws(bad({ cleanAdversarialSteps: 2.5 }), /pbe\.cleanAdversarialSteps: expected an integer ≥ 0, got 2\.5/);
-    await assert.rejects(run({ train: infected.poisoned!.data }, { extraRatio: 0.0001 }).result, /pbe: the extra set of iteration 1 is empty \(extraRatio 0\.0001 of 600 images\)/);
+    await assert.rejects(
+      run({ train: infected.poisoned!.data }, { extraRatio: 0.0001 }).result,
+      /pbe: the extra set of iteration 1 is empty \(extraRatio 0\.0001 of 600 images\)/,
+    );
   });
 
   it('the experiment gives a defense no test image, measures ACC/ASR itself, and reads a finished run from the cache', async () => {
@@ -181,7 +205,10 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     };
     walk(spied);
     assert.equal(measured, undefined, 'measure gave the defense something back');
-    assert.deepEqual(first.stages.map((s) => s.stage), ['infected', 'looked']);
+    assert.deepEqual(
+      first.stages.map((s) => s.stage),
+      ['infected', 'looked'],
+    );
     assert.equal(first.after.asr, infected.asr);
     spied = null;
     const second = await defend(cfg, { cache, progress: silentSink });

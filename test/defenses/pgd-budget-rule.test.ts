@@ -39,11 +39,15 @@ describe('the defender-side PGD budget rule', function () {
       const opts = { grid, batchSize: 100, minMisclassified: 0.3 };
       const onInfected = chooseBudget(infected.model, splits.test, opts);
       const onBenign = chooseBudget(benign.model, splits.test, opts);
-      const line = (r: typeof onInfected) => r.scores.map((s) => `ε ${s.eps}: ${(100 * s.misclassified).toFixed(0)}% misled, ${(100 * s.concentration).toFixed(0)}% → ${s.label}`).join('; ');
+      const line = (r: typeof onInfected) =>
+        r.scores.map((s) => `ε ${s.eps}: ${(100 * s.misclassified).toFixed(0)}% misled, ${(100 * s.concentration).toFixed(0)}% → ${s.label}`).join('; ');
       console.log(`      infected: ${line(onInfected)}\n      benign:   ${line(onBenign)}`);
       assert.ok(onInfected.chosen && onBenign.chosen, 'some budget misleads 30% of the digits');
       assert.equal(onInfected.chosen.label, 0, 'the infected model points at its target');
-      assert.ok(onInfected.chosen.concentration > onBenign.chosen.concentration, `concentration ${onInfected.chosen.concentration} infected vs ${onBenign.chosen.concentration} benign`);
+      assert.ok(
+        onInfected.chosen.concentration > onBenign.chosen.concentration,
+        `concentration ${onInfected.chosen.concentration} infected vs ${onBenign.chosen.concentration} benign`,
+      );
       for (const s of onInfected.scores) if (s.misclassified < 0.3) assert.notEqual(onInfected.chosen, s, 'an ineligible budget was chosen');
       infected.model.dispose();
       infected.attack.trigger.dispose();

@@ -40,8 +40,14 @@ describe('defense registry and the shared clean extra set', function () {
     assert.deepEqual(resolveDefenseOptions({ name: 'test-identity' }), { epochs: 10, shares: [0.2, 0.5], vandal: false });
     assert.equal(resolveDefenseOptions({ name: 'test-identity', profile: 'smoke' }).epochs, 1);
     assert.equal(resolveDefenseOptions({ name: 'test-identity', profile: 'smoke', options: { epochs: 3 } }).epochs, 3);
-    assert.throws(() => resolveDefenseOptions({ name: 'test-identity', options: { epoch: 3 } }), /unknown option 'epoch'; valid options: epochs, shares, vandal/);
-    assert.throws(() => resolveDefenseOptions({ name: 'test-identity', options: { shares: 0.2 } }), /test-identity\.shares: expected a list of numbers, got 0\.2/);
+    assert.throws(
+      () => resolveDefenseOptions({ name: 'test-identity', options: { epoch: 3 } }),
+      /unknown option 'epoch'; valid options: epochs, shares, vandal/,
+    );
+    assert.throws(
+      () => resolveDefenseOptions({ name: 'test-identity', options: { shares: 0.2 } }),
+      /test-identity\.shares: expected a list of numbers, got 0\.2/,
+    );
     assert.throws(() => resolveDefenseOptions({ name: 'test-identity', options: { epochs: '3' } }), /test-identity\.epochs: expected a number/);
     assert.throws(() => resolveDefenseOptions({ name: 'test-identity', options: { epochs: 0 } }), /expected ≥ 1, got 0/);
     assert.throws(() => resolveDefenseOptions({ name: 'nope' }), /unknown defense 'nope'/);
@@ -62,11 +68,20 @@ describe('defense registry and the shared clean extra set', function () {
     };
     const r = await runDefense({ name: 'test-identity' }, ctx);
     r.model.dispose();
-    await assert.rejects(runDefense({ name: 'test-identity' }, { ...ctx, data: {} }), /give either a clean extra set \(data\.clean\) or the training set \(data\.train\), not neither/);
+    await assert.rejects(
+      runDefense({ name: 'test-identity' }, { ...ctx, data: {} }),
+      /give either a clean extra set \(data\.clean\) or the training set \(data\.train\), not neither/,
+    );
     await assert.rejects(runDefense({ name: 'test-identity' }, { ...ctx, data: { train, clean: train } }), /not both/);
-    await assert.rejects(runDefense({ name: 'test-identity' }, { ...ctx, data: { train: fullTest } }), /data\.train comes from the test split; a defense never sees test images/);
+    await assert.rejects(
+      runDefense({ name: 'test-identity' }, { ...ctx, data: { train: fullTest } }),
+      /data\.train comes from the test split; a defense never sees test images/,
+    );
     await assert.rejects(runDefense({ name: 'test-identity' }, { ...ctx, data: { train: subset(train, []) } }), /data\.train is empty/);
-    await assert.rejects(runDefense({ name: 'test-identity', options: { vandal: true } }, ctx), /changed the infected model's weights; a defense must work on a clone/);
+    await assert.rejects(
+      runDefense({ name: 'test-identity', options: { vandal: true } }, ctx),
+      /changed the infected model's weights; a defense must work on a clone/,
+    );
     model.dispose();
   });
 
@@ -82,10 +97,16 @@ describe('defense registry and the shared clean extra set', function () {
     assert.equal(selectCleanExtra(1000, { poisoned }, { size: 7, rng: new Rng(1) }).length, 7);
     assert.throws(() => selectCleanExtra(1000, { poisoned }, { ratio: 0, rng: new Rng(1) }), /ratio: expected a number in \(0, 1\], got 0/);
     assert.throws(() => selectCleanExtra(1000, { poisoned }, { ratio: 1.5, rng: new Rng(1) }), /ratio: expected a number in \(0, 1\]/);
-    assert.throws(() => selectCleanExtra(10, { poisoned: [] }, { ratio: 0.01, rng: new Rng(1) }), /size: expected an integer ≥ 1, got 0 \(ratio 0\.01 of 10 images\)/);
+    assert.throws(
+      () => selectCleanExtra(10, { poisoned: [] }, { ratio: 0.01, rng: new Rng(1) }),
+      /size: expected an integer ≥ 1, got 0 \(ratio 0\.01 of 10 images\)/,
+    );
     assert.throws(() => selectCleanExtra(1000, { poisoned }, { size: 950, rng: new Rng(1) }), /only 900 of 1000 training images are unaltered/);
     const ds = cleanExtraSet(train, Int32Array.from([2, 5]), { poisoned: [3] });
     assert.equal(ds.shape[0], 2);
-    assert.throws(() => cleanExtraSet(train, Int32Array.from([2, 3]), { poisoned: [3] }), /1 of its 2 indices are poisoned or altered by the attack \(e\.g\. 3\)/);
+    assert.throws(
+      () => cleanExtraSet(train, Int32Array.from([2, 3]), { poisoned: [3] }),
+      /1 of its 2 indices are poisoned or altered by the attack \(e\.g\. 3\)/,
+    );
   });
 });

@@ -6,7 +6,7 @@ import { CostSchedule, fromTanh, maskNorm, NC_COST_DEFAULTS, reverseLoss, stampT
 describe('Neural Cleanse trigger parametrisation and cost schedule', () => {
   useBackend('wasm');
 
-  it('maps tanh space into [0, 1] (to within the authors\' ε) and back', () => {
+  it("maps tanh space into [0, 1] (to within the authors' ε) and back", () => {
     const raw = tf.tensor1d([-50, -1, 0, 0.5, 50]);
     const v = fromTanh(raw);
     const got = v.dataSync();
@@ -43,7 +43,7 @@ describe('Neural Cleanse trigger parametrisation and cost schedule', () => {
     tf.dispose([logits, mask, loss, ce, reg]);
   });
 
-  it('follows the authors\' cost controller step by step', () => {
+  it("follows the authors' cost controller step by step", () => {
     const s = new CostSchedule(NC_COST_DEFAULTS);
     // Failing steps while the cost is 0 change nothing but the down counter (0 / 2^1.5 = 0).
     for (let i = 0; i < 3; i++) s.update(0.5, 100);
@@ -62,7 +62,7 @@ describe('Neural Cleanse trigger parametrisation and cost schedule', () => {
     // Five successes: up by 2. The steps since the last smaller best norm (8 → 25 of them) then stop
     // the run, since the cost has moved both ways: 20 steps after the failures.
     for (let i = 0; i < 5; i++) s.update(1, 86);
-    assert.ok(Math.abs(s.cost - (2e-3 / 2 ** 1.5)) < 1e-15);
+    assert.ok(Math.abs(s.cost - 2e-3 / 2 ** 1.5) < 1e-15);
     let steps = 5;
     while (!s.stopped && steps < 100) {
       s.update(1, 86);

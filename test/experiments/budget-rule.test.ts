@@ -17,7 +17,7 @@ describe('pbe budget: the defender-side rule on an infected model, through the c
   useBackend('wasm');
   this.timeout(120_000);
 
-  it("scores every budget on the clean extra set that defend --clean-data gives PBE, keeps the result, and reads it back", async () => {
+  it('scores every budget on the clean extra set that defend --clean-data gives PBE, keeps the result, and reads it back', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-budget-'));
     try {
       const cache = new Cache(dir);
@@ -27,7 +27,10 @@ describe('pbe budget: the defender-side rule on an infected model, through the c
       const cfg = { profile, attack, seed: 0, grid, minMisclassified: 0.3 };
       const first = await defenderBudget(cfg, { cache, progress: silentSink });
       assert.equal(first.fromCache, false);
-      assert.deepEqual(first.scores.map((s) => s.eps), [0.1, 0.3]);
+      assert.deepEqual(
+        first.scores.map((s) => s.eps),
+        [0.1, 0.3],
+      );
 
       // The same images as defend's setting A, attacked directly.
       const splits = profileData(await loadDataset('mnist', { cache }), profile);

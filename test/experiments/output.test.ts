@@ -17,7 +17,11 @@ describe('resultOutput (how every experiment writes)', () => {
     const out = resultOutput(cache, { key, folder: 'observe', name: 'mnist-blend' });
     assert.equal(out.key, configKey(key));
     assert.equal(out.dir, path.join(dir, 'results', 'observe', `mnist-blend-${out.key}`));
-    const spec: VegaLiteSpec = { data: { values: [{ x: 1, y: 2 }] }, mark: 'point', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } };
+    const spec: VegaLiteSpec = {
+      data: { values: [{ x: 1, y: 2 }] },
+      mark: 'point',
+      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+    };
     const figures = await out.writeFigures({ dots: spec });
     assert.equal(figures.dots, path.join(out.dir, 'dots.svg'));
     assert.match(fs.readFileSync(figures.dots, 'utf8'), /^<svg/);

@@ -54,11 +54,18 @@ describe('JobPool', function () {
     const unit = calibrate(20);
     const sizes = [6 * unit, unit, 3 * unit];
     const results = await pool.runAll<SpinResult>(sizes.map((n, i) => spin(n, `job-${i}`)));
-    assert.deepEqual(results.map((r) => r.iterations), sizes);
+    assert.deepEqual(
+      results.map((r) => r.iterations),
+      sizes,
+    );
     for (const [i, r] of results.entries()) assert.equal(r.checksum, (4 * burn(Math.ceil(sizes[i] / 4))) | 0);
     for (const label of ['job-0', 'job-1', 'job-2']) {
       const mine = progress.filter(([l]) => l === label).map(([, u]) => u);
-      assert.deepEqual(mine.map((u) => u.done), [1, 2, 3, 4], label);
+      assert.deepEqual(
+        mine.map((u) => u.done),
+        [1, 2, 3, 4],
+        label,
+      );
       assert.ok(mine.every((u) => u.label === 'spin' && u.total === 4 && u.unit === 'chunk'));
     }
   });
@@ -86,7 +93,10 @@ describe('JobPool', function () {
     );
     const after = await pool.runAll<SpinResult>([spin(1e5), spin(1e5)]);
     const oldIds = new Set(before.map((r) => r.workerId));
-    assert.ok(after.some((r) => !oldIds.has(r.workerId)), 'a replacement worker ran a job');
+    assert.ok(
+      after.some((r) => !oldIds.has(r.workerId)),
+      'a replacement worker ran a job',
+    );
   });
 
   it('runs tfjs work on the default backend inside a worker, with the result of the parent', async () => {
@@ -145,7 +155,10 @@ describe('JobPool', function () {
 describe('runJobs and pool settings', () => {
   it('runJobs returns every result in order', async () => {
     const results = await runJobs<SpinResult>([spin(3000), spin(1000), spin(2000)], { workers: 2 });
-    assert.deepEqual(results.map((r) => r.iterations), [3000, 1000, 2000]);
+    assert.deepEqual(
+      results.map((r) => r.iterations),
+      [3000, 1000, 2000],
+    );
   });
 
   it('a job type names the exported function and types its arguments and result', async () => {
@@ -184,7 +197,10 @@ describe('poolProgressSink', () => {
     sink('b', update('attack', 1, 2), 1);
     sink('a', update('train', 2, 3), 1);
     sink('b', update('attack', 2, 2), 1);
-    const lines = out.text().split('\n').filter((l) => l !== '');
+    const lines = out
+      .text()
+      .split('\n')
+      .filter((l) => l !== '');
     assert.equal(lines.length, 3);
     assert.match(lines[0], /^\[a\] train .* 1\/3 it/);
     assert.match(lines[1], /^\[b\] attack .* 1\/2 it/);
@@ -201,7 +217,11 @@ describe('poolProgressSink', () => {
     sink.close!();
     // Nothing is drawn before the first redraw tick, so close() draws the one frame: the finished
     // line of job a, then the two worker bars, where c has taken worker 1.
-    const lines = out.text().split('\n').map((l) => l.replace(TERMINAL_CONTROL, '')).filter((l) => l.trim() !== '');
+    const lines = out
+      .text()
+      .split('\n')
+      .map((l) => l.replace(TERMINAL_CONTROL, ''))
+      .filter((l) => l.trim() !== '');
     assert.deepEqual(
       lines.map((l) => l.split(' ')[0]),
       ['[a]', '[c]', '[b]'],
@@ -219,7 +239,10 @@ describe('consoleSink', () => {
     sink(update('pgd', 1, 4));
     sink(update('pgd', 2, 4));
     sink(update('pgd', 4, 4));
-    const lines = out.text().split('\n').filter((l) => l !== '');
+    const lines = out
+      .text()
+      .split('\n')
+      .filter((l) => l !== '');
     assert.equal(lines.length, 2);
     assert.match(lines[0], /^pgd █{6}░{18} {2}25% 1\/4 it {2}1\.0 it\/s {2}ETA \?$/);
     assert.match(lines[1], /^pgd █{24} 100% 4\/4 it/);
@@ -231,7 +254,10 @@ describe('consoleSink', () => {
     sink(update('pgd', 1, 2));
     sink(update('pgd', 2, 2));
     sink(update('tsne', 1, 1));
-    const lines = out.text().split('\n').map((l) => l.replace(TERMINAL_CONTROL, ''));
+    const lines = out
+      .text()
+      .split('\n')
+      .map((l) => l.replace(TERMINAL_CONTROL, ''));
     assert.match(lines[0], /pgd █+ 100% 2\/2 it/);
     assert.match(lines[1], /tsne █+ 100% 1\/1 it/);
   });

@@ -51,7 +51,10 @@ describe('models/mnist-net', function () {
     it('30 momentum-SGD steps on a fixed batch of 16 lower the loss, without leaking', () => {
       const model = createModel(MNIST, 5);
       const x = images('mnist-fit', 16, MNIST.inputShape);
-      const labels = tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
+      const labels = tf.tensor1d(
+        Int32Array.from({ length: 16 }, (_, i) => i % 10),
+        'int32',
+      );
       const { first, last } = fitBatch(model, x, labels, 30, 0.05);
       assert.ok(last < 0.5 * first, `loss ${first} → ${last}`);
       tf.dispose([x, labels]);

@@ -34,10 +34,7 @@ describe('models: shared behaviour', function () {
       const before = tf.memory().numTensors;
       assert.throws(() => createModel({ ...SMALL, inputShape: [16, 16] as never }, 0), /inputShape must be \[height, width, channels\]/);
       assert.throws(() => createModel({ ...SMALL, numClasses: 1 }, 0), /numClasses must be an integer ≥ 2/);
-      assert.throws(
-        () => createModel({ ...SMALL, normalization: { mean: [0.5], std: [0.5] } }, 0),
-        /normalization needs 3 means and stds, got 1 and 1/,
-      );
+      assert.throws(() => createModel({ ...SMALL, normalization: { mean: [0.5], std: [0.5] } }, 0), /normalization needs 3 means and stds, got 1 and 1/);
       // 4×4 shrinks to 1×1 by the third pool, which then has nothing to pool.
       assert.throws(() => createModel({ ...SMALL, inputShape: [4, 4, 3] }, 0), /pool5: a 1×1×128 input is too small/);
       assert.equal(tf.memory().numTensors, before);

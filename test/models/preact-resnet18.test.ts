@@ -9,8 +9,7 @@ const CIFAR: ModelConfig = { arch: 'preact-resnet18', inputShape: [32, 32, 3], n
 function expectedParams(k: number): number {
   const conv = (kernel: number, cin: number, cout: number) => kernel * kernel * cin * cout;
   const bn = (c: number) => 2 * c;
-  const block = (cin: number, cout: number) =>
-    bn(cin) + conv(3, cin, cout) + bn(cout) + conv(3, cout, cout) + (cin !== cout ? conv(1, cin, cout) : 0);
+  const block = (cin: number, cout: number) => bn(cin) + conv(3, cin, cout) + bn(cout) + conv(3, cout, cout) + (cin !== cout ? conv(1, cin, cout) : 0);
   const stage = (cin: number, cout: number) => block(cin, cout) + block(cout, cout);
   return conv(3, 3, 64) + stage(64, 64) + stage(64, 128) + stage(128, 256) + stage(256, 512) + 512 * k + k;
 }

@@ -3,16 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { useBackend } from '../helpers/backend';
 import { createModel, type ModelConfig } from '../../src/models/model';
-import {
-  checkBatchCoupling,
-  checkForward,
-  checkTrainEqualsEvalWithBatchStats,
-  fitBatch,
-  images,
-  paramCount,
-  trainingLoss,
-  values,
-} from './helpers';
+import { checkBatchCoupling, checkForward, checkTrainEqualsEvalWithBatchStats, fitBatch, images, paramCount, trainingLoss, values } from './helpers';
 
 const CIFAR: ModelConfig = { arch: 'smallcnn', inputShape: [32, 32, 3], numClasses: 10 };
 
@@ -41,8 +32,7 @@ describe('models/smallcnn', function () {
     it('counts the FLOPs of a 32×32×3 forward pass by hand', () => {
       const model = createModel(CIFAR, 1);
       const conv = (hw: number, cin: number, cout: number) => 2 * hw * hw * 9 * cin * cout;
-      const expected =
-        conv(32, 3, 32) + conv(32, 32, 32) + conv(16, 32, 64) + conv(16, 64, 64) + conv(8, 64, 128) + 2 * 2048 * 256 + 2 * 256 * 10;
+      const expected = conv(32, 3, 32) + conv(32, 32, 32) + conv(16, 32, 64) + conv(16, 64, 64) + conv(8, 64, 128) + 2 * 2048 * 256 + 2 * 256 * 10;
       assert.equal(expected, 59_446_272);
       assert.equal(model.forwardFlops(), expected);
       model.dispose();
@@ -99,7 +89,10 @@ describe('models/smallcnn', function () {
       for (const [id, g] of Object.entries(grads)) {
         const v = values(g);
         assert.ok(v.every(Number.isFinite), `${nameOf.get(id)}: non-finite gradient`);
-        assert.ok(v.some((e) => e !== 0), `${nameOf.get(id)}: zero gradient`);
+        assert.ok(
+          v.some((e) => e !== 0),
+          `${nameOf.get(id)}: zero gradient`,
+        );
       }
       tf.dispose([value, x, labels, ...Object.values(grads)]);
       model.dispose();
@@ -108,7 +101,10 @@ describe('models/smallcnn', function () {
     it('30 momentum-SGD steps on a fixed batch of 16 lower the loss, without leaking', () => {
       const model = createModel({ ...CIFAR, inputShape: [16, 16, 3] }, 5);
       const x = images('smallcnn-fit', 16, [16, 16, 3]);
-      const labels = tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 10), 'int32');
+      const labels = tf.tensor1d(
+        Int32Array.from({ length: 16 }, (_, i) => i % 10),
+        'int32',
+      );
       const { first, last } = fitBatch(model, x, labels, 30, 0.05);
       assert.ok(last < 0.5 * first, `loss ${first} → ${last}`);
       tf.dispose([x, labels]);

@@ -67,7 +67,12 @@ describe('nn toolkit', function () {
       tf.tidy(() => {
         const x = tf.tensor4d(new Rng('x').normalArray(8 * 8 * 2), [1, 8, 8, 2]);
         const y = conv.apply(x);
-        const explicit = tf.conv2d(x, conv.weight, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+        const explicit = tf.conv2d(x, conv.weight, 2, [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]);
         const same = tf.conv2d(x, conv.weight, 2, 'same');
         assert.deepEqual(y.shape, [1, 4, 4, 3]);
         assert.deepEqual(y.dataSync(), explicit.dataSync());
@@ -168,9 +173,7 @@ describe('nn toolkit', function () {
       bn.beta.assign(tf.tensor1d([0.5, 0]));
       const y = tf.tidy(() => bn.apply(x(), false));
       const got = y.dataSync();
-      const expected = [1, 0, 2, 0, 3, 4, 6, 4].map((v, i) =>
-        i % 2 === 0 ? (2 * (v - 1)) / Math.sqrt(4 + 1e-5) + 0.5 : (v + 1) / Math.sqrt(9 + 1e-5),
-      );
+      const expected = [1, 0, 2, 0, 3, 4, 6, 4].map((v, i) => (i % 2 === 0 ? (2 * (v - 1)) / Math.sqrt(4 + 1e-5) + 0.5 : (v + 1) / Math.sqrt(9 + 1e-5)));
       expected.forEach((e, i) => assert.ok(Math.abs(got[i] - e) < 1e-5, `y[${i}] = ${got[i]}, expected ${e}`));
       y.dispose();
       disposeAll(reg);
@@ -196,7 +199,10 @@ describe('nn toolkit', function () {
       const bound = 1 / Math.sqrt(400);
       for (const t of [torch.weight, torch.bias]) {
         const v = t.dataSync() as Float32Array;
-        assert.ok(v.every((e) => Math.abs(e) <= bound), 'outside the PyTorch bound');
+        assert.ok(
+          v.every((e) => Math.abs(e) <= bound),
+          'outside the PyTorch bound',
+        );
         assert.ok(Math.max(...v) > 0.9 * bound, 'does not fill the PyTorch range');
       }
       assert.equal(reg.flops, 2 * 400 * 300 + 2 * 400 * 10);

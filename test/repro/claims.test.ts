@@ -31,7 +31,9 @@ describe('the claims and the verdict engine', () => {
     const min = claim('fig1b-min-target-share');
     // quick: 2 standard errors of a share of 0.4 over 200 images = 2·√(0.24/200) = 0.0693
     assert.ok(Math.abs(threshold(min, min.profiles.quick) - (0.4 - 2 * Math.sqrt(0.24 / 200))) < 1e-12);
-    const matrices = (minTargetShare: number) => ({ '01-label-matrices': { benignWrongClassEntropy: 0.9, minTargetShare, meanTargetShare: 0.5, allToAllMeanTargetShare: 0.2 } });
+    const matrices = (minTargetShare: number) => ({
+      '01-label-matrices': { benignWrongClassEntropy: 0.9, minTargetShare, meanTargetShare: 0.5, allToAllMeanTargetShare: 0.2 },
+    });
     const at = (minTargetShare: number) => checkClaims('quick', matrices(minTargetShare)).find((r) => r.claim.id === min.id)!;
     assert.equal(at(0.34).verdict, 'holds');
     assert.equal(at(0.33).verdict, 'fails');
@@ -43,13 +45,22 @@ describe('the claims and the verdict engine', () => {
     const none = checkClaims('quick', {}).find((r) => r.claim.id === min.id)!;
     assert.deepEqual([none.verdict, none.blocking], ['not measured', false]);
     // strict comparisons: a ratio of exactly 1 is not "nearer"
-    const distances = { 'ratioInfectedF.badnets': 1.1, 'ratioInfectedF.blend': 1, 'ratioInfectedF.sig': null, 'ratioInfectedF.dynamic': null, 'ratioInfectedF.wanet': null };
+    const distances = {
+      'ratioInfectedF.badnets': 1.1,
+      'ratioInfectedF.blend': 1,
+      'ratioInfectedF.sig': null,
+      'ratioInfectedF.dynamic': null,
+      'ratioInfectedF.wanet': null,
+    };
     const ratio = checkClaims('quick', { '02-feature-distances': distances }).filter((r) => r.claim.notebook === '02-feature-distances');
     assert.equal(ratio.find((r) => r.claim.id === 'table5-ratio-blend')!.verdict, 'fails');
     // an attack the profile does not measure: null, not measured
     assert.equal(ratio.find((r) => r.claim.id === 'table5-ratio-wanet')!.verdict, 'not measured');
     // a notebook that ran without writing a claimed metric breaks the contract: an error naming both
-    assert.throws(() => checkClaims('quick', { '01-label-matrices': { minTargetShare: 0.5 } }), /claim fig1b-mean-target-share reads metric 'meanTargetShare', which 01-label-matrices did not write/);
+    assert.throws(
+      () => checkClaims('quick', { '01-label-matrices': { minTargetShare: 0.5 } }),
+      /claim fig1b-mean-target-share reads metric 'meanTargetShare', which 01-label-matrices did not write/,
+    );
   });
 
   it("checks the defense notebooks' claims against the paper's numbers, from the values the notebooks write", () => {
@@ -59,8 +70,18 @@ describe('the claims and the verdict engine', () => {
     assert.equal(claim('table1-blend-pbe-clean-below-ft').paper.value, (blend.asr - paperCell(TABLE1, 'blend', 'ft').asr) / 100);
     assert.equal(claim('table4-blend-pbe-clean-asr').bound, paperCell(TABLE4, 'blend', 'pbeWithClean').asr / 100);
     assert.equal(claim('fig6-ap-poisoned-rises').paper.value, FIG6_AVERAGE_PRECISION.last - FIG6_AVERAGE_PRECISION.first);
-    const progressive = (first: number, apLast: number) => ({ asrFirstOverBefore: first / 0.8, accLastMinusFirst: 0.75 - 0.77, apPoisonedLastMinusFirst: apLast - 0.11, withCleanAsr: 0.16 });
-    const verdicts = (v: Record<string, number | null>) => Object.fromEntries(checkClaims('quick', { '06-progressive-defense': v }).filter((r) => r.claim.notebook === '06-progressive-defense').map((r) => [r.claim.id, [r.verdict, r.blocking]]));
+    const progressive = (first: number, apLast: number) => ({
+      asrFirstOverBefore: first / 0.8,
+      accLastMinusFirst: 0.75 - 0.77,
+      apPoisonedLastMinusFirst: apLast - 0.11,
+      withCleanAsr: 0.16,
+    });
+    const verdicts = (v: Record<string, number | null>) =>
+      Object.fromEntries(
+        checkClaims('quick', { '06-progressive-defense': v })
+          .filter((r) => r.claim.notebook === '06-progressive-defense')
+          .map((r) => [r.claim.id, [r.verdict, r.blocking]]),
+      );
     assert.deepEqual(verdicts(progressive(0.4, 0.09)), {
       'fig7-asr-falls-first-iteration': ['holds', false],
       'fig7-acc-recovers': ['known not to hold', false],
@@ -72,7 +93,15 @@ describe('the claims and the verdict engine', () => {
     assert.deepEqual(verdicts(progressive(0.8, 0.2))['fig6-ap-poisoned-rises'], ['holds', false]);
     // 07: cells in percent, metrics in fractions; a table not measured leaves its claims not measured
     const cells = [cell('blend', 'ft', 83, 88.9), cell('blend', 'pbeWithClean', 79.5, 16.1)];
-    const table = (name: 'Table 1' | 'Table 2' | 'Table 4', measured: boolean) => ({ table: name, dataset: 'mnist', mode: 'all2one', measured, notMeasured: measured ? null : 'skipped', paperNote: null, ...(measured ? { cells } : {}) });
+    const table = (name: 'Table 1' | 'Table 2' | 'Table 4', measured: boolean) => ({
+      table: name,
+      dataset: 'mnist',
+      mode: 'all2one',
+      measured,
+      notMeasured: measured ? null : 'skipped',
+      paperNote: null,
+      ...(measured ? { cells } : {}),
+    });
     const metrics = defenseTableMetrics([table('Table 1', true), table('Table 2', false), table('Table 4', false)]);
     assert.ok(Math.abs(metrics['table1.blend.pbeCleanAsr']! - 0.161) < 1e-12);
     assert.equal(metrics['table1.badnets.pbeCleanMinusFtAsr'], null);
@@ -85,6 +114,9 @@ describe('the claims and the verdict engine', () => {
   });
 
   it('injects parameters with widened types (an injected const would otherwise get a literal type)', () => {
-    assert.equal(injectedParameters({ profile: 'cpu', seed: 3, measuredFile: '/tmp/a "b".json' }), 'const profile: string = "cpu";\nconst seed: number = 3;\nconst measuredFile: string = "/tmp/a \\"b\\".json";');
+    assert.equal(
+      injectedParameters({ profile: 'cpu', seed: 3, measuredFile: '/tmp/a "b".json' }),
+      'const profile: string = "cpu";\nconst seed: number = 3;\nconst measuredFile: string = "/tmp/a \\"b\\".json";',
+    );
   });
 });

@@ -29,7 +29,10 @@ describe('the reproduction contract: every claim reads a metric its notebook wri
       assert.deepEqual(contractViolations(name, metrics), []);
     }
     // and the verdicts recorded there are those of the claims as they are now
-    assert.deepEqual(m.claims.map((c) => `${c.id} ${c.notebook} ${c.metric}`), CLAIMS.map((c) => `${c.id} ${c.notebook} ${c.metric}`));
+    assert.deepEqual(
+      m.claims.map((c) => `${c.id} ${c.notebook} ${c.metric}`),
+      CLAIMS.map((c) => `${c.id} ${c.notebook} ${c.metric}`),
+    );
   });
 
   it("in what a measure function returns on tiny data (04's linear models, 10 digits per class)", async function () {

@@ -10,7 +10,17 @@ import type { OptTable } from '../../src/cli/options';
 import { cellConfig, type CompareCell, compareSpec } from '../../src/experiments/compare';
 import { type DefendConfig, defendKey, type DefendResult } from '../../src/experiments/defend';
 import { iterationFrame } from '../../src/notebook';
-import { defenseTable, defenseTableConfig, defenseTableMetrics, defenseTableReading, defenseTableValues, lowestAsr, progressiveDefendConfig, progressiveSummary, reproSettings } from '../../src/repro';
+import {
+  defenseTable,
+  defenseTableConfig,
+  defenseTableMetrics,
+  defenseTableReading,
+  defenseTableValues,
+  lowestAsr,
+  progressiveDefendConfig,
+  progressiveSummary,
+  reproSettings,
+} from '../../src/repro';
 import { PBE_DEFAULTS } from '../../src/defenses';
 import { TABLE1 } from '../../src/paper/numbers';
 import { silentSink } from '../../src/progress';
@@ -29,7 +39,8 @@ const compareCli = (argv: string) => parsed(compareCommand, argv.split(' '), com
 /** Sets environment variables for the length of `fn`, then puts back what was there. */
 async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const set = (v: Record<string, string | undefined>) => Object.entries(v).forEach(([k, x]) => (x === undefined ? delete process.env[k] : (process.env[k] = x)));
+  const set = (v: Record<string, string | undefined>) =>
+    Object.entries(v).forEach(([k, x]) => (x === undefined ? delete process.env[k] : (process.env[k] = x)));
   set(vars);
   try {
     return await fn();
@@ -60,11 +71,19 @@ describe('the defense notebooks read what the commands cache', () => {
         const notebook = progressiveDefendConfig(s, clean, 0);
         assert.equal(defendKey(notebook), defendKey(cli), `clean data ${clean}`);
         // and the same cell of Table 1 (`pbe compare` gives no attack options: {} is the same request)
-        const t1 = defenseTableConfig(s.defense.tables.find((t) => t.table === 'Table 1')!, s, 0);
+        const t1 = defenseTableConfig(
+          s.defense.tables.find((t) => t.table === 'Table 1')!,
+          s,
+          0,
+        );
         assert.equal(defendKey(cellConfig(t1, 'blend', clean ? 'pbe-clean' : 'pbe')), defendKey(cli));
       }
       const [ft] = await defendCli(`--defense ft --attack blend --dataset cifar10 --profile cpu --path ${archive}`);
-      const t1 = defenseTableConfig(s.defense.tables.find((t) => t.table === 'Table 1')!, s, 0);
+      const t1 = defenseTableConfig(
+        s.defense.tables.find((t) => t.table === 'Table 1')!,
+        s,
+        0,
+      );
       assert.equal(defendKey(cellConfig(t1, 'blend', 'ft')), defendKey(ft));
     });
     // Anything that changes the run changes the key: another seed, another budget, another data location.
@@ -78,7 +97,12 @@ describe('the defense notebooks read what the commands cache', () => {
 
   it('07 at cpu builds the configs of `pbe compare --dataset cifar10 --mode all2one|all2all [--attacks blend] --profile cpu`', async () => {
     const s = reproSettings('cpu');
-    const table = (id: string) => defenseTableConfig(s.defense.tables.find((t) => t.table === id)!, s, 0);
+    const table = (id: string) =>
+      defenseTableConfig(
+        s.defense.tables.find((t) => t.table === id)!,
+        s,
+        0,
+      );
     const strip = (c: object) => JSON.parse(JSON.stringify(c));
     assert.deepEqual(strip(table('Table 1')), strip(await compareCli('--dataset cifar10 --mode all2one --profile cpu')));
     assert.deepEqual(strip(table('Table 4')), strip(await compareCli('--dataset cifar10 --mode all2all --attacks blend --profile cpu')));
@@ -114,20 +138,48 @@ function fakeRun(): DefendResult {
   } as unknown as DefendResult;
 }
 
-const cell = (attack: string, column: CompareCell['column'], acc: number, asr: number, paper: CompareCell['paper'] = null): CompareCell => ({ attack, column, acc, asr, paper, seconds: 1, fromCache: true });
+const cell = (attack: string, column: CompareCell['column'], acc: number, asr: number, paper: CompareCell['paper'] = null): CompareCell => ({
+  attack,
+  column,
+  acc,
+  asr,
+  paper,
+  seconds: 1,
+  fromCache: true,
+});
 
 describe('defense notebook helpers', () => {
   it('reads Fig. 6 and 7 from a defend run: before, first and last iteration, AP first and last', () => {
     const r = progressiveSummary(fakeRun());
-    assert.deepEqual(r, { iterations: 2, before: { acc: 0.8, asr: 0.9 }, first: { acc: 0.6, asr: 0.3 }, last: { acc: 0.7, asr: 0.2 }, apPoisoned: { first: 0.2, last: 0.5 }, apClean: { first: 0.95, last: 0.97 }, poisonedShare: 0.1 });
+    assert.deepEqual(r, {
+      iterations: 2,
+      before: { acc: 0.8, asr: 0.9 },
+      first: { acc: 0.6, asr: 0.3 },
+      last: { acc: 0.7, asr: 0.2 },
+      apPoisoned: { first: 0.2, last: 0.5 },
+      apClean: { first: 0.95, last: 0.97 },
+      poisonedShare: 0.1,
+    });
     const frame = iterationFrame(fakeRun()).objects() as Record<string, unknown>[];
-    assert.deepEqual(frame.map((f) => [f.stage, f.ASR, f['extra set'], f['AP poisoned']]), [['infected', 0.9, null, null], ['iteration 1', 0.3, 10, 0.2], ['iteration 2', 0.2, 20, 0.5]]);
+    assert.deepEqual(
+      frame.map((f) => [f.stage, f.ASR, f['extra set'], f['AP poisoned']]),
+      [
+        ['infected', 0.9, null, null],
+        ['iteration 1', 0.3, 10, 0.2],
+        ['iteration 2', 0.2, 20, 0.5],
+      ],
+    );
     assert.throws(() => progressiveSummary({ ...fakeRun(), stages: fakeRun().stages.slice(0, 1) }), /pbe: no iteration was measured/);
   });
 
-  it('finds the defense that leaves the lowest ASR, ours and the paper\'s, and says so beside PBE with clean data', () => {
+  it("finds the defense that leaves the lowest ASR, ours and the paper's, and says so beside PBE with clean data", () => {
     const t1 = TABLE1.cells.blend;
-    const cells = [cell('blend', 'before', 84, 88.9, t1.before!), cell('blend', 'ft', 84, 90, t1.ft!), cell('blend', 'nc', 83, 35.6, t1.nc!), cell('blend', 'pbeWithClean', 79.5, 16.1, t1.pbeWithClean!)];
+    const cells = [
+      cell('blend', 'before', 84, 88.9, t1.before!),
+      cell('blend', 'ft', 84, 90, t1.ft!),
+      cell('blend', 'nc', 83, 35.6, t1.nc!),
+      cell('blend', 'pbeWithClean', 79.5, 16.1, t1.pbeWithClean!),
+    ];
     assert.deepEqual(lowestAsr(cells, 'blend'), { ours: { column: 'pbeWithClean', asr: 16.1 }, paper: { column: 'nc', asr: 0.63 } });
     const reading = defenseTableReading({
       table: 'Table 1',
@@ -139,15 +191,26 @@ describe('defense notebook helpers', () => {
       paperNote: "mnist stands in for cifar10: the paper's numbers are Table 1's",
       spec: null,
     });
-    assert.match(reading, /Blend: ASR 88\.9% before; lowest after PBE w\/ clean \(16\.1%\), the paper's lowest after NC \(0\.63%\); PBE with clean data 16\.1% \(paper 0\.93%\), ACC 79\.5% \(paper 93\.98%\)/);
+    assert.match(
+      reading,
+      /Blend: ASR 88\.9% before; lowest after PBE w\/ clean \(16\.1%\), the paper's lowest after NC \(0\.63%\); PBE with clean data 16\.1% \(paper 0\.93%\), ACC 79\.5% \(paper 93\.98%\)/,
+    );
     assert.match(reading, /mnist stands in for cifar10/);
   });
 
   it("draws ours beside the paper's: one bar per cell, metric and source", () => {
-    const spec = compareSpec([cell('blend', 'before', 84, 88.9, { acc: 94.63, asr: 100 }), cell('blend', 'ft', 84, 90)], ['blend'], ['before', 'ft'], 't') as unknown as { data: { values: { source: string; metric: string; defense: string; value: number }[] } };
+    const spec = compareSpec(
+      [cell('blend', 'before', 84, 88.9, { acc: 94.63, asr: 100 }), cell('blend', 'ft', 84, 90)],
+      ['blend'],
+      ['before', 'ft'],
+      't',
+    ) as unknown as { data: { values: { source: string; metric: string; defense: string; value: number }[] } };
     const v = spec.data.values;
     assert.equal(v.length, 6);
-    assert.deepEqual(v.filter((x) => x.source === 'paper').map((x) => `${x.defense} ${x.metric} ${x.value}`), ['before ACC 94.63', 'before ASR 100']);
+    assert.deepEqual(
+      v.filter((x) => x.source === 'paper').map((x) => `${x.defense} ${x.metric} ${x.value}`),
+      ['before ACC 94.63', 'before ASR 100'],
+    );
   });
 });
 
@@ -163,7 +226,13 @@ describe('07: a table measured, skipped, or without its dataset (mnist smoke, on
     const small = { ...s.defense.tables[0], attacks: ['badnets'], defenses: ['ft' as const] };
     const run = await defenseTable(small, s, 0, opts);
     assert.equal(run.notMeasured, null);
-    assert.deepEqual(run.cells.map((c) => [c.column, c.paper]), [['before', TABLE1.cells.badnets.before], ['ft', TABLE1.cells.badnets.ft]]);
+    assert.deepEqual(
+      run.cells.map((c) => [c.column, c.paper]),
+      [
+        ['before', TABLE1.cells.badnets.before],
+        ['ft', TABLE1.cells.badnets.ft],
+      ],
+    );
     assert.equal(run.result?.paperTable, null, 'compare itself has no paper table for mnist');
     assert.match(run.paperNote ?? '', /mnist stands in for cifar10/);
     assert.ok(fs.existsSync(run.result!.figures['defense-table']));
@@ -171,10 +240,22 @@ describe('07: a table measured, skipped, or without its dataset (mnist smoke, on
     const metrics = defenseTableMetrics([defenseTableValues(run)]);
     assert.equal(metrics['table1.badnets.pbeCleanAsr'], null);
     assert.equal(metrics['table1.badnets.pbeCleanMinusFtAsr'], null);
-    const skipped = await defenseTable(s.defense.tables.find((t) => t.table === 'Table 4')!, s, 0, opts);
+    const skipped = await defenseTable(
+      s.defense.tables.find((t) => t.table === 'Table 4')!,
+      s,
+      0,
+      opts,
+    );
     assert.match(skipped.notMeasured ?? '', /^not in the quick profile: the all-to-all Blend backdoor is not learned/);
     const cpu = reproSettings('cpu');
-    const gtsrb = await withEnv({ PBE_GTSRB_PATH: undefined }, () => defenseTable(cpu.defense.tables.find((t) => t.table === 'Table 2')!, cpu, 0, opts));
+    const gtsrb = await withEnv({ PBE_GTSRB_PATH: undefined }, () =>
+      defenseTable(
+        cpu.defense.tables.find((t) => t.table === 'Table 2')!,
+        cpu,
+        0,
+        opts,
+      ),
+    );
     assert.match(gtsrb.notMeasured ?? '', /^gtsrb is not on this machine \(set PBE_GTSRB_PATH/);
     assert.match(defenseTableReading(gtsrb), /^\*\*Table 2\*\* \(gtsrb, all2one\): not measured: gtsrb is not on this machine/);
   });

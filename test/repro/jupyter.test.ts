@@ -23,15 +23,27 @@ const GOOD = ['00-teaching', '03-tsne', '06-progressive-defense'];
 
 const code = (source: string, tags?: string[]) => ({ cell_type: 'code', metadata: tags ? { tags } : {}, source, outputs: [], execution_count: null });
 // Written as nbformat 4.4 (no cell ids), as older tools do: the executed copies must come out 4.5.
-const notebook = (...cells: object[]) => ({ cells, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, nbformat: 4, nbformat_minor: 4 });
+const notebook = (...cells: object[]) => ({
+  cells,
+  metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+  nbformat: 4,
+  nbformat_minor: 4,
+});
 
-const FAILING = notebook(code("const profile: string = 'quick';", ['parameters']), code("console.log('before');\nthrow new Error('deliberate failure in cell 3');"));
+const FAILING = notebook(
+  code("const profile: string = 'quick';", ['parameters']),
+  code("console.log('before');\nthrow new Error('deliberate failure in cell 3');"),
+);
 
 /** What the suite's notebooks show, then a type error: the cells after it do not run. */
 const DISPLAYS = notebook(
   code("const profile: string = 'quick';", ['parameters']),
-  code("import * as pbe from 'pbe-lab';\npbe.displayBundle({ 'text/html': '<b>two</b>', 'text/markdown': '**two**', 'text/plain': 'two' });\nconsole.log('printed');\n40 + 2"),
-  code("const bar = new pbe.Progress('counting', 30, pbe.consoleSink(), 'step');\nfor (let i = 0; i < 30; i++) {\n  await new Promise((r) => setTimeout(r, 50));\n  bar.tick();\n}"),
+  code(
+    "import * as pbe from 'pbe-lab';\npbe.displayBundle({ 'text/html': '<b>two</b>', 'text/markdown': '**two**', 'text/plain': 'two' });\nconsole.log('printed');\n40 + 2",
+  ),
+  code(
+    "const bar = new pbe.Progress('counting', 30, pbe.consoleSink(), 'step');\nfor (let i = 0; i < 30; i++) {\n  await new Promise((r) => setTimeout(r, 50));\n  bar.tick();\n}",
+  ),
   code("const wrong: number = 'text';"),
   code("console.log('never');"),
 );
@@ -42,7 +54,13 @@ const SPINS = notebook(code("const profile: string = 'quick';", ['parameters']),
 interface Executed {
   nbformat_minor: number;
   metadata: Record<string, unknown>;
-  cells: { id: string; cell_type: string; metadata: { tags?: string[] }; execution_count?: number | null; outputs?: { output_type: string; name?: string; text?: string; data?: Record<string, string>; metadata?: Record<string, unknown> }[] }[];
+  cells: {
+    id: string;
+    cell_type: string;
+    metadata: { tags?: string[] };
+    execution_count?: number | null;
+    outputs?: { output_type: string; name?: string; text?: string; data?: Record<string, string>; metadata?: Record<string, unknown> }[];
+  }[];
 }
 const readNb = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Executed;
 
@@ -75,7 +93,15 @@ before(function () {
   const run = (name: string, nb: object, timeoutSec: number | null) => {
     fs.writeFileSync(path.join(tmp, `${name}.ipynb`), JSON.stringify(nb));
     const kernel = tslabKernelSpec({ PBE_KERNEL_TYPES_FRESH: '1' });
-    return executeNotebook({ input: path.join(tmp, `${name}.ipynb`), output: path.join(tmp, 'direct', `${name}.ipynb`), kernel, cwd: ROOT, env: { ...process.env, ...env }, parameters: "const profile: string = 'quick';", timeoutSec });
+    return executeNotebook({
+      input: path.join(tmp, `${name}.ipynb`),
+      output: path.join(tmp, 'direct', `${name}.ipynb`),
+      kernel,
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      parameters: "const profile: string = 'quick';",
+      timeoutSec,
+    });
   };
   fs.mkdirSync(path.join(tmp, 'direct'));
   direct = (async () => {
@@ -95,7 +121,8 @@ after(async function () {
 /** Where `jupyter nbconvert` runs, or why it cannot. */
 function nbconvertMissing(): string | null {
   const r = spawnSync('jupyter', ['nbconvert', '--version'], { encoding: 'utf8' });
-  if (r.error) return `jupyter not found (${r.error.message}); apt-get install jupyter-nbconvert python3-nbclient python3-ipython jupyter-client for the interop check`;
+  if (r.error)
+    return `jupyter not found (${r.error.message}); apt-get install jupyter-nbconvert python3-nbclient python3-ipython jupyter-client for the interop check`;
   if (r.status !== 0) return `jupyter nbconvert does not run: ${r.stderr.trim().split('\n').pop()}`;
   return null;
 }
@@ -115,9 +142,16 @@ describe('notebooks through the Jupyter protocol from Node', function () {
     const { displays } = await direct;
     const nb = readNb(path.join(tmp, 'direct', 'displays.ipynb'));
     const cells = nb.cells.filter((c) => c.cell_type === 'code');
-    assert.deepEqual(cells.map((c) => c.execution_count), [1, 2, 3, 4, 5, null], 'parameters, injected, display, progress, the type error; nothing after it');
+    assert.deepEqual(
+      cells.map((c) => c.execution_count),
+      [1, 2, 3, 4, 5, null],
+      'parameters, injected, display, progress, the type error; nothing after it',
+    );
     const shown = cells[2].outputs!;
-    assert.deepEqual(shown.map((o) => o.output_type), ['display_data', 'stream']);
+    assert.deepEqual(
+      shown.map((o) => o.output_type),
+      ['display_data', 'stream'],
+    );
     assert.deepEqual(Object.keys(shown[0].data!).sort(), ['text/html', 'text/markdown', 'text/plain']);
     assert.equal(shown[1].text, 'printed\n42\n');
     const bar = cells[3].outputs!;
@@ -136,7 +170,10 @@ describe('notebooks through the Jupyter protocol from Node', function () {
     assert.equal(displays.failure?.status, 'error');
     assert.match(displays.failure!.message, /Type 'string' is not assignable to type 'number'/);
     const cells = readNb(path.join(tmp, 'direct', 'displays.ipynb')).cells.filter((c) => c.cell_type === 'code');
-    assert.deepEqual(cells[4].outputs!.map((o) => o.name), ['stderr']);
+    assert.deepEqual(
+      cells[4].outputs!.map((o) => o.name),
+      ['stderr'],
+    );
     assert.deepEqual(cells[5].outputs, []);
   });
 
@@ -185,20 +222,37 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
     }
     // What repro's exit code says when every notebook runs: no claim that must hold at quick fails
     // (checkClaims also throws if a notebook that ran did not write a metric one of its claims reads).
-    assert.deepEqual(checkClaims('quick', metrics).filter((r) => r.blocking).map((r) => r.claim.id), []);
+    assert.deepEqual(
+      checkClaims('quick', metrics)
+        .filter((r) => r.blocking)
+        .map((r) => r.claim.id),
+      [],
+    );
     for (const name of GOOD) {
-      const nb = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.ipynb`), 'utf8')) as { cells: { metadata: { tags?: string[] }; outputs?: { output_type: string }[] }[] };
+      const nb = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.ipynb`), 'utf8')) as {
+        cells: { metadata: { tags?: string[] }; outputs?: { output_type: string }[] }[];
+      };
       const tags = nb.cells.map((c) => c.metadata.tags ?? []);
       const p = tags.findIndex((t) => t.includes('parameters'));
       assert.ok(tags[p + 1].includes('injected-parameters'), `${name}: injected cell right after the parameters cell`);
       assert.ok(!nb.cells.some((c) => c.outputs?.some((o) => o.output_type === 'error')), `${name}: no error output`);
-      const measured = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.json`), 'utf8')) as { parameters: { profile: string }; values: Record<string, unknown> };
+      const measured = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.json`), 'utf8')) as {
+        parameters: { profile: string };
+        values: Record<string, unknown>;
+      };
       assert.equal(measured.parameters.profile, 'quick');
     }
-    const teaching = JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as { values: { asr: number; targetShare: { benign: number; infected: number } } };
+    const teaching = JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as {
+      values: { asr: number; targetShare: { benign: number; infected: number } };
+    };
     assert.ok(teaching.values.asr > 0.5, `the infected model learned the backdoor (ASR ${teaching.values.asr})`);
-    assert.ok(teaching.values.targetShare.infected > teaching.values.targetShare.benign, 'the observation: more adversarial examples on the target for the infected model');
-    const pbe = JSON.parse(fs.readFileSync(path.join(out, 'executed', '06-progressive-defense.json'), 'utf8')) as { values: { withoutClean: { stages: unknown[]; before: { asr: number } }; withClean: { before: { asr: number } } } };
+    assert.ok(
+      teaching.values.targetShare.infected > teaching.values.targetShare.benign,
+      'the observation: more adversarial examples on the target for the infected model',
+    );
+    const pbe = JSON.parse(fs.readFileSync(path.join(out, 'executed', '06-progressive-defense.json'), 'utf8')) as {
+      values: { withoutClean: { stages: unknown[]; before: { asr: number } }; withClean: { before: { asr: number } } };
+    };
     assert.equal(pbe.values.withoutClean.stages.length, 5, 'the infected model and four PBE iterations');
     assert.equal(pbe.values.withClean.before.asr, teaching.values.asr, "PBE starts from the teaching notebook's cached infected model");
   });
@@ -211,15 +265,21 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
     assert.match(fig.spec.$schema, /vega-lite\/v5/);
     assert.match(fig.svg ?? '', /^<svg/);
     assert.ok(fig.spec.data.values.every((v) => v.image?.startsWith('data:image/png;base64,')));
-    assert.ok(shown.some((s) => s.kind === 'reading'), 'a reading under the figure');
+    assert.ok(
+      shown.some((s) => s.kind === 'reading'),
+      'a reading under the figure',
+    );
     const teaching = readExecuted(path.join(out, 'executed', '00-teaching.ipynb')).shown;
     assert.ok(teaching.some((s) => s.kind === 'image') && teaching.some((s) => s.kind === 'table'));
     const pbe = readExecuted(path.join(out, 'executed', '06-progressive-defense.ipynb')).shown;
-    assert.deepEqual(pbe.filter((s) => s.kind === 'figure').map((s) => (s as { title: string }).title), [
-      'pbe on blend (all2one), mnist',
-      'Ranking the training set by logit similarity (Fig. 6)',
-      'Average precision of the ranking after each iteration (Fig. 6)',
-    ]);
+    assert.deepEqual(
+      pbe.filter((s) => s.kind === 'figure').map((s) => (s as { title: string }).title),
+      [
+        'pbe on blend (all2one), mnist',
+        'Ranking the training set by logit similarity (Fig. 6)',
+        'Average precision of the ranking after each iteration (Fig. 6)',
+      ],
+    );
     assert.equal(pbe.filter((s) => s.kind === 'table').length, 2);
     assert.ok(VEGA_LITE_MIME.startsWith('application/vnd.vegalite.v5'));
   });
@@ -240,17 +300,30 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
   it('shows each training of the teaching notebook as one progress bar at 100%, not as lines on stderr, and numbered cells', () => {
     const nb = readNb(path.join(out, 'executed', '00-teaching.ipynb'));
     const code = nb.cells.filter((c) => c.cell_type === 'code');
-    assert.deepEqual(code.map((c) => c.execution_count), code.map((_, i) => i + 1));
+    assert.deepEqual(
+      code.map((c) => c.execution_count),
+      code.map((_, i) => i + 1),
+    );
     const outputs = code.flatMap((c) => c.outputs ?? []);
-    assert.deepEqual(outputs.filter((o) => o.name === 'stderr'), []);
+    assert.deepEqual(
+      outputs.filter((o) => o.name === 'stderr'),
+      [],
+    );
     const bars = outputs.filter((o) => o.metadata?.['pbe-lab'] === 'progress').map((o) => o.data!['text/plain']);
-    assert.deepEqual(bars.map((b) => b.split(' █')[0]), ['benign mnist-net on mnist', 'blend all2one → 0'], bars.join('\n'));
-    assert.ok(bars.every((b) => / 100% 36\/36 batch /.test(b)), bars.join('\n'));
+    assert.deepEqual(
+      bars.map((b) => b.split(' █')[0]),
+      ['benign mnist-net on mnist', 'blend all2one → 0'],
+      bars.join('\n'),
+    );
+    assert.ok(
+      bars.every((b) => / 100% 36\/36 batch /.test(b)),
+      bars.join('\n'),
+    );
     const table = outputs.find((o) => o.data?.['text/markdown']?.startsWith('**Clean accuracy'))!.data!['text/markdown'];
     assert.match(table, /\|benign\|\d+\.\d%\|—\|/);
   });
 
-  it('executes the teaching notebook through Debian\'s jupyter nbconvert too (the interop check)', function () {
+  it("executes the teaching notebook through Debian's jupyter nbconvert too (the interop check)", function () {
     skipWithout(this, 'Jupyter', nbconvertMissing());
     // A kernel spec private to the check (JUPYTER_PATH), whatever the user has registered.
     const jupyterPath = path.join(tmp, 'jupyter');
@@ -262,13 +335,29 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
     const cache = path.join(tmp, 'cache');
     const measured = path.join(cache, 'results', 'notebooks', '00-teaching.json');
     const env = { ...process.env, JUPYTER_PATH: jupyterPath, PBE_CACHE_DIR: cache };
-    const r = spawnSync('jupyter', ['nbconvert', '--to', 'notebook', '--execute', '--ExecutePreprocessor.kernel_name=pbe-lab-tslab', '--ExecutePreprocessor.timeout=600', `--output-dir=${path.dirname(executed)}`, path.join(ROOT, 'notebooks', '00-teaching.ipynb')], { cwd: ROOT, env, encoding: 'utf8' });
+    const r = spawnSync(
+      'jupyter',
+      [
+        'nbconvert',
+        '--to',
+        'notebook',
+        '--execute',
+        '--ExecutePreprocessor.kernel_name=pbe-lab-tslab',
+        '--ExecutePreprocessor.timeout=600',
+        `--output-dir=${path.dirname(executed)}`,
+        path.join(ROOT, 'notebooks', '00-teaching.ipynb'),
+      ],
+      { cwd: ROOT, env, encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr.slice(-3000));
     const values = (JSON.parse(fs.readFileSync(measured, 'utf8')) as { values: { asr: number } }).values;
     const ours = (JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as { values: { asr: number } }).values;
     assert.equal(values.asr, ours.asr, 'the same cached infected model, the same ASR');
     const shown = readExecuted(executed).shown.map((x) => x.kind);
-    assert.deepEqual(shown, readExecuted(path.join(out, 'executed', '00-teaching.ipynb')).shown.map((x) => x.kind));
+    assert.deepEqual(
+      shown,
+      readExecuted(path.join(out, 'executed', '00-teaching.ipynb')).shown.map((x) => x.kind),
+    );
   });
 
   it('renders the report in headless Chromium: no console error, every figure with marks, the image tooltip on hover', function () {

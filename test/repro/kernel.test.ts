@@ -7,7 +7,10 @@ describe('Jupyter kernel client: a kernel that cannot start', () => {
   const spec = (argv: string[]) => ({ argv, display_name: 'x', language: 'typescript' });
 
   it('says which command could not be started', async () => {
-    await assert.rejects(KernelClient.start(spec(['/nonexistent/kernel', '{connection_file}']), { cwd: os.tmpdir() }), /exited \(code -1\) before it was ready:\n\/nonexistent\/kernel .*ENOENT/);
+    await assert.rejects(
+      KernelClient.start(spec(['/nonexistent/kernel', '{connection_file}']), { cwd: os.tmpdir() }),
+      /exited \(code -1\) before it was ready:\n\/nonexistent\/kernel .*ENOENT/,
+    );
   });
 
   it('says what a kernel printed when it exited before answering', async () => {

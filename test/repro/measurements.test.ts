@@ -3,7 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runtimeInfo } from '../../src/backend';
-import { checkClaims, incompleteBecause, type MeasuredRecord, measurements, measurementsMarkdown, NOTEBOOK_NAMES, readMeasurements, writeMeasurements } from '../../src/repro';
+import {
+  checkClaims,
+  incompleteBecause,
+  type MeasuredRecord,
+  measurements,
+  measurementsMarkdown,
+  NOTEBOOK_NAMES,
+  readMeasurements,
+  writeMeasurements,
+} from '../../src/repro';
 
 const record = (name: (typeof NOTEBOOK_NAMES)[number], metrics: Record<string, number | null>): MeasuredRecord =>
   ({ notebook: name, parameters: {}, values: { metrics }, runtime: runtimeInfo(), writtenAt: '2026-12-02T00:00:00.000Z' }) as unknown as MeasuredRecord;
@@ -36,7 +45,10 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
       assert.match(md, /\| teaching-target-share \| Fig\. 1b \| 00-teaching \| `targetShareInfected` \| 0\.489 \| >= 0\.327 \| holds \| yes \|/);
       assert.match(md, /Run of 2026-12-02, seed 0/);
       fs.writeFileSync(file, JSON.stringify({ ...m, claims: [{ ...m.claims[0], verdict: 'maybe' }] }));
-      assert.throws(() => readMeasurements(file), /quick\.json: claims\[0\]\.verdict: expected one of holds, fails, known not to hold, not measured, got "maybe"/);
+      assert.throws(
+        () => readMeasurements(file),
+        /quick\.json: claims\[0\]\.verdict: expected one of holds, fails, known not to hold, not measured, got "maybe"/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -24,19 +24,26 @@ const valid = (): Notebook => ({
   nbformat_minor: 5,
 });
 
-describe('nbformat 4.5 (Jupyter\'s schema, without Python)', () => {
+describe("nbformat 4.5 (Jupyter's schema, without Python)", () => {
   it('accepts a valid notebook and every notebook of notebooks/', () => {
     assert.deepEqual(nbformatErrors(valid()), []);
-    for (const f of fs.readdirSync(path.join(ROOT, 'notebooks')).filter((n) => n.endsWith('.ipynb'))) assert.deepEqual(nbformatErrors(readNotebook(path.join(ROOT, 'notebooks', f))), [], f);
+    for (const f of fs.readdirSync(path.join(ROOT, 'notebooks')).filter((n) => n.endsWith('.ipynb')))
+      assert.deepEqual(nbformatErrors(readNotebook(path.join(ROOT, 'notebooks', f))), [], f);
   });
 
   it('names what Jupyter would reject: a transient field in an output, a missing cell id, a cell id of bad characters', () => {
     const transient = valid();
     (transient.cells[2].outputs![0] as Record<string, unknown>).transient = { display_id: 'abc' };
-    assert.ok(nbformatErrors(transient).some((e) => e.startsWith('/cells/2/outputs/0') && e.includes('transient')), nbformatErrors(transient).join('\n'));
+    assert.ok(
+      nbformatErrors(transient).some((e) => e.startsWith('/cells/2/outputs/0') && e.includes('transient')),
+      nbformatErrors(transient).join('\n'),
+    );
     const noId = valid();
     delete noId.cells[1].id;
-    assert.ok(nbformatErrors(noId).some((e) => e.startsWith('/cells/1') && e.includes("must have required property 'id'")), nbformatErrors(noId).join('\n'));
+    assert.ok(
+      nbformatErrors(noId).some((e) => e.startsWith('/cells/1') && e.includes("must have required property 'id'")),
+      nbformatErrors(noId).join('\n'),
+    );
     const badId = valid();
     badId.cells[0].id = 'has spaces';
     assert.ok(nbformatErrors(badId).some((e) => e.startsWith('/cells/0/id')));
@@ -48,7 +55,10 @@ describe('nbformat 4.5 (Jupyter\'s schema, without Python)', () => {
     for (const c of old.cells) delete c.id;
     const once = injectParameters(old, "const profile: string = 'cpu';", 'x.ipynb');
     const twice = injectParameters(once, "const profile: string = 'paper';", 'x.ipynb');
-    assert.deepEqual(twice.cells.map((c) => c.metadata.tags ?? []), [[], ['parameters'], ['injected-parameters'], []]);
+    assert.deepEqual(
+      twice.cells.map((c) => c.metadata.tags ?? []),
+      [[], ['parameters'], ['injected-parameters'], []],
+    );
     assert.equal(twice.cells[2].source, "const profile: string = 'paper';");
     assert.deepEqual(twice.cells[3].outputs, [], 'outputs of an earlier run cleared');
     assert.equal(twice.nbformat_minor, 5);

@@ -10,7 +10,17 @@ import { VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from '../../src/plots/veg
 
 describe('notebook helpers', () => {
   it('a figure carries its Vega-Lite spec, an SVG rendering with its marks, and its title as text', async () => {
-    const spec = vegaLite({ title: 'two bars', data: { values: [{ a: 'x', b: 1 }, { a: 'y', b: 2 }] }, mark: 'bar', encoding: { x: { field: 'a', type: 'nominal' }, y: { field: 'b', type: 'quantitative' } } } as Omit<VegaLiteSpec, '$schema'>);
+    const spec = vegaLite({
+      title: 'two bars',
+      data: {
+        values: [
+          { a: 'x', b: 1 },
+          { a: 'y', b: 2 },
+        ],
+      },
+      mark: 'bar',
+      encoding: { x: { field: 'a', type: 'nominal' }, y: { field: 'b', type: 'quantitative' } },
+    } as Omit<VegaLiteSpec, '$schema'>);
     const b = await figureBundle(spec);
     assert.equal(b[VEGA_LITE_MIME], spec);
     assert.equal((String(b['image/svg+xml']).match(/aria-roledescription="bar"/g) ?? []).length, 2);
@@ -39,7 +49,10 @@ describe('notebook helpers', () => {
   it('embeddingSummary counts points nearer the triggered centre than their clean class centre (hand-worked)', () => {
     const p = (x: number, y: number, kind: 'clean' | 'adversarial' | 'triggered', cls: number) => ({ x, y, kind, cls, sourceIndex: 0, group: '', color: '' });
     // class 1 clean at (0, 0), triggered at (10, 0); adversarial points at x = 2 (nearer clean) and x = 8 (nearer triggered)
-    const e = { points: [p(0, 0, 'clean', 1), p(0, 0, 'clean', 1), p(2, 0, 'adversarial', 1), p(8, 0, 'adversarial', 1), p(10, 0, 'triggered', 1), p(5, 5, 'clean', 0)], target: 0 } as unknown as FeatureEmbedding;
+    const e = {
+      points: [p(0, 0, 'clean', 1), p(0, 0, 'clean', 1), p(2, 0, 'adversarial', 1), p(8, 0, 'adversarial', 1), p(10, 0, 'triggered', 1), p(5, 5, 'clean', 0)],
+      target: 0,
+    } as unknown as FeatureEmbedding;
     assert.deepEqual(embeddingSummary(e), { adversarialNearerTrigger: 0.5, cleanNearerTrigger: 0, points: 6 });
   });
 
@@ -54,7 +67,10 @@ describe('notebook helpers', () => {
       assert.deepEqual(fs.readdirSync(dir), ['x.json']);
       // bad input: an error naming the file and the field
       fs.writeFileSync(file, JSON.stringify({ ...rec, values: { ...values, metrics: { beltShare: 'high' } } }));
-      assert.throws(() => readMeasured(file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: values\\.metrics\\.beltShare: expected a finite number or null, got "high"`));
+      assert.throws(
+        () => readMeasured(file),
+        new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: values\\.metrics\\.beltShare: expected a finite number or null, got "high"`),
+      );
       fs.writeFileSync(file, JSON.stringify({ ...rec, notebook: '99-x' }));
       assert.throws(() => readMeasured(file), /notebook: expected one of 00-teaching, .*, got "99-x"/);
     } finally {

@@ -25,12 +25,18 @@ describe('notebooks/ as the suite runs them', () => {
   const expected = JSON.parse(fs.readFileSync(path.join(ROOT, 'paper-repro', 'expected-seconds.json'), 'utf8')) as { quick: Record<string, number> };
 
   it('has the notebooks of every figure and table, 00 to 07', () => {
-    assert.deepEqual(names.map((n) => n.slice(0, 2)), ['00', '01', '02', '03', '04', '05', '06', '07']);
+    assert.deepEqual(
+      names.map((n) => n.slice(0, 2)),
+      ['00', '01', '02', '03', '04', '05', '06', '07'],
+    );
   });
 
   for (const name of names) {
     it(`${name}: parameters cell, package entry only, values written under its name, a README row and an expected time`, () => {
-      const nb = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', `${name}.ipynb`), 'utf8')) as { cells: Cell[]; metadata: { kernelspec: { name: string } } };
+      const nb = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', `${name}.ipynb`), 'utf8')) as {
+        cells: Cell[];
+        metadata: { kernelspec: { name: string } };
+      };
       assert.equal(nb.metadata.kernelspec.name, 'tslab');
       const params = nb.cells.filter((c) => c.metadata.tags?.includes('parameters'));
       assert.equal(params.length, 1, 'one cell tagged parameters');
@@ -38,9 +44,16 @@ describe('notebooks/ as the suite runs them', () => {
       for (const line of injectedParameters({ profile: 'quick', seed: 0, backend: '', measuredFile: '' }).split('\n')) {
         assert.ok(source(params[0]).includes(line.replace(/ = .*/, ' = ')), `${name}: parameters cell declares ${line.replace(/ = .*/, '')}`);
       }
-      const code = nb.cells.filter((c) => c.cell_type === 'code').map(source).join('\n');
+      const code = nb.cells
+        .filter((c) => c.cell_type === 'code')
+        .map(source)
+        .join('\n');
       const imports = [...code.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-      assert.deepEqual([...new Set(imports)].filter((m) => m !== 'pbe-lab' && m !== 'arquero'), [], `${name}: imports only the package entry (and arquero)`);
+      assert.deepEqual(
+        [...new Set(imports)].filter((m) => m !== 'pbe-lab' && m !== 'arquero'),
+        [],
+        `${name}: imports only the package entry (and arquero)`,
+      );
       assert.match(code, new RegExp(`writeMeasured\\(measuredFile, '${name}'`), `${name}: writes its values under its own name`);
       assert.ok(readme.includes(`| \`${name}\` |`), `${name}: a row in the README's notebook table`);
       assert.ok(expected.quick[name] > 0, `${name}: an expected time at quick (paper-repro/expected-seconds.json)`);
@@ -49,6 +62,10 @@ describe('notebooks/ as the suite runs them', () => {
 
   it('every claim belongs to a notebook of the suite', () => {
     for (const c of CLAIMS) assert.ok(names.includes(c.notebook), `${c.id}: no notebook ${c.notebook}`);
-    for (const n of ['06-progressive-defense', '07-defense-tables']) assert.ok(CLAIMS.some((c) => c.notebook === n), `${n} has claims`);
+    for (const n of ['06-progressive-defense', '07-defense-tables'])
+      assert.ok(
+        CLAIMS.some((c) => c.notebook === n),
+        `${n} has claims`,
+      );
   });
 });

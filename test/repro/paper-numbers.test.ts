@@ -21,7 +21,10 @@ function markdownTable(text: string, heading: string): Map<string, string[]> {
       continue;
     }
     inTable = true;
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells[0] !== '---' && cells[0] !== '') rows.set(cells[0], cells.slice(1));
   }
   return rows;
@@ -32,7 +35,10 @@ describe('paper/numbers', () => {
 
   it('Tables 1 and 2 match the transcription cell by cell', function () {
     if (!text) this.skip();
-    for (const [table, heading] of [[TABLE1, 'CIFAR-10 all-to-one (Table 1)'], [TABLE2, 'GTSRB all-to-one (Table 2)']] as const) {
+    for (const [table, heading] of [
+      [TABLE1, 'CIFAR-10 all-to-one (Table 1)'],
+      [TABLE2, 'GTSRB all-to-one (Table 2)'],
+    ] as const) {
       const rows = markdownTable(text!, heading);
       for (const attack of table.attacks) {
         const printed = rows.get(PAPER_ATTACK_LABELS[attack]);
@@ -65,13 +71,25 @@ describe('paper/numbers', () => {
       return [...part.matchAll(/(\d+\.\d+)\/(\d+\.\d+)/g)].slice(0, 5).map((m) => ({ acc: Number(m[1]), asr: Number(m[2]) }));
     };
     const order = ['badnets', 'blend', 'sig', 'dynamic', 'wanet'] as const;
-    for (const [label, d] of [['before —', 'before'], ['PBE w/ clean —', 'pbeWithClean'], ['PBE w/o clean —', 'pbeWithoutClean']] as const) {
-      assert.deepEqual(order.map((a) => TABLE4.cells[a][d]), pairs(label), label);
+    for (const [label, d] of [
+      ['before —', 'before'],
+      ['PBE w/ clean —', 'pbeWithClean'],
+      ['PBE w/o clean —', 'pbeWithoutClean'],
+    ] as const) {
+      assert.deepEqual(
+        order.map((a) => TABLE4.cells[a][d]),
+        pairs(label),
+        label,
+      );
     }
   });
 
   it('names the table, row and column of a cell, and refuses an absent one', () => {
-    assert.deepEqual(paperCell(TABLE1, 'blend', 'pbeWithClean'), { acc: 93.98, asr: 0.93, provenance: { source: 'Table 1', row: 'Blend', column: 'PBE w/ clean' } });
+    assert.deepEqual(paperCell(TABLE1, 'blend', 'pbeWithClean'), {
+      acc: 93.98,
+      asr: 0.93,
+      provenance: { source: 'Table 1', row: 'Blend', column: 'PBE w/ clean' },
+    });
     assert.throws(() => paperCell(TABLE4, 'blend', 'ft' as never), /Table 4 has no cell for attack 'blend'.*defense 'ft'/);
     assert.ok(Math.abs(table5Cell('wanet').ratio - 15.85 / 48.13) < 1e-12);
   });

@@ -11,7 +11,10 @@ describe('npm run repro options', () => {
     [['--out', '/proc/pbe-x'], /^repro: --out: cannot write \/proc\/pbe-x: no file can be created in \/proc/],
   ] as const) {
     it(`${args.join(' ')}`, () => {
-      const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'paper-repro', 'run.ts'), ...args], { encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'paper-repro', 'run.ts'), ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, message);
       assert.match(r.stderr, /npm run repro -- \[--profile/);

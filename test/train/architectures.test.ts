@@ -66,7 +66,13 @@ describe('every architecture trains on smoke data and reloads from its checkpoin
         const { tensors } = await loadTensors(dir);
         reloaded.loadWeights(tensors);
         tf.dispose(Object.values(tensors));
-        const x = tf.tensor4d(makeBatch(testSet, Array.from({ length: 20 }, (_, i) => i)), [20, c.size, c.size, c.channels]);
+        const x = tf.tensor4d(
+          makeBatch(
+            testSet,
+            Array.from({ length: 20 }, (_, i) => i),
+          ),
+          [20, c.size, c.size, c.channels],
+        );
         const a = model.predict(x);
         const b = reloaded.predict(x);
         assert.deepEqual(b.dataSync(), a.dataSync(), 'reloaded model predicts differently');

@@ -58,7 +58,9 @@ describe('RunCheckpoint (the per-epoch checkpoint of the trainer and the dynamic
 
     const fresh = createModel(MNIST_NET, 2);
     const freshOptimizer = createOptimizer(optimizer.config);
-    const { value, stderr } = await stderrOf(() => new RunCheckpoint<{ epochsDone: number }>(dir, 'hash-a', { model: fresh, optimizer: freshOptimizer }, 'test').resume());
+    const { value, stderr } = await stderrOf(() =>
+      new RunCheckpoint<{ epochsDone: number }>(dir, 'hash-a', { model: fresh, optimizer: freshOptimizer }, 'test').resume(),
+    );
     assert.deepEqual(value, { epochsDone: 2 });
     assert.equal(stderr, '');
     assert.deepEqual(weightsOf(fresh), weightsOf(model));
@@ -86,15 +88,21 @@ describe('RunCheckpoint (the per-epoch checkpoint of the trainer and the dynamic
     assert.deepEqual(weightsOf(model), before);
   });
 
-  it("refuses a checkpoint of its own run whose tensors do not fit, and parts whose names would mix", async () => {
+  it('refuses a checkpoint of its own run whose tensors do not fit, and parts whose names would mix', async () => {
     const dir = path.join(tmp, 'run');
     await new RunCheckpoint(dir, 'hash-a', { model, optimizer }, 'test').save({ epochsDone: 1 });
     const other = createModel({ ...MNIST_NET, arch: 'smallcnn', inputShape: [32, 32, 3] }, 1);
     try {
-      await assert.rejects(new RunCheckpoint(dir, 'hash-a', { model: other, optimizer }, 'test').resume(), /^Error: test: cannot resume from the checkpoint in .*run \(delete it to start afresh\): .*missing tensor/);
+      await assert.rejects(
+        new RunCheckpoint(dir, 'hash-a', { model: other, optimizer }, 'test').resume(),
+        /^Error: test: cannot resume from the checkpoint in .*run \(delete it to start afresh\): .*missing tensor/,
+      );
     } finally {
       other.dispose();
     }
-    assert.throws(() => new RunCheckpoint(dir, 'h', { optimizer, 'optimizer/mask': optimizer }, 'test'), /test: checkpoint parts 'optimizer' and 'optimizer\/mask' would share tensor names/);
+    assert.throws(
+      () => new RunCheckpoint(dir, 'h', { optimizer, 'optimizer/mask': optimizer }, 'test'),
+      /test: checkpoint parts 'optimizer' and 'optimizer\/mask' would share tensor names/,
+    );
   });
 });

@@ -26,7 +26,10 @@ describe('optimisers (PyTorch update rules, worked by hand)', () => {
     opt.step(params, { p: tf.tensor1d([0.5, 1]) }, 0.1);
     close(p.dataSync(), [0.715, -2]);
     const slots = opt.slots();
-    assert.deepEqual(slots.map((s) => s.name), ['p.momentum']);
+    assert.deepEqual(
+      slots.map((s) => s.name),
+      ['p.momentum'],
+    );
     close(slots[0].tensor.dataSync(), [1.85, 0]);
     opt.dispose();
     p.dispose();
@@ -75,8 +78,14 @@ describe('makeBatch augmentation', () => {
 
   it('without augmentation scales pixels to [0, 1] in the requested order', () => {
     const b = makeBatch(ds, [1, 0]);
-    close(b.subarray(0, 12), Array.from({ length: 12 }, (_, i) => ((12 + i) * 10) / 255));
-    close(b.subarray(12), Array.from({ length: 12 }, (_, i) => (i * 10) / 255));
+    close(
+      b.subarray(0, 12),
+      Array.from({ length: 12 }, (_, i) => ((12 + i) * 10) / 255),
+    );
+    close(
+      b.subarray(12),
+      Array.from({ length: 12 }, (_, i) => (i * 10) / 255),
+    );
   });
 
   it('flips mirror each row exactly and crops shift with zero fill; the same seed gives the same batch', () => {

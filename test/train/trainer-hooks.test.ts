@@ -80,14 +80,19 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     const prune = () => tf.tidy(() => w.assign(tf.mul(w, mask)));
     prune();
     let steps = 0;
-    await train(model, data, { ...CFG, epochs: 1 }, {
-      seed: 2,
-      progress: silentSink,
-      afterStep: () => {
-        prune();
-        steps++;
+    await train(
+      model,
+      data,
+      { ...CFG, epochs: 1 },
+      {
+        seed: 2,
+        progress: silentSink,
+        afterStep: () => {
+          prune();
+          steps++;
+        },
       },
-    });
+    );
     assert.equal(steps, Math.ceil(data.shape[0] / CFG.batchSize));
     const values = w.dataSync();
     for (let i = 0; i < values.length; i++) if (i % cout < 4) assert.ok(values[i] === 0, `pruned weight ${i} is ${values[i]}`);
@@ -116,7 +121,9 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
 
     // d(sum of logit 0)/d(scale[c]) against a central finite difference.
     const lossAt = (s: tf.Tensor) =>
-      tf.tidy(() => tf.sum(tf.slice(model.forward(x, { training: false, modulate: (n, v) => (n === 'bn1.gamma' ? tf.mul(v, s) : v) }).logits, [0, 0], [-1, 1])));
+      tf.tidy(() =>
+        tf.sum(tf.slice(model.forward(x, { training: false, modulate: (n, v) => (n === 'bn1.gamma' ? tf.mul(v, s) : v) }).logits, [0, 0], [-1, 1])),
+      );
     const { grads, value } = tf.variableGrads(() => lossAt(scale) as tf.Scalar, [scale]);
     const g = grads[scale.name].dataSync();
     const h = 1e-2;
@@ -194,7 +201,13 @@ describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', 
     const n = 100;
     const images = new Float32Array(n * 28 * 28);
     for (let i = 0; i < images.length; i++) images[i] = data.images[i] / 255 + (i % 7 === 0 ? 0.001 : 0);
-    const floats: FloatDataset = { ...subset(data, Int32Array.from({ length: n }, (_, i) => i)), images };
+    const floats: FloatDataset = {
+      ...subset(
+        data,
+        Int32Array.from({ length: n }, (_, i) => i),
+      ),
+      images,
+    };
     const batch = makeBatch(floats, [0, 1]);
     assert.deepEqual(batch, images.subarray(0, 2 * 28 * 28));
     const part = subset(floats, [1]);

@@ -68,7 +68,10 @@ for (const backend of WASM_AND_NATIVE) {
       const resumed = await train(second, data, CFG, { seed: 3, checkpointDir: dir, progress: silentSink });
       assert.equal(resumed.resumedFrom, 1);
       assert.equal(resumed.complete, true);
-      assert.deepEqual(resumed.history.map((r) => r.epoch), [1, 2, 3]);
+      assert.deepEqual(
+        resumed.history.map((r) => r.epoch),
+        [1, 2, 3],
+      );
       const got = weightsOf(second);
       for (const [name, values] of Object.entries(expected)) assert.deepEqual(got[name], values, `${name} differs after resuming`);
       second.dispose();

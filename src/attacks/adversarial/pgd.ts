@@ -58,16 +58,16 @@ function l2PerImage(t: tf.Tensor4D): tf.Tensor4D {
 function randomInL2Ball(gaussian: tf.Tensor4D, eps: number, rng: Rng): tf.Tensor4D {
   const [n, h, w, c] = gaussian.shape;
   const d = h * w * c;
-  const radii = tf.tensor4d(Float32Array.from({ length: n }, () => eps * rng.float() ** (1 / d)), [n, 1, 1, 1]);
+  const radii = tf.tensor4d(
+    Float32Array.from({ length: n }, () => eps * rng.float() ** (1 / d)),
+    [n, 1, 1, 1],
+  );
   return tf.mul(tf.div(gaussian, l2PerImage(gaussian)), radii) as tf.Tensor4D;
 }
 
 /** Project `delta` onto the ε-ball of the norm and keep x + delta inside [0, 1]. */
 function project(x: tf.Tensor4D, delta: tf.Tensor4D, cfg: PgdConfig): tf.Tensor4D {
-  const inBall =
-    cfg.norm === 'linf'
-      ? tf.clipByValue(delta, -cfg.eps, cfg.eps)
-      : tf.mul(delta, tf.minimum(1, tf.div(cfg.eps, l2PerImage(delta))));
+  const inBall = cfg.norm === 'linf' ? tf.clipByValue(delta, -cfg.eps, cfg.eps) : tf.mul(delta, tf.minimum(1, tf.div(cfg.eps, l2PerImage(delta))));
   return tf.sub(tf.clipByValue(tf.add(x, inBall), 0, 1), x) as tf.Tensor4D;
 }
 

@@ -32,9 +32,7 @@ export function blendTrigger(inputShape: readonly number[], opts: BlendOptions, 
     apply(x) {
       checkBatch('blend', shape, x);
       // The clip only absorbs float rounding: a convex combination of two [0, 1] images is in [0, 1].
-      return tf.tidy(
-        () => tf.clipByValue(tf.add(tf.mul(x, 1 - alpha), tf.mul(tf.tensor4d(pattern, [1, ...shape]), alpha)), 0, 1) as tf.Tensor4D,
-      );
+      return tf.tidy(() => tf.clipByValue(tf.add(tf.mul(x, 1 - alpha), tf.mul(tf.tensor4d(pattern, [1, ...shape]), alpha)), 0, 1) as tf.Tensor4D);
     },
     // The pattern is a JS array, uploaded per call: nothing to free.
     dispose() {},

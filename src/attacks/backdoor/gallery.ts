@@ -75,7 +75,18 @@ export function backdoorGallery(ds: Dataset, attacks: readonly StaticAttack[], o
     norms.push({ attack: attack.name, linf, l2, images: normImages });
   }
   const headers = ['clean', 'triggered', `|diff| ×${amplify}`];
-  return { png: encodePng(layout(cells, attacks.map((a) => a.name), headers, [h, w, c], scale)), norms };
+  return {
+    png: encodePng(
+      layout(
+        cells,
+        attacks.map((a) => a.name),
+        headers,
+        [h, w, c],
+        scale,
+      ),
+    ),
+    norms,
+  };
 }
 
 /** A Markdown table of the norms, for reports. */

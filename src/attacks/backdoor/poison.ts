@@ -61,9 +61,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   const wanted = Math.round(ratio * n);
   const count = attack.cleanLabel ? Math.min(wanted, Math.round((attack.targetShare ?? 1) * candidates.length)) : wanted;
   if (count === 0) {
-    throw new Error(
-      `poison ratio ${ratio}: selects no image of ${train.name}/${train.split} (${n} images, ${candidates.length} eligible for ${attack.name})`,
-    );
+    throw new Error(`poison ratio ${ratio}: selects no image of ${train.name}/${train.split} (${n} images, ${candidates.length} eligible for ${attack.name})`);
   }
   if (count > candidates.length) {
     throw new Error(`poison ratio ${ratio}: asks for ${count} images but only ${candidates.length} of ${n} are not of the target class ${rule.target}`);
@@ -77,7 +75,9 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
     const rest = indicesWhere(train.labels, (_, i) => !isChosen[i]);
     const crossCount = Math.round(attack.crossRatio * count);
     if (crossCount > rest.length) {
-      throw new Error(`${attack.name} cross ratio ${attack.crossRatio}: asks for ${crossCount} noise-mode images but only ${rest.length} images are not poisoned`);
+      throw new Error(
+        `${attack.name} cross ratio ${attack.crossRatio}: asks for ${crossCount} noise-mode images but only ${rest.length} images are not poisoned`,
+      );
     }
     cross = sorted(pick(rest, crossCount, opts.rng.fork('cross')));
   }

@@ -111,7 +111,7 @@ export function buildAttack(config: AttackConfig): StaticAttack {
   const { build } = attackDefinition(resolved.name);
   if (!build) throw new Error(`attack '${resolved.name}' learns its trigger while the classifier trains (trainInfected); it has no static trigger to build`);
   const parts = build({ rule, inputShape, seed, options });
-  if ((parts.crossRatio > 0) !== (parts.applyCross !== undefined)) {
+  if (parts.crossRatio > 0 !== (parts.applyCross !== undefined)) {
     throw new Error(`attack '${resolved.name}': a cross ratio needs a noise-mode warp and vice versa`);
   }
   return { name: resolved.name, rule, config: resolved, ...parts };
@@ -174,8 +174,7 @@ registerAttack('blend', {
 registerAttack('sig', {
   defaults: { delta: 20 / 255, frequency: 6, cleanLabel: true, targetShare: 1 },
   provenance: {
-    delta:
-      'the SIG paper’s training amplitude 20/255, also the reference code’s PBE path (its create_bd.py uses 10/255; BackdoorBench 40/255)',
+    delta: 'the SIG paper’s training amplitude 20/255, also the reference code’s PBE path (its create_bd.py uses 10/255; BackdoorBench 40/255)',
     frequency: 'paper and reference code',
     cleanLabel: 'paper (clean-label); false relabels to the target as the reference code’s PBE path does (with delta 20/255, the default)',
     targetShare:
@@ -185,11 +184,16 @@ registerAttack('sig', {
     const cleanLabel = options.cleanLabel as boolean;
     const targetShare = num(options, 'targetShare');
     if (cleanLabel && rule.mode !== 'all2one') {
-      throw new Error(`sig.cleanLabel: a clean-label attack poisons the target class only, so it needs mode 'all2one' (got '${rule.mode}'); set cleanLabel false for all-to-all`);
+      throw new Error(
+        `sig.cleanLabel: a clean-label attack poisons the target class only, so it needs mode 'all2one' (got '${rule.mode}'); set cleanLabel false for all-to-all`,
+      );
     }
-    if (!(Number.isFinite(targetShare) && targetShare > 0 && targetShare <= 1)) throw new Error(`sig.targetShare: expected a number in (0, 1], got ${targetShare}`);
+    if (!(Number.isFinite(targetShare) && targetShare > 0 && targetShare <= 1))
+      throw new Error(`sig.targetShare: expected a number in (0, 1], got ${targetShare}`);
     if (!cleanLabel && targetShare !== 1) {
-      throw new Error(`sig.targetShare: applies to the clean-label attack only (it poisons the target class); with cleanLabel false the poison ratio alone sets the count, got targetShare ${targetShare}`);
+      throw new Error(
+        `sig.targetShare: applies to the clean-label attack only (it poisons the target class); with cleanLabel false the poison ratio alone sets the count, got targetShare ${targetShare}`,
+      );
     }
     return {
       trigger: sigTrigger(inputShape, { delta: num(options, 'delta'), frequency: num(options, 'frequency') }),

@@ -28,7 +28,9 @@ export function stampOrderOf(request: Pick<AttackRequest, 'name' | 'stamp'>): St
   const order = request.stamp ?? DEFAULT_STAMP_ORDER;
   if (!STAMP_ORDERS.includes(order)) throw new Error(`attack stamp order: expected one of ${STAMP_ORDERS.join(', ')}, got '${String(order)}'`);
   if (order !== 'after-augment' && attackDefinition(request.name).train) {
-    throw new Error(`attack stamp order '${order}': '${request.name}' generates its trigger from each augmented image while it trains, so only 'after-augment' applies`);
+    throw new Error(
+      `attack stamp order '${order}': '${request.name}' generates its trigger from each augmented image while it trains, so only 'after-augment' applies`,
+    );
   }
   return order;
 }

@@ -19,7 +19,9 @@ export const attack = defineCommand({
     seed: opt.int('run seed', { min: 0, default: 0 }),
   },
   async run(o) {
-    const names = required(o.attack, '--attack').split(',').filter((s) => s !== '');
+    const names = required(o.attack, '--attack')
+      .split(',')
+      .filter((s) => s !== '');
     if (names.length === 0) required(undefined, '--attack');
     for (const n of names) oneOf(n, attackNames(), '--attack');
     const profile = profileFrom(o);
@@ -50,12 +52,17 @@ export const attack = defineCommand({
     for (const r of infected) {
       const delta = (100 * (r.acc - b.record.cleanAccuracy)).toFixed(2).padStart(6);
       const targetAcc = (r.targetAcc === null ? '-' : pct(r.targetAcc)).padStart(12);
-      console.log(`${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${targetAcc}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`);
+      console.log(
+        `${r.attack.padEnd(10)}  ${pct(r.acc)}  ${pct(r.asr)}  ${delta}  ${targetAcc}  ${(r.poisoned === null ? 'in-batch' : String(r.poisoned)).padStart(8)}  ${r.record.trainSeconds.toFixed(0).padStart(7)}${r.fromCache ? '  (cached)' : ''}`,
+      );
     }
     console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const r of infected) {
       const curve = r.record.history.filter((e) => e.asr !== undefined);
-      if (curve.length > 0) console.log(`${r.attack} per epoch, test ACC/ASR %: ${curve.map((e) => `${e.epoch}: ${(100 * e.testAcc!).toFixed(1)}/${(100 * e.asr!).toFixed(1)}`).join('  ')}`);
+      if (curve.length > 0)
+        console.log(
+          `${r.attack} per epoch, test ACC/ASR %: ${curve.map((e) => `${e.epoch}: ${(100 * e.testAcc!).toFixed(1)}/${(100 * e.asr!).toFixed(1)}`).join('  ')}`,
+        );
     }
     return 0;
   },

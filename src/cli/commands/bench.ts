@@ -12,7 +12,9 @@ export const bench = defineCommand({
     ...COMMON_OPTIONS,
     model: opt.choice('one architecture (default: smallcnn and preact-resnet18)', MODEL_ARCHS, { arg: 'arch' }),
     reps: opt.int('timed repetitions per task', { min: 1 }),
-    batchSize: opt.int('one batch size for every task (default: 128 for training and PGD-7, 256 for inference); small for a slow device such as SwiftShader', { min: 1 }),
+    batchSize: opt.int('one batch size for every task (default: 128 for training and PGD-7, 256 for inference); small for a slow device such as SwiftShader', {
+      min: 1,
+    }),
     threads: opt.intList('native backend thread counts to measure (e.g. 1,2)', { min: 1 }),
     profile: opt.flag("each kernel's share of a training step and a PGD-7 batch, on one backend"),
   },
@@ -26,7 +28,8 @@ export const bench = defineCommand({
       console.error(runtimeSummary());
       for (const pr of profiles) {
         console.error(`${pr.model} ${pr.task}, batch ${pr.batch}: ${pr.wallMs.toFixed(0)} ms`);
-        for (const k of pr.kernels.slice(0, 12)) console.error(`  ${k.kernel.padEnd(26)} ${k.ms.toFixed(1).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%`);
+        for (const k of pr.kernels.slice(0, 12))
+          console.error(`  ${k.kernel.padEnd(26)} ${k.ms.toFixed(1).padStart(9)} ms  ${(100 * k.share).toFixed(1).padStart(5)}%`);
       }
       console.log(JSON.stringify({ runtime: runtimeInfo(), profiles }, null, 2));
       return 0;

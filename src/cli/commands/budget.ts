@@ -10,7 +10,8 @@ import { ATTACK_OPTIONS, checkWritable, DEFAULT_TARGET, oneOf, opt, profileFrom,
 
 export const budget = defineCommand({
   name: 'budget',
-  summary: "the PGD budget a defender would choose for each infected model from its clean extra set alone (the defender-side rule): every budget's scores and the choice",
+  summary:
+    "the PGD budget a defender would choose for each infected model from its clean extra set alone (the defender-side rule): every budget's scores and the choice",
   options: {
     ...RUN_OPTIONS,
     attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
@@ -22,14 +23,19 @@ export const budget = defineCommand({
     seed: opt.int('run seed', { min: 0, default: 0 }),
   },
   async run(o) {
-    const attacks = required(o.attack, '--attack').split(',').filter((s) => s !== '');
+    const attacks = required(o.attack, '--attack')
+      .split(',')
+      .filter((s) => s !== '');
     if (attacks.length === 0) required(undefined, '--attack');
     for (const a of attacks) oneOf(a, attackNames(), '--attack');
     const profile = profileFrom(o);
     const target = targetFrom(o, profile.dataset);
-    if (o.cleanRatio !== undefined && o.cleanSize !== undefined) throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
-    if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1)) throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
-    if (o.minMisclassified !== undefined && !(o.minMisclassified <= 1)) throw new UsageError(`--min-misclassified expects a share in [0, 1], got ${o.minMisclassified}`);
+    if (o.cleanRatio !== undefined && o.cleanSize !== undefined)
+      throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
+    if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1))
+      throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
+    if (o.minMisclassified !== undefined && !(o.minMisclassified <= 1))
+      throw new UsageError(`--min-misclassified expects a share in [0, 1], got ${o.minMisclassified}`);
     const cache = new Cache();
     checkWritable([], cache.root);
     await initBackend(o.backend);
@@ -58,13 +64,19 @@ const budgetName = (s: { norm: string; eps: number }) => (s.norm === 'linf' ? `L
 
 function printBudgetReport(r: BudgetRuleReport): void {
   const a = r.config.attack;
-  console.log(`\n${a.name} ${a.mode}${r.target !== null ? ` → ${r.target}` : ''} on ${r.config.profile.dataset}, profile ${r.config.profile.profile}: ACC ${pct(r.model.acc)} ASR ${pct(r.model.asr)}; ${r.cleanImages} clean images${r.fromCache ? '  [from cache]' : ''}`);
+  console.log(
+    `\n${a.name} ${a.mode}${r.target !== null ? ` → ${r.target}` : ''} on ${r.config.profile.dataset}, profile ${r.config.profile.profile}: ACC ${pct(r.model.acc)} ASR ${pct(r.model.asr)}; ${r.cleanImages} clean images${r.fromCache ? '  [from cache]' : ''}`,
+  );
   console.log('budget       misled  top label  its share');
   for (const s of r.scores) {
     const mark = r.chosen && s.norm === r.chosen.norm && s.eps === r.chosen.eps ? '  ← chosen' : '';
     console.log(`${budgetName(s).padEnd(11)} ${pct(s.misclassified).padStart(7)}  ${String(s.label).padStart(9)}  ${pct(s.concentration).padStart(9)}${mark}`);
   }
-  if (r.chosen === null) console.log(`no budget misleads ${pct(r.config.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED)} of the images: the rule makes no choice`);
-  else console.log(`chosen: ${budgetName(r.chosen)} (pbe defend --norm ${r.chosen.norm} --eps ${r.chosen.eps}); its top label ${r.chosen.label} ${r.target === null ? '' : r.chosen.label === r.target ? 'is the target' : `is not the target ${r.target}`}`);
+  if (r.chosen === null)
+    console.log(`no budget misleads ${pct(r.config.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED)} of the images: the rule makes no choice`);
+  else
+    console.log(
+      `chosen: ${budgetName(r.chosen)} (pbe defend --norm ${r.chosen.norm} --eps ${r.chosen.eps}); its top label ${r.chosen.label} ${r.target === null ? '' : r.chosen.label === r.target ? 'is the target' : `is not the target ${r.target}`}`,
+    );
   console.log(`rule ${r.seconds.toFixed(0)} s; report ${r.reportFile}`);
 }

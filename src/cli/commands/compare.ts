@@ -9,7 +9,10 @@ import { checkWritable, DEFAULT_TARGET, oneOf, opt, type OptValues, profileFrom,
 
 function list<T extends string>(raw: string | undefined, fallback: readonly T[], allowed: readonly T[], flag: string): T[] {
   if (raw === undefined) return [...fallback];
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return items.map((s) => oneOf(s, allowed, flag));
 }
 
@@ -41,7 +44,8 @@ export function compareConfigFrom(o: OptValues<typeof COMPARE_OPTIONS>): Compare
 
 export const compareCommand = defineCommand({
   name: 'compare',
-  summary: "every attack × defense pair through the cache and the worker pool, printed and saved in the paper's table layout with the paper's numbers beside ours",
+  summary:
+    "every attack × defense pair through the cache and the worker pool, printed and saved in the paper's table layout with the paper's numbers beside ours",
   options: COMPARE_OPTIONS,
   async run(o) {
     const cfg = compareConfigFrom(o);
@@ -51,10 +55,14 @@ export const compareCommand = defineCommand({
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const report = await compare(cfg, { cache, onProgress: poolProgressSink(), backend: o.backend });
-    console.log(`\n${profile.dataset} ${o.mode}, profile ${profile.profile} (${profile.arch}), seed ${o.seed}: ACC/ASR (%)${report.paperTable ? `, paper: ${report.paperTable}` : ''}\n`);
+    console.log(
+      `\n${profile.dataset} ${o.mode}, profile ${profile.profile} (${profile.arch}), seed ${o.seed}: ACC/ASR (%)${report.paperTable ? `, paper: ${report.paperTable}` : ''}\n`,
+    );
     console.log(report.markdown);
     const fresh = report.cells.filter((c) => !c.fromCache).length;
-    console.log(`\n${report.cells.length} cells (${fresh} computed now, ${report.cells.length - fresh} from the cache); wall time ${report.seconds.toFixed(0)} s`);
+    console.log(
+      `\n${report.cells.length} cells (${fresh} computed now, ${report.cells.length - fresh} from the cache); wall time ${report.seconds.toFixed(0)} s`,
+    );
     console.log(`written: ${report.files.markdown}, ${report.files.csv}, ${report.figures['defense-table']}`);
     return 0;
   },

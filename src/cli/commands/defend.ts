@@ -40,7 +40,9 @@ const DEFEND_OPTIONS = {
   attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
   ...ATTACK_OPTIONS,
   target: opt.int(`target label of all-to-one (default ${DEFAULT_TARGET})`, { min: 0 }),
-  defenseOption: opt.keyValues("a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see docs/cli.md, pbe defend)"),
+  defenseOption: opt.keyValues(
+    "a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see docs/cli.md, pbe defend)",
+  ),
   ...PGD_OPTIONS,
   cleanRatio: opt.number(`size of the clean extra set as a share of the training set, in (0, 1] (default ${DEFAULT_CLEAN_RATIO})`, { min: 0 }),
   cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),
@@ -77,10 +79,14 @@ function cleanSetFrom(o: OptValues<typeof DEFEND_OPTIONS>, name: string, data: '
   const usesClean = data === 'clean' || (data === 'either' && o.cleanData);
   const flag = o.cleanRatio !== undefined ? '--clean-ratio' : o.cleanSize !== undefined ? '--clean-size' : null;
   if (flag && !usesClean) {
-    throw new UsageError(`${flag} sizes the clean extra set, which ${name} does not get here: ${data === 'either' ? 'add --clean-data' : `${name} works on the training set`}`);
+    throw new UsageError(
+      `${flag} sizes the clean extra set, which ${name} does not get here: ${data === 'either' ? 'add --clean-data' : `${name} works on the training set`}`,
+    );
   }
-  if (o.cleanRatio !== undefined && o.cleanSize !== undefined) throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
-  if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1)) throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
+  if (o.cleanRatio !== undefined && o.cleanSize !== undefined)
+    throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
+  if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1))
+    throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
   return { cleanRatio: o.cleanRatio, cleanSize: o.cleanSize };
 }
 
@@ -90,7 +96,9 @@ function cleanSetFrom(o: OptValues<typeof DEFEND_OPTIONS>, name: string, data: '
  */
 export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig[] {
   const name = required(o.defense, '--defense', defenseNames());
-  const attacks = required(o.attack, '--attack').split(',').filter((s) => s !== '');
+  const attacks = required(o.attack, '--attack')
+    .split(',')
+    .filter((s) => s !== '');
   if (attacks.length === 0) required(undefined, '--attack');
   for (const a of attacks) oneOf(a, attackNames(), '--attack');
   const profile = profileFrom(o);
@@ -101,7 +109,9 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
   const defaults = def.defaults;
   for (const [k, v] of Object.entries(options)) {
     if (!Array.isArray(defaults[k])) continue;
-    const list = String(v).split(',').map((x) => Number(x.trim()));
+    const list = String(v)
+      .split(',')
+      .map((x) => Number(x.trim()));
     if (list.some((x) => !Number.isFinite(x))) throw new UsageError(`--defense-option ${k}= expects numbers separated by commas, got '${String(v)}'`);
     options[k] = list;
   }
@@ -123,7 +133,10 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
   }
   if ('pgdEps' in resolved) {
     const problem = epsProblem(resolved.pgdNorm as Norm, resolved.pgdEps as number, profile.dataset);
-    if (problem) throw new UsageError(`${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${String(resolved.pgdEps)} (with ${String(resolved.pgdNorm)})`} ${problem}`);
+    if (problem)
+      throw new UsageError(
+        `${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${String(resolved.pgdEps)} (with ${String(resolved.pgdNorm)})`} ${problem}`,
+      );
   }
   return attacks.map((attack) => ({
     defense: name,
@@ -147,9 +160,12 @@ function checkCleanSize(cfg: DefendConfig, splits: DatasetSplits): void {
   const unpoisoned = n - Math.round(DEFAULT_POISON_RATIO * n);
   const size = cfg.cleanSize ?? Math.round((cfg.cleanRatio ?? DEFAULT_CLEAN_RATIO) * n);
   const flag = cfg.cleanSize !== undefined ? `--clean-size ${cfg.cleanSize}` : `--clean-ratio ${cfg.cleanRatio} (${size} images)`;
-  if (size < 1) throw new UsageError(`${flag}: the clean extra set would be empty; profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images`);
+  if (size < 1)
+    throw new UsageError(`${flag}: the clean extra set would be empty; profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images`);
   if (size > unpoisoned) {
-    throw new UsageError(`${flag}: profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images, of which ${unpoisoned} are unpoisoned and can be clean data`);
+    throw new UsageError(
+      `${flag}: profile ${cfg.profile.profile} trains on ${n} ${cfg.profile.dataset} images, of which ${unpoisoned} are unpoisoned and can be clean data`,
+    );
   }
 }
 
@@ -192,7 +208,9 @@ function cell(v: number | string | null): string {
 function printDefendReport(r: DefendSummary): void {
   const c = r.config;
   const setting = r.data.clean !== null ? `with a clean extra set of ${r.data.clean} images` : `on the training set (${r.data.train} images)`;
-  console.log(`\n${c.defense} ${setting}: ${c.attack.name} ${c.attack.mode}${c.attack.mode === 'all2one' ? ` → ${c.attack.target}` : ''} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}), seed ${c.seed}${r.fromCache ? '  [from cache]' : ''}`);
+  console.log(
+    `\n${c.defense} ${setting}: ${c.attack.name} ${c.attack.mode}${c.attack.mode === 'all2one' ? ` → ${c.attack.target}` : ''} on ${c.profile.dataset}, profile ${c.profile.profile} (${c.profile.arch}), seed ${c.seed}${r.fromCache ? '  [from cache]' : ''}`,
+  );
   console.log(`          ACC %    ASR %`);
   console.log(`before  ${pct(r.before.acc).padStart(7)}  ${pct(r.before.asr).padStart(7)}`);
   console.log(`after   ${pct(r.after.acc).padStart(7)}  ${pct(r.after.asr).padStart(7)}`);

@@ -19,7 +19,11 @@ export const info = defineCommand({
     if (info.native) console.log(`native:    oneDNN ${info.native.oneDNN}, ${info.native.threads} thread(s); runs ${info.native.kernels.join(', ')}`);
     if (info.adapter) {
       console.log(`adapter:   ${adapterName(info.adapter)}, vendor ${info.adapter.vendor}, architecture ${info.adapter.architecture}`);
-      console.log(`limits:    ${Object.entries(info.adapter.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      console.log(
+        `limits:    ${Object.entries(info.adapter.limits)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+      );
     }
     console.log(`machine:   ${info.machine.cores}× ${info.machine.cpu}, ${info.machine.memoryGiB} GiB, ${info.machine.platform}`);
     console.log('versions:');

@@ -33,11 +33,21 @@ export const pgd = defineCommand({
       { data: { path: o.path }, out: o.out === undefined ? undefined : path.resolve(o.out) },
     );
     const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-    const attack = o.fgsm ? 'FGSM' : `PGD ${pgd.norm} ε=${pgd.eps.toFixed(4)} step ${pgd.step.toFixed(4)} × ${pgd.iterations}${pgd.randomStart ? ', random start' : ''}`;
-    console.log(`\n${attack} against the benign ${r.model.arch} (${profile.dataset}, profile ${profile.profile}, seed ${r.config.seed}) on ${r.images} test images`);
-    console.log(`clean accuracy ${pct(r.cleanAccuracy)}, adversarial accuracy ${pct(r.robustAccuracy)}, prediction changed for ${pct(r.spread.attackSuccessRate)}`);
-    console.log(`attack time ${r.seconds.toFixed(1)} s (${((1000 * r.seconds) / r.images).toFixed(1)} ms/image, ${(r.images / r.seconds).toFixed(1)} images/s)`);
-    console.log(`label spread (normalised entropy over the wrong classes, 1 = uniform): mean ${(r.spread.meanWrongClassEntropy ?? 0).toFixed(3)}, largest wrong-class share ${pct(r.spread.maxWrongClassShare ?? 0)}`);
+    const attack = o.fgsm
+      ? 'FGSM'
+      : `PGD ${pgd.norm} ε=${pgd.eps.toFixed(4)} step ${pgd.step.toFixed(4)} × ${pgd.iterations}${pgd.randomStart ? ', random start' : ''}`;
+    console.log(
+      `\n${attack} against the benign ${r.model.arch} (${profile.dataset}, profile ${profile.profile}, seed ${r.config.seed}) on ${r.images} test images`,
+    );
+    console.log(
+      `clean accuracy ${pct(r.cleanAccuracy)}, adversarial accuracy ${pct(r.robustAccuracy)}, prediction changed for ${pct(r.spread.attackSuccessRate)}`,
+    );
+    console.log(
+      `attack time ${r.seconds.toFixed(1)} s (${((1000 * r.seconds) / r.images).toFixed(1)} ms/image, ${(r.images / r.seconds).toFixed(1)} images/s)`,
+    );
+    console.log(
+      `label spread (normalised entropy over the wrong classes, 1 = uniform): mean ${(r.spread.meanWrongClassEntropy ?? 0).toFixed(3)}, largest wrong-class share ${pct(r.spread.maxWrongClassShare ?? 0)}`,
+    );
     console.log(`report: ${r.out}`);
     return 0;
   },

@@ -26,7 +26,8 @@ export const theorem1 = defineCommand({
   },
   async run(o) {
     const strengths = (o.strengths ?? '0.5,1,2,4,8').split(',').map((v) => Number(v.trim()));
-    if (strengths.some((v) => !(Number.isFinite(v) && v > 0))) throw new UsageError(`--strengths expects positive numbers separated by commas, got '${o.strengths}'`);
+    if (strengths.some((v) => !(Number.isFinite(v) && v > 0)))
+      throw new UsageError(`--strengths expects positive numbers separated by commas, got '${o.strengths}'`);
     const cfg: Theorem1RunConfig & { train: typeof THEOREM1_TRAIN } = {
       dataset: o.dataset,
       pattern: o.pattern,
@@ -42,13 +43,17 @@ export const theorem1 = defineCommand({
     console.error(runtimeSummary());
     const r = await theorem1Report(cfg, { data: { path: o.path }, outDir: o.out === undefined ? undefined : path.resolve(o.out) });
     const res = r.result;
-    console.log(`\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.train.epochs} epochs at lr ${cfg.train.lr}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`);
+    console.log(
+      `\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.train.epochs} epochs at lr ${cfg.train.lr}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`,
+    );
     console.log(`share of |r| along P (mean |⟨r, P⟩|/(|r||P|)); a random direction gives about √(2/πd) = ${Math.sqrt(2 / (Math.PI * res.dims)).toFixed(3)}`);
     console.log('   |P|   infected  random  benign   bound  ≥bound    ASR    ACC   ℓ        τ');
     for (const row of res.rows) {
       const i = row.infected;
       const f = (v: number) => v.toFixed(3).padStart(7);
-      console.log(`${String(row.strength).padStart(6)}  ${f(i.alongTrigger)}  ${f(i.alongRandom)} ${f(row.benign.alongTrigger)} ${f(i.bound)} ${f(i.aboveBound)} ${f(i.asr)} ${f(i.acc)}  ${i.ell.toExponential(2)}  ${i.tau.toFixed(2)}`);
+      console.log(
+        `${String(row.strength).padStart(6)}  ${f(i.alongTrigger)}  ${f(i.alongRandom)} ${f(row.benign.alongTrigger)} ${f(i.bound)} ${f(i.aboveBound)} ${f(i.asr)} ${f(i.acc)}  ${i.ell.toExponential(2)}  ${i.tau.toFixed(2)}`,
+      );
     }
     console.log(`reading of ℓ and τ: ${res.reading}`);
     console.log(`figure: ${r.figure}`);

@@ -22,14 +22,27 @@ export async function measureBudgetSweep(s: ReproSettings, seed: number): Promis
   const infected = await trainInfected(s.training, { name: s.matrixAttack.name, mode: 'all2one', target: 0 }, { seed, splits: data });
   try {
     const images = subset(data.test, balancedIndices(data.test, Math.ceil(s.sweep.images / data.test.classNames.length)), 'sweep-images');
-    const rows = budgetSweep(benign.model, [{ name: s.matrixAttack.name, infected: infected.model, trigger: infected.attack.trigger, rule: infected.attack.rule }], images, {
-      eps: { linf: s.sweep.linf, l2: s.sweep.l2 },
-      batchSize: 128,
-      rng: new Rng(seed).fork('sweep'),
-    });
+    const rows = budgetSweep(
+      benign.model,
+      [{ name: s.matrixAttack.name, infected: infected.model, trigger: infected.attack.trigger, rule: infected.attack.rule }],
+      images,
+      {
+        eps: { linf: s.sweep.linf, l2: s.sweep.l2 },
+        batchSize: 128,
+        rng: new Rng(seed).fork('sweep'),
+      },
+    );
     const linf = rows.filter((r) => r.norm === 'linf');
     const [low, high] = [linf[0], linf[linf.length - 1]];
-    return { values: { attack: s.matrixAttack.name, rows, linfLow: low, linfHigh: high, metrics: { targetShareLinfLow: low.targetShareInfected, targetShareLinfHigh: high.targetShareInfected } } };
+    return {
+      values: {
+        attack: s.matrixAttack.name,
+        rows,
+        linfLow: low,
+        linfHigh: high,
+        metrics: { targetShareLinfLow: low.targetShareInfected, targetShareLinfHigh: high.targetShareInfected },
+      },
+    };
   } finally {
     benign.model.dispose();
     infected.model.dispose();

@@ -1,5 +1,15 @@
 import { findLocalDatasets } from '../../data/registry';
-import { attackLabel, type CompareCell, type CompareConfig, type CompareResult, compare, compareColumns, compareSpec, paperTableById, paperValue } from '../../experiments/compare';
+import {
+  attackLabel,
+  type CompareCell,
+  type CompareConfig,
+  type CompareResult,
+  compare,
+  compareColumns,
+  compareSpec,
+  paperTableById,
+  paperValue,
+} from '../../experiments/compare';
 import type { ExperimentOptions } from '../../experiments/output';
 import { PAPER_ATTACKS, PAPER_DEFENSE_LABELS, type PaperAttack, type PaperDefense } from '../../paper/numbers';
 import type { VegaLiteSpec } from '../../plots/vega';
@@ -55,14 +65,19 @@ export async function defenseTable(
   const paper = paperTableById(t.table);
   const standIn = result.paperTable === null;
   const cells = standIn ? result.cells.map((c) => ({ ...c, paper: paperValue(paper, c.attack, c.column) })) : result.cells;
-  const paperNote = standIn ? `${t.training.dataset} stands in for ${paper.dataset}: the paper's numbers are ${paper.id}'s (${paper.dataset}, ${paper.model})` : null;
+  const paperNote = standIn
+    ? `${t.training.dataset} stands in for ${paper.dataset}: the paper's numbers are ${paper.id}'s (${paper.dataset}, ${paper.model})`
+    : null;
   const columns = compareColumns(t.defenses);
   const title = `${t.table}: ${t.training.dataset} ${t.mode}, profile ${t.training.profile} (${t.training.arch}) beside the paper's ${paper.dataset} (${paper.model})`;
   return { ...base, notMeasured: null, result, cells, paperNote, spec: compareSpec(cells, t.attacks, columns, title) };
 }
 
 /** The defense column that leaves an attack the lowest ASR, ours and the paper's (over the defenses measured). */
-export function lowestAsr(cells: readonly CompareCell[], attack: string): { ours: { column: PaperDefense; asr: number } | null; paper: { column: PaperDefense; asr: number } | null } {
+export function lowestAsr(
+  cells: readonly CompareCell[],
+  attack: string,
+): { ours: { column: PaperDefense; asr: number } | null; paper: { column: PaperDefense; asr: number } | null } {
   const defended = cells.filter((c) => c.attack === attack && c.column !== 'before');
   const min = (xs: { column: PaperDefense; asr: number }[]) => (xs.length === 0 ? null : xs.reduce((a, b) => (b.asr < a.asr ? b : a)));
   return {
@@ -83,8 +98,14 @@ export function defenseTableReading(run: DefenseTableRun): string {
     const before = at('before');
     const withClean = at('pbeWithClean');
     const said = [`${attackLabel(a)}: ASR ${before ? before.asr.toFixed(1) : '–'}% before`];
-    if (low.ours) said.push(`lowest after ${label(low.ours.column)} (${low.ours.asr.toFixed(1)}%)${low.paper ? `, the paper's lowest after ${label(low.paper.column)} (${low.paper.asr.toFixed(2)}%)` : ''}`);
-    if (withClean) said.push(`PBE with clean data ${withClean.asr.toFixed(1)}%${withClean.paper ? ` (paper ${withClean.paper.asr.toFixed(2)}%)` : ''}, ACC ${withClean.acc.toFixed(1)}%${withClean.paper ? ` (paper ${withClean.paper.acc.toFixed(2)}%)` : ''}`);
+    if (low.ours)
+      said.push(
+        `lowest after ${label(low.ours.column)} (${low.ours.asr.toFixed(1)}%)${low.paper ? `, the paper's lowest after ${label(low.paper.column)} (${low.paper.asr.toFixed(2)}%)` : ''}`,
+      );
+    if (withClean)
+      said.push(
+        `PBE with clean data ${withClean.asr.toFixed(1)}%${withClean.paper ? ` (paper ${withClean.paper.asr.toFixed(2)}%)` : ''}, ACC ${withClean.acc.toFixed(1)}%${withClean.paper ? ` (paper ${withClean.paper.acc.toFixed(2)}%)` : ''}`,
+      );
     return said.join('; ');
   });
   return `**${run.table}** (${run.dataset} ${run.mode}, ${r.cells.length} cells, ${r.cells.filter((c) => !c.fromCache).length} computed now, ${r.seconds.toFixed(0)} s)${run.paperNote ? `; ${run.paperNote}` : ''}. ${parts.join('. ')}.`;
@@ -113,7 +134,14 @@ export function defenseTableValues(run: DefenseTableRun): DefenseTableValues {
     measured: r !== null,
     notMeasured: run.notMeasured,
     paperNote: run.paperNote,
-    ...(r ? { profile: r.config.profile.profile, arch: r.config.profile.arch, seconds: r.seconds, cells: run.cells.map(({ attack, column, acc, asr, paper, fromCache }) => ({ attack, column, acc, asr, paper, fromCache })) } : {}),
+    ...(r
+      ? {
+          profile: r.config.profile.profile,
+          arch: r.config.profile.arch,
+          seconds: r.seconds,
+          cells: run.cells.map(({ attack, column, acc, asr, paper, fromCache }) => ({ attack, column, acc, asr, paper, fromCache })),
+        }
+      : {}),
   };
 }
 

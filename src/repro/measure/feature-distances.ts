@@ -25,7 +25,16 @@ export interface FeatureDistancesValues {
 export async function measureFeatureDistances(s: ReproSettings, seed: number, backend?: string): Promise<{ values: FeatureDistancesValues }> {
   const attacks: Record<string, AttackDistances> = {};
   for (const name of s.distanceAttacks) {
-    const r = await observe({ profile: s.training, attack: { name, mode: 'all2one' }, targets: [0], seed, pgd: s.pgd, images: s.images, tsnePoints: 120, backend });
+    const r = await observe({
+      profile: s.training,
+      attack: { name, mode: 'all2one' },
+      targets: [0],
+      seed,
+      pgd: s.pgd,
+      images: s.images,
+      tsnePoints: 120,
+      backend,
+    });
     attacks[name] = {
       ratioInfectedF: r.distances.infected.ratio,
       ratioOwnF: r.distances.own.ratio,

@@ -27,9 +27,25 @@ export async function measureLabelMatrices(s: ReproSettings, seed: number, backe
   const atLeast = oneToOne.infected.rows.filter((r) => r.targetShare! >= FIG1_MIN_TARGET_SHARE.value).length;
   const values: LabelMatricesValues = {
     attack: s.matrixAttack.name,
-    benign: { acc: oneToOne.models.benign.acc, meanWrongClassEntropy: oneToOne.benign.meanWrongClassEntropy, maxWrongClassShare: oneToOne.benign.maxWrongClassShare, targetShare: oneToOne.distances.targetShare.benign },
-    infected: { models: oneToOne.models.infected, minTargetShare: oneToOne.infected.minTargetShare, meanTargetShare: oneToOne.infected.meanTargetShare, rowsAtLeast40: atLeast, rows: oneToOne.infected.rows.length },
-    allToAll: { acc: allToAll.models.infected[0].acc, asr: allToAll.models.infected[0].asr, minTargetShare: allToAll.infected.minTargetShare, meanTargetShare: allToAll.infected.meanTargetShare },
+    benign: {
+      acc: oneToOne.models.benign.acc,
+      meanWrongClassEntropy: oneToOne.benign.meanWrongClassEntropy,
+      maxWrongClassShare: oneToOne.benign.maxWrongClassShare,
+      targetShare: oneToOne.distances.targetShare.benign,
+    },
+    infected: {
+      models: oneToOne.models.infected,
+      minTargetShare: oneToOne.infected.minTargetShare,
+      meanTargetShare: oneToOne.infected.meanTargetShare,
+      rowsAtLeast40: atLeast,
+      rows: oneToOne.infected.rows.length,
+    },
+    allToAll: {
+      acc: allToAll.models.infected[0].acc,
+      asr: allToAll.models.infected[0].asr,
+      minTargetShare: allToAll.infected.minTargetShare,
+      meanTargetShare: allToAll.infected.meanTargetShare,
+    },
     metrics: {
       benignWrongClassEntropy: oneToOne.benign.meanWrongClassEntropy,
       minTargetShare: oneToOne.infected.minTargetShare,

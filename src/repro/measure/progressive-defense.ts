@@ -63,7 +63,13 @@ export interface ProgressiveDefenseValues {
   attack: string;
   options: ReproSettings['defense']['options'];
   /** the summary with `iterations` as the per-iteration rows (their count is stages.length − 1) */
-  withoutClean: Omit<ProgressiveSummary, 'iterations'> & { stages: DefendResult['stages']; iterations: PbeIterationMetrics[]; seconds: number; fromCache: boolean; key: string };
+  withoutClean: Omit<ProgressiveSummary, 'iterations'> & {
+    stages: DefendResult['stages'];
+    iterations: PbeIterationMetrics[];
+    seconds: number;
+    fromCache: boolean;
+    key: string;
+  };
   withClean: ProgressiveSummary & { cleanImages: number | null; seconds: number; fromCache: boolean; key: string };
   metrics: {
     /** ASR after iteration 1 ÷ ASR of the infected model, without clean data */
@@ -93,7 +99,14 @@ export async function measureProgressiveDefense(s: ReproSettings, seed: number):
     values: {
       attack: s.defense.progressiveAttack.name,
       options: s.defense.options,
-      withoutClean: { ...b, stages: without.stages, iterations: pbeIterations(without), seconds: without.seconds, fromCache: without.fromCache, key: without.key },
+      withoutClean: {
+        ...b,
+        stages: without.stages,
+        iterations: pbeIterations(without),
+        seconds: without.seconds,
+        fromCache: without.fromCache,
+        key: without.key,
+      },
       withClean: { ...a, cleanImages: withClean.data.clean, seconds: withClean.seconds, fromCache: withClean.fromCache, key: withClean.key },
       metrics: {
         asrFirstOverBefore: b.first.asr / b.before.asr,

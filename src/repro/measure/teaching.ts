@@ -40,7 +40,10 @@ export async function measureTeaching(
   try {
     const images = subset(data.test, balancedIndices(data.test, Math.ceil(s.images / 10)), 'teaching-images');
     const opts = { batchSize: 100 };
-    const distributions = { benign: adversarialLabelDistribution(benign.model, images, s.pgd, opts), infected: adversarialLabelDistribution(infected.model, images, s.pgd, opts) };
+    const distributions = {
+      benign: adversarialLabelDistribution(benign.model, images, s.pgd, opts),
+      infected: adversarialLabelDistribution(infected.model, images, s.pgd, opts),
+    };
     const targetShare = { benign: shareOnTarget(distributions.benign, TEACHING_TARGET), infected: shareOnTarget(distributions.infected, TEACHING_TARGET) };
     return {
       values: {

@@ -27,17 +27,43 @@ export interface Theorem1Values {
   };
 }
 
-export async function measureTheorem1(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<{ values: Theorem1Values; report: Theorem1ReportResult }> {
+export async function measureTheorem1(
+  s: ReproSettings,
+  seed: number,
+  opts: { cache?: Cache } = {},
+): Promise<{ values: Theorem1Values; report: Theorem1ReportResult }> {
   const t = s.theorem1;
-  const report = await theorem1Report({ dataset: t.dataset, pattern: 'noise', strengths: t.strengths, target: 0, trainPerClass: t.trainPerClass, testPerClass: t.testPerClass, seed, train: t.train }, opts);
+  const report = await theorem1Report(
+    {
+      dataset: t.dataset,
+      pattern: 'noise',
+      strengths: t.strengths,
+      target: 0,
+      trainPerClass: t.trainPerClass,
+      testPerClass: t.testPerClass,
+      seed,
+      train: t.train,
+    },
+    opts,
+  );
   const last = report.result.rows[report.result.rows.length - 1];
-  const strongest: Theorem1Strongest = { strength: last.strength, alongTrigger: last.infected.alongTrigger, alongRandom: last.infected.alongRandom, benignAlongTrigger: last.benign.alongTrigger, bound: last.infected.bound, aboveBound: last.infected.aboveBound };
+  const strongest: Theorem1Strongest = {
+    strength: last.strength,
+    alongTrigger: last.infected.alongTrigger,
+    alongRandom: last.infected.alongRandom,
+    benignAlongTrigger: last.benign.alongTrigger,
+    bound: last.infected.bound,
+    aboveBound: last.infected.aboveBound,
+  };
   return {
     values: {
       rows: report.result.rows,
       strongest,
       seconds: report.seconds,
-      metrics: { alongTriggerOverRandom: strongest.alongTrigger / strongest.alongRandom, alongTriggerOverBenign: strongest.alongTrigger / strongest.benignAlongTrigger },
+      metrics: {
+        alongTriggerOverRandom: strongest.alongTrigger / strongest.alongRandom,
+        alongTriggerOverBenign: strongest.alongTrigger / strongest.benignAlongTrigger,
+      },
     },
     report,
   };

@@ -17,7 +17,10 @@ export interface EmbeddingSummary {
 }
 
 export function embeddingSummary(e: FeatureEmbedding): EmbeddingSummary {
-  const centroid = (pts: { x: number; y: number }[]) => ({ x: pts.reduce((a, p) => a + p.x, 0) / pts.length, y: pts.reduce((a, p) => a + p.y, 0) / pts.length });
+  const centroid = (pts: { x: number; y: number }[]) => ({
+    x: pts.reduce((a, p) => a + p.x, 0) / pts.length,
+    y: pts.reduce((a, p) => a + p.y, 0) / pts.length,
+  });
   const triggered = centroid(e.points.filter((p) => p.kind === 'triggered'));
   const classes = [...new Set(e.points.map((p) => p.cls))];
   const clean = new Map(classes.map((c) => [c, centroid(e.points.filter((p) => p.kind === 'clean' && p.cls === c))]));
@@ -57,7 +60,13 @@ export async function measureTsne(s: ReproSettings, seed: number): Promise<Tsne>
     const perClass = Math.ceil(s.tsnePoints / 3 / data.test.classNames.length);
     const images = subset(data.test, balancedIndices(data.test, perClass), 'tsne-images');
     const adversarial = adversarialExamples(infected.model, images, s.pgd, { batchSize: 128 });
-    const embedding = featureEmbedding(infected.model, images, infected.attack.trigger, s.pgd, { target, points: s.tsnePoints, rng: new Rng(seed).fork('tsne'), batchSize: 128, adversarial });
+    const embedding = featureEmbedding(infected.model, images, infected.attack.trigger, s.pgd, {
+      target,
+      points: s.tsnePoints,
+      rng: new Rng(seed).fork('tsne'),
+      batchSize: 128,
+      adversarial,
+    });
     const summary = embeddingSummary(embedding);
     return {
       values: { ...summary, asr: infected.asr, acc: infected.acc, metrics: { beltShare: summary.adversarialNearerTrigger - summary.cleanNearerTrigger } },

@@ -99,9 +99,7 @@ export function validateConfig(cfg: DynamicAttackConfig, data: Dataset): void {
     throw new Error(`dynamic.poisonRate + dynamic.crossRate: must be below 1 to leave clean images, got ${cfg.poisonRate} + ${cfg.crossRate}`);
   }
   if (Math.floor(cfg.poisonRate * cfg.batchSize) < 1) {
-    throw new Error(
-      `dynamic.poisonRate: ${cfg.poisonRate} × batchSize ${cfg.batchSize} leaves no triggered image per batch; raise poisonRate or batchSize`,
-    );
+    throw new Error(`dynamic.poisonRate: ${cfg.poisonRate} × batchSize ${cfg.batchSize} leaves no triggered image per batch; raise poisonRate or batchSize`);
   }
   for (const field of ['lambdaDiv', 'lambdaNorm', 'maskDensity'] as const) {
     const v = cfg[field];

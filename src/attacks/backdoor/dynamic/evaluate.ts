@@ -22,7 +22,14 @@ export interface DynamicEvaluation {
  * Clean accuracy, attack success rate and the cross-trigger test on `test`. Each image's donor
  * (for the cross trigger) is its successor in a permutation drawn from `seed`, never itself.
  */
-export async function evaluateDynamic(model: Model, trigger: DynamicTrigger, test: Dataset, rule: LabelRule, seed: Seed, batchSize = 256): Promise<DynamicEvaluation> {
+export async function evaluateDynamic(
+  model: Model,
+  trigger: DynamicTrigger,
+  test: Dataset,
+  rule: LabelRule,
+  seed: Seed,
+  batchSize = 256,
+): Promise<DynamicEvaluation> {
   const n = test.shape[0];
   const [, h, w, c] = test.shape;
   const order = new Rng(seed).fork('cross-donors').permutation(n);
@@ -37,7 +44,14 @@ export async function evaluateDynamic(model: Model, trigger: DynamicTrigger, tes
     const shape: [number, number, number, number] = [idx.length, h, w, c];
     const [own, cross] = tf.tidy(() => {
       const x = tf.tensor4d(makeBatch(test, idx, NO_AUGMENT), shape);
-      const donors = tf.tensor4d(makeBatch(test, Array.from(idx, (i) => donorOf[i]), NO_AUGMENT), shape);
+      const donors = tf.tensor4d(
+        makeBatch(
+          test,
+          Array.from(idx, (i) => donorOf[i]),
+          NO_AUGMENT,
+        ),
+        shape,
+      );
       return [tf.argMax(model.predict(trigger.apply(x)), 1), tf.argMax(model.predict(trigger.applyFrom(x, donors)), 1)];
     });
     const ownPred = await own.data();

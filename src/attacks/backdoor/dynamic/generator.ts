@@ -25,9 +25,7 @@ export function validateGeneratorConfig(cfg: GeneratorConfig): void {
   if (!Number.isInteger(depth) || depth < 1) throw new Error(`generator.depth: expected an integer ≥ 1, got ${depth}`);
   const scale = 2 ** depth;
   if (inputShape[0] % scale !== 0 || inputShape[1] % scale !== 0) {
-    throw new Error(
-      `generator.depth: ${depth} halvings need height and width divisible by ${scale}, got ${inputShape[0]}×${inputShape[1]}; lower the depth`,
-    );
+    throw new Error(`generator.depth: ${depth} halvings need height and width divisible by ${scale}, got ${inputShape[0]}×${inputShape[1]}; lower the depth`);
   }
 }
 
@@ -37,7 +35,13 @@ class ConvBlock {
   private readonly bn: BatchNorm2d;
   readonly outShape: Shape3;
 
-  constructor(reg: Registry, name: string, inShape: Shape3, filters: number, private readonly activate: boolean) {
+  constructor(
+    reg: Registry,
+    name: string,
+    inShape: Shape3,
+    filters: number,
+    private readonly activate: boolean,
+  ) {
     this.conv = new Conv2d(reg, `${name}.conv`, inShape, { filters, kernel: 3 });
     this.bn = new BatchNorm2d(reg, `${name}.bn`, filters);
     this.outShape = this.conv.outShape;

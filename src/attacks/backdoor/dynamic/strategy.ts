@@ -91,11 +91,16 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
           };
           const t = trigger;
           await cache.put('dynamic-triggers', key, {}, { keepExisting: true, fill: (staging) => saveDynamic(staging, t) });
-          await cache.put('models', key, { 'record.json': JSON.stringify(trained, null, 2) }, {
-            meta: { arch: modelConfig.arch },
-            keepExisting: true,
-            fill: (staging) => saveTensors(staging, model.namedWeights(), { key: trained.key }),
-          });
+          await cache.put(
+            'models',
+            key,
+            { 'record.json': JSON.stringify(trained, null, 2) },
+            {
+              meta: { arch: modelConfig.arch },
+              keepExisting: true,
+              fill: (staging) => saveTensors(staging, model.namedWeights(), { key: trained.key }),
+            },
+          );
           fs.rmSync(runDir, { recursive: true, force: true });
           record = trained;
         }

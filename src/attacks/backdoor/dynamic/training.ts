@@ -213,7 +213,14 @@ function maskEpoch(
   };
 }
 
-async function jointEpoch(epoch: number, parts: Parts, trigger: DynamicTrigger, opts: DynamicAttackOptions, rng: Rng, bar: Progress): Promise<JointEpochRecord> {
+async function jointEpoch(
+  epoch: number,
+  parts: Parts,
+  trigger: DynamicTrigger,
+  opts: DynamicAttackOptions,
+  rng: Rng,
+  bar: Progress,
+): Promise<JointEpochRecord> {
   const { classifier, pattern, mask } = parts;
   const { classifier: classifierOpt, generator: generatorOpt } = parts.optimizers;
   const cfg = opts.config;

@@ -35,8 +35,7 @@ export interface DynamicTrigger extends Trigger {
 
 /** The trigger backed by `generators`, which it owns: dispose() releases them. Runs them in eval mode. */
 export function dynamicTrigger(generators: DynamicGenerators): DynamicTrigger {
-  const components = (x: tf.Tensor4D) =>
-    tf.tidy(() => ({ pattern: generators.pattern.forward(x, false), mask: threshold(generators.mask.forward(x, false)) }));
+  const components = (x: tf.Tensor4D) => tf.tidy(() => ({ pattern: generators.pattern.forward(x, false), mask: threshold(generators.mask.forward(x, false)) }));
   const applyFrom = (x: tf.Tensor4D, donor: tf.Tensor4D) => {
     if (!tf.util.arraysEqual(x.shape, donor.shape)) {
       throw new Error(`dynamic trigger: images [${x.shape}] and donors [${donor.shape}] differ in shape`);
@@ -80,7 +79,11 @@ export async function loadDynamic(dir: string): Promise<DynamicTrigger> {
   try {
     if (metadata.format !== FORMAT) throw new Error(`loadDynamic ${dir}: not a dynamic-trigger checkpoint (format '${String(metadata.format)}')`);
     const split = (prefix: string) =>
-      Object.fromEntries(Object.entries(tensors).filter(([name]) => name.startsWith(prefix)).map(([name, t]) => [name.slice(prefix.length), t]));
+      Object.fromEntries(
+        Object.entries(tensors)
+          .filter(([name]) => name.startsWith(prefix))
+          .map(([name, t]) => [name.slice(prefix.length), t]),
+      );
     // Initial values are overwritten by the loaded weights; the seed only has to be fixed.
     const build = (key: 'pattern' | 'mask') => {
       let g: DynamicGenerator | null = null;
@@ -104,4 +107,3 @@ export async function loadDynamic(dir: string): Promise<DynamicTrigger> {
     tf.dispose(Object.values(tensors));
   }
 }
-
