@@ -5,3 +5,4 @@ export * from './theorem1';
 export * from './defend';
 export * from './training';
 export * from './compare';
+export * from './observation-epochs';

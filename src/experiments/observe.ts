@@ -84,7 +84,7 @@ export interface ObserveOptions extends ExperimentOptions {
 }
 
 /** `images` clean test images, balanced over classes, from the full test split when the profile's subset is smaller. */
-function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: number): Dataset {
+export function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits, n: number): Dataset {
   const test = profileSplits.test.shape[0] >= n ? profileSplits.test : full.test;
   const perClass = Math.ceil(n / test.classNames.length);
   const idx = balancedIndices(test, perClass).slice(0, n);

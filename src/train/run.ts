@@ -58,6 +58,8 @@ export interface TrainJob {
   label?: string;
   progress?: ProgressSink;
   cache?: Cache;
+  /** keep every epoch's weights in the cache (`epochSnapshot`) when the model is trained here */
+  keepEpochs?: boolean;
 }
 
 /**
@@ -81,6 +83,16 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   try {
     const cached = async () => {
       const entry = cache.get('models', key);
+      if (entry && job.keepEpochs) {
+        const missing = Array.from({ length: job.profile.train.epochs }, (_, e) => e + 1).filter(
+          (e) => !cache.get('epoch-snapshots', snapshotKey(configKey(key), e)),
+        );
+        if (missing.length > 0)
+          throw new Error(
+            `${job.label ?? 'the model'} is cached (${entry.dir}) without the weights of epoch(s) ${missing.join(', ')}: it was trained without keeping them; ` +
+              'train it again into another cache folder (PBE_CACHE_DIR) to keep every epoch',
+          );
+      }
       return entry ? { model, record: await loadEntry<TrainRecord>(entry, model), fromCache: true } : null;
     };
     return (
@@ -93,6 +105,7 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
           label: job.label,
           evaluate: job.evaluate ?? (async (m) => ({ testAcc: await accuracy(m, job.testSet) })),
           ...(job.prepareBatch ? { prepareBatch: job.prepareBatch, hooksKey: job.spec } : {}),
+          ...(job.keepEpochs ? { afterEpoch: (m: Model, epoch: number) => storeEpochSnapshot(cache, configKey(key), epoch, m) } : {}),
         });
         const record: TrainRecord = {
           key: configKey(key),
@@ -111,6 +124,31 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
     model.dispose();
     throw e;
   }
+}
+
+/** The weights of a model after one epoch, kept by a run with `keepEpochs`; `modelKey` is its record's key. */
+const snapshotKey = (modelKey: string, epoch: number) => ({ kind: 'epoch-snapshot', model: modelKey, epoch });
+
+async function storeEpochSnapshot(cache: Cache, modelKey: string, epoch: number, model: Model): Promise<void> {
+  await cache.put(
+    'epoch-snapshots',
+    snapshotKey(modelKey, epoch),
+    {},
+    { meta: { arch: model.config.arch, epoch }, keepExisting: true, fill: (staging) => saveTensors(staging, model.namedWeights(), { key: modelKey }) },
+  );
+}
+
+/** Loads the weights after `epoch` of the model whose record key is `modelKey` into `model`; false when that run kept none. */
+export async function epochSnapshot(cache: Cache, modelKey: string, epoch: number, model: Model): Promise<boolean> {
+  const entry = cache.get('epoch-snapshots', snapshotKey(modelKey, epoch));
+  if (!entry) return false;
+  const { tensors } = await loadTensors(entry.dir);
+  try {
+    model.loadWeights(tensors);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  return true;
 }
 
 /** Copies a cached model's weights into `model` and returns its record. */
@@ -258,7 +296,7 @@ export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
 /** Loads a dataset and the profile's subset of it (unless `splits` are given), then trains (or loads) the benign model. */
 export async function trainBenign(
   profile: ResolvedProfile,
-  opts: { seed: Seed; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
+  opts: { seed: Seed; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits; keepEpochs?: boolean },
 ): Promise<TrainedModel & { data: DatasetSplits }> {
   const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
   const modelConfig = modelConfigFor(profile, data.train);
@@ -272,6 +310,7 @@ export async function trainBenign(
     label: `benign ${profile.arch} on ${profile.dataset}`,
     progress: opts.progress,
     cache: opts.cache,
+    keepEpochs: opts.keepEpochs,
   });
   return { ...trained, data };
 }

@@ -90,6 +90,11 @@ export interface TrainOptions {
    * so a run with other hooks never resumes this one's checkpoint.
    */
   hooksKey?: unknown;
+  /**
+   * Called after every epoch with the epochs done, before the checkpoint records it, so what it
+   * keeps is never missing for an epoch a resumed run skips. It must only read the model.
+   */
+  afterEpoch?: (model: Model, epochsDone: number) => Promise<void>;
   /** Checked after every epoch: when it returns true the run stops there, as an interruption would. */
   shouldStop?: (finishedEpochs: number) => boolean;
 }
@@ -247,6 +252,7 @@ export async function train(model: Model, data: ImageSet, cfg: TrainConfig, opts
         ...(opts.summarizeEpoch ? { summary: opts.summarizeEpoch(epoch) } : {}),
       });
       epochsDone++;
+      await opts.afterEpoch?.(model, epochsDone);
       await checkpoint?.save({ epochsDone, history });
       if (epochsDone < cfg.epochs && opts.shouldStop?.(epochsDone)) break;
     }

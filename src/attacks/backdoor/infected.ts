@@ -39,6 +39,8 @@ export interface InfectedTrainingContext {
   seed: number;
   cache?: Cache;
   progress?: ProgressSink;
+  /** keep every epoch's weights when the model is trained here (TrainJob.keepEpochs) */
+  keepEpochs?: boolean;
 }
 
 /**

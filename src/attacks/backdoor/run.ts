@@ -17,12 +17,12 @@ import { stampOrderOf, trainingView } from './stamping';
 export async function trainInfected(
   profile: ResolvedProfile,
   request: AttackRequest,
-  opts: { seed: number; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits },
+  opts: { seed: number; data?: LoadOptions; progress?: ProgressSink; cache?: Cache; splits?: DatasetSplits; keepEpochs?: boolean },
 ): Promise<InfectedModel> {
   stampOrderOf(request);
   const train = attackDefinition(request.name).train ?? poisonAndTrain;
   const data = opts.splits ?? profileData(await loadDataset(profile.dataset, { ...opts.data, cache: opts.cache ?? opts.data?.cache }), profile);
-  return train({ profile, request, data, seed: opts.seed, cache: opts.cache, progress: opts.progress });
+  return train({ profile, request, data, seed: opts.seed, cache: opts.cache, progress: opts.progress, keepEpochs: opts.keepEpochs });
 }
 
 /**
@@ -62,6 +62,7 @@ export async function poisonAndTrain({ profile, request, data, ...opts }: Infect
       label: `${attack.name} ${request.mode} → ${request.mode === 'all2one' ? request.target : 'y+1'}`,
       progress: opts.progress,
       cache: opts.cache,
+      keepEpochs: opts.keepEpochs,
     });
     const { acc, asr, targetAcc } = await evaluateBackdoor(trained.model, data.test, triggered, attack.rule);
     return { ...trained, attack, data, poisoned, triggered, acc, asr, targetAcc };
