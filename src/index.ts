@@ -37,6 +37,7 @@ export {
   loadDataset,
   type LoadOptions,
   type LocalDataset,
+  registerDataset,
 } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
