@@ -6,7 +6,7 @@ import {
   type MeasuredRecord,
   PAPER_CITATION,
   PROGRESS_METADATA,
-  type ReproProfile,
+  type ReproScale,
   VEGA_LITE_MIME,
   writeFileAtomic,
 } from 'pbe-lab';
@@ -18,7 +18,7 @@ export interface NotebookRun {
   executed: string;
   measured: string | null;
   error: string | null;
-  profile: ReproProfile;
+  scale: ReproScale;
   finishedAt: string;
 }
 
@@ -170,7 +170,7 @@ table{border-collapse:collapse;margin:.6em 0;font-size:12.5px}td,th{border:1px s
 
 export interface ReportInput {
   out: string;
-  profile: ReproProfile;
+  scale: ReproScale;
   runs: NotebookRun[];
   claims: ClaimResult[];
   wallSeconds: number;
@@ -189,12 +189,12 @@ export async function writeReport(input: ReportInput): Promise<{ html: string; m
   const specs: object[] = [];
   const html: string[] = [];
   const md: string[] = [];
-  html.push(`<h1>pbe-lab: reproduction report, profile <code>${input.profile}</code></h1>`);
+  html.push(`<h1>pbe-lab: reproduction report, scale <code>${input.scale}</code></h1>`);
   html.push(
     `<p>${escapeHtml(PAPER_CITATION)}. Generated ${new Date().toISOString()}; notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s (this run ${input.wallSeconds.toFixed(0)} s). Claims: ${counts}.</p>`,
   );
   md.push(
-    `# pbe-lab: reproduction report, profile \`${input.profile}\``,
+    `# pbe-lab: reproduction report, scale \`${input.scale}\``,
     '',
     `${PAPER_CITATION}. Notebooks ${runs.length}, ${runs.filter((r) => r.ok).length} ok; notebook wall time ${total.toFixed(0)} s. Claims: ${counts}.`,
     '',
@@ -280,7 +280,7 @@ export async function writeReport(input: ReportInput): Promise<{ html: string; m
   const scripts = ASSETS.map(([, file]) => `<script src="assets/${path.basename(file)}"></script>`).join('\n');
   // '</' inside the JSON would end the script element early.
   const specJson = JSON.stringify(specs).replace(/<\//g, '<\\/');
-  const page = `<!doctype html><html><head><meta charset="utf-8"><title>pbe-lab reproduction report (${input.profile})</title><style>${CSS}</style>\n${scripts}</head><body>\n${html.join('\n')}\n<pre id="pbe-status"></pre><script type="application/json" id="pbe-specs">${specJson}</script><script>${BOOT}</script></body></html>\n`;
+  const page = `<!doctype html><html><head><meta charset="utf-8"><title>pbe-lab reproduction report (${input.scale})</title><style>${CSS}</style>\n${scripts}</head><body>\n${html.join('\n')}\n<pre id="pbe-status"></pre><script type="application/json" id="pbe-specs">${specJson}</script><script>${BOOT}</script></body></html>\n`;
   const htmlFile = path.join(out, 'report.html');
   const mdFile = path.join(out, 'report.md');
   writeFileAtomic(htmlFile, page);

@@ -10,8 +10,8 @@ import {
   measurements,
   type NotebookName,
   readMeasured,
-  REPRO_PROFILES,
-  type ReproProfile,
+  REPRO_SCALES,
+  type ReproScale,
   unwritable,
   VERDICTS,
   writeFileAtomic,
@@ -22,7 +22,9 @@ import { tslabKernelSpec } from './kernel';
 import { type NotebookRun, writeReport } from './report';
 
 const ROOT = path.resolve(__dirname, '..');
-const USAGE = 'npm run repro -- [--profile quick|cpu|paper] [--only <notebook>[,<notebook>…]] [--out DIR] [--backend B] [--seed S]';
+const USAGE =
+  'npm run repro -- [--scale quick|cpu|paper] [--only <notebook>[,<notebook>…]] [--out DIR] [--backend B] [--seed S]\n' +
+  '  (--profile is an older name for --scale)';
 
 export function listNotebooks(dir = path.join(ROOT, 'notebooks')): string[] {
   return fs
@@ -52,7 +54,7 @@ function clock(s: number): string {
 }
 
 interface RunOptions {
-  profile: ReproProfile;
+  scale: ReproScale;
   only: string[] | null;
   out: string;
   backend: string;
@@ -64,7 +66,7 @@ interface RunOptions {
   /** where progress and the summary go; default stderr (the report's paths: stdout) */
   log?: (text: string) => void;
   /**
-   * where a complete run writes its measurements (<dir>/<profile>.json); null writes none. A run
+   * where a complete run writes its measurements (<dir>/<scale>.json); null writes none. A run
    * of some notebooks only, or one where a notebook failed, leaves the file as it was.
    */
   measurementsDir?: string | null;
@@ -87,8 +89,8 @@ async function runNotebook(name: string, o: RunOptions, onCell: (cell: number, c
     kernel: tslabKernelSpec({ PBE_KERNEL_TYPES_FRESH: '1' }),
     cwd: ROOT,
     env: { ...process.env, ...o.env },
-    parameters: injectedParameters({ profile: o.profile, seed: o.seed, backend: o.backend, measuredFile: measured }),
-    timeoutSec: o.profile === 'quick' ? 900 : null,
+    parameters: injectedParameters({ scale: o.scale, seed: o.seed, backend: o.backend, measuredFile: measured }),
+    timeoutSec: o.scale === 'quick' ? 900 : null,
     onCell,
   });
   let error: string | null = null;
@@ -105,7 +107,7 @@ async function runNotebook(name: string, o: RunOptions, onCell: (cell: number, c
     executed,
     measured: error === null ? measured : null,
     error,
-    profile: o.profile,
+    scale: o.scale,
     finishedAt: new Date().toISOString(),
   };
 }
@@ -117,14 +119,14 @@ export async function repro(o: RunOptions): Promise<number> {
   const log = o.log ?? toStderr;
   fs.mkdirSync(o.out, { recursive: true });
   buildDeclarations();
-  // Earlier runs' times (same profile; else those measured here) drive the ETA; the runs of
+  // Earlier runs' times (same scale; else those measured here) drive the ETA; the runs of
   // notebooks not re-run stay in the report.
   const runsFile = path.join(o.out, 'runs.json');
   const previous: Record<string, NotebookRun> = fs.existsSync(runsFile) ? JSON.parse(fs.readFileSync(runsFile, 'utf8')) : {};
   const runs: Record<string, NotebookRun> = { ...previous };
   const t0 = Date.now();
   const measuredHere =
-    (JSON.parse(fs.readFileSync(path.join(__dirname, 'expected-seconds.json'), 'utf8')) as Record<string, Record<string, number>>)[o.profile] ?? {};
+    (JSON.parse(fs.readFileSync(path.join(__dirname, 'expected-seconds.json'), 'utf8')) as Record<string, Record<string, number>>)[o.scale] ?? {};
   const expected = (n: string) => previous[n]?.seconds ?? measuredHere[n] ?? null;
   for (const [k, name] of names.entries()) {
     const nbStart = Date.now();
@@ -134,21 +136,21 @@ export async function repro(o: RunOptions): Promise<number> {
       const own = expected(name);
       const left = rest.every((s) => s !== null) && own !== null ? Math.max(0, own - spent) + rest.reduce((a, s) => a + s!, 0) : null;
       log(
-        `[repro ${o.profile}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`,
+        `[repro ${o.scale}] ${k + 1}/${names.length} ${name}: cell ${cell}/${cells} · ${clock(spent)} · suite ${clock((Date.now() - t0) / 1000)}${left === null ? '' : ` · ETA ${clock(left)}`}\n`,
       );
     };
     const run = await runNotebook(name, o, line);
     runs[name] = run;
     writeFileAtomic(runsFile, JSON.stringify(runs, null, 2));
-    log(`[repro ${o.profile}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
+    log(`[repro ${o.scale}] ${name}: ${run.ok ? 'ok' : 'FAILED'} in ${clock(run.seconds)}${run.ok ? '' : ` — ${run.error}`}\n`);
   }
   const records = new Map<string, MeasuredRecord>();
   for (const run of Object.values(runs)) if (run.ok && run.measured && fs.existsSync(run.measured)) records.set(run.name, readMeasured(run.measured));
   const metrics: MeasuredMetrics = Object.fromEntries([...records].map(([name, r]) => [name, r.values.metrics]));
-  const results = checkClaims(o.profile, metrics);
+  const results = checkClaims(o.scale, metrics);
   const report = await writeReport({
     out: o.out,
-    profile: o.profile,
+    scale: o.scale,
     runs: Object.values(runs).sort((a, b) => a.name.localeCompare(b.name)),
     claims: results,
     wallSeconds: (Date.now() - t0) / 1000,
@@ -156,7 +158,7 @@ export async function repro(o: RunOptions): Promise<number> {
   const failedNotebooks = names.filter((n) => !runs[n].ok);
   const blocking = results.filter((r) => r.blocking);
   log(
-    `\n[repro ${o.profile}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${VERDICTS.map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`,
+    `\n[repro ${o.scale}] ${names.length} notebook(s) in ${clock((Date.now() - t0) / 1000)}; claims: ${VERDICTS.map((v) => `${results.filter((r) => r.verdict === v).length} ${v}`).join(', ')}\n`,
   );
   for (const r of results)
     log(
@@ -169,10 +171,10 @@ export async function repro(o: RunOptions): Promise<number> {
       runs[n].ok && records.has(n) ? [{ name: n as NotebookName, seconds: runs[n].seconds, record: records.get(n)! }] : [],
     );
     const why = incompleteBecause({ notebooks: thisRun });
-    const file = path.join(o.measurementsDir, `${o.profile}.json`);
+    const file = path.join(o.measurementsDir, `${o.scale}.json`);
     if (why) log(`measurements: ${file} left as it was: ${why}\n`);
     else {
-      writeMeasurements(file, measurements({ profile: o.profile, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results }));
+      writeMeasurements(file, measurements({ scale: o.scale, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results }));
       log(`measurements: ${file} (tables: npm run measurements:tables)\n`);
     }
   }
@@ -184,7 +186,8 @@ export async function repro(o: RunOptions): Promise<number> {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      profile: { type: 'string', default: 'quick' },
+      scale: { type: 'string' },
+      profile: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       backend: { type: 'string', default: '' },
@@ -196,19 +199,23 @@ async function main(): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const profile = values.profile as ReproProfile;
-  if (!REPRO_PROFILES.includes(profile)) throw new Error(`--profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${values.profile}'`);
+  // --profile was this option's name before "profile" came to mean the training profile alone.
+  if (values.profile !== undefined && values.scale !== undefined) throw new Error('--profile: is the older name for --scale; give one of them');
+  if (values.profile !== undefined) process.stderr.write('repro: --profile is now --scale (the suite scale); reading it as --scale\n');
+  const given = values.scale ?? values.profile ?? 'quick';
+  const scale = given as ReproScale;
+  if (!REPRO_SCALES.includes(scale)) throw new Error(`--scale: expected one of ${REPRO_SCALES.join(', ')}, got '${given}'`);
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got '${values.seed}'`);
   // An empty list is a mistake (an unset shell variable), not "every notebook": that would overwrite the last report.
   const only = values.only === undefined ? null : values.only.split(',').map((s) => s.trim().replace(/\.ipynb$/, ''));
   if (only && (only.length === 0 || only.some((n) => n === '')))
     throw new Error(`--only: expected notebook names separated by commas, got '${values.only}'; leave --only out to run them all`);
-  const out = path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', profile));
+  const out = path.resolve(values.out ?? path.join(ROOT, 'paper-repro', 'out', scale));
   const unwritableOut = unwritable(out, 'dir');
   if (unwritableOut) throw new Error(`--out: ${unwritableOut}`);
   return repro({
-    profile,
+    scale,
     only,
     out,
     backend: values.backend ?? '',

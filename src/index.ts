@@ -37,12 +37,15 @@ export {
   loadDataset,
   type LoadOptions,
   type LocalDataset,
+  registerDataset,
 } from './data/registry';
 export { type AugmentConfig, makeBatch, NO_AUGMENT } from './data/augment';
 
 // Profiles, models, training
 export { PROFILE_NAMES, type ProfileName, type ProfileOverrides, type ResolvedProfile, resolveProfile } from './train/profiles';
-export { createModel, MODEL_ARCHS, type Model, type ModelArch, type ModelConfig, type ParamModulator, weightsHash } from './models/model';
+export type { Model, ModelArch, ModelConfig, ParamModulator } from './models/model';
+export { createModel, MODEL_ARCHS, registerModel } from './models/registry';
+export { weightsHash } from './models/weights';
 export {
   accuracy,
   type Batch,
@@ -70,21 +73,22 @@ export { loadTensors, saveTensors } from './io/checkpoint';
 
 // Backdoor attacks
 export { type AttackMode, type BackdoorAttack, type LabelRule, targetLabel, type Trigger } from './attacks/backdoor/trigger';
-export {
-  type AttackConfig,
-  type AttackDefinition,
-  attackDefinition,
-  attackNames,
-  attackProvenance,
-  buildAttack,
-  checkAttack,
-  registerAttack,
-  type StaticAttack,
-} from './attacks/backdoor/registry';
-export type { AttackRequest, InfectedModel, InfectedTrainer, InfectedTrainingContext } from './attacks/backdoor/infected';
+export type {
+  AttackConfig,
+  AttackDefinition,
+  AttackRequest,
+  InfectedModel,
+  InfectedTrainer,
+  InfectedTrainingContext,
+  PoisonedSet,
+  StampOrder,
+  StaticAttack,
+  TriggeredTestSet,
+} from './attacks/backdoor/attack';
+export { attackDefinition, attackNames, attackProvenance, buildAttack, checkAttack, registerAttack, stampOrderOf } from './attacks/backdoor/registry';
 export { poisonAndTrain, trainInfected } from './attacks/backdoor/run';
-export { attackSuccessRate, evaluateBackdoor, type PoisonedSet, poisonTrainingSet, type TriggeredTestSet, triggeredTestSet } from './attacks/backdoor/poison';
-export { DEFAULT_STAMP_ORDER, STAMP_ORDERS, type StampOrder, stampOrderOf, trainingView, type TrainingView } from './attacks/backdoor/stamping';
+export { attackSuccessRate, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from './attacks/backdoor/poison';
+export { DEFAULT_STAMP_ORDER, STAMP_ORDERS, trainingView, type TrainingView } from './attacks/backdoor/stamping';
 
 // Adversarial attacks
 export { fgsmConfig, type Norm, pgd, PGD_DEFAULT, type PgdConfig, validatePgd } from './attacks/adversarial/pgd';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { pgd, PGD_DEFAULT } from '../attacks/adversarial/pgd';
-import { createModel, type ModelArch } from '../models/model';
+import type { ModelArch } from '../models/model';
+import { createModel } from '../models/registry';
 import { Rng } from '../rng';
 import { batchOf, readResult, trainStep } from './bench';
 import { createOptimizer } from '../train/optimizer';

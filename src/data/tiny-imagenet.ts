@@ -5,6 +5,7 @@ import { decodeJpeg } from '../image/jpeg';
 import { resizeBilinear } from '../image/resize';
 import { checkLimitPerClass, filesFingerprint, naturalCompare, progressTicker } from './common';
 import type { Dataset, DatasetSplits } from './dataset';
+import type { DatasetDefinition } from './source';
 import { splitsFromEntry, splitsToContents } from './stored';
 
 const TOP_DIR = 'tiny-imagenet-200';
@@ -155,3 +156,16 @@ export async function loadTinyImageNet(opts: TinyImageNetOptions): Promise<Datas
   );
   return splitsFromEntry(entry, source);
 }
+
+const TINY_IMAGENET_LOCATION = { env: 'PBE_TINY_IMAGENET_PATH', hint: 'the tiny-imagenet-200 folder' };
+
+/** Tiny-ImageNet in the dataset catalogue (registered as 'tiny-imagenet' by all.ts): needs a path. */
+export const tinyImageNetDataset: DatasetDefinition = {
+  classes: 200,
+  shape: [64, 64, 3],
+  location: TINY_IMAGENET_LOCATION,
+  load: (p, opts) => {
+    if (p === undefined) throw new Error(`tiny-imagenet: no path given; pass one or set ${TINY_IMAGENET_LOCATION.env} to ${TINY_IMAGENET_LOCATION.hint}`);
+    return loadTinyImageNet({ cache: opts.cache, limitPerClass: opts.limitPerClass, progress: opts.progress, path: p, size: opts.size });
+  },
+};

@@ -2,14 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AugmentConfig } from '../data/augment';
 import { makeBatch } from '../data/augment';
 import type { Dataset } from '../data/dataset';
-import { type Model, type ParamModulator, weightsHash } from '../models/model';
+import type { Model, ParamModulator } from '../models/model';
+import { weightsHash } from '../models/weights';
 import { Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
 import { dataHash } from '../train/trainer';
 import { requireClean } from './baseline-run';
 import type { DefenseDefinition } from './defense';
-import { registerDefense } from './registry';
 import { applyChannelMask, keepMask } from './channel-pruning';
 import {
   anpObjective,
@@ -226,7 +226,7 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
     pruneThreshold: 'ANP paper §4: neurons with mask below 0.2 are pruned',
     pruneCount: 'ANP prune_neuron_cifar.py --pruning-by number; only used then',
   },
-  profiles: {
+  schedules: {
     cpu: {
       options: { iterations: 150 },
       provenance: '150 mask iterations instead of the reference 2,000, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
@@ -296,5 +296,3 @@ export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
     };
   },
 };
-
-registerDefense('anp', ANP);

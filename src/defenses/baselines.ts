@@ -1,6 +1,6 @@
 /**
  * The five baselines the paper compares PBE with, each given the same clean extra set, each
- * registered on the defense registry under the paper's column key: ft, fp, nad, nc, anp.
+ * listed in the defense catalogue (all.ts) under the paper's column key: ft, fp, nad, nc, anp.
  */
 export * from './fine-tuning';
 export * from './fine-pruning';

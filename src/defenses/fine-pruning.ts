@@ -12,7 +12,6 @@ import {
   requireClean,
 } from './baseline-run';
 import { applyChannelMask, keepMask, lastConvTargets, meanChannelActivation, type PruneTarget, pruningOrder } from './channel-pruning';
-import { registerDefense } from './registry';
 
 export type FinePruningOptions = FineTuneOptions & {
   /** stop pruning before clean accuracy on the extra set falls by more than this (absolute, 0–1) */
@@ -50,7 +49,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     maxAccDrop: 'Fine-Pruning (Liu et al. 2018): pruning stops once validation accuracy has dropped by 4% (BackdoorBench uses a 10% relative tolerance)',
     maxPruneRatio: 'no cap besides the accuracy drop (our reading of the paper; the option allows the "set ratio" variant)',
   },
-  profiles: {
+  schedules: {
     cpu: { options: { epochs: 20 }, provenance: 'the fine-tuning stage as for ft on cpu (docs/cli.md, "pbe compare and the baseline defenses")' },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
@@ -118,5 +117,3 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     }
   },
 };
-
-registerDefense('fp', FINE_PRUNING);

@@ -9,7 +9,6 @@ import {
   fineTuneStep,
   requireClean,
 } from './baseline-run';
-import { registerDefense } from './registry';
 
 /**
  * Fine-tuning: the infected model trained further on the clean extra data alone. `cpu` and
@@ -20,7 +19,7 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
   data: 'clean',
   defaults: FINE_TUNE_DEFAULTS,
   provenance: FINE_TUNE_PROVENANCE,
-  profiles: {
+  schedules: {
     cpu: {
       options: { epochs: 20 },
       provenance: '20 epochs instead of the reference 100, sized to the cpu budget (timed per cell in docs/measurements.md, "Baseline defenses")',
@@ -52,5 +51,3 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
     };
   },
 };
-
-registerDefense('ft', FINE_TUNING);

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeBatch } from '../data/augment';
 import type { Dataset } from '../data/dataset';
-import { type Model, weightsHash } from '../models/model';
+import type { Model } from '../models/model';
+import { weightsHash } from '../models/weights';
 import type { BatchLoss, TrainConfig } from '../train/trainer';
 import { attentionDistillation, type AttentionTerm } from './attention';
 import { checkFineTune, cosineFineTune, FINE_TUNE_DEFAULTS, type FineTuneLog, fineTuneStep, requireClean } from './baseline-run';
 import type { DefenseDefinition } from './defense';
-import { registerDefense } from './registry';
 
 export type NadOptions = {
   /** the teacher: the infected model fine-tuned on the clean data (cosine, momentum 0.9, weight decay 5e-4) */
@@ -142,7 +142,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     layers: "NAD config.py: the last group only; BackdoorBench uses 'layer2:500,layer3:1000,layer4:1000' on PreAct-ResNet18",
     betas: "NAD config.py: unused (β on the last group only); BackdoorBench config/defense/nad: '500,1000,1000' on the last three groups",
   },
-  profiles: {
+  schedules: {
     cpu: {
       options: { lr: 0.01, betas: '500,1000,1000' },
       provenance:
@@ -220,5 +220,3 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     }
   },
 };
-
-registerDefense('nad', NAD);

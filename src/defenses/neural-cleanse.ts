@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { makeBatch } from '../data/augment';
 import type { Dataset, FloatDataset } from '../data/dataset';
-import { type Model, weightsHash } from '../models/model';
+import type { Model } from '../models/model';
+import { weightsHash } from '../models/weights';
 import { Progress } from '../progress';
 import { Rng } from '../rng';
 import { createOptimizer } from '../train/optimizer';
@@ -18,7 +19,6 @@ import {
   requireClean,
 } from './baseline-run';
 import type { DefenseContext, DefenseDefinition } from './defense';
-import { registerDefense } from './registry';
 import { type CostScheduleConfig, CostSchedule, fromTanh, NC_COST_DEFAULTS, reverseLoss, stampTrigger, toTanh, type Trigger } from './reverse-trigger';
 
 /** One class's reversed trigger: the smallest-mask trigger that reached the success threshold (else the last). */
@@ -253,7 +253,7 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     anomalyThreshold: 'NC paper §IV-C and mad_outlier_detection.py: anomaly index > 2',
     unlearnRatio: 'NC paper §VI-C: 20% of the clean sample carries the reversed trigger, labels kept (BackdoorBench unlearning_ratio 0.2)',
   },
-  profiles: {
+  schedules: {
     cpu: {
       options: { reverseSteps: 15, samplesPerStep: 256, epochs: 20 },
       provenance:
@@ -338,5 +338,3 @@ export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralClean
     };
   },
 };
-
-registerDefense('nc', NEURAL_CLEANSE);

@@ -6,9 +6,8 @@ import type { Model } from '../models/model';
 import { Rng } from '../rng';
 import { fineTuneOrLoad } from '../train/run';
 import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
-import { type DefenseContext, DefenseInterrupted, type DefenseLogEntry } from './defense';
+import { type DefenseContext, type DefenseDefinition, DefenseInterrupted, type DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
-import { registerDefense } from './registry';
 
 /** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
 export type PbeOptions = {
@@ -411,14 +410,15 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
   return { model: current, log, intermediate: { setting: 'progressive' as const, iterations } };
 }
 
-registerDefense<PbeOptions, PbeIntermediate>('pbe', {
+/** PBE in the defense catalogue (registered as 'pbe' by all.ts). */
+export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
   description:
     'Progressive Backdoor Erasing (Mu et al., CVPR 2023): fine-tune on PGD examples of an extra set with their labels, then on the set itself; ' +
     'with a clean extra set once (setting A), else progressively from a ranking of the training set (setting B)',
   data: 'either',
   defaults: PBE_DEFAULTS,
   provenance: PBE_PROVENANCE,
-  profiles: {
+  schedules: {
     cpu: {
       options: { epochsLater: 1 },
       provenance:
@@ -441,4 +441,4 @@ registerDefense<PbeOptions, PbeIntermediate>('pbe', {
   validate: validatePbe,
   run: (ctx) => (ctx.data.clean ? withCleanData(ctx) : progressive(ctx)),
   analyze: analyzePbe,
-});
+};

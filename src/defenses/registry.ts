@@ -1,12 +1,14 @@
-import { weightsHash } from '../models/model';
+import { weightsHash } from '../models/weights';
 import type { ProfileName } from '../train/profiles';
 import { DefinitionRegistry } from '../registry';
+import { registerAllDefenses } from './all';
 import type { DefenseContext, DefenseDefinition, DefenseOptions, DefenseResult } from './defense';
 
 // Definitions differ in their option types; the registry checks options against each one's defaults.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as the comment above says
 type AnyDefenseDefinition = DefenseDefinition<any, unknown>;
-const DEFENSES = new DefinitionRegistry<AnyDefenseDefinition>('defense');
+/** The defense catalogue; its entries (all.ts) are registered on first use. */
+const DEFENSES = new DefinitionRegistry<AnyDefenseDefinition>('defense', () => registerAllDefenses(registerDefense));
 
 export function registerDefense<O extends DefenseOptions, I>(name: string, definition: DefenseDefinition<O, I>): void {
   DEFENSES.register(name, definition as AnyDefenseDefinition);
@@ -22,7 +24,7 @@ export function defenseDefinition(name: string): AnyDefenseDefinition {
 
 export interface DefenseRequest {
   name: string;
-  /** the profile whose schedule applies before `options` */
+  /** the training profile whose schedule applies before `options` */
   profile?: ProfileName;
   /** overrides, checked by name and type against the defaults */
   options?: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { runtimeInfo } from '../backend';
-import type { AttackRequest } from '../attacks/backdoor/infected';
+import type { AttackRequest } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
-import { stampOrderOf } from '../attacks/backdoor/stamping';
+import { stampOrderOf } from '../attacks/backdoor/registry';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { type BudgetCandidate, type BudgetScore, chooseBudget, DEFAULT_BUDGET_GRID, DEFAULT_MIN_MISCLASSIFIED } from '../defenses/pgd-budget-rule';
 import type { ResolvedProfile } from '../train/profiles';

@@ -1,8 +1,8 @@
 import { runtimeInfo } from '../backend';
 import type { PgdConfig } from '../attacks/adversarial/pgd';
-import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
+import type { AttackRequest, InfectedModel } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
-import { stampOrderOf } from '../attacks/backdoor/stamping';
+import { stampOrderOf } from '../attacks/backdoor/registry';
 import { adversarialLabelDistribution, type EpochObservation, epochCurveSpec } from '../analysis';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { Rng } from '../rng';

@@ -1,7 +1,7 @@
 import { runtimeInfo } from '../backend';
 import { type PgdConfig } from '../attacks/adversarial/pgd';
-import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
-import { stampOrderOf } from '../attacks/backdoor/stamping';
+import type { AttackRequest, InfectedModel } from '../attacks/backdoor/attack';
+import { stampOrderOf } from '../attacks/backdoor/registry';
 import { trainInfected } from '../attacks/backdoor/run';
 import {
   adversarialExamples,

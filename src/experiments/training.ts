@@ -1,5 +1,5 @@
 import { type InfectedSummary, trainInfectedJobType } from '../attacks/backdoor/jobs';
-import type { AttackRequest } from '../attacks/backdoor/infected';
+import type { AttackRequest } from '../attacks/backdoor/attack';
 import type { Cache } from '../cache';
 import { JobPool } from '../jobs/pool';
 import { type PoolProgressSink, poolProgressSink } from '../progress';

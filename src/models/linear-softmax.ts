@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Attackable } from '../attacks/adversarial/pgd';
 import type { Model } from './model';
 import type { Rng } from '../rng';
 
@@ -8,7 +7,7 @@ import type { Rng } from '../rng';
  * gradient is known in closed form, so it is where PGD and the theorem can be checked by hand.
  * `features` are the flattened inputs: a linear model has no hidden layer.
  */
-export interface LinearSoftmax extends Attackable, Pick<Model, 'forward'> {
+export interface LinearSoftmax extends Pick<Model, 'predict' | 'forward'> {
   readonly config: { inputShape: [number, number, number]; numClasses: number };
   /** [d, K] row-major, d = h·w·c, as given (float64 when trained here) */
   readonly weights: Float64Array;

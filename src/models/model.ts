@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
+/**
+ * The model catalogue's interface: what a model is and does, and what an architecture file
+ * provides. Types only; the registry is registry.ts (createModel), the architectures are one file
+ * each, listed in all.ts, and network.ts is the Model they share.
+ */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { ParamModulator } from '../nn/registry';
-import type { Seed } from '../rng';
-import { buildMnistNet } from './mnist-net';
-import { type ArchitectureBuilder, Network } from './network';
-import { buildPreActResNet18 } from './preact-resnet18';
-import { buildResNet18 } from './resnet18';
-import { buildSmallCnn } from './smallcnn';
+import type { ParamModulator, ParameterStore } from '../nn/parameters';
 
 export type ModelArch = 'smallcnn' | 'preact-resnet18' | 'resnet18' | 'mnist-net';
 
@@ -103,32 +101,12 @@ export interface Model {
   dispose(): void;
 }
 
-/**
- * sha256 of every param and state tensor (names, shapes and float32 bytes, in the model's order):
- * what a fine-tune from these weights is keyed by.
- */
-export function weightsHash(model: Pick<Model, 'namedWeights'>): string {
-  const hash = createHash('sha256');
-  for (const { name, tensor } of model.namedWeights()) {
-    const values = tensor.dataSync() as Float32Array;
-    hash.update(`${name}:${tensor.dtype}[${tensor.shape.join(',')}]\n`);
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return hash.digest('hex');
+/** What an architecture file provides: its layers are registered in `reg` when it is built. */
+export interface Architecture {
+  readonly activationNames: readonly string[];
+  readonly lastConv: LastConv;
+  /** `tap(name, t)` offers each named activation; `x` is already normalised */
+  run(x: tf.Tensor4D, training: boolean, tap: (name: string, t: tf.Tensor4D) => void): { logits: tf.Tensor2D; features: tf.Tensor2D };
 }
 
-const BUILDERS: Record<ModelArch, ArchitectureBuilder> = {
-  smallcnn: buildSmallCnn,
-  'preact-resnet18': buildPreActResNet18,
-  resnet18: buildResNet18,
-  'mnist-net': buildMnistNet,
-};
-
-export const MODEL_ARCHS = Object.keys(BUILDERS) as ModelArch[];
-
-/** Builds a network with its parameters initialised from `seed` (identical on every backend). */
-export function createModel(config: ModelConfig, seed: Seed): Model {
-  const build = Object.prototype.hasOwnProperty.call(BUILDERS, config.arch) ? BUILDERS[config.arch] : undefined;
-  if (!build) throw new Error(`unknown model architecture '${String(config.arch)}'; valid: ${MODEL_ARCHS.join(', ')}`);
-  return new Network(config, seed, build);
-}
+export type ArchitectureBuilder = (config: ModelConfig, reg: ParameterStore) => Architecture;

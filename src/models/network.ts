@@ -1,17 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Registry } from '../nn/registry';
+import { ParameterStore } from '../nn/parameters';
 import { Rng, type Seed } from '../rng';
-import type { ForwardOptions, ForwardOutput, LastConv, Model, ModelConfig } from './model';
-
-/** What an architecture file provides: its layers are registered in `reg` when it is built. */
-export interface Architecture {
-  readonly activationNames: readonly string[];
-  readonly lastConv: LastConv;
-  /** `tap(name, t)` offers each named activation; `x` is already normalised */
-  run(x: tf.Tensor4D, training: boolean, tap: (name: string, t: tf.Tensor4D) => void): { logits: tf.Tensor2D; features: tf.Tensor2D };
-}
-
-export type ArchitectureBuilder = (config: ModelConfig, reg: Registry) => Architecture;
+import type { Architecture, ArchitectureBuilder, ForwardOptions, ForwardOutput, LastConv, Model, ModelConfig } from './model';
 
 function validateConfig(config: ModelConfig): void {
   const { inputShape, numClasses, normalization } = config;
@@ -38,7 +28,7 @@ export class Network implements Model {
   readonly state: ReadonlyMap<string, tf.Variable>;
   readonly activationNames: readonly string[];
   readonly lastConv: LastConv;
-  private readonly reg: Registry;
+  private readonly reg: ParameterStore;
   private readonly arch: Architecture;
 
   constructor(
@@ -48,7 +38,7 @@ export class Network implements Model {
   ) {
     validateConfig(config);
     this.config = config;
-    this.reg = new Registry(new Rng(seed).fork(`model:${config.arch}`));
+    this.reg = new ParameterStore(new Rng(seed).fork(`model:${config.arch}`));
     try {
       this.arch = build(config, this.reg);
     } catch (e) {

@@ -1,5 +1,5 @@
 import { BatchNorm2d, Conv2d, Dense, flatten, globalAvgPool, MaxPool, relu, type Shape3 } from '../nn/layers';
-import type { ArchitectureBuilder } from './network';
+import type { ArchitectureBuilder } from './model';
 
 export interface PlainCnnSpec {
   /** filters of each conv3×3-BN-ReLU stage, named conv1, conv2, … */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d, Conv2d, Dense, globalAvgPool, relu, type Shape3 } from '../nn/layers';
-import type { Registry } from '../nn/registry';
-import type { ArchitectureBuilder } from './network';
+import type { ParameterStore } from '../nn/parameters';
+import type { ArchitectureBuilder } from './model';
 
 /** Pre-activation basic block: BN-ReLU-conv3×3-BN-ReLU-conv3×3, plus the (projected) input. */
 class PreActBlock {
@@ -12,7 +12,7 @@ class PreActBlock {
   private readonly conv2: Conv2d;
   private readonly shortcut: Conv2d | null;
 
-  constructor(reg: Registry, name: string, inShape: Shape3, planes: number, stride: number) {
+  constructor(reg: ParameterStore, name: string, inShape: Shape3, planes: number, stride: number) {
     this.bn1 = new BatchNorm2d(reg, `${name}.bn1`, inShape[2]);
     this.conv1 = new Conv2d(reg, `${name}.conv1`, inShape, { filters: planes, kernel: 3, stride });
     this.bn2 = new BatchNorm2d(reg, `${name}.bn2`, planes);

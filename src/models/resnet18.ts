@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d, Conv2d, Dense, globalAvgPool, MaxPool, relu, type Shape3 } from '../nn/layers';
-import type { Registry } from '../nn/registry';
-import type { ArchitectureBuilder } from './network';
+import type { ParameterStore } from '../nn/parameters';
+import type { ArchitectureBuilder } from './model';
 
 /** torchvision BasicBlock: conv3×3-BN-ReLU-conv3×3-BN, plus the (projected) input, then ReLU. */
 class BasicBlock {
@@ -12,7 +12,7 @@ class BasicBlock {
   private readonly bn2: BatchNorm2d;
   private readonly downsample: { conv: Conv2d; bn: BatchNorm2d } | null;
 
-  constructor(reg: Registry, name: string, inShape: Shape3, planes: number, stride: number) {
+  constructor(reg: ParameterStore, name: string, inShape: Shape3, planes: number, stride: number) {
     this.conv1 = new Conv2d(reg, `${name}.conv1`, inShape, { filters: planes, kernel: 3, stride });
     this.bn1 = new BatchNorm2d(reg, `${name}.bn1`, planes);
     this.conv2 = new Conv2d(reg, `${name}.conv2`, this.conv1.outShape, { filters: planes, kernel: 3 });

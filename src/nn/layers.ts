@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTrain } from '../kernels/batch-norm';
-import { heNormal, ones, Registry, type Stateful, torchUniform, zeros } from './registry';
+import { heNormal, ones, ParameterStore, type Stateful, torchUniform, zeros } from './parameters';
 
 /** Per-image activation shape, [height, width, channels]: layers infer theirs when built. */
 export type Shape3 = readonly [number, number, number];
@@ -41,7 +41,7 @@ export class Conv2d {
   private readonly padding: number;
 
   constructor(
-    private readonly reg: Registry,
+    private readonly reg: ParameterStore,
     private readonly name: string,
     inShape: Shape3,
     opts: Conv2dOptions,
@@ -87,7 +87,7 @@ export class BatchNorm2d implements Stateful {
   private pending: BatchMoments[] = [];
 
   constructor(
-    private readonly reg: Registry,
+    private readonly reg: ParameterStore,
     private readonly name: string,
     channels: number,
   ) {
@@ -146,7 +146,7 @@ export class Dense {
    * 'torch': PyTorch's nn.Linear default, used for classifiers as in the reference networks.
    */
   constructor(
-    private readonly reg: Registry,
+    private readonly reg: ParameterStore,
     private readonly name: string,
     inFeatures: number,
     outFeatures: number,

@@ -13,7 +13,7 @@ import {
   table5Cell,
   THEOREM1,
 } from '../paper/numbers';
-import type { ReproProfile } from './settings';
+import type { ReproScale } from './settings';
 import type { MetricName, NotebookName } from './values';
 
 /**
@@ -24,7 +24,7 @@ import type { MetricName, NotebookName } from './values';
  */
 export type Comparison = '>=' | '>' | '<=' | '<';
 
-export interface ProfileRule {
+export interface ScaleRule {
   /** how far the bound moves in the claim's disfavour at this scale, with the one-line reason */
   tolerance: number;
   reason: string;
@@ -40,7 +40,7 @@ export interface Claim<N extends NotebookName> {
   source: string;
   notebook: N;
   statement: string;
-  /** the metric of the notebook's values (`values.metrics`) the claim bounds; null there when the profile does not measure it */
+  /** the metric of the notebook's values (`values.metrics`) the claim bounds; null there when the scale does not measure it */
   metric: MetricName<N>;
   /** what the metric is, in words */
   description: string;
@@ -49,7 +49,7 @@ export interface Claim<N extends NotebookName> {
   bound: number;
   /** the paper's own number for the metric, where it prints one */
   paper: { value: number | null; text: string; provenance: Provenance };
-  profiles: Record<ReproProfile, ProfileRule>;
+  scales: Record<ReproScale, ScaleRule>;
 }
 
 /** A claim on any notebook: the notebook's name decides which metrics it may name. */
@@ -58,9 +58,9 @@ export type AnyClaim = { [N in NotebookName]: Claim<N> }[NotebookName];
 /** 2 standard errors of a share near 0.4 over n images: the noise of a measured share. */
 const twoSe = (n: number) => 2 * Math.sqrt((0.4 * 0.6) / n);
 
-const exact = (reason: string): ProfileRule => ({ tolerance: 0, reason, mustHold: true });
+const exact = (reason: string): ScaleRule => ({ tolerance: 0, reason, mustHold: true });
 
-const ratioClaim = (attack: PaperAttack, profiles: Record<ReproProfile, ProfileRule>): Claim<'02-feature-distances'> => {
+const ratioClaim = (attack: PaperAttack, scales: Record<ReproScale, ScaleRule>): Claim<'02-feature-distances'> => {
   const paper = table5Cell(attack);
   return {
     id: `table5-ratio-${attack}`,
@@ -72,7 +72,7 @@ const ratioClaim = (attack: PaperAttack, profiles: Record<ReproProfile, ProfileR
     comparison: '<',
     bound: 1,
     paper: { value: paper.ratio, text: `${paper.dInfected} / ${paper.dBenign} = ${paper.ratio.toFixed(3)}`, provenance: paper.provenance },
-    profiles,
+    scales,
   };
 };
 
@@ -87,7 +87,7 @@ const tableKey = (table: DefenseTable<PaperAttack, PaperDefense>) => table.id.to
 const pbeBelowFtClaim = (
   table: DefenseTable<PaperAttack, PaperDefense>,
   attack: PaperAttack,
-  profiles: Record<ReproProfile, ProfileRule>,
+  scales: Record<ReproScale, ScaleRule>,
 ): Claim<'07-defense-tables'> => {
   const pbe = paperCell(table, attack, 'pbeWithClean');
   const ft = paperCell(table, attack, 'ft');
@@ -105,7 +105,7 @@ const pbeBelowFtClaim = (
       text: `${pbe.asr}% − ${ft.asr}% = ${(pbe.asr - ft.asr).toFixed(2)} points`,
       provenance: { source: table.id, row: pbe.provenance.row, column: 'PBE w/ clean, FT' },
     },
-    profiles,
+    scales,
   };
 };
 
@@ -123,7 +123,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every target', provenance: FIG1_MIN_TARGET_SHARE.provenance },
-    profiles: {
+    scales: {
       quick: { tolerance: twoSe(180), reason: '2 standard errors of a share over the 180 non-target images measured', mustHold: true },
       cpu: {
         tolerance: twoSe(1800),
@@ -145,7 +145,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% for every l = 0..9', provenance: FIG1_MIN_TARGET_SHARE.provenance },
-    profiles: {
+    scales: {
       quick: { tolerance: twoSe(200), reason: '2 standard errors of a share over the 200 images of each row', mustHold: true },
       cpu: {
         tolerance: twoSe(2000),
@@ -167,7 +167,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: FIG1_MIN_TARGET_SHARE.value,
     paper: { value: FIG1_MIN_TARGET_SHARE.value, text: '≥ 40% in every row, so on average too', provenance: FIG1_MIN_TARGET_SHARE.provenance },
-    profiles: {
+    scales: {
       quick: { tolerance: twoSe(2000), reason: '2 standard errors of a share over the 2,000 adversarial examples of the ten rows', mustHold: true },
       cpu: {
         tolerance: twoSe(20000),
@@ -189,7 +189,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: 0.5,
     paper: { value: null, text: 'roughly uniform (no number printed); bound 0.5 = half of the uniform entropy', provenance: { source: 'Fig. 1a' } },
-    profiles: {
+    scales: {
       quick: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
       cpu: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
       paper: exact('a bound of our choosing, since the paper prints no number: no tolerance on top'),
@@ -209,7 +209,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       text: 'the diagonal y → y+1 dominates (read at the 40% of Fig. 1b)',
       provenance: { source: 'Fig. 4', row: 'all-to-all' },
     },
-    profiles: {
+    scales: {
       quick: {
         tolerance: twoSe(200),
         reason: '2 standard errors of a share over 200 images',
@@ -270,6 +270,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       tolerance: 0,
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
+      // worded as recorded in docs/measurements/quick.json
       knownNotToHold: 'WaNet is not in the quick profile: its backdoor is not learned in a few epochs',
     },
     cpu: {
@@ -291,7 +292,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>',
     bound: 0,
     paper: { value: null, text: 'a "belt" of adversarial examples toward the triggered images (a picture, no number)', provenance: { source: 'Fig. 5' } },
-    profiles: {
+    scales: {
       quick: {
         tolerance: 0,
         reason: 'a difference of shares in one layout; the bound 0 is the claim itself',
@@ -317,7 +318,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: 3,
     paper: { value: null, text: `${THEOREM1.form} ("far more than a random direction": bound 3×, our reading)`, provenance: THEOREM1.provenance },
-    profiles: {
+    scales: {
       quick: exact('a bound of our choosing for "far more"; no tolerance on top'),
       cpu: exact('a bound of our choosing for "far more"; no tolerance on top'),
       paper: exact('a bound of our choosing for "far more"; no tolerance on top'),
@@ -333,7 +334,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>',
     bound: 1,
     paper: { value: null, text: 'far more for the infected model than for a benign one', provenance: THEOREM1.provenance },
-    profiles: {
+    scales: {
       quick: exact('the bound 1 is the claim itself'),
       cpu: exact('the bound 1 is the claim itself'),
       paper: exact('the bound 1 is the claim itself'),
@@ -349,7 +350,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '<',
     bound: 1,
     paper: { value: null, text: `${FIG7.statement} (curves, no number printed)`, provenance: FIG7.provenance },
-    profiles: {
+    scales: {
       quick: {
         tolerance: 0,
         reason: 'the bound 1 is the claim itself; it held in every run measured (seeds 0–3 and the suite: ratios 0.11–0.54)',
@@ -374,7 +375,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '>=',
     bound: 0,
     paper: { value: null, text: `${FIG7.statement} (curves, no number printed)`, provenance: FIG7.provenance },
-    profiles: {
+    scales: {
       quick: {
         tolerance: 0,
         reason: 'the bound 0 is the claim itself',
@@ -405,7 +406,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       text: `AP ${FIG6_AVERAGE_PRECISION.first} → ${FIG6_AVERAGE_PRECISION.last}`,
       provenance: FIG6_AVERAGE_PRECISION.provenance,
     },
-    profiles: {
+    scales: {
       quick: {
         tolerance: 0,
         reason: 'the bound 0 is the claim itself',
@@ -432,7 +433,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     comparison: '<=',
     bound: blendWithClean.asr / 100,
     paper: { value: blendWithClean.asr / 100, text: `${blendWithClean.asr}% (ACC ${blendWithClean.acc}%)`, provenance: blendWithClean.provenance },
-    profiles: {
+    scales: {
       quick: {
         tolerance: twoSeAt(blendWithClean.asr / 100, 180),
         reason: "2 standard errors of a share near the paper's value over the 180 triggered test digits",
@@ -465,7 +466,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     paper: PAPER_SCALE,
   }),
   pbeBelowFtClaim(TABLE2, 'blend', {
-    quick: { tolerance: 0, reason: 'the bound 0 is the claim itself (GTSRB is not in the quick profile)', mustHold: false },
+    quick: { tolerance: 0, reason: 'the bound 0 is the claim itself (GTSRB is not in the quick scale)', mustHold: false },
     cpu: { tolerance: 0, reason: 'the bound 0 is the claim itself (measured only where a GTSRB copy is given)', mustHold: false },
     paper: PAPER_SCALE,
   }),
@@ -483,10 +484,10 @@ export const CLAIMS: readonly AnyClaim[] = [
       text: `${blendAllToAll.asr}% (before ${paperCell(TABLE4, 'blend', 'before').asr}%)`,
       provenance: blendAllToAll.provenance,
     },
-    profiles: {
+    scales: {
       quick: {
         tolerance: twoSeAt(blendAllToAll.asr / 100, 200),
-        reason: '2 standard errors over 200 triggered digits (the quick profile skips Table 4: the all-to-all backdoor is not learned there)',
+        reason: '2 standard errors over 200 triggered digits (the quick scale skips Table 4: the all-to-all backdoor is not learned there)',
         mustHold: false,
       },
       cpu: {

@@ -3,16 +3,16 @@ import type { RuntimeInfo } from '../backend';
 import { writeFileAtomic } from '../cache';
 import type { Comparison } from './claims';
 import type { MeasuredRecord } from './measured';
-import type { ReproProfile } from './settings';
+import type { ReproScale } from './settings';
 import { NOTEBOOK_NAMES, type NotebookName } from './values';
 import { type ClaimResult, type Verdict, VERDICTS } from './verdict';
 
 /**
  * The suite's measured values and claim verdicts of one complete run, as one machine-readable
- * file (docs/measurements/<profile>.json); the docs' tables are rendered from it.
+ * file (docs/measurements/<scale>.json); the docs' tables are rendered from it.
  */
 export interface Measurements {
-  profile: ReproProfile;
+  scale: ReproScale;
   seed: number;
   /** the backend the notebooks ran on, and the package versions (those of the first notebook; every notebook's own is under `notebooks`) */
   backend: RuntimeInfo['backend'];
@@ -39,7 +39,7 @@ export interface Measurements {
 }
 
 export interface SuiteRun {
-  profile: ReproProfile;
+  scale: ReproScale;
   seed: number;
   wallSeconds: number;
   /** every notebook of the suite, run in this invocation, with its record and time */
@@ -63,7 +63,7 @@ export function measurements(run: SuiteRun, date = new Date()): Measurements {
   if (why) throw new Error(`measurements: ${why}`);
   const first = run.notebooks[0].record.runtime;
   return {
-    profile: run.profile,
+    scale: run.scale,
     seed: run.seed,
     backend: first.backend,
     versions: first.versions,
@@ -100,7 +100,7 @@ export function readMeasurements(file: string): Measurements {
   } catch (e) {
     throw new Error(`${file}: not a readable measurements file (${(e as Error).message})`, { cause: e });
   }
-  for (const field of ['profile', 'seed', 'date', 'notebooks', 'claims'] as const) if (m[field] === undefined) throw new Error(`${file}: ${field}: missing`);
+  for (const field of ['scale', 'seed', 'date', 'notebooks', 'claims'] as const) if (m[field] === undefined) throw new Error(`${file}: ${field}: missing`);
   if (!Array.isArray(m.claims)) throw new Error(`${file}: claims: expected a list`);
   m.claims.forEach((c, i) => {
     if (typeof c.id !== 'string') throw new Error(`${file}: claims[${i}].id: expected a string`);
@@ -115,15 +115,15 @@ export function readMeasurements(file: string): Measurements {
 const num = (v: number | null) => (v === null ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v !== 0 && Math.abs(v) < 0.1 ? v.toPrecision(3) : v.toFixed(3));
 const cellText = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** The claims and verdicts of a measurements file as Markdown (docs/measurements/<profile>.md). */
+/** The claims and verdicts of a measurements file as Markdown (docs/measurements/<scale>.md). */
 export function measurementsMarkdown(m: Measurements, source: string): string {
   const counts = VERDICTS.map((v) => `${m.claims.filter((c) => c.verdict === v).length} ${v}`).join(', ');
   const lines = [
-    `# Measurements: the \`${m.profile}\` profile`,
+    `# Measurements: the \`${m.scale}\` scale`,
     '',
     `Generated from \`${source}\` by \`npm run measurements:tables\`; do not edit by hand. Run of ${m.date.slice(0, 10)}, seed ${m.seed}, backend ${m.backend ?? 'unknown'}, pbe-lab ${m.versions['pbe-lab'] ?? '?'}, Node ${m.versions.node ?? '?'}, tfjs ${m.versions['@tensorflow/tfjs-core'] ?? '?'}, on ${m.machine.cpu} (${m.machine.cores} cores); suite wall time ${m.wallSeconds.toFixed(0)} s.`,
     '',
-    `Claims: ${counts}. Values are fractions (shares, differences of shares) or ratios; a claim holds when its value meets the threshold (the paper's bound moved by the profile's tolerance).`,
+    `Claims: ${counts}. Values are fractions (shares, differences of shares) or ratios; a claim holds when its value meets the threshold (the paper's bound moved by the scale's tolerance).`,
     '',
     '| claim | source | notebook | metric | value | check | verdict | must hold |',
     '|:-|:-|:-|:-|-:|:-|:-|:-|',
@@ -138,7 +138,7 @@ export function measurementsMarkdown(m: Measurements, source: string): string {
     '|:-|-:|:-|',
     ...Object.entries(m.notebooks).map(([name, n]) => `| ${name} | ${n.seconds.toFixed(1)} | ${n.backend ?? 'unknown'} |`),
     '',
-    '## Known not to hold at this profile',
+    '## Known not to hold at this scale',
     '',
     ...m.claims.filter((c) => c.verdict === 'known not to hold').map((c) => `- **${c.id}** (${num(c.value)}): ${cellText(c.knownNotToHold ?? '')}`),
     '',

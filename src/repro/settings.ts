@@ -8,16 +8,20 @@ import { COMPARE_DEFENSES, type CompareDefense } from '../experiments/compare';
 import { PAPER_ATTACKS } from '../paper/numbers';
 import { type ProfileName, type ResolvedProfile, resolveProfile } from '../train/profiles';
 
-/** The reproduction suite's profiles: what `npm run repro -- --profile …` injects into every notebook. */
-export const REPRO_PROFILES = ['quick', 'cpu', 'paper'] as const;
-export type ReproProfile = (typeof REPRO_PROFILES)[number];
+/**
+ * The reproduction suite's scales: what `npm run repro -- --scale …` injects into every notebook.
+ * Each picks a dataset and a training profile (quick: MNIST at `smoke`; cpu: CIFAR-10 at `cpu`;
+ * paper: the paper's settings at `paper`).
+ */
+export const REPRO_SCALES = ['quick', 'cpu', 'paper'] as const;
+export type ReproScale = (typeof REPRO_SCALES)[number];
 
 /**
- * Everything a notebook's scale depends on, per profile, as data: the notebooks read their sizes
- * from here instead of carrying one `if` per profile.
+ * Everything a notebook's scale depends on, per scale, as data: the notebooks read their sizes
+ * from here instead of carrying one `if` per scale.
  */
 export interface ReproSettings {
-  profile: ReproProfile;
+  scale: ReproScale;
   dataset: DatasetName;
   /** how every model of the observation is trained */
   training: ResolvedProfile;
@@ -43,13 +47,13 @@ export interface ReproSettings {
 export interface DefenseSettings {
   /** Fig. 6/7: the attack PBE is followed on (all-to-one, target 0), and why */
   progressiveAttack: { name: string; why: string };
-  /** option overrides per defense (registry name) for every defense run of the profile; {} = the defaults `pbe defend` and `pbe compare` run */
+  /** option overrides per defense (registry name) for every defense run of the scale; {} = the defaults `pbe defend` and `pbe compare` run */
   options: Record<string, Record<string, DefenseOptionValue>>;
   optionsWhy: string;
   tables: DefenseTableSettings[];
 }
 
-/** One of the paper's defense tables at a profile: what `pbe compare` runs for it, or why the profile does not. */
+/** One of the paper's defense tables at a scale: what `pbe compare` runs for it, or why the scale does not. */
 export interface DefenseTableSettings {
   /** the paper's table it stands for */
   table: 'Table 1' | 'Table 2' | 'Table 4';
@@ -58,9 +62,9 @@ export interface DefenseTableSettings {
   mode: AttackMode;
   attacks: string[];
   defenses: CompareDefense[];
-  /** why these attacks and defenses, at this profile */
+  /** why these attacks and defenses, at this scale */
   why: string;
-  /** set when the profile does not run this table: why */
+  /** set when the scale does not run this table: why */
   skip?: string;
 }
 
@@ -85,7 +89,7 @@ function paperTables(profile: ProfileName): DefenseTableSettings[] {
   ];
 }
 
-/** The quick profile's PGD: MNIST digits take a larger budget than CIFAR-10's 6/255 (ε 0.1 is a common MNIST L∞ budget). */
+/** The quick scale's PGD: MNIST digits take a larger budget than CIFAR-10's 6/255 (ε 0.1 is a common MNIST L∞ budget). */
 const QUICK_PGD: PgdConfig = { ...PGD_DEFAULT, eps: 0.1, step: 0.1 / 5 };
 
 const TEN = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -103,12 +107,12 @@ function linearTrainFor(ds: DatasetName): LinearTrainConfig {
  *   the README.
  * - paper: the paper's networks, data and PGD, for a GPU.
  */
-export function reproSettings(profile: string, dataset?: string): ReproSettings {
-  switch (profile) {
+export function reproSettings(scale: string, dataset?: string): ReproSettings {
+  switch (scale) {
     case 'quick': {
       const ds = (dataset ?? 'mnist') as DatasetName;
       return {
-        profile,
+        scale,
         dataset: ds,
         training: resolveProfile('smoke', ds),
         pgd: QUICK_PGD,
@@ -124,9 +128,9 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
         theorem1: { dataset: ds, trainPerClass: 100, testPerClass: 20, strengths: [0.5, 1, 2, 4, 8], train: THEOREM1_TRAIN },
         defense: {
           progressiveAttack: { name: 'blend', why: "the paper's attack of Fig. 6 and 7, and one whose observation holds at this scale (00-teaching)" },
-          // PBE's step ε/5 and 7 iterations are the profile's PGD already; only ε differs from the reference.
+          // PBE's step ε/5 and 7 iterations are the scale's PGD already; only ε differs from the reference.
           options: { pbe: { pgdEps: QUICK_PGD.eps } },
-          optionsWhy: `PBE's adversarial examples at the profile's budget (L∞ ε ${QUICK_PGD.eps}, as the observation here): the reference's 6/255 barely moves a digit`,
+          optionsWhy: `PBE's adversarial examples at the scale's budget (L∞ ε ${QUICK_PGD.eps}, as the observation here): the reference's 6/255 barely moves a digit`,
           tables: [
             {
               table: 'Table 1',
@@ -152,6 +156,7 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
               attacks: [],
               defenses: [],
               why: 'GTSRB',
+              // worded as recorded in docs/measurements/quick.json
               skip: 'the quick profile runs on MNIST only',
             },
           ],
@@ -161,7 +166,7 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
     case 'cpu': {
       const ds = (dataset ?? 'cifar10') as DatasetName;
       return {
-        profile,
+        scale,
         dataset: ds,
         training: resolveProfile('cpu', ds),
         pgd: PGD_DEFAULT,
@@ -199,7 +204,7 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
     case 'paper': {
       const ds = (dataset ?? 'cifar10') as DatasetName;
       return {
-        profile,
+        scale,
         dataset: ds,
         training: resolveProfile('paper', ds),
         pgd: PGD_DEFAULT,
@@ -229,6 +234,6 @@ export function reproSettings(profile: string, dataset?: string): ReproSettings 
       };
     }
     default:
-      throw new Error(`profile: expected one of ${REPRO_PROFILES.join(', ')}, got '${profile}'`);
+      throw new Error(`scale: expected one of ${REPRO_SCALES.join(', ')}, got '${scale}'`);
   }
 }

@@ -10,7 +10,7 @@ import type { TsneValues } from './measure/tsne';
 /**
  * What each notebook of the suite measures and writes: its `measure…` function's values. The
  * claims read only `metrics`, each a number (a share or a ratio, never a percentage) or null
- * where the profile does not measure it.
+ * where the scale does not measure it.
  */
 export interface NotebookValues {
   '00-teaching': TeachingValues;

@@ -1,5 +1,5 @@
-import { type AnyClaim, CLAIMS, type Comparison, type ProfileRule } from './claims';
-import type { ReproProfile } from './settings';
+import { type AnyClaim, CLAIMS, type Comparison, type ScaleRule } from './claims';
+import type { ReproScale } from './settings';
 import type { NotebookName } from './values';
 
 export type Verdict = 'holds' | 'fails' | 'known not to hold' | 'not measured';
@@ -7,7 +7,7 @@ export const VERDICTS: readonly Verdict[] = ['holds', 'fails', 'known not to hol
 
 export interface ClaimResult {
   claim: AnyClaim;
-  rule: ProfileRule;
+  rule: ScaleRule;
   measured: number | null;
   threshold: number;
   verdict: Verdict;
@@ -19,7 +19,7 @@ export interface ClaimResult {
 export type MeasuredMetrics = Partial<Record<NotebookName, Readonly<Record<string, number | null>>>>;
 
 /** The bound moved by the tolerance in the claim's disfavour. */
-export function threshold(c: AnyClaim, rule: ProfileRule): number {
+export function threshold(c: AnyClaim, rule: ScaleRule): number {
   return c.comparison === '>=' || c.comparison === '>' ? c.bound - rule.tolerance : c.bound + rule.tolerance;
 }
 
@@ -44,15 +44,15 @@ export function contractViolations(notebook: NotebookName, written: Readonly<Rec
 }
 
 /**
- * Checks every claim of the notebooks that ran at a profile. A notebook that ran but did not
+ * Checks every claim of the notebooks that ran at a scale. A notebook that ran but did not
  * write a claimed metric breaks the contract between the notebooks and the claims: an error
  * naming both, not a silent "not measured".
  */
-export function checkClaims(profile: ReproProfile, metrics: MeasuredMetrics, claims: readonly AnyClaim[] = CLAIMS): ClaimResult[] {
+export function checkClaims(scale: ReproScale, metrics: MeasuredMetrics, claims: readonly AnyClaim[] = CLAIMS): ClaimResult[] {
   const broken = (Object.keys(metrics) as NotebookName[]).flatMap((n) => contractViolations(n, metrics[n]!, claims));
   if (broken.length) throw new Error(`${broken.join('; ')} (values.metrics of each notebook)`);
   return claims.map((claim) => {
-    const rule = claim.profiles[profile];
+    const rule = claim.scales[scale];
     const t = threshold(claim, rule);
     const written = metrics[claim.notebook];
     const measured = written?.[claim.metric] ?? null;

@@ -7,7 +7,9 @@ import { balancedIndices, type Dataset, type DatasetSplits, type ImageSet, subse
 import { loadDataset, type LoadOptions } from '../data/registry';
 import { loadTensors, saveTensors } from '../io/checkpoint';
 import { claimRun } from '../io/run-lock';
-import { createModel, type Model, type ModelConfig, weightsHash } from '../models/model';
+import type { Model, ModelConfig } from '../models/model';
+import { createModel } from '../models/registry';
+import { weightsHash } from '../models/weights';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
 import type { ResolvedProfile } from './profiles';

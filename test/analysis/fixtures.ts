@@ -1,9 +1,11 @@
 import { poisonTrainingSet } from '../../src/attacks/backdoor/poison';
-import { buildAttack, type StaticAttack } from '../../src/attacks/backdoor/registry';
+import type { StaticAttack } from '../../src/attacks/backdoor/attack';
+import { buildAttack } from '../../src/attacks/backdoor/registry';
 import { initBackend } from '../../src/backend';
 import { balancedIndices, type Dataset, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
-import { createModel, type Model } from '../../src/models/model';
+import type { Model } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { train, type TrainConfig } from '../../src/train/trainer';

@@ -10,7 +10,7 @@ import { useBackend } from '../helpers/backend';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
-import { createModel } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 
 const MODEL = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10 };
 const RULE: LabelRule = { mode: 'all2one', target: 0, numClasses: 10 };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { attackSuccessRate, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
-import { type AttackConfig, buildAttack, type StaticAttack } from '../../src/attacks/backdoor/registry';
+import type { AttackConfig, StaticAttack } from '../../src/attacks/backdoor/attack';
+import { buildAttack } from '../../src/attacks/backdoor/registry';
 import { makeBatch } from '../../src/data/augment';
 import { type Dataset, imageSize } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';

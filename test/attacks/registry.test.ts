@@ -2,15 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  attackDefinition,
-  attackNames,
-  type AttackConfig,
-  buildAttack,
-  checkAttack,
-  registerAttack,
-  resolveAttackConfig,
-} from '../../src/attacks/backdoor/registry';
+import type { AttackConfig } from '../../src/attacks/backdoor/attack';
+import { attackDefinition, attackNames, buildAttack, checkAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
 import { trainDynamicInfected } from '../../src/attacks/backdoor/dynamic/strategy';
 import { poisonAndTrain } from '../../src/attacks/backdoor/run';
 import { encodePng } from '../../src/image/png';

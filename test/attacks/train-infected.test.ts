@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { dynamicConfigFor } from '../../src/attacks/backdoor/dynamic/config';
-import type { InfectedModel } from '../../src/attacks/backdoor/infected';
+import type { InfectedModel } from '../../src/attacks/backdoor/attack';
 import { trainInfected } from '../../src/attacks/backdoor/run';
 import { Cache } from '../../src/cache';
 import { silentSink } from '../../src/progress';

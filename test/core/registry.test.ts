@@ -9,7 +9,7 @@ describe('DefinitionRegistry (what attacks and defenses register on)', () => {
     r.register('pbe', {
       defaults: { eps: 0.05, steps: [1, 2], mode: 'linf', clean: true },
       provenance: { eps: 'paper', steps: 'reference code', mode: 'paper', clean: 'ours' },
-      profiles: { cpu: { options: { eps: 0.1 }, provenance: 'fewer images' } },
+      schedules: { cpu: { options: { eps: 0.1 }, provenance: 'fewer images' } },
       validate: (o) => {
         if (o.eps <= 0) throw new Error(`pbe.eps: expected a number > 0, got ${o.eps}`);
       },

@@ -12,7 +12,7 @@ import type { FinePruningLog } from '../../src/defenses/fine-pruning';
 import { type NadLog, nadTerms } from '../../src/defenses/nad';
 import type { NeuralCleanseLog } from '../../src/defenses/neural-cleanse';
 import { defenseDefinition, resolveDefenseOptions, runDefense } from '../../src/defenses';
-import { weightsHash } from '../../src/models/model';
+import { weightsHash } from '../../src/models/weights';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';

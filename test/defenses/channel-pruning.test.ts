@@ -5,7 +5,7 @@ import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { applyChannelMask, keepMask, lastConvTargets, meanChannelActivation, pruningOrder } from '../../src/defenses/channel-pruning';
-import { createModel } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 
 describe('fine-pruning channel ranking and masks (mnist-net, real digits)', () => {
   useBackend('wasm');

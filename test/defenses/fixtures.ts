@@ -1,8 +1,10 @@
-import { evaluateBackdoor, poisonTrainingSet, triggeredTestSet, type TriggeredTestSet } from '../../src/attacks/backdoor/poison';
+import type { TriggeredTestSet } from '../../src/attacks/backdoor/attack';
+import { evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from '../../src/attacks/backdoor/poison';
 import { buildAttack } from '../../src/attacks/backdoor/registry';
 import { type Dataset, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
-import { createModel, type Model } from '../../src/models/model';
+import type { Model } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';

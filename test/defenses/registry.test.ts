@@ -10,7 +10,7 @@ import { loadMnist } from '../../src/data/mnist';
 import { cleanExtraSet, selectCleanExtra } from '../../src/defenses/clean-set';
 import type { DefenseContext } from '../../src/defenses/defense';
 import { optionProvenance, registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
-import { createModel } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 
@@ -21,7 +21,7 @@ registerDefense<{ epochs: number; shares: readonly number[]; vandal: boolean }, 
   data: 'either',
   defaults: { epochs: 10, shares: [0.2, 0.5], vandal: false },
   provenance: { epochs: 'test', shares: 'test', vandal: 'test' },
-  profiles: { smoke: { options: { epochs: 1 }, provenance: 'seconds' } },
+  schedules: { smoke: { options: { epochs: 1 }, provenance: 'seconds' } },
   validate(o) {
     if (!(o.epochs >= 1)) throw new Error(`test-identity.epochs: expected ≥ 1, got ${o.epochs}`);
   },

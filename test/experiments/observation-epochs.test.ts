@@ -9,7 +9,7 @@ import { Cache } from '../../src/cache';
 import { loadDataset } from '../../src/data/registry';
 import { analysisImages } from '../../src/experiments/observe';
 import { observationOverEpochs } from '../../src/experiments/observation-epochs';
-import { weightsHash } from '../../src/models/model';
+import { weightsHash } from '../../src/models/weights';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { useBackend } from '../helpers/backend';
-import { createModel, type ModelConfig } from '../../src/models/model';
+import type { ModelConfig } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { checkBatchCoupling, checkForward, checkTrainEqualsEvalWithBatchStats, fitBatch, images, paramCount } from './helpers';
 
 const MNIST: ModelConfig = { arch: 'mnist-net', inputShape: [28, 28, 1], numClasses: 10 };

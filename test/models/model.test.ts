@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
 import { useBackend } from '../helpers/backend';
-import { createModel, type Model, type ModelConfig } from '../../src/models/model';
+import type { Model, ModelConfig } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { disposeOutput, images, values } from './helpers';
 
 const SMALL: ModelConfig = { arch: 'smallcnn', inputShape: [16, 16, 3], numClasses: 10 };
@@ -27,7 +28,7 @@ describe('models: shared behaviour', function () {
   describe('createModel', () => {
     it('rejects an unknown architecture, listing the valid ones', () => {
       const config = { ...SMALL, arch: 'vgg16' } as unknown as ModelConfig;
-      assert.throws(() => createModel(config, 0), /unknown model architecture 'vgg16'; valid: smallcnn, preact-resnet18, resnet18, mnist-net/);
+      assert.throws(() => createModel(config, 0), /unknown model architecture 'vgg16'; expected one of smallcnn, preact-resnet18, resnet18, mnist-net/);
     });
 
     it('rejects bad shapes, class counts and normalisation, and leaks nothing when a build fails', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { useBackend } from '../helpers/backend';
-import { createModel, type Model, type ModelConfig } from '../../src/models/model';
+import type { Model, ModelConfig } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { checkBatchCoupling, checkForward, images, paramCount } from './helpers';
 
 const CIFAR: ModelConfig = { arch: 'preact-resnet18', inputShape: [32, 32, 3], numClasses: 10 };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../helpers/backend';
-import { createModel, type ModelConfig } from '../../src/models/model';
+import type { ModelConfig } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { checkBatchCoupling, checkForward, images, paramCount } from './helpers';
 
 const TINY: ModelConfig = { arch: 'resnet18', inputShape: [64, 64, 3], numClasses: 200 };

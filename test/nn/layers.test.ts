@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../helpers/backend';
 import { BatchNorm2d, Conv2d, Dense, MaxPool } from '../../src/nn/layers';
-import { Registry } from '../../src/nn/registry';
+import { ParameterStore } from '../../src/nn/parameters';
 import { Rng } from '../../src/rng';
 
-function disposeAll(reg: Registry): void {
+function disposeAll(reg: ParameterStore): void {
   for (const v of [...reg.params.values(), ...reg.state.values()]) v.dispose();
 }
 
@@ -18,10 +18,10 @@ function stats(a: Float32Array): { mean: number; std: number } {
 describe('nn toolkit', function () {
   useBackend('cpu');
 
-  describe('Registry', () => {
+  describe('ParameterStore', () => {
     it('gives a parameter the same values for the same seed and name, whatever the build order', () => {
-      const a = new Registry(new Rng(7));
-      const b = new Registry(new Rng(7));
+      const a = new ParameterStore(new Rng(7));
+      const b = new ParameterStore(new Rng(7));
       const init = (rng: Rng, n: number) => rng.normalArray(n);
       const a1 = a.addParam('first', [5], init);
       const a2 = a.addParam('second', [5], init);
@@ -36,7 +36,7 @@ describe('nn toolkit', function () {
     });
 
     it('registers state as non-trainable and rejects duplicate names', () => {
-      const reg = new Registry(new Rng(1));
+      const reg = new ParameterStore(new Rng(1));
       const s = reg.addState('bn.runningVar', [3], 1);
       assert.equal(s.trainable, false);
       assert.deepEqual(Array.from(s.dataSync()), [1, 1, 1]);
@@ -47,7 +47,7 @@ describe('nn toolkit', function () {
 
   describe('Conv2d', () => {
     it('has [kh, kw, in, out] He-normal weights and counts its FLOPs', () => {
-      const reg = new Registry(new Rng('conv'));
+      const reg = new ParameterStore(new Rng('conv'));
       const conv = new Conv2d(reg, 'c', [10, 10, 16], { filters: 32, kernel: 3 });
       assert.deepEqual(conv.weight.shape, [3, 3, 16, 32]);
       assert.equal(conv.bias, null);
@@ -61,7 +61,7 @@ describe('nn toolkit', function () {
     });
 
     it('pads symmetrically at stride 2, as PyTorch does, unlike tfjs "same"', () => {
-      const reg = new Registry(new Rng('conv2'));
+      const reg = new ParameterStore(new Rng('conv2'));
       const conv = new Conv2d(reg, 'c', [8, 8, 2], { filters: 3, kernel: 3, stride: 2 });
       assert.deepEqual(conv.outShape, [4, 4, 3]);
       tf.tidy(() => {
@@ -82,7 +82,7 @@ describe('nn toolkit', function () {
     });
 
     it('adds a zero-initialised bias when asked', () => {
-      const reg = new Registry(new Rng('bias'));
+      const reg = new ParameterStore(new Rng('bias'));
       const conv = new Conv2d(reg, 'c', [4, 4, 1], { filters: 2, kernel: 1, padding: 0, bias: true });
       assert.deepEqual([...reg.params.keys()], ['c.weight', 'c.bias']);
       assert.deepEqual(Array.from(conv.bias!.dataSync()), [0, 0]);
@@ -97,7 +97,7 @@ describe('nn toolkit', function () {
     });
 
     it('rejects an input too small for the kernel, naming the layer', () => {
-      const reg = new Registry(new Rng(0));
+      const reg = new ParameterStore(new Rng(0));
       assert.throws(() => new Conv2d(reg, 'stem', [2, 2, 3], { filters: 4, kernel: 7, stride: 2, padding: 0 }), /stem: a 2×2×3 input is too small/);
       disposeAll(reg);
     });
@@ -111,7 +111,7 @@ describe('nn toolkit', function () {
     const unbiasedVar = [14 / 3, 16 / 3];
 
     it('normalises with batch moments in training and queues them; commit applies PyTorch momentum with unbiased variance', () => {
-      const reg = new Registry(new Rng(0));
+      const reg = new ParameterStore(new Rng(0));
       const bn = new BatchNorm2d(reg, 'bn', 2);
       assert.deepEqual([...reg.params.keys()], ['bn.gamma', 'bn.beta']);
       assert.deepEqual([...reg.state.keys()], ['bn.runningMean', 'bn.runningVar']);
@@ -136,7 +136,7 @@ describe('nn toolkit', function () {
     });
 
     it('applies queued batches in order, and discard drops them', () => {
-      const reg = new Registry(new Rng(0));
+      const reg = new ParameterStore(new Rng(0));
       const bn = new BatchNorm2d(reg, 'bn', 2);
       tf.tidy(() => {
         bn.apply(x(), true);
@@ -165,7 +165,7 @@ describe('nn toolkit', function () {
     });
 
     it('uses the running statistics in eval mode', () => {
-      const reg = new Registry(new Rng(0));
+      const reg = new ParameterStore(new Rng(0));
       const bn = new BatchNorm2d(reg, 'bn', 2);
       bn.runningMean.assign(tf.tensor1d([1, -1]));
       bn.runningVar.assign(tf.tensor1d([4, 9]));
@@ -180,7 +180,7 @@ describe('nn toolkit', function () {
     });
 
     it('refuses training mode with one value per channel', () => {
-      const reg = new Registry(new Rng(0));
+      const reg = new ParameterStore(new Rng(0));
       const bn = new BatchNorm2d(reg, 'layer4.1.bn2', 3);
       assert.throws(() => tf.tidy(() => bn.apply(tf.ones([1, 1, 1, 3]) as tf.Tensor4D, true)), /layer4\.1\.bn2: .*more than one value per channel/);
       disposeAll(reg);
@@ -189,7 +189,7 @@ describe('nn toolkit', function () {
 
   describe('Dense and MaxPool', () => {
     it('initialises dense layers He-style or PyTorch-style', () => {
-      const reg = new Registry(new Rng('dense'));
+      const reg = new ParameterStore(new Rng('dense'));
       const he = new Dense(reg, 'fc1', 400, 300, 'he');
       const torch = new Dense(reg, 'fc2', 400, 10, 'torch');
       assert.deepEqual(he.weight.shape, [400, 300]);

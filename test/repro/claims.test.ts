@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { injectedParameters } from '../../paper-repro/run';
-import { type AnyClaim, CLAIMS, checkClaims, REPRO_PROFILES, threshold } from '../../src/repro';
+import { type AnyClaim, CLAIMS, checkClaims, REPRO_SCALES, threshold } from '../../src/repro';
 import { FIG1_MIN_TARGET_SHARE, FIG6_AVERAGE_PRECISION, paperCell, TABLE1, TABLE4, table5Cell } from '../../src/paper/numbers';
 import { defenseTableMetrics } from '../../src/repro';
 
@@ -9,11 +9,11 @@ const cell = (attack: string, column: 'ft' | 'pbeWithClean', acc: number, asr: n
 describe('the claims and the verdict engine', () => {
   const claim = (id: string): AnyClaim => CLAIMS.find((c) => c.id === id)!;
 
-  it('every claim has a rule with a reason for every profile, and a unique id', () => {
+  it('every claim has a rule with a reason for every scale, and a unique id', () => {
     assert.equal(new Set(CLAIMS.map((c) => c.id)).size, CLAIMS.length);
     for (const c of CLAIMS) {
-      for (const p of REPRO_PROFILES) {
-        const r = c.profiles[p];
+      for (const p of REPRO_SCALES) {
+        const r = c.scales[p];
         assert.ok(r.reason.length > 10, `${c.id}/${p}: a one-line reason`);
         assert.ok(r.tolerance >= 0, `${c.id}/${p}: tolerance ≥ 0`);
         // A claim known not to hold at a scale cannot also be required there.
@@ -30,7 +30,7 @@ describe('the claims and the verdict engine', () => {
   it('moves the bound by the tolerance against the claim, and decides the verdicts', () => {
     const min = claim('fig1b-min-target-share');
     // quick: 2 standard errors of a share of 0.4 over 200 images = 2·√(0.24/200) = 0.0693
-    assert.ok(Math.abs(threshold(min, min.profiles.quick) - (0.4 - 2 * Math.sqrt(0.24 / 200))) < 1e-12);
+    assert.ok(Math.abs(threshold(min, min.scales.quick) - (0.4 - 2 * Math.sqrt(0.24 / 200))) < 1e-12);
     const matrices = (minTargetShare: number) => ({
       '01-label-matrices': { benignWrongClassEntropy: 0.9, minTargetShare, meanTargetShare: 0.5, allToAllMeanTargetShare: 0.2 },
     });
@@ -54,7 +54,7 @@ describe('the claims and the verdict engine', () => {
     };
     const ratio = checkClaims('quick', { '02-feature-distances': distances }).filter((r) => r.claim.notebook === '02-feature-distances');
     assert.equal(ratio.find((r) => r.claim.id === 'table5-ratio-blend')!.verdict, 'fails');
-    // an attack the profile does not measure: null, not measured
+    // an attack the scale does not measure: null, not measured
     assert.equal(ratio.find((r) => r.claim.id === 'table5-ratio-wanet')!.verdict, 'not measured');
     // a notebook that ran without writing a claimed metric breaks the contract: an error naming both
     assert.throws(
@@ -88,7 +88,7 @@ describe('the claims and the verdict engine', () => {
       'fig6-ap-poisoned-rises': ['known not to hold', false],
       'table1-blend-pbe-clean-asr': ['known not to hold', false],
     });
-    // ASR not lower after the first iteration: the quick profile's must-hold claim blocks
+    // ASR not lower after the first iteration: the quick scale's must-hold claim blocks
     assert.deepEqual(verdicts(progressive(0.8, 0.2))['fig7-asr-falls-first-iteration'], ['fails', true]);
     assert.deepEqual(verdicts(progressive(0.8, 0.2))['fig6-ap-poisoned-rises'], ['holds', false]);
     // 07: cells in percent, metrics in fractions; a table not measured leaves its claims not measured
@@ -115,8 +115,8 @@ describe('the claims and the verdict engine', () => {
 
   it('injects parameters with widened types (an injected const would otherwise get a literal type)', () => {
     assert.equal(
-      injectedParameters({ profile: 'cpu', seed: 3, measuredFile: '/tmp/a "b".json' }),
-      'const profile: string = "cpu";\nconst seed: number = 3;\nconst measuredFile: string = "/tmp/a \\"b\\".json";',
+      injectedParameters({ scale: 'cpu', seed: 3, measuredFile: '/tmp/a "b".json' }),
+      'const scale: string = "cpu";\nconst seed: number = 3;\nconst measuredFile: string = "/tmp/a \\"b\\".json";',
     );
   });
 });

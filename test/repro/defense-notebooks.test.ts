@@ -109,7 +109,7 @@ describe('the defense notebooks read what the commands cache', () => {
     assert.deepEqual(strip(table('Table 2')), strip(await compareCli('--dataset gtsrb --profile cpu')));
   });
 
-  it("at quick, PBE's PGD is the profile's: the budget of the observation notebooks, with the reference's step ε/5 and 7 iterations", () => {
+  it("at quick, PBE's PGD is the scale's: the budget of the observation notebooks, with the reference's step ε/5 and 7 iterations", () => {
     const s = reproSettings('quick');
     const cfg = progressiveDefendConfig(s, false, 0) as DefendConfig & { options: { pgdEps: number } };
     assert.equal(cfg.options.pgdEps, s.pgd.eps);

@@ -31,13 +31,13 @@ const notebook = (...cells: object[]) => ({
 });
 
 const FAILING = notebook(
-  code("const profile: string = 'quick';", ['parameters']),
+  code("const scale: string = 'quick';", ['parameters']),
   code("console.log('before');\nthrow new Error('deliberate failure in cell 3');"),
 );
 
 /** What the suite's notebooks show, then a type error: the cells after it do not run. */
 const DISPLAYS = notebook(
-  code("const profile: string = 'quick';", ['parameters']),
+  code("const scale: string = 'quick';", ['parameters']),
   code(
     "import * as pbe from 'pbe-lab';\npbe.displayBundle({ 'text/html': '<b>two</b>', 'text/markdown': '**two**', 'text/plain': 'two' });\nconsole.log('printed');\n40 + 2",
   ),
@@ -49,7 +49,7 @@ const DISPLAYS = notebook(
 );
 
 const TIMEOUT_SEC = 4;
-const SPINS = notebook(code("const profile: string = 'quick';", ['parameters']), code('while (true) {}'), code("console.log('never');"));
+const SPINS = notebook(code("const scale: string = 'quick';", ['parameters']), code('while (true) {}'), code("console.log('never');"));
 
 interface Executed {
   nbformat_minor: number;
@@ -86,7 +86,7 @@ before(function () {
   // A fresh cache: the teaching notebook trains its two models, the t-SNE notebook and PBE (Fig. 6/7) reuse the infected one.
   const env = { PBE_CACHE_DIR: path.join(tmp, 'cache') };
   // repro builds the declarations the kernels read before it returns its promise.
-  started = repro({ profile: 'quick', only: ['zz-fails', ...GOOD], out, backend: '', seed: 0, notebooks, env, log: (text) => void (log += text) }).then(
+  started = repro({ scale: 'quick', only: ['zz-fails', ...GOOD], out, backend: '', seed: 0, notebooks, env, log: (text) => void (log += text) }).then(
     (code) => ({ code }),
     (error: unknown) => ({ error }),
   );
@@ -99,7 +99,7 @@ before(function () {
       kernel,
       cwd: ROOT,
       env: { ...process.env, ...env },
-      parameters: "const profile: string = 'quick';",
+      parameters: "const scale: string = 'quick';",
       timeoutSec,
     });
   };
@@ -211,7 +211,7 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
     code = r.code;
   });
 
-  it('executes the teaching notebook, the quick Fig. 5 and Fig. 6/7 notebooks, with the profile injected after the parameters cell', () => {
+  it('executes the teaching notebook, the quick Fig. 5 and Fig. 6/7 notebooks, with the scale injected after the parameters cell', () => {
     assert.equal(code, 1, 'repro exit code: the failing notebook fails the run');
     const runs = JSON.parse(fs.readFileSync(path.join(out, 'runs.json'), 'utf8')) as Record<string, { ok: boolean; measured: string | null }>;
     const metrics: MeasuredMetrics = {};
@@ -237,10 +237,10 @@ describe('paper-repro: the notebooks, their report and Chromium', function () {
       assert.ok(tags[p + 1].includes('injected-parameters'), `${name}: injected cell right after the parameters cell`);
       assert.ok(!nb.cells.some((c) => c.outputs?.some((o) => o.output_type === 'error')), `${name}: no error output`);
       const measured = JSON.parse(fs.readFileSync(path.join(out, 'executed', `${name}.json`), 'utf8')) as {
-        parameters: { profile: string };
+        parameters: { scale: string };
         values: Record<string, unknown>;
       };
-      assert.equal(measured.parameters.profile, 'quick');
+      assert.equal(measured.parameters.scale, 'quick');
     }
     const teaching = JSON.parse(fs.readFileSync(path.join(out, 'executed', '00-teaching.json'), 'utf8')) as {
       values: { asr: number; targetShare: { benign: number; infected: number } };

@@ -24,13 +24,13 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
   it('is made only from a run where every notebook of the suite ran', () => {
     const one = { notebooks: [{ name: '00-teaching' as const, seconds: 10, record: record('00-teaching', teaching) }] };
     assert.match(incompleteBecause(one) ?? '', /missing: 01-label-matrices, 02-feature-distances, .*07-defense-tables/);
-    assert.throws(() => measurements({ profile: 'quick', seed: 0, wallSeconds: 10, claims, ...one }), /^Error: measurements: not every notebook ran/);
+    assert.throws(() => measurements({ scale: 'quick', seed: 0, wallSeconds: 10, claims, ...one }), /^Error: measurements: not every notebook ran/);
   });
 
   it('records each claim with its value, threshold and verdict, is written atomically and renders as Markdown', () => {
     const notebooks = NOTEBOOK_NAMES.map((name) => ({ name, seconds: 1.5, record: record(name, name === '00-teaching' ? teaching : {}) }));
     assert.equal(incompleteBecause({ notebooks }), null);
-    const m = measurements({ profile: 'quick', seed: 0, wallSeconds: 12, notebooks, claims }, new Date('2026-12-02T23:00:00Z'));
+    const m = measurements({ scale: 'quick', seed: 0, wallSeconds: 12, notebooks, claims }, new Date('2026-12-02T23:00:00Z'));
     const c = m.claims.find((x) => x.id === 'teaching-target-share')!;
     assert.deepEqual([c.value, c.verdict, c.comparison, c.mustHold], [0.489, 'holds', '>=', true]);
     assert.ok(Math.abs(c.threshold - (0.4 - 2 * Math.sqrt(0.24 / 180))) < 1e-12);
@@ -52,5 +52,13 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the committed quick run reads (its scale, every claim) and renders to the committed quick.md', () => {
+    const dir = path.resolve(__dirname, '..', '..', 'docs', 'measurements');
+    const m = readMeasurements(path.join(dir, 'quick.json'));
+    assert.equal(m.scale, 'quick');
+    assert.equal(m.claims.length, 19);
+    assert.equal(measurementsMarkdown(m, 'docs/measurements/quick.json'), fs.readFileSync(path.join(dir, 'quick.md'), 'utf8'));
   });
 });

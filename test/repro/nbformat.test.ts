@@ -9,7 +9,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const valid = (): Notebook => ({
   cells: [
     { id: 'a1', cell_type: 'markdown', metadata: {}, source: '# title' },
-    { id: 'b2', cell_type: 'code', metadata: { tags: ['parameters'] }, source: "const profile: string = 'quick';", outputs: [], execution_count: null },
+    { id: 'b2', cell_type: 'code', metadata: { tags: ['parameters'] }, source: "const scale: string = 'quick';", outputs: [], execution_count: null },
     {
       id: 'c3',
       cell_type: 'code',
@@ -53,13 +53,13 @@ describe("nbformat 4.5 (Jupyter's schema, without Python)", () => {
     const old = valid();
     old.nbformat_minor = 4;
     for (const c of old.cells) delete c.id;
-    const once = injectParameters(old, "const profile: string = 'cpu';", 'x.ipynb');
-    const twice = injectParameters(once, "const profile: string = 'paper';", 'x.ipynb');
+    const once = injectParameters(old, "const scale: string = 'cpu';", 'x.ipynb');
+    const twice = injectParameters(once, "const scale: string = 'paper';", 'x.ipynb');
     assert.deepEqual(
       twice.cells.map((c) => c.metadata.tags ?? []),
       [[], ['parameters'], ['injected-parameters'], []],
     );
-    assert.equal(twice.cells[2].source, "const profile: string = 'paper';");
+    assert.equal(twice.cells[2].source, "const scale: string = 'paper';");
     assert.deepEqual(twice.cells[3].outputs, [], 'outputs of an earlier run cleared');
     assert.equal(twice.nbformat_minor, 5);
     assert.deepEqual(nbformatErrors(twice), []);

@@ -56,11 +56,11 @@ describe('notebook helpers', () => {
     assert.deepEqual(embeddingSummary(e), { adversarialNearerTrigger: 0.5, cleanNearerTrigger: 0, points: 6 });
   });
 
-  it('writes measured values atomically with parameters and runtime; the profiles are data', () => {
+  it('writes measured values atomically with parameters and runtime; the scales are data', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-measured-'));
     try {
       const values: TsneValues = { adversarialNearerTrigger: 0.5, cleanNearerTrigger: 0.1, points: 6, asr: 1, acc: 0.9, metrics: { beltShare: 0.4 } };
-      const file = writeMeasured(path.join(dir, 'x.json'), '03-tsne', { profile: 'quick' }, values);
+      const file = writeMeasured(path.join(dir, 'x.json'), '03-tsne', { scale: 'quick' }, values);
       const rec = readMeasured(file);
       assert.deepEqual([rec.notebook, rec.values.metrics], ['03-tsne', { beltShare: 0.4 }]);
       assert.ok(rec.runtime.versions.node);
@@ -78,6 +78,6 @@ describe('notebook helpers', () => {
     }
     assert.equal(reproSettings('quick').dataset, 'mnist');
     assert.equal(reproSettings('cpu').training.trainPerClass, 5000);
-    assert.throws(() => reproSettings('fast'), /profile: expected one of quick, cpu, paper, got 'fast'/);
+    assert.throws(() => reproSettings('fast'), /scale: expected one of quick, cpu, paper, got 'fast'/);
   });
 });

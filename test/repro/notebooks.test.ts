@@ -41,7 +41,7 @@ describe('notebooks/ as the suite runs them', () => {
       const params = nb.cells.filter((c) => c.metadata.tags?.includes('parameters'));
       assert.equal(params.length, 1, 'one cell tagged parameters');
       // What run.ts injects must redeclare names the parameters cell declares, with the same types.
-      for (const line of injectedParameters({ profile: 'quick', seed: 0, backend: '', measuredFile: '' }).split('\n')) {
+      for (const line of injectedParameters({ scale: 'quick', seed: 0, backend: '', measuredFile: '' }).split('\n')) {
         assert.ok(source(params[0]).includes(line.replace(/ = .*/, ' = ')), `${name}: parameters cell declares ${line.replace(/ = .*/, '')}`);
       }
       const code = nb.cells

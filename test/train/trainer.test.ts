@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
-import { createModel } from '../../src/models/model';
+import { createModel } from '../../src/models/registry';
 import { weightsOf } from '../helpers/weights';
 import { silentSink } from '../../src/progress';
 import { accuracy, train, type TrainConfig } from '../../src/train/trainer';

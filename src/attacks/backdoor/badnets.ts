@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBatch, checkNumber, type InputShape, validateInputShape } from './checks';
+import type { AttackDefinition } from './attack';
+import { checkBatch, checkNumber, type InputShape, numberOption, validateInputShape } from './checks';
 import type { Trigger } from './trigger';
 
 export interface BadNetsOptions {
@@ -59,3 +60,14 @@ function patchArrays([h, w, c]: InputShape, size: number): { mask: Float32Array;
   }
   return { mask, pattern };
 }
+
+/** BadNets in the attack catalogue (registered as 'badnets' by all.ts). */
+export const badnetsAttack: AttackDefinition = {
+  defaults: { patchSize: 3 },
+  provenance: { patchSize: 'paper and reference code: a 3×3 checkerboard in the bottom-right corner' },
+  build: ({ inputShape, options }) => ({
+    trigger: badnetsTrigger(inputShape, { patchSize: numberOption(options, 'patchSize') }),
+    cleanLabel: false,
+    crossRatio: 0,
+  }),
+};

@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { sha256 } from '../../cache';
 import type { RawImage } from '../../image/image';
 import { decodeJpeg } from '../../image/jpeg';
 import { decodePng } from '../../image/png';
 import { resizeBilinear } from '../../image/resize';
 import type { Rng } from '../../rng';
-import { checkBatch, checkNumber, type InputShape, validateInputShape } from './checks';
-import type { Trigger } from './trigger';
+import type { AttackDefinition } from './attack';
+import { checkBatch, checkNumber, type InputShape, numberOption, validateInputShape } from './checks';
+import { type Trigger, triggerRng } from './trigger';
 
 /** The `pattern` value that asks for seeded uniform noise instead of an image file. */
 export const NOISE_PATTERN = 'noise';
@@ -79,3 +81,32 @@ function decodeImage(bytes: Uint8Array, file: string): RawImage {
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes, file);
   throw new Error('expected a PNG or JPEG file (neither signature found)');
 }
+
+/** The blend attack in the attack catalogue (registered as 'blend' by all.ts). */
+export const blendAttack: AttackDefinition = {
+  defaults: { alpha: 0.2, pattern: NOISE_PATTERN, patternSha256: '' },
+  provenance: {
+    alpha: 'BackdoorBench (the reference code blends with 0.1)',
+    pattern: 'ours: seeded uniform noise (the reference code uses a cartoon image); or a PNG/JPEG path',
+    patternSha256: 'filled in from the pattern file, so the cache key changes with its contents',
+  },
+  resolve(options) {
+    const pattern = options.pattern as string;
+    if (pattern === NOISE_PATTERN) return { ...options, patternSha256: '' };
+    let digest: string;
+    try {
+      digest = sha256(fs.readFileSync(pattern));
+    } catch (e) {
+      throw new Error(`blend.pattern: cannot read the pattern image '${pattern}': ${(e as Error).message}`, { cause: e });
+    }
+    if (options.patternSha256 !== '' && options.patternSha256 !== digest) {
+      throw new Error(`blend.pattern: '${pattern}' has sha256 ${digest}, but the config records ${String(options.patternSha256)} (the file changed)`);
+    }
+    return { ...options, patternSha256: digest };
+  },
+  build: ({ inputShape, seed, options }) => ({
+    trigger: blendTrigger(inputShape, { alpha: numberOption(options, 'alpha'), pattern: options.pattern as string }, triggerRng(seed)),
+    cleanLabel: false,
+    crossRatio: 0,
+  }),
+};

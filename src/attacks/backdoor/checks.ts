@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { Options } from '../../registry';
 
 /** [height, width, channels] of the images a trigger is built for. */
 export type InputShape = [number, number, number];
@@ -29,3 +30,6 @@ export function checkNumber(option: string, v: number, lo: number, hi: number, o
     throw new Error(`${option}: expected ${opts.integer ? 'an integer' : 'a number'} in ${range}, got ${String(v)}`);
   }
 }
+
+/** A number option of a resolved attack config: the registry has checked its type against the default's. */
+export const numberOption = (options: Readonly<Options>, key: string): number => options[key] as number;

@@ -4,7 +4,7 @@ import { type Dataset, imageSize } from '../../data/dataset';
 import type { RawImage } from '../../image/image';
 import { encodePng } from '../../image/png';
 import { drawText, textHeight, textWidth } from '../../image/text';
-import type { StaticAttack } from './registry';
+import type { StaticAttack } from './attack';
 
 export interface GalleryOptions {
   /** the dataset image shown in every row; default 0 */

@@ -2,7 +2,7 @@ import { Cache } from '../../cache';
 import { type JobContext, jobType } from '../../jobs/pool';
 import type { ResolvedProfile } from '../../train/profiles';
 import type { TrainRecord } from '../../train/run';
-import type { AttackRequest } from './infected';
+import type { AttackRequest } from './attack';
 import { trainInfected } from './run';
 
 export interface InfectedJobArgs {

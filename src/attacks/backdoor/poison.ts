@@ -5,7 +5,7 @@ import { type Dataset, imageSize, subset } from '../../data/dataset';
 import type { Model } from '../../models/model';
 import type { Rng } from '../../rng';
 import { predictLabels } from '../../train/trainer';
-import type { StaticAttack } from './registry';
+import type { PoisonedSet, StaticAttack, TriggeredTestSet } from './attack';
 import { toBytes } from './stamping';
 import { type BackdoorAttack, type LabelRule, targetLabel } from './trigger';
 
@@ -15,20 +15,6 @@ export interface PoisonOptions {
   rng: Rng;
   /** images per trigger call; memory only, never the result */
   batchSize?: number;
-}
-
-export interface PoisonedSet {
-  /** the training set with poisoned (and noise-mode) images in place, same order as the input */
-  data: Dataset;
-  /** ascending indices of the images whose pixels or label the attack changed: the ground truth */
-  poisonedIndices: Int32Array;
-  /** ascending indices of WaNet's noise-mode images (warped, true labels kept); empty otherwise */
-  crossIndices: Int32Array;
-  /**
-   * Every image chosen for the trigger and for the noise-mode warp, ascending, including any the
-   * stored stamp happened to leave unchanged: what stamping after augmentation stamps.
-   */
-  stamped: { poison: Int32Array; cross: Int32Array };
 }
 
 export const DEFAULT_POISON_RATIO = 0.1;
@@ -108,15 +94,6 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
     crossIndices: cross.filter(changed),
     stamped: { poison: chosen, cross },
   };
-}
-
-export interface TriggeredTestSet {
-  /** triggered images, labelled with their target labels */
-  data: Dataset;
-  /** where each image came from in the clean test set */
-  sourceIndices: Int32Array;
-  /** their true labels */
-  trueLabels: Int32Array;
 }
 
 /**

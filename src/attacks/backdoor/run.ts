@@ -5,10 +5,10 @@ import type { ProgressSink } from '../../progress';
 import { Rng } from '../../rng';
 import type { ResolvedProfile } from '../../train/profiles';
 import { modelConfigFor, profileData, trainOrLoad } from '../../train/run';
-import type { AttackRequest, InfectedModel, InfectedTrainingContext } from './infected';
+import type { AttackRequest, InfectedModel, InfectedTrainingContext } from './attack';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from './poison';
-import { attackDefinition, buildAttack } from './registry';
-import { stampOrderOf, trainingView } from './stamping';
+import { attackDefinition, buildAttack, stampOrderOf } from './registry';
+import { trainingView } from './stamping';
 
 /**
  * Trains (or loads from the cache) the infected model of `request` on the profile's subset of the

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkBatch, checkNumber, type InputShape, validateInputShape } from './checks';
+import type { AttackDefinition } from './attack';
+import { checkBatch, checkNumber, type InputShape, numberOption, validateInputShape } from './checks';
 import type { Trigger } from './trigger';
 
 export interface SigOptions {
@@ -35,3 +36,37 @@ export function sigTrigger(inputShape: readonly number[], opts: SigOptions): Tri
 export function sinusoid([, m]: InputShape, opts: SigOptions): Float32Array {
   return Float32Array.from({ length: m }, (_, j) => opts.delta * Math.sin((2 * Math.PI * j * opts.frequency) / m));
 }
+
+/** SIG in the attack catalogue (registered as 'sig' by all.ts). */
+export const sigAttack: AttackDefinition = {
+  defaults: { delta: 20 / 255, frequency: 6, cleanLabel: true, targetShare: 1 },
+  provenance: {
+    delta: 'the SIG paper’s training amplitude 20/255, also the reference code’s PBE path (its create_bd.py uses 10/255; BackdoorBench 40/255)',
+    frequency: 'paper and reference code',
+    cleanLabel: 'paper (clean-label); false relabels to the target as the reference code’s PBE path does (with delta 20/255, the default)',
+    targetShare:
+      'paper: clean-label at poison ratio 10%, which on a balanced 10-class set is the whole target class; below 1 caps the poisoned share of the target class so the model also sees clean images of it, as the SIG paper poisons a fraction of the class',
+  },
+  build: ({ rule, inputShape, options }) => {
+    const cleanLabel = options.cleanLabel as boolean;
+    const targetShare = numberOption(options, 'targetShare');
+    if (cleanLabel && rule.mode !== 'all2one') {
+      throw new Error(
+        `sig.cleanLabel: a clean-label attack poisons the target class only, so it needs mode 'all2one' (got '${rule.mode}'); set cleanLabel false for all-to-all`,
+      );
+    }
+    if (!(Number.isFinite(targetShare) && targetShare > 0 && targetShare <= 1))
+      throw new Error(`sig.targetShare: expected a number in (0, 1], got ${targetShare}`);
+    if (!cleanLabel && targetShare !== 1) {
+      throw new Error(
+        `sig.targetShare: applies to the clean-label attack only (it poisons the target class); with cleanLabel false the poison ratio alone sets the count, got targetShare ${targetShare}`,
+      );
+    }
+    return {
+      trigger: sigTrigger(inputShape, { delta: numberOption(options, 'delta'), frequency: numberOption(options, 'frequency') }),
+      cleanLabel,
+      ...(cleanLabel ? { targetShare } : {}),
+      crossRatio: 0,
+    };
+  },
+};

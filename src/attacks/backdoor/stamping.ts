@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../../data/dataset';
 import type { TrainOptions } from '../../train/trainer';
-import type { AttackRequest } from './infected';
-import type { PoisonedSet } from './poison';
-import { attackDefinition, type StaticAttack } from './registry';
+import type { PoisonedSet, StampOrder, StaticAttack } from './attack';
 
 /**
  * When a static attack's trigger is put on a poisoned training image, relative to the training
@@ -13,27 +11,11 @@ import { attackDefinition, type StaticAttack } from './registry';
  * - before-augment: the trigger is stamped once into the stored image, which is then augmented
  *   with the rest, so a crop can cut a corner patch and a flip mirrors it.
  */
-export const STAMP_ORDERS = ['after-augment', 'before-augment'] as const;
-export type StampOrder = (typeof STAMP_ORDERS)[number];
+export const STAMP_ORDERS: readonly StampOrder[] = ['after-augment', 'before-augment'];
 
 export const DEFAULT_STAMP_ORDER: StampOrder = 'after-augment';
 export const STAMP_ORDER_PROVENANCE =
   "the reference code's training scripts (and WaNet's and BackdoorBench's): augment first, then stamp the trigger on the augmented image";
-
-/**
- * The order a request trains with, its default filled in and checked. The dynamic attack makes
- * its trigger from each augmented image while it trains, so it has no before-augment order.
- */
-export function stampOrderOf(request: Pick<AttackRequest, 'name' | 'stamp'>): StampOrder {
-  const order = request.stamp ?? DEFAULT_STAMP_ORDER;
-  if (!STAMP_ORDERS.includes(order)) throw new Error(`attack stamp order: expected one of ${STAMP_ORDERS.join(', ')}, got '${String(order)}'`);
-  if (order !== 'after-augment' && attackDefinition(request.name).train) {
-    throw new Error(
-      `attack stamp order '${order}': '${request.name}' generates its trigger from each augmented image while it trains, so only 'after-augment' applies`,
-    );
-  }
-  return order;
-}
 
 /**
  * Pixel values in [0, 1] rounded to whole bytes (0…255, as float32 integers): what an image file

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { Rng, type Seed } from '../../rng';
 
 /** Where a poisoned image's label goes. */
 export type AttackMode = 'all2one' | 'all2all';
@@ -46,4 +47,9 @@ export interface BackdoorAttack {
   readonly trigger: Trigger;
   readonly rule: LabelRule;
   readonly config: { readonly name: string; readonly rule: LabelRule; readonly inputShape: readonly [number, number, number] };
+}
+
+/** The trigger's own stream, so the poisoning draws (made elsewhere) never shift it. */
+export function triggerRng(seed: Seed): Rng {
+  return new Rng(seed).fork('trigger');
 }

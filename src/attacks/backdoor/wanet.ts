@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../rng';
-import { checkBatch, checkNumber, type InputShape, validateInputShape } from './checks';
-import type { Trigger } from './trigger';
+import type { AttackDefinition } from './attack';
+import { checkBatch, checkNumber, type InputShape, numberOption, validateInputShape } from './checks';
+import { type Trigger, triggerRng } from './trigger';
 
 export interface WanetOptions {
   /** side of the control grid of random displacements */
@@ -163,3 +164,24 @@ function sample(x: tf.Tensor4D, taps: Taps, perImage: boolean): tf.Tensor4D {
     return tf.clipByValue(tf.reshape(out!, [n, h, w, c]), 0, 1) as tf.Tensor4D;
   });
 }
+
+/** WaNet in the attack catalogue (registered as 'wanet' by all.ts). */
+export const wanetAttack: AttackDefinition = {
+  defaults: { k: 4, s: 0.5, crossRatio: 2 },
+  provenance: {
+    k: 'WaNet paper, reference code and BackdoorBench',
+    s: 'WaNet paper, reference code and BackdoorBench',
+    crossRatio: 'WaNet paper and BackdoorBench: noise-mode images = 2 × poisoned images',
+  },
+  build: ({ inputShape, seed, options }) => {
+    const crossRatio = numberOption(options, 'crossRatio');
+    if (!(Number.isFinite(crossRatio) && crossRatio >= 0)) throw new Error(`wanet.crossRatio: expected a number ≥ 0, got ${crossRatio}`);
+    const trigger = wanetTrigger(inputShape, { k: numberOption(options, 'k'), s: numberOption(options, 's') }, triggerRng(seed));
+    return {
+      trigger,
+      cleanLabel: false,
+      crossRatio,
+      applyCross: crossRatio > 0 ? (x, rng) => trigger.applyNoisy(x, rng) : undefined,
+    };
+  },
+};

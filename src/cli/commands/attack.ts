@@ -1,6 +1,6 @@
 import { initBackend, runtimeSummary } from '../../backend';
 import { attackNames, checkAttack } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/stamping';
+import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
 import { trainModels } from '../../experiments/training';

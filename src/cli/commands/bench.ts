@@ -1,7 +1,7 @@
 import { initBackend, parseBackendName, runtimeInfo, runtimeSummary } from '../../backend';
 import { runBenchAll } from '../../bench/bench';
 import { profileSteps } from '../../bench/profile';
-import { MODEL_ARCHS } from '../../models/model';
+import { MODEL_ARCHS } from '../../models/registry';
 import { defineCommand } from '../command';
 import { COMMON_OPTIONS, opt } from '../options';
 

@@ -1,5 +1,5 @@
 import { attackNames } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/stamping';
+import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';

@@ -1,7 +1,7 @@
 import { type Norm, pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/stamping';
+import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import type { DatasetSplits } from '../../data/dataset';

@@ -1,5 +1,4 @@
-import { attackNames } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/stamping';
+import { attackNames, stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { observationOverEpochs, type ObservationEpochsResult } from '../../experiments/observation-epochs';

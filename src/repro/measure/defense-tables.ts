@@ -16,7 +16,7 @@ import type { VegaLiteSpec } from '../../plots/vega';
 import type { PoolProgressSink } from '../../progress';
 import type { DefenseTableSettings, ReproSettings } from '../settings';
 
-/** A table's comparison at a profile: the config `pbe compare` builds for it (with the profile's option overrides, none at `cpu`). */
+/** A table's comparison at a scale: the config `pbe compare` builds for it (with the scale's option overrides, none at `cpu`). */
 export function defenseTableConfig(t: DefenseTableSettings, s: ReproSettings, seed: number): CompareConfig {
   return {
     profile: t.training,
@@ -39,14 +39,14 @@ export interface DefenseTableRun {
   result: CompareResult | null;
   /** the measured cells, each with the paper's number of the same attack and column in the table it stands for */
   cells: CompareCell[];
-  /** set when the paper's numbers come from another dataset than ours (a stand-in at a small profile) */
+  /** set when the paper's numbers come from another dataset than ours (a stand-in at a small scale) */
   paperNote: string | null;
   /** ACC and ASR after each defense, ours beside the paper's; null when not measured */
   spec: VegaLiteSpec | null;
 }
 
 /**
- * Runs (or reads from the cache) one of the paper's tables through `compare`; a table the profile
+ * Runs (or reads from the cache) one of the paper's tables through `compare`; a table the scale
  * skips, or whose dataset is not on this machine, comes back not measured with the reason. Where
  * ours runs on another dataset than the paper's table (MNIST at `quick`), the paper's numbers of
  * that table are set beside ours, and said so.
@@ -58,7 +58,8 @@ export async function defenseTable(
   opts: ExperimentOptions & { onProgress?: PoolProgressSink; backend?: string } = {},
 ): Promise<DefenseTableRun> {
   const base = { table: t.table, dataset: t.training.dataset, mode: t.mode, cells: [] as CompareCell[], paperNote: null, spec: null };
-  if (t.skip) return { ...base, notMeasured: `not in the ${s.profile} profile: ${t.skip}`, result: null };
+  // The wording of the measurements already recorded (docs/measurements/quick.json).
+  if (t.skip) return { ...base, notMeasured: `not in the ${s.scale} profile: ${t.skip}`, result: null };
   const local = findLocalDatasets(opts.cache).find((d) => d.name === t.training.dataset);
   if (local && !local.available) return { ...base, notMeasured: `${t.training.dataset} is not on this machine (${local.where})`, result: null };
   const result = await compare(defenseTableConfig(t, s, seed), opts);
@@ -168,19 +169,19 @@ export function defenseTableMetrics(tables: readonly DefenseTableValues[]): Defe
   return metrics as DefenseTableMetrics;
 }
 
-/** 07-defense-tables: Tables 1, 4 and 2 as the profile runs them. */
+/** 07-defense-tables: Tables 1, 4 and 2 as the scale runs them. */
 export interface DefenseTablesValues {
   options: ReproSettings['defense']['options'];
   tables: Partial<Record<DefenseTableRun['table'], DefenseTableValues>>;
   metrics: DefenseTableMetrics;
 }
 
-/** Measures (or reads from the cache) the profile's tables, in the paper's order of interest: Table 1, Table 4, Table 2. */
+/** Measures (or reads from the cache) the scale's tables, in the paper's order of interest: Table 1, Table 4, Table 2. */
 export async function measureDefenseTables(s: ReproSettings, seed: number): Promise<{ values: DefenseTablesValues; runs: DefenseTableRun[] }> {
   const runs: DefenseTableRun[] = [];
   for (const name of ['Table 1', 'Table 4', 'Table 2'] as const) {
     const t = s.defense.tables.find((x) => x.table === name);
-    if (!t) throw new Error(`reproSettings('${s.profile}').defense.tables: no ${name}`);
+    if (!t) throw new Error(`reproSettings('${s.scale}').defense.tables: no ${name}`);
     runs.push(await defenseTable(t, s, seed));
   }
   const tables = runs.map(defenseTableValues);

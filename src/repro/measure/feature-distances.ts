@@ -13,10 +13,10 @@ export interface AttackDistances {
   asr: number;
 }
 
-/** D_infected / D_benign with f = the infected model, per attack of Table 5; null for an attack the profile does not measure. */
+/** D_infected / D_benign with f = the infected model, per attack of Table 5; null for an attack the scale does not measure. */
 export type DistanceMetrics = Record<`ratioInfectedF.${PaperAttack}`, number | null>;
 
-/** 02-feature-distances: Table 5 (and Fig. 3) per attack of the profile, target 0. */
+/** 02-feature-distances: Table 5 (and Fig. 3) per attack of the scale, target 0. */
 export interface FeatureDistancesValues {
   attacks: Record<string, AttackDistances>;
   metrics: DistanceMetrics;

@@ -5,8 +5,8 @@ import { pct } from '../format';
 import type { ReproSettings } from '../settings';
 
 /**
- * Fig. 6/7's run at a profile: the config `pbe defend --defense pbe --attack <attack> --dataset
- * <dataset> --profile <profile> [--clean-data]` builds (with the profile's option overrides, none
+ * Fig. 6/7's run at a scale: the config `pbe defend --defense pbe --attack <attack> --dataset
+ * <dataset> --profile <profile> [--clean-data]` builds (with the scale's option overrides, none
  * at `cpu`), so that the notebook and the command read one cache entry.
  */
 export function progressiveDefendConfig(s: ReproSettings, cleanData: boolean, seed: number): DefendConfig {
@@ -58,7 +58,7 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
   };
 }
 
-/** 06-progressive-defense: PBE on the profile's attack without clean data (setting B, Fig. 6/7) and with it (setting A, Table 1's last column). */
+/** 06-progressive-defense: PBE on the scale's attack without clean data (setting B, Fig. 6/7) and with it (setting A, Table 1's last column). */
 export interface ProgressiveDefenseValues {
   attack: string;
   options: ReproSettings['defense']['options'];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BatchNorm2d, Conv2d, MaxPool, relu, type Shape3 } from '../../../nn/layers';
-import { Registry } from '../../../nn/registry';
+import { ParameterStore } from '../../../nn/parameters';
 import type { Rng } from '../../../rng';
 
 /** JSON-serialisable description of a generator: enough to rebuild it before loading weights. */
@@ -36,7 +36,7 @@ class ConvBlock {
   readonly outShape: Shape3;
 
   constructor(
-    reg: Registry,
+    reg: ParameterStore,
     name: string,
     inShape: Shape3,
     filters: number,
@@ -70,13 +70,13 @@ export class DynamicGenerator {
   readonly config: GeneratorConfig;
   readonly params: ReadonlyMap<string, tf.Variable>;
   readonly state: ReadonlyMap<string, tf.Variable>;
-  private readonly reg: Registry;
+  private readonly reg: ParameterStore;
   private readonly stages: Stage[] = [];
 
   constructor(config: GeneratorConfig, rng: Rng) {
     validateGeneratorConfig(config);
     this.config = config;
-    this.reg = new Registry(rng);
+    this.reg = new ParameterStore(rng);
     try {
       this.build();
     } catch (e) {

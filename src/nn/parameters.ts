@@ -21,7 +21,7 @@ export type ParamModulator = (name: string, value: tf.Variable) => tf.Tensor;
  * state under stable dotted names, the layers holding queued state updates, and the FLOPs of
  * its convolutions and dense layers.
  */
-export class Registry {
+export class ParameterStore {
   readonly params = new Map<string, tf.Variable>();
   readonly state = new Map<string, tf.Variable>();
   readonly statefuls: Stateful[] = [];
