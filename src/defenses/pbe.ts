@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Norm, pgd, type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
+import { pgd, type PgdConfig } from '../attacks/adversarial/pgd';
 import { makeBatch } from '../data/augment';
 import { type Dataset, subset } from '../data/dataset';
 import type { Model } from '../models/model';
@@ -8,6 +8,7 @@ import { fineTuneOrLoad } from '../train/run';
 import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
 import { type DefenseContext, DefenseInterrupted, type DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
+import { PGD_OPTION_DEFAULTS, PGD_OPTION_PROVENANCE, pgdConfigOf, type PgdOptions, validatePgdOptions } from './pgd-options';
 import { registerDefense } from './registry';
 
 /** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
@@ -47,13 +48,7 @@ export type PbeOptions = {
   momentum: number;
   weightDecay: number;
   batchSize: number;
-  pgdNorm: string;
-  pgdEps: number;
-  /** step = pgdStepFraction · ε */
-  pgdStepFraction: number;
-  pgdIterations: number;
-  pgdRandomStart: boolean;
-};
+} & PgdOptions;
 
 export const PBE_DEFAULTS: PbeOptions = {
   extraRatio: 0.05,
@@ -73,11 +68,7 @@ export const PBE_DEFAULTS: PbeOptions = {
   momentum: 0.9,
   weightDecay: 5e-4,
   batchSize: 128,
-  pgdNorm: 'linf',
-  pgdEps: 6 / 255,
-  pgdStepFraction: 0.2,
-  pgdIterations: 7,
-  pgdRandomStart: false,
+  ...PGD_OPTION_DEFAULTS,
 };
 
 const REF = 'reference code (pbe_main.py / aft_train.py)';
@@ -101,11 +92,7 @@ const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
   momentum: `${REF}: SGD momentum 0.9`,
   weightDecay: `${REF}: weight decay 5e-4`,
   batchSize: `${REF}: batch 128`,
-  pgdNorm: `${REF}: L∞`,
-  pgdEps: `${REF}: ε = 6/255`,
-  pgdStepFraction: `${REF}: step ε/5`,
-  pgdIterations: `${REF}: 7 iterations`,
-  pgdRandomStart: `${REF}: no random start`,
+  ...PGD_OPTION_PROVENANCE,
 };
 
 function validatePbe(o: PbeOptions): void {
@@ -123,14 +110,7 @@ function validatePbe(o: PbeOptions): void {
   int('cleanEpochs', 1);
   int('batchSize', 1);
   int('step2EpochsFirst', 1);
-  for (const k of [
-    'adversarialEpochsFirst',
-    'adversarialEpochsLater',
-    'adversarialBatchesLater',
-    'cleanAdversarialEpochs',
-    'cleanAdversarialSteps',
-    'pgdIterations',
-  ] as const)
+  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'cleanAdversarialSteps'] as const)
     int(k, 0);
   if (!FIRST_ITERATIONS.includes(o.firstIteration))
     throw new Error(`pbe.firstIteration: expected one of ${FIRST_ITERATIONS.join(', ')}, got '${o.firstIteration}'`);
@@ -140,25 +120,13 @@ function validatePbe(o: PbeOptions): void {
     throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
   if (o.cleanAdversarialEpochs > o.cleanEpochs)
     throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
-  for (const k of ['lr', 'momentum', 'weightDecay', 'pgdStepFraction'] as const) {
+  for (const k of ['lr', 'momentum', 'weightDecay'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
   }
-  validatePgd(pgdOf(o));
+  validatePgdOptions(o);
 }
 
 const FIRST_ITERATIONS = ['reference-code', 'algorithm-1'];
-
-export function pgdOf(o: PbeOptions): PgdConfig {
-  if (o.pgdNorm !== 'linf' && o.pgdNorm !== 'l2') throw new Error(`pbe.pgdNorm: expected 'linf' or 'l2', got '${o.pgdNorm}'`);
-  return {
-    norm: o.pgdNorm as Norm,
-    eps: o.pgdEps,
-    step: o.pgdStepFraction * o.pgdEps,
-    iterations: o.pgdIterations,
-    randomStart: o.pgdRandomStart,
-    targeted: false,
-  };
-}
 
 /** One fine-tuning stage: how many epochs, and which batches are replaced by their PGD examples. */
 interface Stage {
@@ -256,9 +224,16 @@ export function topByScore(scores: Float32Array, share: number): Int32Array {
  * batches are replaced by their untargeted PGD examples against the current weights, with the
  * labels the defender has (step 1); the other batches are the clean images (step 2).
  */
-async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra: Dataset, stage: Stage, spec: Record<string, unknown>, seed: string) {
+async function fineTuneStage(
+  ctx: DefenseContext<PbeOptions>,
+  budget: PgdConfig,
+  from: Model,
+  extra: Dataset,
+  stage: Stage,
+  spec: Record<string, unknown>,
+  seed: string,
+) {
   const o = ctx.options;
-  const cfg = pgdOf(o);
   const k = from.config.numClasses;
   const train: TrainConfig = {
     epochs: stage.epochs,
@@ -276,7 +251,7 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
   let tally: AdversarialEpochSummary | null = null;
   const prepareBatch = (model: Model, { x, y }: Batch, c: BatchContext): Batch | void => {
     if (!adversarialBatch(c)) return;
-    const adv = pgd(model, x, y, cfg, c.rng);
+    const adv = pgd(model, x, y, budget, c.rng);
     const predicted = tf.tidy(() => tf.argMax(model.predict(adv), 1));
     const p = predicted.dataSync();
     const given = y.dataSync();
@@ -289,7 +264,7 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
   const result = await fineTuneOrLoad({
     from,
     // Only what changes this stage's weights: a finished stage is reused across settings of the others (schedule of later iterations, ranking shares).
-    spec: { purpose: 'pbe', ...spec, stage, adversarial: o.adversarial, pgd: cfg },
+    spec: { purpose: 'pbe', ...spec, stage, adversarial: o.adversarial, pgd: budget },
     trainSet: extra,
     train,
     seed,
@@ -325,12 +300,13 @@ function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, 
 }
 
 /** Setting A: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
-async function withCleanData(ctx: DefenseContext<PbeOptions>) {
+async function withCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
   const r = await fineTuneStage(
     ctx,
+    budget,
     ctx.model,
     clean,
     cleanDataStage(o, clean.shape[0]),
@@ -353,7 +329,7 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>) {
  * Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration
  * fine-tuned with steps 1 and 2, except the first under the reference code's schedule (firstStage).
  */
-async function progressive(ctx: DefenseContext<PbeOptions>) {
+async function progressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const train = ctx.data.train!;
   const n = train.shape[0];
@@ -385,6 +361,7 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
             };
       const r = await fineTuneStage(
         ctx,
+        budget,
         current,
         subset(train, extra, `${train.name}-pbe-extra-${t + 1}`),
         stage,
@@ -439,6 +416,9 @@ registerDefense<PbeOptions, PbeIntermediate>('pbe', {
     },
   },
   validate: validatePbe,
-  run: (ctx) => (ctx.data.clean ? withCleanData(ctx) : progressive(ctx)),
+  run: (ctx) => {
+    const budget = pgdConfigOf(ctx.options);
+    return ctx.data.clean ? withCleanData(ctx, budget) : progressive(ctx, budget);
+  },
   analyze: analyzePbe,
 });
