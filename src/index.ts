@@ -129,6 +129,7 @@ export {
   optionProvenance,
   PBE_DEFAULTS,
   type PbeIntermediate,
+  type PbeSetting,
   type PbeOptions,
   registerDefense,
   resolveDefenseOptions,

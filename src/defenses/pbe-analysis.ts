@@ -24,11 +24,11 @@ export function adversarialTargetShare(s: AdversarialEpochSummary, rule: LabelRu
 export interface PbeIterationMetrics {
   iteration: number;
   extraSize: number;
-  /** share of the extra set that is poisoned (setting B; 0 by construction with clean data) */
+  /** share of the extra set that is poisoned (progressive setting; 0 by construction in the clean-data one) */
   poisonRate: number;
   /** in the iteration's first adversarial epoch; null without adversarial batches */
   adversarialTargetShare: number | null;
-  /** ranking after the iteration: AP of calling clean images clean (Fig. 6) and poisoned ones poisoned; setting B only */
+  /** ranking after the iteration: AP of calling clean images clean (Fig. 6) and poisoned ones poisoned; progressive setting only */
   apClean: number | null;
   apPoisoned: number | null;
 }

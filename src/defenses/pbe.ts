@@ -13,11 +13,11 @@ import { registerDefense } from './registry';
 
 /** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
 export type PbeOptions = {
-  /** share of the training set drawn at random as the first extra set (setting B) */
+  /** share of the training set drawn at random as the first extra set (progressive setting) */
   extraRatio: number;
   /** share of the ranked training set kept as the next extra set, one per later iteration (so iterations = length + 1) */
   topShares: readonly number[];
-  /** fine-tuning epochs of the first iteration and of each later one (setting B) */
+  /** fine-tuning epochs of the first iteration and of each later one (progressive setting) */
   epochsFirst: number;
   epochsLater: number;
   /** epochs with adversarial batches in the first iteration, counted from its first epoch */
@@ -33,11 +33,11 @@ export type PbeOptions = {
   adversarialEpochsLater: number;
   /** leading adversarial batches per adversarial epoch in later iterations; 0 = all */
   adversarialBatchesLater: number;
-  /** fine-tuning epochs with the clean extra set (setting A), and how many of them are adversarial */
+  /** fine-tuning epochs with the clean extra set (clean-data setting), and how many of them are adversarial */
   cleanEpochs: number;
   cleanAdversarialEpochs: number;
   /**
-   * Setting A's Step 1 as a number of adversarial updates (SGD steps on PGD batches), taken over
+   * The clean-data setting's Step 1 as a number of adversarial updates (SGD steps on PGD batches), taken over
    * as many epochs of the clean extra set as they need and followed by its cleanEpochs −
    * cleanAdversarialEpochs clean epochs; 0 = every batch of cleanAdversarialEpochs epochs
    */
@@ -138,14 +138,14 @@ interface Stage {
   adversarialSteps?: number;
 }
 
-/** The first iteration of setting B: Step 1 over all of its epochs, then Step 2 only under Algorithm 1. */
+/** The first iteration of the progressive setting: Step 1 over all of its epochs, then Step 2 only under Algorithm 1. */
 function firstStage(o: PbeOptions): Stage {
   const step2 = o.firstIteration === 'algorithm-1' ? o.step2EpochsFirst : 0;
   return { epochs: o.epochsFirst + step2, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null };
 }
 
 /**
- * Setting A: Step 1 as cleanAdversarialEpochs adversarial epochs, or as exactly
+ * The clean-data setting: Step 1 as cleanAdversarialEpochs adversarial epochs, or as exactly
  * cleanAdversarialSteps adversarial updates over the epochs they need; then the clean epochs.
  */
 function cleanDataStage(o: PbeOptions, extraSize: number): Stage {
@@ -164,9 +164,9 @@ export interface AdversarialEpochSummary {
 export interface PbeIteration {
   /** 1-based */
   iteration: number;
-  /** positions in the defender's training set (setting B) or in the clean extra set (setting A) */
+  /** positions in the defender's training set (progressive) or in the clean extra set (clean-data) */
   extra: Int32Array;
-  /** per training image, cosine similarity of the infected and the purified model's logits after this iteration; setting B only */
+  /** per training image, cosine similarity of the infected and the purified model's logits after this iteration; progressive only */
   scores: Float32Array | null;
   /** per fine-tuning epoch, the adversarial examples' labels against their predictions (null for clean epochs) */
   adversarial: (AdversarialEpochSummary | null)[];
@@ -174,8 +174,15 @@ export interface PbeIteration {
   trainSeconds: number;
 }
 
+/**
+ * PBE's two settings (docs/paper-map.md): 'clean-data', the paper's setting A, where the defender
+ * has a clean extra set (`--clean-data`, the tables' "PBE w/ clean"), fine-tuned on once; and
+ * 'progressive', setting B, Algorithm 1 on the poisoned training set alone ("PBE w/o clean").
+ */
+export type PbeSetting = 'clean-data' | 'progressive';
+
 export interface PbeIntermediate {
-  setting: 'clean-data' | 'progressive';
+  setting: PbeSetting;
   iterations: PbeIteration[];
 }
 
@@ -299,8 +306,8 @@ function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, 
   };
 }
 
-/** Setting A: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
-async function withCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
+/** The clean-data setting: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
+async function runCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
@@ -326,10 +333,10 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig)
 }
 
 /**
- * Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration
+ * The progressive setting (Algorithm 1): extra set from a random share, then from the ranking, each iteration
  * fine-tuned with steps 1 and 2, except the first under the reference code's schedule (firstStage).
  */
-async function progressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
+async function runProgressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const train = ctx.data.train!;
   const n = train.shape[0];
@@ -391,7 +398,7 @@ async function progressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
 registerDefense<PbeOptions, PbeIntermediate>('pbe', {
   description:
     'Progressive Backdoor Erasing (Mu et al., CVPR 2023): fine-tune on PGD examples of an extra set with their labels, then on the set itself; ' +
-    'with a clean extra set once (setting A), else progressively from a ranking of the training set (setting B)',
+    'with a clean extra set once (the clean-data setting), else progressively from a ranking of the training set (the progressive setting)',
   data: 'either',
   defaults: PBE_DEFAULTS,
   provenance: PBE_PROVENANCE,
@@ -418,7 +425,7 @@ registerDefense<PbeOptions, PbeIntermediate>('pbe', {
   validate: validatePbe,
   run: (ctx) => {
     const budget = pgdConfigOf(ctx.options);
-    return ctx.data.clean ? withCleanData(ctx, budget) : progressive(ctx, budget);
+    return ctx.data.clean ? runCleanData(ctx, budget) : runProgressive(ctx, budget);
   },
   analyze: analyzePbe,
 });

@@ -39,7 +39,7 @@ export interface BudgetRuleReport extends ReportHeader<BudgetRuleConfig> {
 
 /**
  * Departure 5 of the fidelity review: the PGD budget the defender-side rule picks for one infected
- * model from the clean extra set that PBE's setting A gets (the same images, by the same seed). The
+ * model from the clean extra set that PBE's clean-data setting gets (the same images, by the same seed). The
  * result is kept in the cache under its config, so a second call reads it.
  */
 export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOptions = {}): Promise<BudgetRuleReport> {

@@ -24,7 +24,7 @@ export interface DefendConfig {
   defense: string;
   /** option overrides, applied after the profile's schedule */
   options?: Record<string, DefenseOptionValue>;
-  /** for a defense that takes either: give it the clean extra set (PBE's setting A) instead of the training set */
+  /** for a defense that takes either: give it the clean extra set (PBE's clean-data setting) instead of the training set */
   cleanData: boolean;
   /** the clean extra set: a share of the training set (default 5%) or a number of images */
   cleanRatio?: number;
@@ -80,7 +80,7 @@ export function defenderView(infected: InfectedModel, seed: number): PoisonedSet
 }
 
 /**
- * The clean extra set of PBE's setting A: images of the training set the attack left untouched,
+ * The clean extra set of PBE's clean-data setting: images of the training set the attack left untouched,
  * drawn from the run's seed, so that every experiment on one infected model sees the same set.
  */
 export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pick<DefendConfig, 'cleanRatio' | 'cleanSize' | 'seed'>): Dataset {

@@ -36,7 +36,7 @@ import {
 const DEFEND_OPTIONS = {
   ...RUN_OPTIONS,
   defense: opt.choice('the defense (required)', defenseNames()),
-  cleanData: opt.flag("give the defense the clean extra set (PBE's setting A) instead of the training set"),
+  cleanData: opt.flag("give the defense the clean extra set (PBE's clean-data setting) instead of the training set"),
   noAdversarial: opt.flag('PBE without step 1: progressive fine-tuning on clean batches only (the ablation)'),
   attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
   ...ATTACK_OPTIONS,

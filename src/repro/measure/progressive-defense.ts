@@ -31,7 +31,7 @@ export interface ProgressiveSummary {
   before: { acc: number; asr: number };
   first: { acc: number; asr: number };
   last: { acc: number; asr: number };
-  /** null with clean data (setting A ranks nothing) */
+  /** null with clean data (the clean-data setting ranks nothing) */
   apPoisoned: { first: number; last: number } | null;
   apClean: { first: number; last: number } | null;
   /** the chance level of apPoisoned */
@@ -58,7 +58,7 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
   };
 }
 
-/** 06-progressive-defense: PBE on the profile's attack without clean data (setting B, Fig. 6/7) and with it (setting A, Table 1's last column). */
+/** 06-progressive-defense: PBE on the profile's attack in its progressive setting (Fig. 6/7) and its clean-data setting (Table 1's last column). */
 export interface ProgressiveDefenseValues {
   attack: string;
   options: ReproSettings['defense']['options'];
