@@ -8,8 +8,11 @@ import { fineTuneOrLoad } from '../train/run';
 import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
 import { type DefenseContext, DefenseInterrupted, type DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
+import type { AdversarialEpochSummary, PbeIntermediate, PbeIteration } from './pbe-intermediate';
 import { PGD_OPTION_DEFAULTS, PGD_OPTION_PROVENANCE, pgdConfigOf, type PgdOptions, validatePgdOptions } from './pgd-options';
 import { registerDefense } from './registry';
+
+export type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
 
 /** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
 export type PbeOptions = {
@@ -153,37 +156,6 @@ function cleanDataStage(o: PbeOptions, extraSize: number): Stage {
   if (o.cleanAdversarialSteps === 0) return { epochs: o.cleanEpochs, adversarialEpochs: o.cleanAdversarialEpochs, adversarialBatches: null };
   const adversarialEpochs = Math.ceil(o.cleanAdversarialSteps / Math.ceil(extraSize / o.batchSize));
   return { epochs: adversarialEpochs + cleanEpochs, adversarialEpochs, adversarialBatches: null, adversarialSteps: o.cleanAdversarialSteps };
-}
-
-/** Per epoch with adversarial batches: counts[given label][prediction on its adversarial example]. */
-export interface AdversarialEpochSummary {
-  adversarial: number;
-  counts: number[][];
-}
-
-export interface PbeIteration {
-  /** 1-based */
-  iteration: number;
-  /** positions in the defender's training set (progressive) or in the clean extra set (clean-data) */
-  extra: Int32Array;
-  /** per training image, cosine similarity of the infected and the purified model's logits after this iteration; progressive only */
-  scores: Float32Array | null;
-  /** per fine-tuning epoch, the adversarial examples' labels against their predictions (null for clean epochs) */
-  adversarial: (AdversarialEpochSummary | null)[];
-  fromCache: boolean;
-  trainSeconds: number;
-}
-
-/**
- * PBE's two settings (docs/paper-map.md): 'clean-data', the paper's setting A, where the defender
- * has a clean extra set (`--clean-data`, the tables' "PBE w/ clean"), fine-tuned on once; and
- * 'progressive', setting B, Algorithm 1 on the poisoned training set alone ("PBE w/o clean").
- */
-export type PbeSetting = 'clean-data' | 'progressive';
-
-export interface PbeIntermediate {
-  setting: PbeSetting;
-  iterations: PbeIteration[];
 }
 
 /** Eval-mode logits of every image, [n × K] row-major. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../backend';
+import { type StageMetrics, stagesSpec } from '../analysis/defense-stages';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, type PoisonedSet, poisonTrainingSet } from '../attacks/backdoor/poison';
-import type { StaticAttack } from '../attacks/backdoor/registry';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/infected';
 import { stampOrderOf } from '../attacks/backdoor/stamping';
 import { trainInfected } from '../attacks/backdoor/run';
@@ -9,16 +9,17 @@ import { configKey } from '../cache';
 import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
-import type { DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
+import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
 import '../defenses';
 import { defenseDefinition, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
 import { loadTensors, saveTensors } from '../io/checkpoint';
 import type { Model } from '../models/model';
-import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData } from '../train/run';
 import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
+
+export type { StageMetrics };
 
 export interface DefendConfig {
   defense: string;
@@ -37,12 +38,6 @@ export interface DefendConfig {
   outDir?: string;
 }
 
-export interface StageMetrics {
-  stage: string;
-  acc: number;
-  asr: number;
-}
-
 export interface DefendReport extends ReportHeader<DefendConfig> {
   defense: { name: string; options: Record<string, DefenseOptionValue>; provenance: Record<string, string> };
   /** which data the defense saw */
@@ -52,7 +47,7 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
   before: { acc: number; asr: number };
   after: { acc: number; asr: number };
   log: DefenseLogEntry[];
-  analysis: { rows: Record<string, number | string | null>[]; details?: unknown } | null;
+  analysis: { rows: AnalysisRow[]; details?: unknown } | null;
   /** wall time of the defense itself */
   seconds: number;
   figures: Record<string, string>;
@@ -74,9 +69,7 @@ export interface DefendOptions extends ExperimentOptions {
  */
 export function defenderView(infected: InfectedModel, seed: number): PoisonedSet {
   if (infected.poisoned) return infected.poisoned;
-  const { attack } = infected;
-  const asStatic = { ...attack, cleanLabel: false, crossRatio: 0, config: attack.config } as unknown as StaticAttack;
-  return poisonTrainingSet(infected.data.train, asStatic, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
+  return poisonTrainingSet(infected.data.train, infected.attack, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
 }
 
 /**
@@ -87,27 +80,6 @@ export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pi
   const altered = { poisoned: view.poisonedIndices, cross: view.crossIndices };
   const idx = selectCleanExtra(view.data.shape[0], altered, { ratio: cfg.cleanRatio, size: cfg.cleanSize, rng: new Rng(cfg.seed).fork('clean-extra') });
   return cleanExtraSet(cleanTrain, idx, altered);
-}
-
-/** Fig. 7: clean accuracy and attack success rate at each stage of the defense. */
-export function stagesSpec(stages: readonly StageMetrics[], title: string): VegaLiteSpec {
-  const values = stages.flatMap((s, i) => [
-    { step: i, stage: s.stage, metric: 'ACC', value: s.acc },
-    { step: i, stage: s.stage, metric: 'ASR', value: s.asr },
-  ]);
-  return vegaLite({
-    title: { text: title, subtitle: 'measured on the clean and the triggered test sets after each stage (Fig. 7)' },
-    data: { values },
-    width: 320,
-    height: 220,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'stage', type: 'ordinal', sort: stages.map((s) => s.stage), title: null, axis: { labelAngle: -30 } },
-      y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '%' }, title: null },
-      color: { field: 'metric', type: 'nominal', sort: ['ACC', 'ASR'] },
-      tooltip: [{ field: 'stage' }, { field: 'metric' }, { field: 'value', format: '.2%' }],
-    },
-  } as Omit<VegaLiteSpec, '$schema'>);
 }
 
 /** The defense request, its resolved options, whether it gets the clean extra set, and the run's cache key. */

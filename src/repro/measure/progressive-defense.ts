@@ -1,4 +1,4 @@
-import type { PbeIterationMetrics } from '../../defenses/pbe-analysis';
+import { type PbeIterationMetrics, pbeIterations } from '../../analysis/pbe-ranking';
 import { defend, type DefendConfig, type DefendResult } from '../../experiments/defend';
 import { FIG6_AVERAGE_PRECISION, FIG7, paperCell, type PaperAttack, TABLE1 } from '../../paper/numbers';
 import { pct } from '../format';
@@ -18,11 +18,6 @@ export function progressiveDefendConfig(s: ReproSettings, cleanData: boolean, se
     attack: { name: s.defense.progressiveAttack.name, mode: 'all2one', target: 0, options: {} },
     seed,
   };
-}
-
-/** PBE's per-iteration metrics of a defend run (its analysis rows; none for other defenses). */
-export function pbeIterations(r: DefendResult): PbeIterationMetrics[] {
-  return (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
 }
 
 /** What Fig. 6 and 7 are read by: ASR and ACC before, after the first and after the last iteration; AP of the ranking after the first and the last. */
