@@ -4,11 +4,11 @@ import { makeBatch } from '../data/augment';
 import { type Dataset, subset } from '../data/dataset';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
-import { fineTuneOrLoad } from '../train/run';
 import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
-import { type DefenseContext, DefenseInterrupted, type DefenseLogEntry } from './defense';
+import { fineTuneStep } from './baseline-run';
+import type { DefenseContext, DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
-import type { AdversarialEpochSummary, PbeIntermediate, PbeIteration } from './pbe-intermediate';
+import type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
 import { PGD_OPTION_DEFAULTS, PGD_OPTION_PROVENANCE, pgdConfigOf, type PgdOptions, validatePgdOptions } from './pgd-options';
 import { registerDefense } from './registry';
 
@@ -209,8 +209,7 @@ async function fineTuneStage(
   from: Model,
   extra: Dataset,
   stage: Stage,
-  spec: Record<string, unknown>,
-  seed: string,
+  name: { setting: PbeSetting; stage: string; seed: string },
 ) {
   const o = ctx.options;
   const k = from.config.numClasses;
@@ -240,13 +239,12 @@ async function fineTuneStage(
     tally.adversarial += p.length;
     return { x: adv, y };
   };
-  const result = await fineTuneOrLoad({
+  return fineTuneStep(ctx, {
+    defense: 'pbe',
+    stage: name.stage,
     from,
-    // Only what changes this stage's weights: a finished stage is reused across settings of the others (schedule of later iterations, ranking shares).
-    spec: { purpose: 'pbe', ...spec, stage, adversarial: o.adversarial, pgd: budget },
     trainSet: extra,
     train,
-    seed,
     hooks: {
       prepareBatch,
       summarizeEpoch: () => {
@@ -255,16 +253,10 @@ async function fineTuneStage(
         return s;
       },
     },
-    label: `pbe ${spec.stage as string}`,
-    progress: ctx.progress,
-    cache: ctx.cache,
-    shouldStop: ctx.shouldStop,
+    // Only what changes this stage's weights: a finished stage is reused across settings of the
+    // others (schedule of later iterations, ranking shares).
+    identity: { spec: { purpose: 'pbe', setting: name.setting, stage, adversarial: o.adversarial, pgd: budget }, seed: name.seed },
   });
-  if (!result.complete) {
-    result.model.dispose();
-    throw new DefenseInterrupted('pbe', String(spec.stage));
-  }
-  return result;
 }
 
 function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, r: Awaited<ReturnType<typeof fineTuneStage>>): PbeIteration {
@@ -283,15 +275,11 @@ async function runCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) 
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
-  const r = await fineTuneStage(
-    ctx,
-    budget,
-    ctx.model,
-    clean,
-    cleanDataStage(o, clean.shape[0]),
-    { setting: 'clean-data', stage: 'clean data' },
-    `${ctx.seed}/pbe-clean`,
-  );
+  const r = await fineTuneStage(ctx, budget, ctx.model, clean, cleanDataStage(o, clean.shape[0]), {
+    setting: 'clean-data',
+    stage: 'clean data',
+    seed: `${ctx.seed}/pbe-clean`,
+  });
   await ctx.measure('iteration 1', r.model);
   const all = Int32Array.from(clean.labels.keys());
   const log: DefenseLogEntry[] = [
@@ -338,15 +326,11 @@ async function runProgressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig
               adversarialEpochs: o.adversarialEpochsLater,
               adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater,
             };
-      const r = await fineTuneStage(
-        ctx,
-        budget,
-        current,
-        subset(train, extra, `${train.name}-pbe-extra-${t + 1}`),
-        stage,
-        { setting: 'progressive', stage: `iteration ${t + 1}` },
-        `${ctx.seed}/pbe-${t}`,
-      );
+      const r = await fineTuneStage(ctx, budget, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, {
+        setting: 'progressive',
+        stage: `iteration ${t + 1}`,
+        seed: `${ctx.seed}/pbe-${t}`,
+      });
       if (current !== ctx.model) current.dispose();
       current = r.model;
       await ctx.measure(`iteration ${t + 1}`, current);
