@@ -109,6 +109,7 @@ export {
   type MatrixSummary,
   type PbeAnalysisDetails,
   type PbeIterationMetrics,
+  pbeDetails,
   pbeIterations,
   prCurvesSpec,
   type StageMetrics,

@@ -29,7 +29,7 @@ export interface PbeAnalysisDetails {
 /** What a defend report keeps of a defense's analysis, as far as these figures read it. */
 export interface AnalysedRun {
   config: { defense: string };
-  analysis: { rows: readonly Record<string, number | string | null>[] } | null;
+  analysis: { rows: readonly Record<string, number | string | null>[]; details?: unknown } | null;
 }
 
 const isNumberOrNull = (v: unknown) => v === null || typeof v === 'number';
@@ -52,6 +52,15 @@ export function pbeIterations(r: AnalysedRun): PbeIterationMetrics[] {
     if (!isPbeIterationMetrics(row)) throw new Error(`pbe: analysis row ${i} is not an iteration's metrics: ${JSON.stringify(row)}`);
     return row;
   });
+}
+
+/** PBE's ranking curves and the poisoned share of a defend run (its analysis details, checked); null for another defense or a run without analysis. */
+export function pbeDetails(r: AnalysedRun): PbeAnalysisDetails | null {
+  if (r.config.defense !== 'pbe' || !r.analysis) return null;
+  const d = r.analysis.details as Partial<PbeAnalysisDetails> | undefined;
+  if (typeof d?.poisonedShare !== 'number' || !Array.isArray(d.curves))
+    throw new Error(`pbe: analysis details are not the ranking's: ${JSON.stringify(d)?.slice(0, 200)}`);
+  return d as PbeAnalysisDetails;
 }
 
 /** Fig. 6: the ranking's precision–recall curve after each iteration, for finding clean images and for finding poisoned ones. */

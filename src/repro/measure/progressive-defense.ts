@@ -1,4 +1,4 @@
-import { type PbeIterationMetrics, pbeIterations } from '../../analysis/pbe-ranking';
+import { pbeDetails, type PbeIterationMetrics, pbeIterations } from '../../analysis/pbe-ranking';
 import { defend, type DefendConfig, type DefendResult } from '../../experiments/defend';
 import { FIG6_AVERAGE_PRECISION, FIG7, paperCell, type PaperAttack, TABLE1 } from '../../paper/numbers';
 import { pct } from '../format';
@@ -41,7 +41,6 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
     const v = rows.map((row) => row[k]).filter((x): x is number => x !== null);
     return v.length > 0 ? { first: v[0], last: v[v.length - 1] } : null;
   };
-  const details = r.analysis?.details as { poisonedShare?: number } | undefined;
   return {
     iterations: r.stages.length - 1,
     before: at(r.stages[0]),
@@ -49,7 +48,7 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
     last: at(r.stages[r.stages.length - 1]),
     apPoisoned: ap('apPoisoned'),
     apClean: ap('apClean'),
-    poisonedShare: details?.poisonedShare ?? null,
+    poisonedShare: pbeDetails(r)?.poisonedShare ?? null,
   };
 }
 
