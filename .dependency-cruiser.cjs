@@ -25,9 +25,7 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment: 'An import circle means a file does two jobs: split the types (an interface file) from what uses them.',
-      // The one known circle, defenses/pbe.ts ↔ defenses/pbe-analysis.ts, is removed by #23 item 4;
-      // this exception goes with it.
-      from: { pathNot: '^src/defenses/pbe(-analysis)?\\.ts$' },
+      from: {},
       to: { circular: true },
     },
     {

@@ -5,7 +5,7 @@ import { type FineTuned, type FineTuneHooks, fineTuneOrLoad } from '../train/run
 import type { EpochRecord, TrainConfig } from '../train/trainer';
 import { type DefenseContext, DefenseInterrupted, type DefenseOptions } from './defense';
 
-/** What the five baselines share: the clean extra set, and fine-tuning on it through the cache. */
+/** What the defenses share: the clean extra set, and fine-tuning through the cache. */
 
 /** The clean extra set, or a clear error naming the defense that needs it. */
 export function requireClean(ctx: Pick<DefenseContext, 'data'>, defense: string): Dataset {
@@ -72,24 +72,31 @@ export interface FineTuneStep {
   stage: string;
   from: Model;
   /** identifies the fine-tune beyond its start, data, schedule and seed (hook settings included) */
-  spec: Record<string, unknown>;
+  spec?: Record<string, unknown>;
   trainSet: ImageSet;
   train: TrainConfig;
   hooks?: FineTuneHooks;
+  /**
+   * The fine-tune's identity in the cache when it is not `{ defense, stage, ...spec }` with seed
+   * `<run seed>/<defense>/<stage>`: PBE keyed its stages its own way before it used this helper,
+   * and keeps those keys so that its cached fine-tunes stay valid.
+   */
+  identity?: { spec: Record<string, unknown>; seed: string };
 }
 
 /**
  * One fine-tune of a defense, through the cache (resumed at its last finished epoch, or read when
- * done before); an interruption by `ctx.shouldStop` becomes DefenseInterrupted.
+ * done before); an interruption by `ctx.shouldStop` becomes DefenseInterrupted. Every defense
+ * that fine-tunes (the baselines and PBE) does it through here.
  */
 export async function fineTuneStep<O extends DefenseOptions>(ctx: DefenseContext<O>, step: FineTuneStep): Promise<FineTuned & { log: FineTuneLog }> {
   const started = Date.now();
   const r = await fineTuneOrLoad({
     from: step.from,
-    spec: { defense: step.defense, stage: step.stage, ...step.spec },
+    spec: step.identity?.spec ?? { defense: step.defense, stage: step.stage, ...step.spec },
     trainSet: step.trainSet,
     train: step.train,
-    seed: `${String(ctx.seed)}/${step.defense}/${step.stage}`,
+    seed: step.identity?.seed ?? `${String(ctx.seed)}/${step.defense}/${step.stage}`,
     hooks: step.hooks,
     label: `${step.defense}: ${step.stage}`,
     progress: ctx.progress,

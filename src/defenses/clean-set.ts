@@ -15,7 +15,7 @@ export interface CleanSetOptions {
 /**
  * The defender's clean extra set: a seeded draw of round(ratio · N) training positions (or
  * `size`), none of them poisoned and none of WaNet's noise-mode images (which the attack altered),
- * ascending. Every defense with clean data (PBE's setting A and the baselines) uses the same one.
+ * ascending. Every defense with clean data (PBE's clean-data setting and the baselines) uses the same one.
  */
 export function selectCleanExtra(n: number, altered: { poisoned: ArrayLike<number>; cross?: ArrayLike<number> }, opts: CleanSetOptions): Int32Array {
   if (opts.ratio !== undefined && opts.size !== undefined) throw new Error('clean extra set: give a ratio or a size, not both');

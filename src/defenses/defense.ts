@@ -79,12 +79,15 @@ export interface GroundTruth {
   rule: LabelRule;
 }
 
-/** A defense's own reading of its intermediate results against the ground truth: rows to print and figures. */
-export interface DefenseAnalysis {
-  /** one plain-JSON row per stage or iteration */
-  rows: Record<string, number | string | null>[];
+/** One plain-JSON row of a defense's analysis. */
+export type AnalysisRow = Record<string, number | string | null>;
+
+/** A defense's own reading of its intermediate results against the ground truth: rows to print and figures; each defense types its rows. */
+export interface DefenseAnalysis<R extends AnalysisRow = AnalysisRow, D = unknown> {
+  /** one row per stage or iteration */
+  rows: R[];
   /** anything else worth keeping in the report (e.g. thinned curves) */
-  details?: unknown;
+  details?: D;
   specs: Record<string, VegaLiteSpec>;
 }
 

@@ -1,21 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Norm, pgd, type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
+import { pgd, type PgdConfig } from '../attacks/adversarial/pgd';
 import { makeBatch } from '../data/augment';
 import { type Dataset, subset } from '../data/dataset';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
-import { fineTuneOrLoad } from '../train/run';
 import type { Batch, BatchContext, TrainConfig } from '../train/trainer';
-import { type DefenseContext, type DefenseDefinition, DefenseInterrupted, type DefenseLogEntry } from './defense';
+import { fineTuneStep } from './baseline-run';
+import type { DefenseContext, DefenseDefinition, DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
+import type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
+import { PGD_OPTION_DEFAULTS, PGD_OPTION_PROVENANCE, pgdConfigOf, type PgdOptions, validatePgdOptions } from './pgd-options';
+
+export type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
 
 /** PBE's settings, flat so that they key the cache; `paper` = the reference code's. */
 export type PbeOptions = {
-  /** share of the training set drawn at random as the first extra set (setting B) */
+  /** share of the training set drawn at random as the first extra set (progressive setting) */
   extraRatio: number;
   /** share of the ranked training set kept as the next extra set, one per later iteration (so iterations = length + 1) */
   topShares: readonly number[];
-  /** fine-tuning epochs of the first iteration and of each later one (setting B) */
+  /** fine-tuning epochs of the first iteration and of each later one (progressive setting) */
   epochsFirst: number;
   epochsLater: number;
   /** epochs with adversarial batches in the first iteration, counted from its first epoch */
@@ -31,11 +35,11 @@ export type PbeOptions = {
   adversarialEpochsLater: number;
   /** leading adversarial batches per adversarial epoch in later iterations; 0 = all */
   adversarialBatchesLater: number;
-  /** fine-tuning epochs with the clean extra set (setting A), and how many of them are adversarial */
+  /** fine-tuning epochs with the clean extra set (clean-data setting), and how many of them are adversarial */
   cleanEpochs: number;
   cleanAdversarialEpochs: number;
   /**
-   * Setting A's Step 1 as a number of adversarial updates (SGD steps on PGD batches), taken over
+   * The clean-data setting's Step 1 as a number of adversarial updates (SGD steps on PGD batches), taken over
    * as many epochs of the clean extra set as they need and followed by its cleanEpochs −
    * cleanAdversarialEpochs clean epochs; 0 = every batch of cleanAdversarialEpochs epochs
    */
@@ -46,13 +50,7 @@ export type PbeOptions = {
   momentum: number;
   weightDecay: number;
   batchSize: number;
-  pgdNorm: string;
-  pgdEps: number;
-  /** step = pgdStepFraction · ε */
-  pgdStepFraction: number;
-  pgdIterations: number;
-  pgdRandomStart: boolean;
-};
+} & PgdOptions;
 
 export const PBE_DEFAULTS: PbeOptions = {
   extraRatio: 0.05,
@@ -72,11 +70,7 @@ export const PBE_DEFAULTS: PbeOptions = {
   momentum: 0.9,
   weightDecay: 5e-4,
   batchSize: 128,
-  pgdNorm: 'linf',
-  pgdEps: 6 / 255,
-  pgdStepFraction: 0.2,
-  pgdIterations: 7,
-  pgdRandomStart: false,
+  ...PGD_OPTION_DEFAULTS,
 };
 
 const REF = 'reference code (pbe_main.py / aft_train.py)';
@@ -100,11 +94,7 @@ const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
   momentum: `${REF}: SGD momentum 0.9`,
   weightDecay: `${REF}: weight decay 5e-4`,
   batchSize: `${REF}: batch 128`,
-  pgdNorm: `${REF}: L∞`,
-  pgdEps: `${REF}: ε = 6/255`,
-  pgdStepFraction: `${REF}: step ε/5`,
-  pgdIterations: `${REF}: 7 iterations`,
-  pgdRandomStart: `${REF}: no random start`,
+  ...PGD_OPTION_PROVENANCE,
 };
 
 function validatePbe(o: PbeOptions): void {
@@ -122,14 +112,7 @@ function validatePbe(o: PbeOptions): void {
   int('cleanEpochs', 1);
   int('batchSize', 1);
   int('step2EpochsFirst', 1);
-  for (const k of [
-    'adversarialEpochsFirst',
-    'adversarialEpochsLater',
-    'adversarialBatchesLater',
-    'cleanAdversarialEpochs',
-    'cleanAdversarialSteps',
-    'pgdIterations',
-  ] as const)
+  for (const k of ['adversarialEpochsFirst', 'adversarialEpochsLater', 'adversarialBatchesLater', 'cleanAdversarialEpochs', 'cleanAdversarialSteps'] as const)
     int(k, 0);
   if (!FIRST_ITERATIONS.includes(o.firstIteration))
     throw new Error(`pbe.firstIteration: expected one of ${FIRST_ITERATIONS.join(', ')}, got '${o.firstIteration}'`);
@@ -139,25 +122,13 @@ function validatePbe(o: PbeOptions): void {
     throw new Error(`pbe.adversarialEpochsLater: at most epochsLater (${o.epochsLater}), got ${o.adversarialEpochsLater}`);
   if (o.cleanAdversarialEpochs > o.cleanEpochs)
     throw new Error(`pbe.cleanAdversarialEpochs: at most cleanEpochs (${o.cleanEpochs}), got ${o.cleanAdversarialEpochs}`);
-  for (const k of ['lr', 'momentum', 'weightDecay', 'pgdStepFraction'] as const) {
+  for (const k of ['lr', 'momentum', 'weightDecay'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
   }
-  validatePgd(pgdOf(o));
+  validatePgdOptions(o);
 }
 
 const FIRST_ITERATIONS = ['reference-code', 'algorithm-1'];
-
-export function pgdOf(o: PbeOptions): PgdConfig {
-  if (o.pgdNorm !== 'linf' && o.pgdNorm !== 'l2') throw new Error(`pbe.pgdNorm: expected 'linf' or 'l2', got '${o.pgdNorm}'`);
-  return {
-    norm: o.pgdNorm as Norm,
-    eps: o.pgdEps,
-    step: o.pgdStepFraction * o.pgdEps,
-    iterations: o.pgdIterations,
-    randomStart: o.pgdRandomStart,
-    targeted: false,
-  };
-}
 
 /** One fine-tuning stage: how many epochs, and which batches are replaced by their PGD examples. */
 interface Stage {
@@ -169,14 +140,14 @@ interface Stage {
   adversarialSteps?: number;
 }
 
-/** The first iteration of setting B: Step 1 over all of its epochs, then Step 2 only under Algorithm 1. */
+/** The first iteration of the progressive setting: Step 1 over all of its epochs, then Step 2 only under Algorithm 1. */
 function firstStage(o: PbeOptions): Stage {
   const step2 = o.firstIteration === 'algorithm-1' ? o.step2EpochsFirst : 0;
   return { epochs: o.epochsFirst + step2, adversarialEpochs: o.adversarialEpochsFirst, adversarialBatches: null };
 }
 
 /**
- * Setting A: Step 1 as cleanAdversarialEpochs adversarial epochs, or as exactly
+ * The clean-data setting: Step 1 as cleanAdversarialEpochs adversarial epochs, or as exactly
  * cleanAdversarialSteps adversarial updates over the epochs they need; then the clean epochs.
  */
 function cleanDataStage(o: PbeOptions, extraSize: number): Stage {
@@ -184,30 +155,6 @@ function cleanDataStage(o: PbeOptions, extraSize: number): Stage {
   if (o.cleanAdversarialSteps === 0) return { epochs: o.cleanEpochs, adversarialEpochs: o.cleanAdversarialEpochs, adversarialBatches: null };
   const adversarialEpochs = Math.ceil(o.cleanAdversarialSteps / Math.ceil(extraSize / o.batchSize));
   return { epochs: adversarialEpochs + cleanEpochs, adversarialEpochs, adversarialBatches: null, adversarialSteps: o.cleanAdversarialSteps };
-}
-
-/** Per epoch with adversarial batches: counts[given label][prediction on its adversarial example]. */
-export interface AdversarialEpochSummary {
-  adversarial: number;
-  counts: number[][];
-}
-
-export interface PbeIteration {
-  /** 1-based */
-  iteration: number;
-  /** positions in the defender's training set (setting B) or in the clean extra set (setting A) */
-  extra: Int32Array;
-  /** per training image, cosine similarity of the infected and the purified model's logits after this iteration; setting B only */
-  scores: Float32Array | null;
-  /** per fine-tuning epoch, the adversarial examples' labels against their predictions (null for clean epochs) */
-  adversarial: (AdversarialEpochSummary | null)[];
-  fromCache: boolean;
-  trainSeconds: number;
-}
-
-export interface PbeIntermediate {
-  setting: 'clean-data' | 'progressive';
-  iterations: PbeIteration[];
 }
 
 /** Eval-mode logits of every image, [n × K] row-major. */
@@ -255,9 +202,15 @@ export function topByScore(scores: Float32Array, share: number): Int32Array {
  * batches are replaced by their untargeted PGD examples against the current weights, with the
  * labels the defender has (step 1); the other batches are the clean images (step 2).
  */
-async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra: Dataset, stage: Stage, spec: Record<string, unknown>, seed: string) {
+async function fineTuneStage(
+  ctx: DefenseContext<PbeOptions>,
+  budget: PgdConfig,
+  from: Model,
+  extra: Dataset,
+  stage: Stage,
+  name: { setting: PbeSetting; stage: string; seed: string },
+) {
   const o = ctx.options;
-  const cfg = pgdOf(o);
   const k = from.config.numClasses;
   const train: TrainConfig = {
     epochs: stage.epochs,
@@ -275,7 +228,7 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
   let tally: AdversarialEpochSummary | null = null;
   const prepareBatch = (model: Model, { x, y }: Batch, c: BatchContext): Batch | void => {
     if (!adversarialBatch(c)) return;
-    const adv = pgd(model, x, y, cfg, c.rng);
+    const adv = pgd(model, x, y, budget, c.rng);
     const predicted = tf.tidy(() => tf.argMax(model.predict(adv), 1));
     const p = predicted.dataSync();
     const given = y.dataSync();
@@ -285,13 +238,12 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
     tally.adversarial += p.length;
     return { x: adv, y };
   };
-  const result = await fineTuneOrLoad({
+  return fineTuneStep(ctx, {
+    defense: 'pbe',
+    stage: name.stage,
     from,
-    // Only what changes this stage's weights: a finished stage is reused across settings of the others (schedule of later iterations, ranking shares).
-    spec: { purpose: 'pbe', ...spec, stage, adversarial: o.adversarial, pgd: cfg },
     trainSet: extra,
     train,
-    seed,
     hooks: {
       prepareBatch,
       summarizeEpoch: () => {
@@ -300,16 +252,10 @@ async function fineTuneStage(ctx: DefenseContext<PbeOptions>, from: Model, extra
         return s;
       },
     },
-    label: `pbe ${spec.stage as string}`,
-    progress: ctx.progress,
-    cache: ctx.cache,
-    shouldStop: ctx.shouldStop,
+    // Only what changes this stage's weights: a finished stage is reused across settings of the
+    // others (schedule of later iterations, ranking shares).
+    identity: { spec: { purpose: 'pbe', setting: name.setting, stage, adversarial: o.adversarial, pgd: budget }, seed: name.seed },
   });
-  if (!result.complete) {
-    result.model.dispose();
-    throw new DefenseInterrupted('pbe', String(spec.stage));
-  }
-  return result;
 }
 
 function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, r: Awaited<ReturnType<typeof fineTuneStage>>): PbeIteration {
@@ -323,19 +269,16 @@ function iterationOf(t: number, extra: Int32Array, scores: Float32Array | null, 
   };
 }
 
-/** Setting A: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
-async function withCleanData(ctx: DefenseContext<PbeOptions>) {
+/** The clean-data setting: adversarial fine-tuning, then clean fine-tuning, on the clean extra set; once. */
+async function runCleanData(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const clean = ctx.data.clean!;
   const t0 = Date.now();
-  const r = await fineTuneStage(
-    ctx,
-    ctx.model,
-    clean,
-    cleanDataStage(o, clean.shape[0]),
-    { setting: 'clean-data', stage: 'clean data' },
-    `${ctx.seed}/pbe-clean`,
-  );
+  const r = await fineTuneStage(ctx, budget, ctx.model, clean, cleanDataStage(o, clean.shape[0]), {
+    setting: 'clean-data',
+    stage: 'clean data',
+    seed: `${ctx.seed}/pbe-clean`,
+  });
   await ctx.measure('iteration 1', r.model);
   const all = Int32Array.from(clean.labels.keys());
   const log: DefenseLogEntry[] = [
@@ -349,10 +292,10 @@ async function withCleanData(ctx: DefenseContext<PbeOptions>) {
 }
 
 /**
- * Setting B (Algorithm 1): extra set from a random share, then from the ranking, each iteration
+ * The progressive setting (Algorithm 1): extra set from a random share, then from the ranking, each iteration
  * fine-tuned with steps 1 and 2, except the first under the reference code's schedule (firstStage).
  */
-async function progressive(ctx: DefenseContext<PbeOptions>) {
+async function runProgressive(ctx: DefenseContext<PbeOptions>, budget: PgdConfig) {
   const o = ctx.options;
   const train = ctx.data.train!;
   const n = train.shape[0];
@@ -382,14 +325,11 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
               adversarialEpochs: o.adversarialEpochsLater,
               adversarialBatches: o.adversarialBatchesLater === 0 ? null : o.adversarialBatchesLater,
             };
-      const r = await fineTuneStage(
-        ctx,
-        current,
-        subset(train, extra, `${train.name}-pbe-extra-${t + 1}`),
-        stage,
-        { setting: 'progressive', stage: `iteration ${t + 1}` },
-        `${ctx.seed}/pbe-${t}`,
-      );
+      const r = await fineTuneStage(ctx, budget, current, subset(train, extra, `${train.name}-pbe-extra-${t + 1}`), stage, {
+        setting: 'progressive',
+        stage: `iteration ${t + 1}`,
+        seed: `${ctx.seed}/pbe-${t}`,
+      });
       if (current !== ctx.model) current.dispose();
       current = r.model;
       await ctx.measure(`iteration ${t + 1}`, current);
@@ -414,7 +354,7 @@ async function progressive(ctx: DefenseContext<PbeOptions>) {
 export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
   description:
     'Progressive Backdoor Erasing (Mu et al., CVPR 2023): fine-tune on PGD examples of an extra set with their labels, then on the set itself; ' +
-    'with a clean extra set once (setting A), else progressively from a ranking of the training set (setting B)',
+    'with a clean extra set once (the clean-data setting), else progressively from a ranking of the training set (the progressive setting)',
   data: 'either',
   defaults: PBE_DEFAULTS,
   provenance: PBE_PROVENANCE,
@@ -439,6 +379,9 @@ export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
     },
   },
   validate: validatePbe,
-  run: (ctx) => (ctx.data.clean ? withCleanData(ctx) : progressive(ctx)),
+  run: (ctx) => {
+    const budget = pgdConfigOf(ctx.options);
+    return ctx.data.clean ? runCleanData(ctx, budget) : runProgressive(ctx, budget);
+  },
   analyze: analyzePbe,
 };

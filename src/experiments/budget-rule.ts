@@ -1,4 +1,5 @@
 import { runtimeInfo } from '../backend';
+import { PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import type { AttackRequest } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
 import { stampOrderOf } from '../attacks/backdoor/registry';
@@ -7,7 +8,7 @@ import { type BudgetCandidate, type BudgetScore, chooseBudget, DEFAULT_BUDGET_GR
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData } from '../train/run';
 import { defenderCleanSet, defenderView } from './defend';
-import { experimentContext, type ExperimentOptions, type ReportHeader, resultOutput } from './output';
+import { cachedExperiment, experimentContext, type ExperimentOptions, type ReportHeader, resultOutput } from './output';
 
 export interface BudgetRuleConfig {
   profile: ResolvedProfile;
@@ -18,7 +19,7 @@ export interface BudgetRuleConfig {
   cleanSize?: number;
   grid?: readonly BudgetCandidate[];
   minMisclassified?: number;
-  /** PGD iterations per budget (default 7, the observation's) */
+  /** PGD iterations per budget (default: the reference's 7, the observation's) */
   iterations?: number;
   dataPath?: string;
 }
@@ -39,7 +40,7 @@ export interface BudgetRuleReport extends ReportHeader<BudgetRuleConfig> {
 
 /**
  * Departure 5 of the fidelity review: the PGD budget the defender-side rule picks for one infected
- * model from the clean extra set that PBE's setting A gets (the same images, by the same seed). The
+ * model from the clean extra set that PBE's clean-data setting gets (the same images, by the same seed). The
  * result is kept in the cache under its config, so a second call reads it.
  */
 export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOptions = {}): Promise<BudgetRuleReport> {
@@ -47,7 +48,7 @@ export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOpti
   const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
   const grid = cfg.grid ?? DEFAULT_BUDGET_GRID;
   const minMisclassified = cfg.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED;
-  const iterations = cfg.iterations ?? 7;
+  const iterations = cfg.iterations ?? PGD_DEFAULT.iterations;
   const identity = { ...cfg, attack, grid, minMisclassified, iterations, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) };
   const key = { kind: 'budget-rule', cfg: identity };
   const out = resultOutput(cache, {
@@ -56,42 +57,43 @@ export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOpti
     name: `${cfg.profile.dataset}-${cfg.attack.name}-${cfg.attack.mode}`,
     singleFile: true,
   });
-  const read = (): BudgetRuleReport | null => {
-    const entry = cache.get('budget-rules', key);
-    return entry ? out.writeReport({ ...(JSON.parse(entry.read('report.json').toString()) as BudgetRuleReport), fromCache: true }) : null;
-  };
-  return read() ?? (await cache.exclusive('budget-rules', key, `the budget rule on ${cfg.attack.name}`, async () => read() ?? (await run())));
-
-  async function run(): Promise<BudgetRuleReport> {
-    const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
-    const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
-    try {
-      const clean = defenderCleanSet(defenderView(infected, cfg.seed), splits.train, cfg);
-      const t0 = Date.now();
-      const { chosen, scores } = chooseBudget(infected.model, clean, { grid, minMisclassified, iterations, batchSize: cfg.profile.train.batchSize, progress });
-      const report: BudgetRuleReport = {
-        config: identity,
-        key: out.key,
-        runtime: runtimeInfo(),
-        scores,
-        chosen,
-        target: cfg.attack.mode === 'all2one' ? (cfg.attack.target ?? 0) : null,
-        cleanImages: clean.shape[0],
-        model: { acc: infected.acc, asr: infected.asr },
-        seconds: (Date.now() - t0) / 1000,
-        reportFile: out.reportFile,
-        fromCache: false,
-      };
-      await cache.put(
-        'budget-rules',
-        key,
-        { 'report.json': JSON.stringify(report) },
-        { meta: { experiment: 'budget-rule', attack: cfg.attack.name }, keepExisting: true },
-      );
-      return out.writeReport(report);
-    } finally {
-      infected.model.dispose();
-      infected.attack.trigger.dispose();
-    }
-  }
+  return cachedExperiment(cache, {
+    kind: 'budget-rules',
+    key,
+    what: `the budget rule on ${cfg.attack.name}`,
+    restore: (entry) => out.writeReport({ ...(JSON.parse(entry.read('report.json').toString()) as BudgetRuleReport), fromCache: true }),
+    compute: async (store) => {
+      const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
+      const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
+      try {
+        const clean = defenderCleanSet(defenderView(infected, cfg.seed), splits.train, cfg);
+        const t0 = Date.now();
+        const { chosen, scores } = chooseBudget(infected.model, clean, {
+          grid,
+          minMisclassified,
+          iterations,
+          batchSize: cfg.profile.train.batchSize,
+          progress,
+        });
+        const report: BudgetRuleReport = {
+          config: identity,
+          key: out.key,
+          runtime: runtimeInfo(),
+          scores,
+          chosen,
+          target: cfg.attack.mode === 'all2one' ? (cfg.attack.target ?? 0) : null,
+          cleanImages: clean.shape[0],
+          model: { acc: infected.acc, asr: infected.asr },
+          seconds: (Date.now() - t0) / 1000,
+          reportFile: out.reportFile,
+          fromCache: false,
+        };
+        await store({ contents: { 'report.json': JSON.stringify(report) }, meta: { experiment: 'budget-rule', attack: cfg.attack.name } });
+        return out.writeReport(report);
+      } finally {
+        infected.model.dispose();
+        infected.attack.trigger.dispose();
+      }
+    },
+  });
 }

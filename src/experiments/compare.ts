@@ -21,7 +21,7 @@ import { experimentContext, type ExperimentOptions, type FigureSpecs, type Repor
  * its own job on the pool; each cell is a cached `defend` run, so nothing finished is recomputed.
  */
 
-/** Columns by their command-line names; `pbe` is PBE without clean data (setting B), `pbe-clean` with it (setting A). */
+/** Columns by their command-line names; `pbe` is PBE's progressive setting, `pbe-clean` its clean-data setting. */
 export const COMPARE_DEFENSES = ['ft', 'fp', 'nad', 'nc', 'anp', 'pbe', 'pbe-clean'] as const;
 export type CompareDefense = (typeof COMPARE_DEFENSES)[number];
 

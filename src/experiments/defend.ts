@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../backend';
-import type { AttackRequest, InfectedModel, PoisonedSet, StaticAttack } from '../attacks/backdoor/attack';
+import { type StageMetrics, stagesSpec } from '../analysis/defense-stages';
+import type { AttackRequest, InfectedModel, PoisonedSet } from '../attacks/backdoor/attack';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet } from '../attacks/backdoor/poison';
 import { stampOrderOf } from '../attacks/backdoor/registry';
 import { trainInfected } from '../attacks/backdoor/run';
@@ -8,21 +9,32 @@ import { configKey } from '../cache';
 import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
-import type { DefenderData, DefenseLogEntry, DefenseOptionValue, GroundTruth } from '../defenses/defense';
-import { defenseDefinition, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
+import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptions, DefenseOptionValue, GroundTruth } from '../defenses/defense';
+import { defenseDefinition, type DefenseRequest, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
 import { loadTensors, saveTensors } from '../io/checkpoint';
 import type { Model } from '../models/model';
-import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData } from '../train/run';
-import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
+import {
+  cachedExperiment,
+  experimentContext,
+  type ExperimentContext,
+  type ExperimentOptions,
+  type FigureSpecs,
+  type ReportHeader,
+  restoreResult,
+  resultOutput,
+  storedResult,
+} from './output';
+
+export type { StageMetrics };
 
 export interface DefendConfig {
   defense: string;
   /** option overrides, applied after the profile's schedule */
   options?: Record<string, DefenseOptionValue>;
-  /** for a defense that takes either: give it the clean extra set (PBE's setting A) instead of the training set */
+  /** for a defense that takes either: give it the clean extra set (PBE's clean-data setting) instead of the training set */
   cleanData: boolean;
   /** the clean extra set: a share of the training set (default 5%) or a number of images */
   cleanRatio?: number;
@@ -35,12 +47,6 @@ export interface DefendConfig {
   outDir?: string;
 }
 
-export interface StageMetrics {
-  stage: string;
-  acc: number;
-  asr: number;
-}
-
 export interface DefendReport extends ReportHeader<DefendConfig> {
   defense: { name: string; options: Record<string, DefenseOptionValue>; provenance: Record<string, string> };
   /** which data the defense saw */
@@ -50,7 +56,7 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
   before: { acc: number; asr: number };
   after: { acc: number; asr: number };
   log: DefenseLogEntry[];
-  analysis: { rows: Record<string, number | string | null>[]; details?: unknown } | null;
+  analysis: { rows: AnalysisRow[]; details?: unknown } | null;
   /** wall time of the defense itself */
   seconds: number;
   figures: Record<string, string>;
@@ -72,13 +78,11 @@ export interface DefendOptions extends ExperimentOptions {
  */
 export function defenderView(infected: InfectedModel, seed: number): PoisonedSet {
   if (infected.poisoned) return infected.poisoned;
-  const { attack } = infected;
-  const asStatic = { ...attack, cleanLabel: false, crossRatio: 0, config: attack.config } as unknown as StaticAttack;
-  return poisonTrainingSet(infected.data.train, asStatic, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
+  return poisonTrainingSet(infected.data.train, infected.attack, { ratio: DEFAULT_POISON_RATIO, rng: new Rng(seed).fork('defender-poison') });
 }
 
 /**
- * The clean extra set of PBE's setting A: images of the training set the attack left untouched,
+ * The clean extra set of PBE's clean-data setting: images of the training set the attack left untouched,
  * drawn from the run's seed, so that every experiment on one infected model sees the same set.
  */
 export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pick<DefendConfig, 'cleanRatio' | 'cleanSize' | 'seed'>): Dataset {
@@ -87,29 +91,16 @@ export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pi
   return cleanExtraSet(cleanTrain, idx, altered);
 }
 
-/** Fig. 7: clean accuracy and attack success rate at each stage of the defense. */
-export function stagesSpec(stages: readonly StageMetrics[], title: string): VegaLiteSpec {
-  const values = stages.flatMap((s, i) => [
-    { step: i, stage: s.stage, metric: 'ACC', value: s.acc },
-    { step: i, stage: s.stage, metric: 'ASR', value: s.asr },
-  ]);
-  return vegaLite({
-    title: { text: title, subtitle: 'measured on the clean and the triggered test sets after each stage (Fig. 7)' },
-    data: { values },
-    width: 320,
-    height: 220,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'stage', type: 'ordinal', sort: stages.map((s) => s.stage), title: null, axis: { labelAngle: -30 } },
-      y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '%' }, title: null },
-      color: { field: 'metric', type: 'nominal', sort: ['ACC', 'ASR'] },
-      tooltip: [{ field: 'stage' }, { field: 'metric' }, { field: 'value', format: '.2%' }],
-    },
-  } as Omit<VegaLiteSpec, '$schema'>);
+/** What a defend config asks for, resolved: the defense, its options, whether it gets the clean extra set, and the run's cache key. */
+interface DefendRun {
+  def: ReturnType<typeof defenseDefinition>;
+  request: DefenseRequest;
+  options: DefenseOptions;
+  useClean: boolean;
+  key: { kind: 'defend'; cfg: unknown };
 }
 
-/** The defense request, its resolved options, whether it gets the clean extra set, and the run's cache key. */
-function identify(cfg: DefendConfig) {
+function identify(cfg: DefendConfig): DefendRun {
   const def = defenseDefinition(cfg.defense);
   const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options };
   const options = resolveDefenseOptions(request);
@@ -136,92 +127,107 @@ export function defendKey(cfg: DefendConfig): string {
  */
 export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promise<DefendResult> {
   const { cache, progress } = experimentContext(opts);
-  const { def, request, options, useClean, key } = identify(cfg);
+  const run = identify(cfg);
   const out = resultOutput(cache, {
-    key,
+    key: run.key,
     folder: 'defend',
-    name: `${cfg.profile.dataset}-${cfg.attack.name}-${cfg.attack.mode}-${cfg.defense}${useClean ? '-clean' : ''}`,
+    name: `${cfg.profile.dataset}-${cfg.attack.name}-${cfg.attack.mode}-${cfg.defense}${run.useClean ? '-clean' : ''}`,
     outDir: cfg.outDir,
   });
-
-  // Before the data and the infected model: a finished run needs neither.
-  const restored = async (): Promise<DefendResult | null> => {
-    const cached = cache.get('defenses', key);
-    if (!cached) return null;
-    const { report, specs } = await restoreResult<DefendReport>(cached, out);
-    return { ...out.writeReport({ ...report, reportFile: out.reportFile }), specs, fromCache: true };
-  };
-  // An identical run elsewhere (another command, another pool worker) is waited for and read.
-  const what = `${cfg.defense} on ${cfg.attack.name} (${cfg.profile.dataset}, ${cfg.profile.profile})`;
-  return (await restored()) ?? (await cache.exclusive('defenses', key, what, async () => (await restored()) ?? (await run())));
-
-  async function run(): Promise<DefendResult> {
-    const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
-    const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
-    let purified: Model | null = null;
-    try {
-      const view = defenderView(infected, cfg.seed);
-      const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
-      let data: DefenderData;
-      if (useClean) {
-        data = { clean: defenderCleanSet(view, splits.train, cfg) };
-      } else {
-        data = { train: view.data };
+  return cachedExperiment<DefendResult>(cache, {
+    kind: 'defenses',
+    key: run.key,
+    what: `${cfg.defense} on ${cfg.attack.name} (${cfg.profile.dataset}, ${cfg.profile.profile})`,
+    // Before the data and the infected model: a finished run needs neither.
+    restore: async (entry) => {
+      const { report, specs } = await restoreResult<DefendReport>(entry, out);
+      return { ...out.writeReport({ ...report, reportFile: out.reportFile }), specs, fromCache: true };
+    },
+    compute: async (store) => {
+      const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
+      const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
+      let purified: Model | null = null;
+      try {
+        const { data, truth } = defenderData(infected, splits.train, cfg, run.useClean);
+        const measured = await defendMeasured(run, cfg, infected, splits.test, data, { cache, progress, onStage: opts.onStage });
+        purified = measured.model;
+        const analysis = run.def.analyze?.(measured.intermediate, truth) ?? null;
+        const title = `${cfg.defense}${run.useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
+        const specs: FigureSpecs = { 'acc-asr': stagesSpec(measured.stages, title), ...(analysis?.specs ?? {}) };
+        const report: DefendReport = {
+          config: cfg,
+          key: out.key,
+          runtime: runtimeInfo(),
+          defense: { name: cfg.defense, options: run.options, provenance: optionProvenance(run.request) },
+          data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
+          stages: measured.stages,
+          before: { acc: infected.acc, asr: infected.asr },
+          after: measured.after,
+          log: measured.log,
+          analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
+          seconds: measured.seconds,
+          figures: await out.writeFigures(specs),
+          reportFile: out.reportFile,
+        };
+        const model = purified;
+        await store({
+          contents: storedResult(report, specs),
+          meta: { defense: cfg.defense, attack: cfg.attack.name },
+          fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(run.key) }),
+        });
+        out.writeReport(report);
+        return { ...report, specs, fromCache: false };
+      } finally {
+        purified?.dispose();
+        infected.model.dispose();
+        infected.attack.trigger.dispose();
       }
+    },
+  });
+}
 
-      const measure = (m: Model) => evaluateBackdoor(m, splits.test, infected.triggered);
-      const before = { acc: infected.acc, asr: infected.asr };
-      const stages: StageMetrics[] = [{ stage: 'infected', ...before }];
-      opts.onStage?.(stages[0]);
-      const t0 = Date.now();
-      const result = await runDefense(request, {
-        model: infected.model,
-        data,
-        augment: cfg.profile.train.augment,
-        seed: cfg.seed,
-        progress,
-        cache,
-        measure: async (stage, m) => {
-          const s = { stage, ...(await measure(m)) };
-          stages.push(s);
-          opts.onStage?.(s);
-        },
-      });
-      const seconds = (Date.now() - t0) / 1000;
-      purified = result.model;
-      const after = await measure(purified);
-      const analysis = def.analyze?.(result.intermediate, truth) ?? null;
-      const title = `${cfg.defense}${useClean ? ' with clean data' : ''} on ${cfg.attack.name} (${cfg.attack.mode}), ${cfg.profile.dataset}`;
-      const specs: FigureSpecs = { 'acc-asr': stagesSpec(stages, title), ...(analysis?.specs ?? {}) };
-      const figures = await out.writeFigures(specs);
-      const report: DefendReport = {
-        config: cfg,
-        key: out.key,
-        runtime: runtimeInfo(),
-        defense: { name: cfg.defense, options, provenance: optionProvenance(request) },
-        data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
-        stages,
-        before,
-        after,
-        log: result.log,
-        analysis: analysis ? { rows: analysis.rows, details: analysis.details } : null,
-        seconds,
-        figures,
-        reportFile: out.reportFile,
-      };
-      const model = purified;
-      await cache.put('defenses', key, storedResult(report, specs), {
-        meta: { defense: cfg.defense, attack: cfg.attack.name },
-        keepExisting: true,
-        fill: (staging) => saveTensors(staging, model.namedWeights(), { key: configKey(key) }),
-      });
-      out.writeReport(report);
-      return { ...report, specs, fromCache: false };
-    } finally {
-      purified?.dispose();
-      infected.model.dispose();
-      infected.attack.trigger.dispose();
-    }
+/** What the defender gets (the training set as poisoned, or the clean extra set) and the ground truth only the experiment knows. */
+function defenderData(infected: InfectedModel, cleanTrain: Dataset, cfg: DefendConfig, useClean: boolean): { data: DefenderData; truth: GroundTruth } {
+  const view = defenderView(infected, cfg.seed);
+  const truth: GroundTruth = { poisoned: view.poisonedIndices, cross: view.crossIndices, trainSize: view.data.shape[0], rule: infected.attack.rule };
+  return { data: useClean ? { clean: defenderCleanSet(view, cleanTrain, cfg) } : { train: view.data }, truth };
+}
+
+/**
+ * The defense run with ACC and ASR measured here, on the test sets it never sees: the infected
+ * model's, at each stage the defense reports, and the purified model's. The caller owns `model`.
+ */
+async function defendMeasured(
+  run: DefendRun,
+  cfg: DefendConfig,
+  infected: InfectedModel,
+  test: Dataset,
+  data: DefenderData,
+  ctx: ExperimentContext & Pick<DefendOptions, 'onStage'>,
+) {
+  const measure = (m: Model) => evaluateBackdoor(m, test, infected.triggered);
+  const stages: StageMetrics[] = [];
+  const record = (s: StageMetrics) => {
+    stages.push(s);
+    ctx.onStage?.(s);
+  };
+  record({ stage: 'infected', acc: infected.acc, asr: infected.asr });
+  const t0 = Date.now();
+  const result = await runDefense(run.request, {
+    model: infected.model,
+    data,
+    augment: cfg.profile.train.augment,
+    seed: cfg.seed,
+    progress: ctx.progress,
+    cache: ctx.cache,
+    measure: async (stage, m) => record({ stage, ...(await measure(m)) }),
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  try {
+    return { ...result, stages, seconds, after: await measure(result.model) };
+  } catch (e) {
+    result.model.dispose();
+    throw e;
   }
 }
 

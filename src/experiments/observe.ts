@@ -29,10 +29,12 @@ import type { ResolvedProfile } from '../train/profiles';
 import { profileData, trainBenign } from '../train/run';
 import { trainModels } from './training';
 import {
+  cachedExperiment,
   experimentContext,
   type ExperimentContext,
   type ExperimentOptions,
   type FigureSpecs,
+  type KeptResult,
   type ReportHeader,
   restoreResult,
   type ResultOutput,
@@ -104,22 +106,25 @@ export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Pr
   const attack = { ...cfg.attack, stamp: stampOrderOf(cfg.attack) };
   const key = { kind: 'observe', cfg: { ...cfg, attack, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
   const out = resultOutput(cache, { key, folder: 'observe', name: `${cfg.profile.dataset}-${cfg.attack.name}`, outDir: cfg.outDir });
-  const restored = async (): Promise<ObserveResult | null> => {
-    const cached = cache.get('observations', key);
-    if (!cached) return null;
-    const { report, specs } = await restoreResult<ObserveReport>(cached, out);
-    return { ...out.writeReport(report), specs, fromCache: true };
-  };
-  // An identical observation running elsewhere is waited for and read, not measured again.
-  const what = `the observation of ${cfg.attack.name} on ${cfg.profile.dataset}`;
-  return (
-    (await restored()) ??
-    (await cache.exclusive('observations', key, what, async () => (await restored()) ?? (await measure(cfg, { ...opts, cache, progress }, key, out))))
-  );
+  return cachedExperiment(cache, {
+    kind: 'observations',
+    key,
+    what: `the observation of ${cfg.attack.name} on ${cfg.profile.dataset}`,
+    restore: async (entry) => {
+      const { report, specs } = await restoreResult<ObserveReport>(entry, out);
+      return { ...out.writeReport(report), specs, fromCache: true };
+    },
+    compute: (store) => measure(cfg, { ...opts, cache, progress }, out, store),
+  });
 }
 
 /** The observation computed: models trained or loaded, then measured in this process; stored and written. */
-async function measure(cfg: ObserveConfig, opts: ObserveOptions & ExperimentContext, key: unknown, out: ResultOutput): Promise<ObserveResult> {
+async function measure(
+  cfg: ObserveConfig,
+  opts: ObserveOptions & ExperimentContext,
+  out: ResultOutput,
+  store: (kept: KeptResult) => Promise<void>,
+): Promise<ObserveResult> {
   const { cache, progress } = opts;
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
@@ -226,7 +231,7 @@ async function measure(cfg: ObserveConfig, opts: ObserveOptions & ExperimentCont
       sweep,
       figures,
     };
-    await cache.put('observations', key, storedResult(report, specs), { meta: { attack: cfg.attack.name }, keepExisting: true });
+    await store({ contents: storedResult(report, specs), meta: { attack: cfg.attack.name } });
     return { ...out.writeReport(report), specs, fromCache: false };
   } finally {
     benign.model.dispose();

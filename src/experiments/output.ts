@@ -1,13 +1,13 @@
 import * as path from 'node:path';
 import { runtimeInfo } from '../backend';
-import { Cache, type CacheEntry, configKey, type EntryContents, writeFileAtomic } from '../cache';
+import { Cache, type CacheEntry, configKey, type EntryContents, type PutOptions, writeFileAtomic } from '../cache';
 import { renderSvg, type VegaLiteSpec } from '../plots/vega';
 import { consoleSink, type ProgressSink } from '../progress';
 
 /**
- * How every experiment (observe, theorem1, the PGD evaluation, and next defend, compare) reads
- * its surroundings and writes its results, so that keys, folders, figures and atomic writes are
- * one thing. An experiment is `async function x(cfg: XConfig, ctx?: ExperimentOptions): Promise<XResult>`:
+ * How every experiment (observe, defend, the budget rule, theorem1, the PGD evaluation, compare)
+ * reads its surroundings and writes its results, so that keys, folders, figures and atomic writes
+ * are one thing; a cached one goes through `cachedExperiment`. An experiment is `async function x(cfg: XConfig, ctx?: ExperimentOptions): Promise<XResult>`:
  *
  *   const { cache, progress } = experimentContext(ctx);
  *   const out = resultOutput(cache, { key: { kind: 'defend', cfg }, folder: 'defend', name: `${dataset}-${attack}`, outDir: ctx?.outDir });
@@ -110,4 +110,49 @@ export async function restoreResult<R extends { figures: Record<string, string> 
 ): Promise<{ report: R; specs: FigureSpecs }> {
   const { specs, ...stored } = JSON.parse(entry.read('report.json').toString()) as R & { specs: FigureSpecs };
   return { report: { ...(stored as unknown as R), figures: await out.writeFigures(specs) }, specs };
+}
+
+/**
+ * One cached experiment, in its stages: `key` identifies the result; the look-up finds a finished
+ * entry and `restore` reads the result from it; otherwise `compute` works the result out and
+ * hands what the cache keeps to `store` (when it chooses: before it releases what the entry's
+ * files are written from), and the result is returned. An identical experiment running in another
+ * process or pool worker is waited for and then read, not computed twice.
+ *
+ *   return cachedExperiment(cache, {
+ *     kind: 'observations', key, what: 'the observation of blend on cifar10',
+ *     restore: async (entry) => ({ ...(await restoreResult(entry, out)).report, fromCache: true }),
+ *     compute: async (store) => { …; await store({ contents: storedResult(report, specs), meta }); return out.writeReport(report); },
+ *   });
+ */
+export interface CachedExperiment<R> {
+  /** the cache's kind of entry ('observations', 'defenses', 'budget-rules') */
+  kind: string;
+  /** everything that identifies the result and nothing that does not (see resultOutput) */
+  key: unknown;
+  /** the experiment in words, for the message while another process computes it */
+  what: string;
+  restore(entry: CacheEntry): R | Promise<R>;
+  compute(store: (kept: KeptResult) => Promise<void>): Promise<R>;
+}
+
+/** What the cache keeps of a computed result. */
+export interface KeptResult {
+  /** the entry's files (a report with its figures' specs: `storedResult`) */
+  contents: EntryContents;
+  /** readable labels in the entry's manifest */
+  meta: Record<string, unknown>;
+  /** further files written into the entry before it appears (weights) */
+  fill?: PutOptions['fill'];
+}
+
+export async function cachedExperiment<R>(cache: Cache, e: CachedExperiment<R>): Promise<R> {
+  const lookUp = async (): Promise<R | null> => {
+    const entry = cache.get(e.kind, e.key);
+    return entry ? await e.restore(entry) : null;
+  };
+  const store = async (kept: KeptResult): Promise<void> => {
+    await cache.put(e.kind, e.key, kept.contents, { meta: kept.meta, keepExisting: true, fill: kept.fill });
+  };
+  return (await lookUp()) ?? (await cache.exclusive(e.kind, e.key, e.what, async () => (await lookUp()) ?? (await e.compute(store))));
 }

@@ -283,6 +283,21 @@ export const FIG6_AVERAGE_PRECISION = {
   provenance: { source: 'Fig. 6', row: 'Blend, CIFAR-10', column: 'AP, first → last PBE iteration' } as Provenance,
 };
 
+/**
+ * The adversarial budget of the reference code (pbe_main.py / aft_train.py), the paper's CIFAR-10
+ * setting: L∞, ε = 6/255, step ε/5, 7 iterations, no random start. Every default PGD budget in
+ * pbe-lab (PGD_DEFAULT, PBE's options) is read from here.
+ */
+export const REFERENCE_PGD = {
+  norm: 'linf' as const,
+  eps: 6 / 255,
+  /** the step is ε divided by this */
+  stepDivisor: 5,
+  iterations: 7,
+  randomStart: false,
+  provenance: { source: 'reference code (Syyabb/BPE) pbe_main.py / aft_train.py' } as Provenance,
+};
+
 /** Algorithm 1 / the reference code's progressive schedule. */
 export const PBE_SCHEDULE = {
   extraDataShare: 0.05,
@@ -290,7 +305,7 @@ export const PBE_SCHEDULE = {
   topRates: [0.2, 0.5, 0.7],
   epochsPerStep: 10,
   sgd: { lr: 0.001, momentum: 0.9, weightDecay: 5e-4, batchSize: 128 },
-  pgd: { norm: 'linf' as const, eps: 6 / 255, step: 6 / 255 / 5, iterations: 7 },
+  pgd: REFERENCE_PGD,
   provenance: { source: 'Algorithm 1 and the reference code (Syyabb/BPE)' } as Provenance,
 };
 

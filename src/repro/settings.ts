@@ -1,5 +1,5 @@
 import { THEOREM1_TRAIN } from '../analysis/theorem1';
-import { PGD_DEFAULT, type PgdConfig } from '../attacks/adversarial/pgd';
+import { PGD_DEFAULT, pgdBudget, type PgdConfig } from '../attacks/adversarial/pgd';
 import type { AttackMode } from '../attacks/backdoor/trigger';
 import type { LinearTrainConfig } from '../models/linear-softmax';
 import type { DatasetName } from '../data/registry';
@@ -90,7 +90,7 @@ function paperTables(profile: ProfileName): DefenseTableSettings[] {
 }
 
 /** The quick scale's PGD: MNIST digits take a larger budget than CIFAR-10's 6/255 (ε 0.1 is a common MNIST L∞ budget). */
-const QUICK_PGD: PgdConfig = { ...PGD_DEFAULT, eps: 0.1, step: 0.1 / 5 };
+const QUICK_PGD: PgdConfig = pgdBudget({ eps: 0.1 });
 
 const TEN = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 

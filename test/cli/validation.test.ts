@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pgdOf } from '../../src/defenses/pbe';
+import { pgdConfigOf } from '../../src/defenses/pgd-options';
 import { optionProvenance, resolveDefenseOptions } from '../../src/defenses/registry';
 import { toCommander } from '../../src/cli/command';
 import { defend, defendConfigs } from '../../src/cli/commands/defend';
@@ -120,7 +120,11 @@ describe('pbe defend: the PGD budget that runs and is stored', () => {
   async function budget(...extra: string[]) {
     const [cfg] = await configsOf([...base, ...extra]);
     const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options };
-    return { pgd: pgdOf(resolveDefenseOptions(request) as Parameters<typeof pgdOf>[0]), provenance: optionProvenance(request), options: cfg.options };
+    return {
+      pgd: pgdConfigOf(resolveDefenseOptions(request) as Parameters<typeof pgdConfigOf>[0]),
+      provenance: optionProvenance(request),
+      options: cfg.options,
+    };
   }
 
   it('keeps a --defense-option PGD setting beside a PGD flag for another setting', async () => {

@@ -12,7 +12,7 @@ import { type DatasetSplits } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../../src/defenses/clean-set';
 import { type DefenderData, type DefenseContext, DefenseInterrupted, type GroundTruth } from '../../src/defenses/defense';
-import { analyzePbe, type PbeIterationMetrics } from '../../src/defenses/pbe-analysis';
+import { analyzePbe } from '../../src/defenses/pbe-analysis';
 import type { PbeIntermediate } from '../../src/defenses/pbe';
 import { registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
 import { defend, loadPurified } from '../../src/experiments/defend';
@@ -86,7 +86,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     referenceHash = weightsHash(r.model);
     r.model.dispose();
     assert.equal(tf.memory().numTensors, tensors, 'PBE leaked tensors');
-    const rows = analyzePbe(r.intermediate as PbeIntermediate, truth).rows as unknown as PbeIterationMetrics[];
+    const rows = analyzePbe(r.intermediate as PbeIntermediate, truth).rows;
     const share = truth.poisoned.length / truth.trainSize;
     console.log(
       `      infected ASR ${infected.asr.toFixed(3)}, ACC ${infected.acc.toFixed(3)}; per iteration ${stages.map((s) => `ASR ${s.asr.toFixed(3)} ACC ${s.acc.toFixed(3)}`).join('; ')}`,

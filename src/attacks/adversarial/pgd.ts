@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model, ModelConfig } from '../../models/model';
+import { REFERENCE_PGD } from '../../paper/numbers';
 import type { Rng } from '../../rng';
 
 export type Norm = 'linf' | 'l2';
@@ -20,8 +21,15 @@ export interface PgdConfig {
   targeted: boolean;
 }
 
-/** The reference code's setting: L∞, ε = 6/255, step ε/5, 7 iterations, no random start. */
-export const PGD_DEFAULT: PgdConfig = { norm: 'linf', eps: 6 / 255, step: 6 / 255 / 5, iterations: 7, randomStart: false, targeted: false };
+/** The reference code's setting (REFERENCE_PGD): L∞, ε = 6/255, step ε/5, 7 iterations, no random start; untargeted. */
+export const PGD_DEFAULT: PgdConfig = {
+  norm: REFERENCE_PGD.norm,
+  eps: REFERENCE_PGD.eps,
+  step: REFERENCE_PGD.eps / REFERENCE_PGD.stepDivisor,
+  iterations: REFERENCE_PGD.iterations,
+  randomStart: REFERENCE_PGD.randomStart,
+  targeted: false,
+};
 
 /** The default radius of each norm: the reference code's L∞ 6/255; L2 0.5, the common choice for 32×32 images. */
 export const PGD_DEFAULT_EPS: Record<Norm, number> = { linf: PGD_DEFAULT.eps, l2: 0.5 };
@@ -33,7 +41,7 @@ export type PgdSettings = Partial<Pick<PgdConfig, 'norm' | 'eps' | 'iterations' 
 export function pgdBudget(given: PgdSettings): PgdConfig {
   const norm = given.norm ?? PGD_DEFAULT.norm;
   const eps = given.eps ?? PGD_DEFAULT_EPS[norm];
-  return { ...PGD_DEFAULT, ...given, norm, eps, step: eps / 5 };
+  return { ...PGD_DEFAULT, ...given, norm, eps, step: eps / REFERENCE_PGD.stepDivisor };
 }
 
 /** FGSM is one L∞ step of size ε from the clean image. */

@@ -5,7 +5,7 @@ import { type Dataset, imageSize, subset } from '../../data/dataset';
 import type { Model } from '../../models/model';
 import type { Rng } from '../../rng';
 import { predictLabels } from '../../train/trainer';
-import type { PoisonedSet, StaticAttack, TriggeredTestSet } from './attack';
+import type { PoisonedSet, TriggeredTestSet } from './attack';
 import { toBytes } from './stamping';
 import { type BackdoorAttack, type LabelRule, targetLabel } from './trigger';
 
@@ -35,7 +35,7 @@ export const DEFAULT_POISON_RATIO = 0.1;
  * them, so they are reported apart. An image that a trigger happened to leave pixel-identical
  * with its label unchanged is in neither list, since nothing about it differs from a clean one.
  */
-export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: PoisonOptions): PoisonedSet {
+export function poisonTrainingSet(train: Dataset, attack: BackdoorAttack, opts: PoisonOptions): PoisonedSet {
   const ratio = opts.ratio ?? DEFAULT_POISON_RATIO;
   if (!(typeof ratio === 'number' && ratio > 0 && ratio < 1)) {
     throw new Error(`poison ratio: expected a number in (0, 1), got ${String(ratio)}`);
@@ -43,9 +43,11 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   checkCompatible(train, attack);
   const n = train.shape[0];
   const { rule } = attack;
-  const candidates = indicesWhere(train.labels, (y) => (attack.cleanLabel ? y === rule.target : rule.mode === 'all2all' || y !== rule.target));
+  const cleanLabel = attack.cleanLabel ?? false;
+  const crossRatio = attack.crossRatio ?? 0;
+  const candidates = indicesWhere(train.labels, (y) => (cleanLabel ? y === rule.target : rule.mode === 'all2all' || y !== rule.target));
   const wanted = Math.round(ratio * n);
-  const count = attack.cleanLabel ? Math.min(wanted, Math.round((attack.targetShare ?? 1) * candidates.length)) : wanted;
+  const count = cleanLabel ? Math.min(wanted, Math.round((attack.targetShare ?? 1) * candidates.length)) : wanted;
   if (count === 0) {
     throw new Error(`poison ratio ${ratio}: selects no image of ${train.name}/${train.split} (${n} images, ${candidates.length} eligible for ${attack.name})`);
   }
@@ -55,15 +57,13 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   const chosen = sorted(pick(candidates, count, opts.rng.fork('poison')));
 
   let cross: Int32Array = new Int32Array(0);
-  if (attack.crossRatio > 0) {
+  if (crossRatio > 0) {
     const isChosen = new Uint8Array(n);
     for (const i of chosen) isChosen[i] = 1;
     const rest = indicesWhere(train.labels, (_, i) => !isChosen[i]);
-    const crossCount = Math.round(attack.crossRatio * count);
+    const crossCount = Math.round(crossRatio * count);
     if (crossCount > rest.length) {
-      throw new Error(
-        `${attack.name} cross ratio ${attack.crossRatio}: asks for ${crossCount} noise-mode images but only ${rest.length} images are not poisoned`,
-      );
+      throw new Error(`${attack.name} cross ratio ${crossRatio}: asks for ${crossCount} noise-mode images but only ${rest.length} images are not poisoned`);
     }
     cross = sorted(pick(rest, crossCount, opts.rng.fork('cross')));
   }
@@ -74,7 +74,7 @@ export function poisonTrainingSet(train: Dataset, attack: StaticAttack, opts: Po
   const batchSize = opts.batchSize ?? 256;
 
   writeTriggered(train, chosen, images, (x) => attack.trigger.apply(x), batchSize);
-  if (!attack.cleanLabel) for (const i of chosen) labels[i] = targetLabel(rule, train.labels[i]);
+  if (!cleanLabel) for (const i of chosen) labels[i] = targetLabel(rule, train.labels[i]);
   if (cross.length > 0) {
     const noiseRng = opts.rng.fork('cross-noise');
     writeTriggered(train, cross, images, (x) => attack.applyCross!(x, noiseRng), batchSize);

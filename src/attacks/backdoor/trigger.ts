@@ -40,13 +40,23 @@ export interface Trigger {
 
 /**
  * What every attack offers once built, static or trained (the input-aware dynamic one): its
- * trigger, how it labels, and the JSON configuration that identifies it in cache keys.
+ * trigger, how it labels, and the JSON configuration that identifies it in cache keys. Poisoning
+ * a training set also reads how a static attack picks its images and its noise-mode images; an
+ * attack without them (the dynamic one) poisons as a dirty-label attack without noise mode.
  */
 export interface BackdoorAttack {
   readonly name: string;
   readonly trigger: Trigger;
   readonly rule: LabelRule;
   readonly config: { readonly name: string; readonly rule: LabelRule; readonly inputShape: readonly [number, number, number] };
+  /** poisoned images are taken from the target class and keep their labels (SIG); absent: false */
+  readonly cleanLabel?: boolean;
+  /** a clean-label attack's largest poisoned share of the target class, in (0, 1]; absent: 1 */
+  readonly targetShare?: number;
+  /** noise-mode images per poisoned image (WaNet's cross ratio); absent: 0 */
+  readonly crossRatio?: number;
+  /** the noise-mode warp; present exactly when crossRatio > 0 */
+  readonly applyCross?: (x: tf.Tensor4D, rng: Rng) => tf.Tensor4D;
 }
 
 /** The trigger's own stream, so the poisoning draws (made elsewhere) never shift it. */

@@ -1,4 +1,4 @@
-import { type Norm, pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
+import { pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
 import { stampOrderOf } from '../../attacks/backdoor/registry';
@@ -8,6 +8,7 @@ import type { DatasetSplits } from '../../data/dataset';
 import { loadDataset } from '../../data/registry';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
 import { defenseDefinition, defenseNames, resolveDefenseOptions } from '../../defenses';
+import { hasPgdBudget, PGD_OPTION_OF, pgdConfigOf, type PgdOptions } from '../../defenses/pgd-options';
 import type { DefendConfig } from '../../experiments/defend';
 import { defendJobType, type DefendSummary } from '../../experiments/defend-job';
 import { JobPool } from '../../jobs/pool';
@@ -35,7 +36,7 @@ import {
 const DEFEND_OPTIONS = {
   ...RUN_OPTIONS,
   defense: opt.choice('the defense (required)', defenseNames()),
-  cleanData: opt.flag("give the defense the clean extra set (PBE's setting A) instead of the training set"),
+  cleanData: opt.flag("give the defense the clean extra set (PBE's clean-data setting) instead of the training set"),
   noAdversarial: opt.flag('PBE without step 1: progressive fine-tuning on clean batches only (the ablation)'),
   attack: opt.string(`attack(s), comma-separated: ${attackNames().join(', ')} (required)`, 'name[,…]'),
   ...ATTACK_OPTIONS,
@@ -49,8 +50,6 @@ const DEFEND_OPTIONS = {
   seed: opt.int('run seed', { min: 0, default: 0 }),
 };
 
-/** The defense option each PGD flag stands for; PBE's fine-tuning reads them back as one PgdConfig (pgdOf). */
-const PGD_OPTION_OF: Record<keyof PgdSettings, string> = { norm: 'pgdNorm', eps: 'pgdEps', iterations: 'pgdIterations', randomStart: 'pgdRandomStart' };
 const PGD_SETTING_WORD: Record<keyof PgdSettings, string> = { norm: 'norm', eps: 'ε', iterations: 'iterations', randomStart: 'random start' };
 
 /**
@@ -60,8 +59,8 @@ const PGD_SETTING_WORD: Record<keyof PgdSettings, string> = { norm: 'norm', eps:
 function applyPgdFlags(name: string, defaults: Record<string, unknown>, options: Record<string, unknown>, flags: PgdSettings): void {
   const given = Object.keys(flags) as (keyof PgdSettings)[];
   if (given.length === 0) return;
-  if (!('pgdEps' in defaults)) {
-    const withPgd = defenseNames().filter((d) => 'pgdEps' in defenseDefinition(d).defaults);
+  if (!hasPgdBudget(defaults)) {
+    const withPgd = defenseNames().filter((d) => hasPgdBudget(defenseDefinition(d).defaults));
     throw new UsageError(`${PGD_FLAGS[given[0]]}: ${name} has no PGD step (the PGD flags apply to ${withPgd.join(', ')})`);
   }
   for (const k of given) {
@@ -131,12 +130,10 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if ('pgdEps' in resolved) {
-    const problem = epsProblem(resolved.pgdNorm as Norm, resolved.pgdEps as number, profile.dataset);
-    if (problem)
-      throw new UsageError(
-        `${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${String(resolved.pgdEps)} (with ${String(resolved.pgdNorm)})`} ${problem}`,
-      );
+  if (hasPgdBudget(resolved)) {
+    const budget = pgdConfigOf(resolved as PgdOptions, name);
+    const problem = epsProblem(budget.norm, budget.eps, profile.dataset);
+    if (problem) throw new UsageError(`${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${budget.eps} (with ${budget.norm})`} ${problem}`);
   }
   return attacks.map((attack) => ({
     defense: name,

@@ -1,4 +1,4 @@
-import type { PbeIterationMetrics } from '../../defenses/pbe-analysis';
+import { pbeDetails, type PbeIterationMetrics, pbeIterations } from '../../analysis/pbe-ranking';
 import { defend, type DefendConfig, type DefendResult } from '../../experiments/defend';
 import { FIG6_AVERAGE_PRECISION, FIG7, paperCell, type PaperAttack, TABLE1 } from '../../paper/numbers';
 import { pct } from '../format';
@@ -20,18 +20,13 @@ export function progressiveDefendConfig(s: ReproSettings, cleanData: boolean, se
   };
 }
 
-/** PBE's per-iteration metrics of a defend run (its analysis rows; none for other defenses). */
-export function pbeIterations(r: DefendResult): PbeIterationMetrics[] {
-  return (r.analysis?.rows ?? []) as unknown as PbeIterationMetrics[];
-}
-
 /** What Fig. 6 and 7 are read by: ASR and ACC before, after the first and after the last iteration; AP of the ranking after the first and the last. */
 export interface ProgressiveSummary {
   iterations: number;
   before: { acc: number; asr: number };
   first: { acc: number; asr: number };
   last: { acc: number; asr: number };
-  /** null with clean data (setting A ranks nothing) */
+  /** null with clean data (the clean-data setting ranks nothing) */
   apPoisoned: { first: number; last: number } | null;
   apClean: { first: number; last: number } | null;
   /** the chance level of apPoisoned */
@@ -46,7 +41,6 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
     const v = rows.map((row) => row[k]).filter((x): x is number => x !== null);
     return v.length > 0 ? { first: v[0], last: v[v.length - 1] } : null;
   };
-  const details = r.analysis?.details as { poisonedShare?: number } | undefined;
   return {
     iterations: r.stages.length - 1,
     before: at(r.stages[0]),
@@ -54,11 +48,11 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
     last: at(r.stages[r.stages.length - 1]),
     apPoisoned: ap('apPoisoned'),
     apClean: ap('apClean'),
-    poisonedShare: details?.poisonedShare ?? null,
+    poisonedShare: pbeDetails(r)?.poisonedShare ?? null,
   };
 }
 
-/** 06-progressive-defense: PBE on the scale's attack without clean data (setting B, Fig. 6/7) and with it (setting A, Table 1's last column). */
+/** 06-progressive-defense: PBE on the scale's attack in its progressive setting (Fig. 6/7) and its clean-data setting (Table 1's last column). */
 export interface ProgressiveDefenseValues {
   attack: string;
   options: ReproSettings['defense']['options'];
