@@ -1,4 +1,5 @@
 import type { PgdConfig } from '../attacks/adversarial/pgd';
+import type { LabelScore } from '../analysis/scan';
 import type { AttackRequest } from '../attacks/backdoor/infected';
 import { Cache } from '../cache';
 import { loadDataset } from '../data/registry';
@@ -80,7 +81,16 @@ export interface ScanEvalRow {
   truth: ModelTruth;
   acc: number | null;
   asr: number | null;
-  scan: { score: number; verdict: string; suspectedTarget: number | null; topLabel: number; bestShift: number; seconds: number };
+  scan: {
+    score: number;
+    verdict: string;
+    suspectedTarget: number | null;
+    topLabel: number;
+    bestShift: number;
+    seconds: number;
+    labels: LabelScore[];
+    threshold: number;
+  };
   nc: { score: number; flagged: number[]; suspectedTarget: number; seconds: number } | null;
 }
 
@@ -198,7 +208,16 @@ export async function evaluateScan(
         truth: loaded.truth,
         acc: loaded.metrics?.acc ?? null,
         asr: loaded.metrics?.asr ?? null,
-        scan: { score: s.score, verdict: s.verdict, suspectedTarget: s.suspectedTarget, topLabel: top.label, bestShift: s.bestShift.shift, seconds: s.seconds },
+        scan: {
+          score: s.score,
+          verdict: s.verdict,
+          suspectedTarget: s.suspectedTarget,
+          topLabel: top.label,
+          bestShift: s.bestShift.shift,
+          seconds: s.seconds,
+          labels: s.labels,
+          threshold: s.threshold,
+        },
         nc: nc && { score: nc.anomalyIndex, flagged: nc.flagged, suspectedTarget: nc.suspectedTarget, seconds: nc.seconds },
       };
       rows.push(row);
