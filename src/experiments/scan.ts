@@ -60,7 +60,7 @@ interface ModelRecord {
  * `pbe train` result. Its record names the architecture and dataset, and, for the evaluation,
  * what it was trained as.
  */
-export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
+function readRecord(dir: string): { record: ModelRecord; config: ModelConfig; dataset: DatasetName } {
   const recordFile = path.join(dir, 'record.json');
   if (!fs.existsSync(recordFile)) throw new Error(`--checkpoint ${dir}: no record.json there; expected a model folder as the cache stores one (models/<key>/)`);
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as ModelRecord;
@@ -68,6 +68,16 @@ export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
   const dataset = record.spec.dataset ?? record.spec.profile?.dataset;
   if (!config || !dataset || !isDatasetName(dataset))
     throw new Error(`--checkpoint ${dir}: record.json names no model config and dataset (spec.modelConfig, spec.dataset); is it a trained model's folder?`);
+  return { record, config, dataset };
+}
+
+/** The dataset a model folder was trained on, read from its record without loading the weights. */
+export function checkpointDataset(dir: string): DatasetName {
+  return readRecord(dir).dataset;
+}
+
+export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
+  const { record, config, dataset } = readRecord(dir);
   const model = createModel(config, 'checkpoint');
   const { tensors } = await loadTensors(dir);
   try {

@@ -5,7 +5,7 @@ import { attackNames } from '../../attacks/backdoor/registry';
 import { SCAN_THRESHOLD } from '../../analysis/scan';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
-import { SCAN_IMAGES } from '../../experiments/scan';
+import { checkpointDataset, SCAN_IMAGES } from '../../experiments/scan';
 import { evaluateScan, type ScanEvalConfig, type ScanEvalReport } from '../../experiments/scan-eval';
 import { PROFILE_NAMES } from '../../train/profiles';
 import { defineCommand } from '../command';
@@ -64,11 +64,10 @@ export const scanEval = defineCommand({
       if (attacks.length === 0) throw new UsageError('give --attacks or --all2all: a ROC curve needs infected models');
       models = { profile, seeds: o.seeds, attacks };
     }
-    const dataset = 'checkpoints' in models ? null : models.profile.dataset;
+    // A folder's dataset is read from its record; the budget follows it (MNIST's, or the paper's).
+    const pgd = scanPgdFrom(o, 'checkpoints' in models ? checkpointDataset(models.checkpoints[0]) : models.profile.dataset);
     await initBackend(o.backend);
     console.error(runtimeSummary());
-    // A folder's dataset is known once its record is read; the budget then follows it (MNIST's, or the paper's).
-    const pgd = scanPgdFrom(o, dataset ?? datasetOfCheckpoint(list(o.checkpoints)[0]));
     const report = await evaluateScan(
       { models, pgd, images: o.images ?? SCAN_IMAGES, sampleSeed: o.sampleSeed, threshold: o.threshold, nc: o.nc ?? null, dataPath: o.path },
       { cache, log: (line) => console.log(line) },
@@ -82,11 +81,6 @@ export const scanEval = defineCommand({
     return 0;
   },
 });
-
-function datasetOfCheckpoint(dir: string): 'mnist' | 'cifar10' | 'gtsrb' | 'tiny-imagenet' {
-  const record = JSON.parse(fs.readFileSync(path.join(dir, 'record.json'), 'utf8')) as { spec: { dataset?: string; profile?: { dataset?: string } } };
-  return (record.spec.dataset ?? record.spec.profile?.dataset) as 'mnist' | 'cifar10' | 'gtsrb' | 'tiny-imagenet';
-}
 
 function printSummary(r: ScanEvalReport): void {
   const pct = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(0)}%`);

@@ -5,9 +5,21 @@ import { SCAN_THRESHOLD } from '../../analysis/scan';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import type { DatasetName } from '../../data/registry';
-import { loadScanModel, SCAN_IMAGES, SCAN_PGD, scanModel, type ScanModelSource, type StoredScan, truthLabel } from '../../experiments/scan';
+import { checkpointDataset, loadScanModel, SCAN_IMAGES, SCAN_PGD, scanModel, type ScanModelSource, type StoredScan, truthLabel } from '../../experiments/scan';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, epsProblem, opt, type OptValues, PGD_OPTIONS, pgdSettingsFrom, profileFrom, RUN_OPTIONS, targetFrom, UsageError } from '../options';
+import {
+  ATTACK_OPTIONS,
+  checkWritable,
+  epsProblem,
+  opt,
+  type OptValues,
+  PGD_OPTIONS,
+  pgdSettingsFrom,
+  profileFrom,
+  RUN_OPTIONS,
+  targetFrom,
+  UsageError,
+} from '../options';
 
 const SCAN_OPTIONS = {
   ...RUN_OPTIONS,
@@ -61,12 +73,13 @@ export const scanCommand = defineCommand({
     const source = sourceFrom(o);
     if (o.threshold !== undefined && !(o.threshold > 0)) throw new UsageError(`--threshold expects a number > 0, got ${o.threshold}`);
     const images = o.images ?? SCAN_IMAGES;
+    const pgd = scanPgdFrom(o, source.kind === 'checkpoint' ? checkpointDataset(source.dir) : source.profile.dataset);
     const cache = new Cache();
+    checkWritable([], cache.root);
     await initBackend(o.backend);
     console.error(runtimeSummary());
     const loaded = await loadScanModel(source, { cache, dataPath: o.path });
     try {
-      const pgd = scanPgdFrom(o, loaded.dataset);
       const r = await scanModel(loaded, { pgd, images, seed: o.seed, threshold: o.threshold, dataPath: o.path }, { cache });
       printScan(r, loaded.label, loaded.truth ? truthLabel(loaded.truth) : null, pgd);
     } finally {
