@@ -9,6 +9,7 @@ import { profileData } from '../../src/train/run';
 import { resolveProfile } from '../../src/train/profiles';
 import { robustDeviations } from '../../src/defenses/anomaly-index';
 import { SCAN_PGD, scanSample } from '../../src/experiments/scan';
+import { rocAuc, rocCurve } from '../../src/experiments/scan-eval';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { mnistModels, TARGET } from './fixtures';
@@ -60,6 +61,22 @@ describe('adversarial scan: scoring', () => {
     const mutual = cls.map((y) => cls.map((c) => (c === y ? 4 : c === (y + 5) % 10 ? 3 : 0.25)));
     const m = scoreTransitions(mutual, ten);
     assert.equal(m.verdict, 'benign', `score ${m.score}`);
+  });
+
+  it('AUC and ROC of a hand-worked population', () => {
+    // pairs (infected, benign): 3>1, 3>2, 2>1 win, 2=2 ties → (3 + 0.5) / 4
+    assert.equal(rocAuc([3, 2], [1, 2]), 0.875);
+    assert.deepEqual(
+      rocCurve([3, 2], [1, 2]).map((p) => [p.fpr, p.tpr]),
+      [
+        [0, 0],
+        [0, 0.5],
+        [0.5, 1],
+        [1, 1],
+      ],
+    );
+    assert.equal(rocAuc([Infinity], [5]), 1);
+    assert.throws(() => rocAuc([], [1]), /at least one positive and one negative/);
   });
 
   it('refuses bad options before any work', () => {

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { type PgdConfig, pgdBudget } from '../../attacks/adversarial/pgd';
 import { attackNames } from '../../attacks/backdoor/registry';
 import { stampOrderOf } from '../../attacks/backdoor/stamping';
@@ -52,7 +54,11 @@ function sourceFrom(o: OptValues<typeof SCAN_OPTIONS>): ScanModelSource {
     throw new UsageError(
       `give one model: --attack A (an infected model), --benign or --checkpoint DIR${given.length > 1 ? `; got ${given.join(' and ')}` : ''}`,
     );
-  if (o.checkpoint !== undefined) return { kind: 'checkpoint', dir: o.checkpoint };
+  if (o.checkpoint !== undefined) {
+    if (!fs.existsSync(path.join(o.checkpoint, 'record.json')))
+      throw new UsageError(`--checkpoint ${o.checkpoint}: no record.json there; expected a model folder as the cache stores one (models/<key>/)`);
+    return { kind: 'checkpoint', dir: o.checkpoint };
+  }
   const profile = profileFrom(o);
   if (o.benign) return { kind: 'profile', profile, seed: o.seed };
   const attack = o.attack!;
