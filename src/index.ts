@@ -182,6 +182,44 @@ export {
   loadPurified,
 } from './experiments';
 
+// The adversarial scan (our extension): is a model backdoored, and toward which label?
+export {
+  type LabelScore,
+  scan,
+  type ScanOptions,
+  type ScanResult,
+  scanScoresSpec,
+  type ScanScores,
+  SCAN_THRESHOLD,
+  type ScanVerdict,
+  scoreScan,
+  scoreTransitions,
+  type ShiftScore,
+} from './analysis/scan';
+export { robustDeviations, type RobustDeviations } from './defenses/anomaly-index';
+export {
+  loadCheckpoint,
+  loadScanModel,
+  type LoadedModel,
+  type ModelTruth,
+  SCAN_IMAGES,
+  SCAN_PGD,
+  scanModel,
+  type ScanModelSource,
+  scanSample,
+} from './experiments/scan';
+export {
+  type DetectorSummary,
+  evaluateScan,
+  type NcDetection,
+  neuralCleanseDetect,
+  rocAuc,
+  rocCurve,
+  rocSpec,
+  type ScanEvalConfig,
+  type ScanEvalReport,
+} from './experiments/scan-eval';
+
 // Baseline defenses (the paper's FT, FP, NAD, NC and ANP columns) and the comparison tables
 export {
   ANP,

@@ -32,15 +32,33 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** The median, the MAD scaled by MAD_CONSISTENCY, and each value's signed distance from the median in such MADs. */
+export interface RobustDeviations {
+  median: number;
+  mad: number;
+  /** (value − median) / mad; 0 at the median, ±Infinity off it when mad is 0 */
+  deviations: number[];
+}
+
+/**
+ * The robust z-score both detectors use: Neural Cleanse on its reversed-trigger norms, the
+ * adversarial scan (analysis/scan.ts) on its labels' excess shares.
+ */
+export function robustDeviations(values: readonly number[]): RobustDeviations {
+  const med = median(values);
+  const mad = MAD_CONSISTENCY * median(values.map((v) => Math.abs(v - med)));
+  // With mad 0 (more than half the values equal) any other value is an infinitely strong outlier.
+  const deviations = values.map((v) => (v === med ? 0 : mad === 0 ? (v > med ? Infinity : -Infinity) : (v - med) / mad));
+  return { median: med, mad, deviations };
+}
+
 export function anomalyIndices(norms: readonly number[], threshold = DEFAULT_ANOMALY_THRESHOLD): AnomalyReport {
   if (norms.length < 3) throw new Error(`anomaly index: needs the norms of at least 3 classes, got ${norms.length}`);
   const bad = norms.findIndex((v) => !Number.isFinite(v) || v < 0);
   if (bad >= 0) throw new Error(`anomaly index: norm of class ${bad} is ${norms[bad]}; expected a finite number ≥ 0`);
   if (!(threshold > 0)) throw new Error(`anomaly index: threshold must be > 0, got ${threshold}`);
-  const med = median(norms);
-  const mad = MAD_CONSISTENCY * median(norms.map((v) => Math.abs(v - med)));
-  // With mad 0 (more than half the norms equal) any other norm is an infinitely strong outlier.
-  const indices = norms.map((v) => (v === med ? 0 : mad === 0 ? Infinity : Math.abs(v - med) / mad));
+  const { median: med, mad, deviations } = robustDeviations(norms);
+  const indices = deviations.map(Math.abs);
   const smallest = norms.indexOf(Math.min(...norms));
   const flagged = norms
     .map((v, k) => ({ v, k }))

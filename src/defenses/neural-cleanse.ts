@@ -70,7 +70,7 @@ export type NeuralCleanseOptions = FineTuneOptions &
     unlearnRatio: number;
   };
 
-function reverseSettings(o: NeuralCleanseOptions): ReverseSettings {
+export function reverseSettings(o: NeuralCleanseOptions): ReverseSettings {
   return {
     steps: o.reverseSteps,
     samplesPerStep: o.samplesPerStep,

@@ -13,3 +13,4 @@ export * from './measure/theorem1';
 export * from './measure/budget-sweep';
 export * from './measure/progressive-defense';
 export * from './measure/defense-tables';
+export * from './measure/scan';

@@ -3,6 +3,7 @@ import type { DefenseTablesValues } from './measure/defense-tables';
 import type { FeatureDistancesValues } from './measure/feature-distances';
 import type { LabelMatricesValues } from './measure/label-matrices';
 import type { ProgressiveDefenseValues } from './measure/progressive-defense';
+import type { ScanNotebookValues } from './measure/scan';
 import type { TeachingValues } from './measure/teaching';
 import type { Theorem1Values } from './measure/theorem1';
 import type { TsneValues } from './measure/tsne';
@@ -21,6 +22,7 @@ export interface NotebookValues {
   '05-budget-sweep': BudgetSweepValues;
   '06-progressive-defense': ProgressiveDefenseValues;
   '07-defense-tables': DefenseTablesValues;
+  '08-scan': ScanNotebookValues;
 }
 
 export type NotebookName = keyof NotebookValues;
@@ -34,6 +36,7 @@ export const NOTEBOOK_NAMES = [
   '05-budget-sweep',
   '06-progressive-defense',
   '07-defense-tables',
+  '08-scan',
 ] as const satisfies readonly NotebookName[];
 
 /** The metrics a notebook writes, by name. */

@@ -1,0 +1,174 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type PgdConfig, pgdBudget } from '../attacks/adversarial/pgd';
+import type { AttackRequest } from '../attacks/backdoor/attack';
+import { trainInfected } from '../attacks/backdoor/run';
+import { scan, type ScanMeasurement, type ScanResult, scoreScan } from '../analysis/scan';
+import { Cache } from '../cache';
+import { type Dataset, subset } from '../data/dataset';
+import { type DatasetName, isDatasetName, loadDataset } from '../data/registry';
+import { loadTensors } from '../io/checkpoint';
+import type { Model, ModelConfig } from '../models/model';
+import { createModel } from '../models/registry';
+import { weightsHash } from '../models/weights';
+import type { ProgressSink } from '../progress';
+import { Rng } from '../rng';
+import type { ResolvedProfile } from '../train/profiles';
+import { profileData, trainBenign } from '../train/run';
+
+/**
+ * The scan's PGD budget per dataset, chosen on MNIST `smoke` models of seeds the evaluation never
+ * scores (docs/measurements.md, "The adversarial scan"); elsewhere the paper's L∞ 6/255.
+ */
+export const SCAN_PGD: Record<DatasetName, PgdConfig> = {
+  mnist: pgdBudget({ norm: 'linf', eps: 0.3, iterations: 10 }),
+  cifar10: pgdBudget({}),
+  gtsrb: pgdBudget({}),
+  'tiny-imagenet': pgdBudget({}),
+};
+
+/** Clean images per scan unless told: MNIST `smoke` models answer from 200. */
+export const SCAN_IMAGES = 200;
+
+/** What a model was trained as, when the scan can know it: for scoring an evaluation, never for the scan itself. */
+export type ModelTruth = { kind: 'benign' } | { kind: 'infected'; attack: string; mode: 'all2one' | 'all2all'; target: number };
+
+/** A model the profile trains (found in the cache, or trained), or a model folder with its record.json. */
+export type ScanModelSource = { kind: 'profile'; profile: ResolvedProfile; seed: number; attack?: AttackRequest } | { kind: 'checkpoint'; dir: string };
+
+export interface LoadedModel {
+  model: Model;
+  dataset: DatasetName;
+  truth: ModelTruth | null;
+  /** weightsHash of the model: what a scan of it is cached under */
+  weights: string;
+  label: string;
+  /** clean accuracy and attack success rate on the profile's test split, when the model was trained here */
+  metrics?: { acc: number; asr: number | null };
+}
+
+interface ModelRecord {
+  spec: {
+    purpose?: string;
+    dataset?: string;
+    modelConfig?: ModelConfig;
+    profile?: { dataset?: string };
+    attack?: { name: string; rule: { mode: 'all2one' | 'all2all'; target: number } };
+  };
+}
+
+/**
+ * A model folder as the cache stores one (models/<key>/: weights and record.json), e.g. a
+ * `pbe train` result. Its record names the architecture and dataset, and, for the evaluation,
+ * what it was trained as.
+ */
+function readRecord(dir: string): { record: ModelRecord; config: ModelConfig; dataset: DatasetName } {
+  const recordFile = path.join(dir, 'record.json');
+  if (!fs.existsSync(recordFile)) throw new Error(`--checkpoint ${dir}: no record.json there; expected a model folder as the cache stores one (models/<key>/)`);
+  const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as ModelRecord;
+  const config = record.spec.modelConfig;
+  const dataset = record.spec.dataset ?? record.spec.profile?.dataset;
+  if (!config || !dataset || !isDatasetName(dataset))
+    throw new Error(`--checkpoint ${dir}: record.json names no model config and dataset (spec.modelConfig, spec.dataset); is it a trained model's folder?`);
+  return { record, config, dataset };
+}
+
+/** The dataset a model folder was trained on, read from its record without loading the weights. */
+export function checkpointDataset(dir: string): DatasetName {
+  return readRecord(dir).dataset;
+}
+
+export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
+  const { record, config, dataset } = readRecord(dir);
+  const model = createModel(config, 'checkpoint');
+  const { tensors } = await loadTensors(dir);
+  try {
+    model.loadWeights(tensors);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  const a = record.spec.attack;
+  const truth: ModelTruth | null =
+    record.spec.purpose === 'benign'
+      ? { kind: 'benign' }
+      : record.spec.purpose === 'infected' && a
+        ? { kind: 'infected', attack: a.name, mode: a.rule.mode, target: a.rule.target }
+        : null;
+  return { model, dataset, truth, weights: weightsHash(model), label: `${path.basename(dir)} (${truthLabel(truth)})` };
+}
+
+export function truthLabel(truth: ModelTruth | null): string {
+  if (!truth) return 'unknown';
+  if (truth.kind === 'benign') return 'benign';
+  return truth.mode === 'all2all' ? `${truth.attack} all-to-all` : `${truth.attack} → ${truth.target}`;
+}
+
+/** The model of `source`: a profile's is trained when the cache lacks it, as every command does. */
+export async function loadScanModel(source: ScanModelSource, opts: { cache: Cache; dataPath?: string; progress?: ProgressSink }): Promise<LoadedModel> {
+  if (source.kind === 'checkpoint') return loadCheckpoint(source.dir);
+  const { profile, seed, attack } = source;
+  const full = await loadDataset(profile.dataset, { path: opts.dataPath, cache: opts.cache });
+  const splits = profileData(full, profile);
+  if (!attack) {
+    const b = await trainBenign(profile, { seed, cache: opts.cache, splits, progress: opts.progress });
+    return {
+      model: b.model,
+      dataset: profile.dataset,
+      truth: { kind: 'benign' },
+      weights: weightsHash(b.model),
+      label: `benign, seed ${seed}`,
+      metrics: { acc: b.record.cleanAccuracy, asr: null },
+    };
+  }
+  const m = await trainInfected(profile, attack, { seed, cache: opts.cache, splits, progress: opts.progress });
+  m.attack.trigger.dispose();
+  const truth: ModelTruth = { kind: 'infected', attack: attack.name, mode: attack.mode, target: attack.target };
+  return {
+    model: m.model,
+    dataset: profile.dataset,
+    truth,
+    weights: weightsHash(m.model),
+    label: `${truthLabel(truth)}, seed ${seed}`,
+    metrics: { acc: m.acc, asr: m.asr },
+  };
+}
+
+/** `n` test images drawn by `seed` without looking at their labels: the defender's unlabelled sample. */
+export function scanSample(test: Dataset, n: number, seed: number): Dataset {
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`scan: the sample size must be a positive integer, got ${n}`);
+  if (n > test.shape[0]) throw new Error(`scan: asked for ${n} images, the ${test.name} split has ${test.shape[0]}`);
+  const idx = new Rng(seed).fork('scan-sample').sample(test.shape[0], n);
+  return subset(test, idx, `${test.name}-scan-${seed}`);
+}
+
+export interface ScanRunConfig {
+  pgd: PgdConfig;
+  images: number;
+  /** draws the sample and PGD's random starts */
+  seed: number;
+  threshold?: number;
+  dataPath?: string;
+}
+
+/** A finished scan: the result and the model it was run on. */
+export type StoredScan = ScanResult & { weights: string; fromCache: boolean };
+
+/**
+ * Scans a loaded model on `images` test images drawn by the seed. What PGD measured is cached
+ * under the model's weights, the budget and the sample, so a population is attacked once and a
+ * new threshold only rescores it.
+ */
+export async function scanModel(loaded: LoadedModel, cfg: ScanRunConfig, opts: { cache?: Cache; progress?: ProgressSink } = {}): Promise<StoredScan> {
+  const cache = opts.cache ?? new Cache();
+  if (!(Number.isInteger(cfg.images) && cfg.images > 0)) throw new Error(`scan: the sample size must be a positive integer, got ${cfg.images}`);
+  const key = { kind: 'scan', weights: loaded.weights, dataset: loaded.dataset, pgd: cfg.pgd, images: cfg.images, seed: cfg.seed };
+  const cached = cache.get('scans', key);
+  if (cached)
+    return { ...scoreScan(JSON.parse(cached.read('scan.json').toString()) as ScanMeasurement, cfg.threshold), weights: loaded.weights, fromCache: true };
+  const full = await loadDataset(loaded.dataset, { path: cfg.dataPath, cache });
+  const images = scanSample(full.test, cfg.images, cfg.seed);
+  const result = scan(loaded.model, images, { pgd: cfg.pgd, threshold: cfg.threshold, rng: new Rng(cfg.seed).fork('scan-pgd'), progress: opts.progress });
+  const measured: ScanMeasurement = { images: result.images, byPrediction: result.byPrediction, byTrueClass: result.byTrueClass, seconds: result.seconds };
+  await cache.put('scans', key, { 'scan.json': JSON.stringify(measured) }, { keepExisting: true });
+  return { ...result, weights: loaded.weights, fromCache: false };
+}
