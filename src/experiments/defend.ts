@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../backend';
 import { type StageMetrics, stagesSpec } from '../analysis/defense-stages';
 import type { AttackRequest, InfectedModel, PoisonedSet } from '../attacks/backdoor/attack';
@@ -11,7 +10,7 @@ import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
 import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptions, DefenseOptionValue, GroundTruth } from '../defenses/defense';
 import { defenseDefinition, type DefenseRequest, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
-import { loadTensors, saveTensors } from '../io/checkpoint';
+import { loadWeightsInto, saveTensors } from '../io/checkpoint';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
@@ -236,11 +235,6 @@ export async function loadPurified(cfg: DefendConfig, model: Model, opts: Experi
   const { cache } = experimentContext(opts);
   const entry = cache.get('defenses', identify(cfg).key);
   if (!entry) return false;
-  const { tensors } = await loadTensors(entry.dir);
-  try {
-    model.loadWeights(tensors);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  await loadWeightsInto(entry.dir, model);
   return true;
 }

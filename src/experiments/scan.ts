@@ -7,7 +7,7 @@ import { scan, type ScanMeasurement, type ScanResult, scoreScan } from '../analy
 import { Cache } from '../cache';
 import { type Dataset, subset } from '../data/dataset';
 import { type DatasetName, isDatasetName, loadDataset } from '../data/registry';
-import { loadTensors } from '../io/checkpoint';
+import { loadWeightsInto } from '../io/checkpoint';
 import type { Model, ModelConfig } from '../models/model';
 import { createModel } from '../models/registry';
 import { weightsHash } from '../models/weights';
@@ -81,12 +81,7 @@ export function checkpointDataset(dir: string): DatasetName {
 export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
   const { record, config, dataset } = readRecord(dir);
   const model = createModel(config, 'checkpoint');
-  const { tensors } = await loadTensors(dir);
-  try {
-    model.loadWeights(tensors);
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
+  await loadWeightsInto(dir, model);
   const a = record.spec.attack;
   const truth: ModelTruth | null =
     record.spec.purpose === 'benign'

@@ -100,3 +100,14 @@ export async function loadTensors(dir: string): Promise<{ tensors: Record<string
   const tensors = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!) as Record<string, tf.Tensor>;
   return { tensors, metadata: artifacts.userDefinedMetadata ?? {} };
 }
+
+/** Copies the tensors saved in `dir` into `target` (which copies them), disposing what was read. */
+export async function loadWeightsInto(dir: string, target: { loadWeights(weights: Record<string, tf.Tensor>): void }): Promise<Metadata> {
+  const { tensors, metadata } = await loadTensors(dir);
+  try {
+    target.loadWeights(tensors);
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+  return metadata;
+}

@@ -5,7 +5,7 @@ import { runtimeInfo } from '../backend';
 import { Cache, type CacheEntry, configKey } from '../cache';
 import { balancedIndices, type Dataset, type DatasetSplits, type ImageSet, subset } from '../data/dataset';
 import { loadDataset, type LoadOptions } from '../data/registry';
-import { loadTensors, saveTensors } from '../io/checkpoint';
+import { loadWeightsInto, saveTensors } from '../io/checkpoint';
 import { claimRun } from '../io/run-lock';
 import type { Model, ModelConfig } from '../models/model';
 import { createModel } from '../models/registry';
@@ -144,23 +144,13 @@ async function storeEpochSnapshot(cache: Cache, modelKey: string, epoch: number,
 export async function epochSnapshot(cache: Cache, modelKey: string, epoch: number, model: Model): Promise<boolean> {
   const entry = cache.get('epoch-snapshots', snapshotKey(modelKey, epoch));
   if (!entry) return false;
-  const { tensors } = await loadTensors(entry.dir);
-  try {
-    model.loadWeights(tensors);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  await loadWeightsInto(entry.dir, model);
   return true;
 }
 
 /** Copies a cached model's weights into `model` and returns its record. */
 async function loadEntry<R>(entry: CacheEntry, model: Model): Promise<R> {
-  const { tensors } = await loadTensors(entry.dir);
-  try {
-    model.loadWeights(tensors);
-  } finally {
-    tf.dispose(Object.values(tensors));
-  }
+  await loadWeightsInto(entry.dir, model);
   return JSON.parse(entry.read('record.json').toString()) as R;
 }
 

@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { runtimeInfo } from '../../../backend';
 import { Cache, configKey } from '../../../cache';
-import { loadTensors, saveTensors } from '../../../io/checkpoint';
+import { loadWeightsInto, saveTensors } from '../../../io/checkpoint';
 import { claimRun } from '../../../io/run-lock';
 import { createModel } from '../../../models/registry';
 import { modelConfigFor, type TrainRecord } from '../../../train/run';
@@ -41,9 +40,7 @@ export async function trainDynamicInfected(ctx: InfectedTrainingContext): Promis
       const modelEntry = cache.get('models', key);
       const triggerEntry = modelEntry ? cache.get('dynamic-triggers', key) : null;
       if (!(modelEntry && triggerEntry)) return null;
-      const { tensors } = await loadTensors(modelEntry.dir);
-      model.loadWeights(tensors);
-      tf.dispose(Object.values(tensors));
+      await loadWeightsInto(modelEntry.dir, model);
       trigger = await loadDynamic(triggerEntry.dir);
       return JSON.parse(modelEntry.read('record.json').toString()) as TrainRecord;
     };
