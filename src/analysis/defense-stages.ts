@@ -15,7 +15,7 @@ export function stagesSpec(stages: readonly StageMetrics[], title: string): Vega
     { step: i, stage: s.stage, metric: 'ASR', value: s.asr },
   ]);
   return vegaLite({
-    title: { text: title, subtitle: 'measured on the clean and the triggered test sets after each stage (Fig. 7)' },
+    title: { text: title, subtitle: 'ACC on the clean, ASR on the triggered test set, after each stage (Fig. 7)' },
     data: { values },
     width: 320,
     height: 220,
