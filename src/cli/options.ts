@@ -1,4 +1,5 @@
 import { type Norm, PGD_DEFAULT, PGD_DEFAULT_EPS, type PgdConfig, pgdBudget, type PgdSettings } from '../attacks/adversarial/pgd';
+import { attackNames } from '../attacks/backdoor/registry';
 import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
 import { DATASET_INFO, DATASET_NAMES, type DatasetName } from '../data/registry';
 import { unwritable } from '../io/writable';
@@ -244,3 +245,22 @@ export const ATTACK_OPTIONS = {
     },
   ),
 };
+
+/** The attacks of a comma-separated `--attack`: at least one, each a registered attack. */
+export function attackListFrom(raw: string | undefined): string[] {
+  const attacks = required(raw, '--attack')
+    .split(',')
+    .filter((s) => s !== '');
+  if (attacks.length === 0) required(undefined, '--attack');
+  for (const a of attacks) oneOf(a, attackNames(), '--attack');
+  return attacks;
+}
+
+/** How the clean extra set is sized: by `--clean-ratio` in (0, 1] or by `--clean-size`, not both. */
+export function cleanSizeFrom(o: { cleanRatio?: number; cleanSize?: number }): { cleanRatio: number | undefined; cleanSize: number | undefined } {
+  if (o.cleanRatio !== undefined && o.cleanSize !== undefined)
+    throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
+  if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1))
+    throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
+  return { cleanRatio: o.cleanRatio, cleanSize: o.cleanSize };
+}

@@ -5,7 +5,7 @@ import { Cache } from '../../cache';
 import { loadDataset } from '../../data/registry';
 import { trainModels } from '../../experiments/training';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, checkWritable, DEFAULT_TARGET, oneOf, opt, profileFrom, required, RUN_OPTIONS, targetFrom, UsageError } from '../options';
+import { ATTACK_OPTIONS, attackListFrom, checkWritable, DEFAULT_TARGET, opt, profileFrom, RUN_OPTIONS, targetFrom, UsageError } from '../options';
 
 export const attack = defineCommand({
   name: 'attack',
@@ -19,11 +19,7 @@ export const attack = defineCommand({
     seed: opt.int('run seed', { min: 0, default: 0 }),
   },
   async run(o) {
-    const names = required(o.attack, '--attack')
-      .split(',')
-      .filter((s) => s !== '');
-    if (names.length === 0) required(undefined, '--attack');
-    for (const n of names) oneOf(n, attackNames(), '--attack');
+    const names = attackListFrom(o.attack);
     const profile = profileFrom(o);
     const { dataset } = profile;
     const { mode, ratio, option: options, stamp, seed } = o;

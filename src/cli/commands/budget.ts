@@ -6,7 +6,18 @@ import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
 import { DEFAULT_MIN_MISCLASSIFIED } from '../../defenses/pgd-budget-rule';
 import { type BudgetRuleReport, defenderBudget } from '../../experiments/budget-rule';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, checkWritable, DEFAULT_TARGET, oneOf, opt, profileFrom, required, RUN_OPTIONS, targetFrom, UsageError } from '../options';
+import {
+  ATTACK_OPTIONS,
+  attackListFrom,
+  checkWritable,
+  cleanSizeFrom,
+  DEFAULT_TARGET,
+  opt,
+  profileFrom,
+  RUN_OPTIONS,
+  targetFrom,
+  UsageError,
+} from '../options';
 
 export const budget = defineCommand({
   name: 'budget',
@@ -23,17 +34,10 @@ export const budget = defineCommand({
     seed: opt.int('run seed', { min: 0, default: 0 }),
   },
   async run(o) {
-    const attacks = required(o.attack, '--attack')
-      .split(',')
-      .filter((s) => s !== '');
-    if (attacks.length === 0) required(undefined, '--attack');
-    for (const a of attacks) oneOf(a, attackNames(), '--attack');
+    const attacks = attackListFrom(o.attack);
     const profile = profileFrom(o);
     const target = targetFrom(o, profile.dataset);
-    if (o.cleanRatio !== undefined && o.cleanSize !== undefined)
-      throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
-    if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1))
-      throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
+    const clean = cleanSizeFrom(o);
     if (o.minMisclassified !== undefined && !(o.minMisclassified <= 1))
       throw new UsageError(`--min-misclassified expects a share in [0, 1], got ${o.minMisclassified}`);
     const cache = new Cache();
@@ -46,8 +50,7 @@ export const budget = defineCommand({
           profile,
           attack: { name, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name, stamp: o.stamp }) },
           seed: o.seed,
-          cleanRatio: o.cleanRatio,
-          cleanSize: o.cleanSize,
+          ...clean,
           minMisclassified: o.minMisclassified,
           dataPath: o.path,
         },

@@ -17,10 +17,11 @@ import { profileData } from '../../train/run';
 import { defineCommand } from '../command';
 import {
   ATTACK_OPTIONS,
+  attackListFrom,
   checkWritable,
+  cleanSizeFrom,
   DEFAULT_TARGET,
   epsProblem,
-  oneOf,
   opt,
   type OptValues,
   PGD_FLAGS,
@@ -82,11 +83,7 @@ function cleanSetFrom(o: OptValues<typeof DEFEND_OPTIONS>, name: string, data: '
       `${flag} sizes the clean extra set, which ${name} does not get here: ${data === 'either' ? 'add --clean-data' : `${name} works on the training set`}`,
     );
   }
-  if (o.cleanRatio !== undefined && o.cleanSize !== undefined)
-    throw new UsageError('--clean-ratio and --clean-size both size the clean extra set; give one of them');
-  if (o.cleanRatio !== undefined && !(o.cleanRatio > 0 && o.cleanRatio <= 1))
-    throw new UsageError(`--clean-ratio expects a share of the training set in (0, 1], got ${o.cleanRatio}`);
-  return { cleanRatio: o.cleanRatio, cleanSize: o.cleanSize };
+  return cleanSizeFrom(o);
 }
 
 /**
@@ -95,11 +92,7 @@ function cleanSetFrom(o: OptValues<typeof DEFEND_OPTIONS>, name: string, data: '
  */
 export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig[] {
   const name = required(o.defense, '--defense', defenseNames());
-  const attacks = required(o.attack, '--attack')
-    .split(',')
-    .filter((s) => s !== '');
-  if (attacks.length === 0) required(undefined, '--attack');
-  for (const a of attacks) oneOf(a, attackNames(), '--attack');
+  const attacks = attackListFrom(o.attack);
   const profile = profileFrom(o);
   const target = targetFrom(o, profile.dataset);
   const options: Record<string, unknown> = { ...o.defenseOption };
