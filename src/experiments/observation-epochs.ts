@@ -9,7 +9,17 @@ import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
 import { epochSnapshot, profileData, trainBenign } from '../train/run';
 import { analysisImages } from './observe';
-import { experimentContext, type ExperimentOptions, type FigureSpecs, type ReportHeader, restoreResult, resultOutput, storedResult } from './output';
+import {
+  cachedExperiment,
+  experimentContext,
+  type ExperimentOptions,
+  type KeptResult,
+  type FigureSpecs,
+  type ReportHeader,
+  restoreResult,
+  resultOutput,
+  storedResult,
+} from './output';
 
 export interface ObservationEpochsConfig {
   profile: ResolvedProfile;
@@ -46,16 +56,18 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
   const identity = { ...cfg, attack, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) };
   const key = { kind: 'observation-epochs', cfg: identity };
   const out = resultOutput(cache, { key, folder: 'observation-epochs', name: `${cfg.profile.dataset}-${cfg.attack.name}` });
-  const restored = async (): Promise<ObservationEpochsResult | null> => {
-    const entry = cache.get('observations', key);
-    if (!entry) return null;
-    const { report, specs } = await restoreResult<ObservationEpochsReport>(entry, out);
-    return { ...out.writeReport(report), specs, fromCache: true, reportFile: out.reportFile };
-  };
-  const what = `the observation over epochs of ${cfg.attack.name} on ${cfg.profile.dataset}`;
-  return (await restored()) ?? (await cache.exclusive('observations', key, what, async () => (await restored()) ?? (await measure())));
+  return cachedExperiment(cache, {
+    kind: 'observations',
+    key,
+    what: `the observation over epochs of ${cfg.attack.name} on ${cfg.profile.dataset}`,
+    restore: async (entry) => {
+      const { report, specs } = await restoreResult<ObservationEpochsReport>(entry, out);
+      return { ...out.writeReport(report), specs, fromCache: true, reportFile: out.reportFile };
+    },
+    compute: measure,
+  });
 
-  async function measure(): Promise<ObservationEpochsResult> {
+  async function measure(store: (kept: KeptResult) => Promise<void>): Promise<ObservationEpochsResult> {
     const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
     const splits = profileData(full, cfg.profile);
     const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits, progress, keepEpochs: true });
@@ -101,10 +113,7 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
         seconds: (Date.now() - t0) / 1000,
         figures: await out.writeFigures(specs),
       };
-      await cache.put('observations', key, storedResult(report, specs), {
-        meta: { experiment: 'observation-epochs', attack: cfg.attack.name },
-        keepExisting: true,
-      });
+      await store({ contents: storedResult(report, specs), meta: { experiment: 'observation-epochs', attack: cfg.attack.name } });
       return { ...out.writeReport(report), specs, fromCache: false, reportFile: out.reportFile };
     } finally {
       benign.model.dispose();
