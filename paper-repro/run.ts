@@ -8,8 +8,10 @@ import {
   type MeasuredMetrics,
   type MeasuredRecord,
   measurements,
+  measurementsMarkdown,
   type NotebookName,
   readMeasured,
+  readMeasurements,
   REPRO_SCALES,
   type ReproScale,
   unwritable,
@@ -175,7 +177,10 @@ export async function repro(o: RunOptions): Promise<number> {
     if (why) log(`measurements: ${file} left as it was: ${why}\n`);
     else {
       writeMeasurements(file, measurements({ scale: o.scale, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results }));
-      log(`measurements: ${file} (tables: npm run measurements:tables)\n`);
+      // The tables beside it, rendered from the file as `npm run measurements:tables` does: a committed pair that disagrees fails the tests.
+      const tables = path.join(o.measurementsDir, `${o.scale}.md`);
+      writeFileAtomic(tables, measurementsMarkdown(readMeasurements(file), path.relative(ROOT, file)));
+      log(`measurements: ${file}\n              ${tables}\n`);
     }
   }
   if (failedNotebooks.length) log(`failed notebooks: ${failedNotebooks.join(', ')}\n`);
