@@ -1,3 +1,4 @@
+import type { PgdConfig } from '../attacks/adversarial/pgd';
 import type { LabelRule } from '../attacks/backdoor/trigger';
 import type { Cache } from '../cache';
 import type { AugmentConfig } from '../data/augment';
@@ -7,6 +8,7 @@ import type { VegaLiteSpec } from '../plots/vega';
 import type { Definition, OptionValue } from '../registry';
 import type { ProgressSink } from '../progress';
 import type { Seed } from '../rng';
+import type { PgdBudget } from './pgd-budget';
 
 /** Defense options are flat JSON values (lists of numbers allowed), so resolved options can go into a cache key. */
 export type DefenseOptionValue = OptionValue;
@@ -29,6 +31,8 @@ export interface DefenseContext<O extends DefenseOptions = DefenseOptions> {
   data: DefenderData;
   /** every option, defaults filled in and validated */
   options: O;
+  /** the PGD budget, resolved and validated, for a definition with a PGD step (`pgd`); null for one without */
+  pgd: PgdConfig | null;
   /** the augmentation the infected model was trained with (the defender knows the training recipe) */
   augment: AugmentConfig;
   seed: Seed;
@@ -98,6 +102,8 @@ export type DataNeed = 'clean' | 'train' | 'either';
 export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I = unknown> extends Definition<O> {
   description: string;
   data: DataNeed;
+  /** a defense with a PGD step: its budget's defaults, and where each comes from */
+  pgd?: { defaults: Readonly<PgdBudget>; provenance: Readonly<Record<keyof PgdBudget, string>> };
   run(ctx: DefenseContext<O>): Promise<DefenseResult<I>>;
   /** measures the intermediate results against the ground truth (the experiment calls it after `run`) */
   analyze?(intermediate: I, truth: GroundTruth): DefenseAnalysis;

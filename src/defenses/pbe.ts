@@ -9,7 +9,7 @@ import { fineTuneStep } from './baseline-run';
 import type { DefenseContext, DefenseDefinition, DefenseLogEntry } from './defense';
 import { analyzePbe } from './pbe-analysis';
 import type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
-import { PGD_OPTION_DEFAULTS, PGD_OPTION_PROVENANCE, pgdConfigOf, type PgdOptions, validatePgdOptions } from './pgd-options';
+import { PGD_BUDGET_DEFAULT, PGD_BUDGET_PROVENANCE } from './pgd-budget';
 
 export type { AdversarialEpochSummary, PbeIntermediate, PbeIteration, PbeSetting } from './pbe-intermediate';
 
@@ -50,7 +50,7 @@ export type PbeOptions = {
   momentum: number;
   weightDecay: number;
   batchSize: number;
-} & PgdOptions;
+};
 
 export const PBE_DEFAULTS: PbeOptions = {
   extraRatio: 0.05,
@@ -70,7 +70,6 @@ export const PBE_DEFAULTS: PbeOptions = {
   momentum: 0.9,
   weightDecay: 5e-4,
   batchSize: 128,
-  ...PGD_OPTION_DEFAULTS,
 };
 
 const REF = 'reference code (pbe_main.py / aft_train.py)';
@@ -94,7 +93,6 @@ const PBE_PROVENANCE: Record<keyof PbeOptions, string> = {
   momentum: `${REF}: SGD momentum 0.9`,
   weightDecay: `${REF}: weight decay 5e-4`,
   batchSize: `${REF}: batch 128`,
-  ...PGD_OPTION_PROVENANCE,
 };
 
 function validatePbe(o: PbeOptions): void {
@@ -125,7 +123,6 @@ function validatePbe(o: PbeOptions): void {
   for (const k of ['lr', 'momentum', 'weightDecay'] as const) {
     if (!(Number.isFinite(o[k]) && o[k] >= 0)) throw new Error(`pbe.${k}: expected a finite number ≥ 0, got ${o[k]}`);
   }
-  validatePgdOptions(o);
 }
 
 const FIRST_ITERATIONS = ['reference-code', 'algorithm-1'];
@@ -378,10 +375,11 @@ export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
       provenance: 'seconds on MNIST smoke, for tests; larger lr and extra set so that 2 epochs move the weights',
     },
   },
+  pgd: { defaults: PGD_BUDGET_DEFAULT, provenance: PGD_BUDGET_PROVENANCE },
   validate: validatePbe,
   run: (ctx) => {
-    const budget = pgdConfigOf(ctx.options);
-    return ctx.data.clean ? runCleanData(ctx, budget) : runProgressive(ctx, budget);
+    if (!ctx.pgd) throw new Error('pbe: the runner gave no PGD budget');
+    return ctx.data.clean ? runCleanData(ctx, ctx.pgd) : runProgressive(ctx, ctx.pgd);
   },
   analyze: analyzePbe,
 };

@@ -9,6 +9,8 @@ import { type AccAsr, DEFENSE_TABLES, type DefenseTable, PAPER_ATTACK_LABELS, PA
 import { type PoolProgressSink, Progress } from '../progress';
 import type { ResolvedProfile } from '../train/profiles';
 import type { DefenseOptionValue } from '../defenses/defense';
+import type { PgdBudget } from '../defenses/pgd-budget';
+import { defenseDefinition } from '../defenses/registry';
 import { vegaLite, type VegaLiteSpec } from '../plots/vega';
 import type { DefendConfig } from './defend';
 import { defendJobType } from './defend-job';
@@ -46,6 +48,8 @@ export interface CompareConfig {
   dataPath?: string;
   /** option overrides per defense (registry name, e.g. `pbe`) for every cell of it; the command line sets none */
   options?: Record<string, Record<string, DefenseOptionValue>>;
+  /** the PGD budget's fields, for every cell of a defense with a PGD step (PBE); the command line sets none */
+  pgd?: Partial<PgdBudget>;
   /** the table's folder instead of results/compare/<name>-<key>/ */
   outDir?: string;
 }
@@ -100,6 +104,7 @@ export function cellConfig(cfg: CompareConfig, attack: string, defense: CompareD
   return {
     defense: name,
     ...(cfg.options?.[name] ? { options: cfg.options[name] } : {}),
+    ...(cfg.pgd && defenseDefinition(name).pgd ? { pgd: cfg.pgd } : {}),
     cleanData: defense !== 'pbe',
     profile: cfg.profile,
     attack: { name: attack, mode: cfg.mode, target: cfg.target },

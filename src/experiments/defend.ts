@@ -9,7 +9,16 @@ import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
 import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptions, DefenseOptionValue, GroundTruth } from '../defenses/defense';
-import { defenseDefinition, type DefenseRequest, optionProvenance, resolveDefenseOptions, runDefense } from '../defenses/registry';
+import { type PgdBudget, pgdKeyOptions } from '../defenses/pgd-budget';
+import {
+  defenseDefinition,
+  type DefenseRequest,
+  optionProvenance,
+  pgdProvenance,
+  resolveDefenseOptions,
+  resolveDefensePgd,
+  runDefense,
+} from '../defenses/registry';
 import { loadWeightsInto, saveTensors } from '../io/checkpoint';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
@@ -33,6 +42,8 @@ export interface DefendConfig {
   defense: string;
   /** option overrides, applied after the profile's schedule */
   options?: Record<string, DefenseOptionValue>;
+  /** for a defense with a PGD step (PBE): the budget's fields that differ from its defaults */
+  pgd?: Partial<PgdBudget>;
   /** for a defense that takes either: give it the clean extra set (PBE's clean-data setting) instead of the training set */
   cleanData: boolean;
   /** the clean extra set: a share of the training set (default 5%) or a number of images */
@@ -47,7 +58,8 @@ export interface DefendConfig {
 }
 
 export interface DefendReport extends ReportHeader<DefendConfig> {
-  defense: { name: string; options: Record<string, DefenseOptionValue>; provenance: Record<string, string> };
+  /** `pgd`: the budget of a defense with a PGD step (null without one; absent in reports written before it was one value, whose options hold it) */
+  defense: { name: string; options: Record<string, DefenseOptionValue>; pgd?: PgdBudget | null; provenance: Record<string, string> };
   /** which data the defense saw */
   data: { train: number | null; clean: number | null };
   /** ACC/ASR measured by this experiment: before, at each stage the defense asked for, after */
@@ -90,27 +102,38 @@ export function defenderCleanSet(view: PoisonedSet, cleanTrain: Dataset, cfg: Pi
   return cleanExtraSet(cleanTrain, idx, altered);
 }
 
-/** What a defend config asks for, resolved: the defense, its options, whether it gets the clean extra set, and the run's cache key. */
+/** What a defend config asks for, resolved: the defense, its options and PGD budget, whether it gets the clean extra set, and the run's cache key. */
 interface DefendRun {
   def: ReturnType<typeof defenseDefinition>;
   request: DefenseRequest;
   options: DefenseOptions;
+  pgd: PgdBudget | null;
   useClean: boolean;
   key: { kind: 'defend'; cfg: unknown };
 }
 
 function identify(cfg: DefendConfig): DefendRun {
   const def = defenseDefinition(cfg.defense);
-  const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options };
+  const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options, pgd: cfg.pgd };
   const options = resolveDefenseOptions(request);
+  const pgd = resolveDefensePgd(request);
   if (cfg.cleanData && def.data === 'train') throw new Error(`${cfg.defense}: works on the training set and takes no clean extra set (drop --clean-data)`);
   const useClean = def.data === 'clean' || (def.data === 'either' && cfg.cleanData);
   // The key names what the run depends on, not how it was asked for: the resolved options, the
   // attack's options with {} for none and its stamp order, and where the data really is (`pbe
-  // defend --path X`, `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry).
+  // defend --path X`, `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry). The
+  // PGD budget goes in as the flat options keys have always named it (pgdKeyOptions).
   const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
   const dataPath = datasetLocation(cfg.profile.dataset, cfg.dataPath);
-  return { def, request, options, useClean, key: { kind: 'defend', cfg: { ...cfg, outDir: undefined, options, cleanData: useClean, attack, dataPath } } };
+  const keyOptions = pgd ? { ...options, ...pgdKeyOptions(pgd) } : options;
+  return {
+    def,
+    request,
+    options,
+    pgd,
+    useClean,
+    key: { kind: 'defend', cfg: { ...cfg, pgd: undefined, outDir: undefined, options: keyOptions, cleanData: useClean, attack, dataPath } },
+  };
 }
 
 /** The cache key of a defend run (its folder under defenses/): equal keys read one result. */
@@ -157,7 +180,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
           config: cfg,
           key: out.key,
           runtime: runtimeInfo(),
-          defense: { name: cfg.defense, options: run.options, provenance: optionProvenance(run.request) },
+          defense: { name: cfg.defense, options: run.options, pgd: run.pgd, provenance: { ...optionProvenance(run.request), ...pgdProvenance(run.request) } },
           data: { train: data.train?.shape[0] ?? null, clean: data.clean?.shape[0] ?? null },
           stages: measured.stages,
           before: { acc: infected.acc, asr: infected.asr },

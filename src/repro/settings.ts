@@ -4,6 +4,7 @@ import type { AttackMode } from '../attacks/backdoor/trigger';
 import type { LinearTrainConfig } from '../models/linear-softmax';
 import type { DatasetName } from '../data/registry';
 import type { DefenseOptionValue } from '../defenses/defense';
+import type { PgdBudget } from '../defenses/pgd-budget';
 import { COMPARE_DEFENSES, type CompareDefense } from '../experiments/compare';
 import { PAPER_ATTACKS } from '../paper/numbers';
 import { type ProfileName, type ResolvedProfile, resolveProfile } from '../train/profiles';
@@ -49,6 +50,9 @@ export interface DefenseSettings {
   progressiveAttack: { name: string; why: string };
   /** option overrides per defense (registry name) for every defense run of the scale; {} = the defaults `pbe defend` and `pbe compare` run */
   options: Record<string, Record<string, DefenseOptionValue>>;
+  /** the PGD budget's fields that differ from the defaults, for every defense run with a PGD step (PBE); {} = the reference's */
+  pgd: Partial<PgdBudget>;
+  /** why the scale's options and budget are what they are */
   optionsWhy: string;
   tables: DefenseTableSettings[];
 }
@@ -129,7 +133,8 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         defense: {
           progressiveAttack: { name: 'blend', why: "the paper's attack of Fig. 6 and 7, and one whose observation holds at this scale (00-teaching)" },
           // PBE's step ε/5 and 7 iterations are the scale's PGD already; only ε differs from the reference.
-          options: { pbe: { pgdEps: QUICK_PGD.eps } },
+          options: {},
+          pgd: { eps: QUICK_PGD.eps },
           optionsWhy: `PBE's adversarial examples at the scale's budget (L∞ ε ${QUICK_PGD.eps}, as the observation here): the reference's 6/255 barely moves a digit`,
           tables: [
             {
@@ -186,6 +191,7 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
             why: "the paper's Fig. 6/7 attack; on the current cpu profile its observation is weak (README: 15.8% of its adversarial examples on the target, 56.9% on the previous schedule's model), so setting B is measured where it is hardest here",
           },
           options: {},
+          pgd: {},
           optionsWhy: 'the defaults of `pbe defend` and `pbe compare` at the cpu profile, so that the notebooks read the runs those commands cached',
           tables: [
             ...paperTables('cpu'),
@@ -218,6 +224,7 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         defense: {
           progressiveAttack: { name: 'blend', why: "the paper's Fig. 6 and 7" },
           options: {},
+          pgd: {},
           optionsWhy: "the reference code's settings",
           tables: [
             ...paperTables('paper'),

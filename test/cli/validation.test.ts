@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pgdConfigOf } from '../../src/defenses/pgd-options';
-import { optionProvenance, resolveDefenseOptions } from '../../src/defenses/registry';
+import { pgdConfigOf } from '../../src/defenses/pgd-budget';
+import { pgdProvenance, resolveDefensePgd } from '../../src/defenses/registry';
 import { toCommander } from '../../src/cli/command';
 import { defend, defendConfigs } from '../../src/cli/commands/defend';
 import { main } from '../../src/cli/main';
@@ -119,12 +119,8 @@ describe('pbe defend: the PGD budget that runs and is stored', () => {
   /** What PBE's fine-tuning hands to pgd(), and the provenance the report stores, for a command line. */
   async function budget(...extra: string[]) {
     const [cfg] = await configsOf([...base, ...extra]);
-    const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options };
-    return {
-      pgd: pgdConfigOf(resolveDefenseOptions(request) as Parameters<typeof pgdConfigOf>[0]),
-      provenance: optionProvenance(request),
-      options: cfg.options,
-    };
+    const request = { name: cfg.defense, profile: cfg.profile.profile, options: cfg.options, pgd: cfg.pgd };
+    return { pgd: pgdConfigOf(resolveDefensePgd(request)!), provenance: pgdProvenance(request), given: cfg.pgd, options: cfg.options };
   }
 
   it('keeps a --defense-option PGD setting beside a PGD flag for another setting', async () => {
@@ -134,9 +130,9 @@ describe('pbe defend: the PGD budget that runs and is stored', () => {
       { eps: 0.1, iterations: 10, norm: 'linf', randomStart: false },
     );
     assert.ok(Math.abs(a.pgd.step - 0.02) < 1e-12);
-    assert.equal(a.provenance.pgdEps, 'given');
-    assert.equal(a.provenance.pgdIterations, 'given');
-    assert.notEqual(a.provenance.pgdNorm, 'given', 'a setting nobody gave keeps its default provenance');
+    assert.equal(a.provenance['pgd.eps'], 'given');
+    assert.equal(a.provenance['pgd.iterations'], 'given');
+    assert.notEqual(a.provenance['pgd.norm'], 'given', 'a setting nobody gave keeps its default provenance');
     const b = await budget('--defense-option', 'pgdRandomStart=true', '--eps', '0.2');
     assert.equal(b.pgd.randomStart, true);
     assert.equal(b.pgd.eps, 0.2);
@@ -146,8 +142,11 @@ describe('pbe defend: the PGD budget that runs and is stored', () => {
   });
 
   it('sets only the settings its flags name, --norm l2 alone at the L2 default radius', async () => {
-    assert.deepEqual((await budget('--iterations', '3')).options, { pgdIterations: 3 });
-    assert.deepEqual((await budget('--norm', 'l2')).options, { pgdNorm: 'l2', pgdEps: 0.5 });
-    assert.deepEqual((await budget()).options, {});
+    assert.deepEqual((await budget('--iterations', '3')).given, { iterations: 3 });
+    assert.deepEqual((await budget('--norm', 'l2')).given, { norm: 'l2' });
+    assert.equal((await budget('--norm', 'l2')).pgd.eps, 0.5);
+    assert.equal((await budget('--defense-option', 'pgdNorm=l2')).pgd.eps, 0.5);
+    assert.equal((await budget()).given, undefined);
+    assert.deepEqual((await budget('--defense-option', 'epochsFirst=2')).options, { epochsFirst: 2 });
   });
 });

@@ -24,7 +24,7 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   const profile = resolveProfile('smoke', 'mnist');
   let f: BadNetsFixture;
   let dir: string;
-  let ctx: Omit<DefenseContext, 'options'>;
+  let ctx: Omit<DefenseContext, 'options' | 'pgd'>;
   let measured: { stage: string; acc: number; asr: number }[];
   let infectedHash: string;
   const smoke = (name: string, options?: Record<string, unknown>) => runDefense({ name, profile: 'smoke', options }, ctx);
@@ -214,7 +214,7 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
       await assert.rejects(runDefense({ name, profile: 'smoke' }, { ...ctx, data: {} }), new RegExp(`${name}: needs a clean extra set \\(data.clean\\)`));
       await assert.rejects(runDefense({ name, profile: 'smoke' }, { ...ctx, data: { train: f.clean } }), /needs a clean extra set/);
       const def = defenseDefinition(name);
-      await assert.rejects(def.run({ ...ctx, data: {}, options: resolveDefenseOptions({ name, profile: 'smoke' }) }), /needs clean extra data/);
+      await assert.rejects(def.run({ ...ctx, data: {}, options: resolveDefenseOptions({ name, profile: 'smoke' }), pgd: null }), /needs clean extra data/);
     });
   }
 });

@@ -14,7 +14,7 @@ import { cleanExtraSet, selectCleanExtra } from '../../src/defenses/clean-set';
 import { type DefenderData, type DefenseContext, DefenseInterrupted, type GroundTruth } from '../../src/defenses/defense';
 import { analyzePbe } from '../../src/defenses/pbe-analysis';
 import type { PbeIntermediate } from '../../src/defenses/pbe';
-import { registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
+import { registerDefense, resolveDefenseOptions, resolveDefensePgd, runDefense } from '../../src/defenses/registry';
 import { defend, loadPurified } from '../../src/experiments/defend';
 import { createModel } from '../../src/models/registry';
 import { weightsHash } from '../../src/models/weights';
@@ -24,9 +24,10 @@ import { resolveProfile } from '../../src/train/profiles';
 import { profileData } from '../../src/train/run';
 
 /** MNIST's usual L∞ budget (6/255 barely moves a digit); two iterations keep the tests to seconds. */
-const MNIST_PBE = { pgdEps: 0.3, topShares: [0.3] };
+const MNIST_PGD = { eps: 0.3 };
+const MNIST_PBE = { topShares: [0.3] };
 
-let spied: Omit<DefenseContext, 'options'> | null = null;
+let spied: Omit<DefenseContext, 'options' | 'pgd'> | null = null;
 let measured: unknown = 'not called';
 registerDefense<{ unused: number }, null>('test-spy', {
   description: 'records what it is given and returns a clone',
@@ -64,9 +65,9 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function run(data: DefenderData, options: Record<string, unknown>, extra: Partial<Omit<DefenseContext, 'options'>> = {}) {
+  function run(data: DefenderData, options: Record<string, unknown>, extra: Partial<Omit<DefenseContext, 'options' | 'pgd'>> = {}) {
     const stages: { stage: string; acc: number; asr: number }[] = [];
-    const ctx: Omit<DefenseContext, 'options'> = {
+    const ctx: Omit<DefenseContext, 'options' | 'pgd'> = {
       model: infected.model,
       data,
       augment: profile.train.augment,
@@ -76,7 +77,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
       measure: async (stage, m) => void stages.push({ stage, ...(await evaluateBackdoor(m, splits.test, infected.triggered)) }),
       ...extra,
     };
-    return { stages, result: runDefense({ name: 'pbe', profile: 'smoke', options }, ctx) };
+    return { stages, result: runDefense({ name: 'pbe', profile: 'smoke', options, pgd: MNIST_PGD }, ctx) };
   }
 
   it('without clean data: the first iteration erases the backdoor, the ranking finds the poisoned images, the ablation does not; no tensor leaks', async () => {
@@ -112,7 +113,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
   it('with clean data: one adversarial then clean fine-tune lowers ASR', async () => {
     const altered = { poisoned: truth.poisoned, cross: truth.cross };
     const idx = selectCleanExtra(truth.trainSize, altered, { rng: new Rng(0).fork('clean-extra'), ratio: 0.1 });
-    const { stages, result } = run({ clean: cleanExtraSet(splits.train, idx, altered) }, { pgdEps: 0.3 });
+    const { stages, result } = run({ clean: cleanExtraSet(splits.train, idx, altered) }, {});
     const r = await result;
     r.model.dispose();
     console.log(
@@ -167,7 +168,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     const idx = selectCleanExtra(truth.trainSize, altered, { rng: new Rng(0).fork('clean-extra'), ratio: 0.1 });
     const clean = cleanExtraSet(splits.train, idx, altered);
     // 60 images at batch 50: two batches an epoch. Three updates: all of epoch 1, the first (full) batch of epoch 2, then the smoke profile's 3 − 2 clean epochs.
-    const steps = await run({ clean }, { pgdEps: 0.3, cleanAdversarialSteps: 3 }).result;
+    const steps = await run({ clean }, { cleanAdversarialSteps: 3 }).result;
     assert.deepEqual(adversarialPerEpoch(steps), [60, 50, null]);
     steps.model.dispose();
   });
@@ -177,8 +178,13 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.throws(bad({ topShares: [0.2, 0] }), /pbe\.topShares\[1\]: expected a ratio in \(0, 1\], got 0/);
     assert.throws(bad({ extraRatio: 1.5 }), /pbe\.extraRatio: expected a ratio in \(0, 1\], got 1\.5/);
     assert.throws(bad({ epochsFirst: 2, adversarialEpochsFirst: 3 }), /pbe\.adversarialEpochsFirst: at most epochsFirst \(2\), got 3/);
-    assert.throws(bad({ pgdNorm: 'l3' }), /pbe\.pgdNorm: expected 'linf' or 'l2', got 'l3'/);
-    assert.throws(bad({ pgdEps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
+    const badPgd = (pgd: Record<string, unknown>) => () => resolveDefensePgd({ name: 'pbe', pgd });
+    assert.throws(badPgd({ norm: 'l3' }), /pbe\.pgd\.norm: expected 'linf' or 'l2', got 'l3'/);
+    assert.throws(badPgd({ eps: -1 }), /pgd\.eps: expected a finite number ≥ 0/);
+    assert.throws(badPgd({ stepFraction: Number.NaN }), /pbe\.pgd\.stepFraction: expected a finite number ≥ 0, got NaN/);
+    assert.throws(badPgd({ step: 0.1 }), /pbe\.pgd: unknown field 'step'; expected norm, eps, stepFraction, iterations, randomStart/);
+    assert.throws(bad({ pgdEps: 0.1 }), /pbe\.pgdEps: the PGD budget is not an option; give it as pgd: \{ eps: … \}/);
+    assert.throws(() => resolveDefensePgd({ name: 'ft', pgd: { eps: 0.1 } }), /ft: has no PGD step, so it takes no PGD budget/);
     assert.throws(bad({ topShare: [0.2] }), /unknown option 'topShare'/);
     assert.throws(bad({ firstIteration: 'paper' }), /pbe\.firstIteration: expected one of reference-code, algorithm-1, got 'paper'/);
     assert.throws(bad({ step2EpochsFirst: 0 }), /pbe\.step2EpochsFirst: expected an integer ≥ 1, got 0/);

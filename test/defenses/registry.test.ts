@@ -57,7 +57,7 @@ describe('defense registry and the shared clean extra set', function () {
 
   it('runDefense checks the data contract and that the infected model is left untouched', async () => {
     const model = createModel(MODEL, 1);
-    const ctx: Omit<DefenseContext, 'options'> = {
+    const ctx: Omit<DefenseContext, 'options' | 'pgd'> = {
       model,
       data: { train },
       augment: NO_AUGMENT,

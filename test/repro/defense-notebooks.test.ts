@@ -8,7 +8,7 @@ import { compareCommand, compareConfigFrom } from '../../src/cli/commands/compar
 import { defend as defendCommand, defendConfigs } from '../../src/cli/commands/defend';
 import type { OptTable } from '../../src/cli/options';
 import { cellConfig, type CompareCell, compareSpec } from '../../src/experiments/compare';
-import { type DefendConfig, defendKey, type DefendResult } from '../../src/experiments/defend';
+import { defendKey, type DefendResult } from '../../src/experiments/defend';
 import { iterationFrame } from '../../src/notebook';
 import {
   defenseTable,
@@ -21,7 +21,7 @@ import {
   progressiveSummary,
   reproSettings,
 } from '../../src/repro';
-import { PBE_DEFAULTS } from '../../src/defenses';
+import { PBE_DEFAULTS, PGD_BUDGET_DEFAULT, pgdConfigOf, resolveDefensePgd } from '../../src/defenses';
 import { TABLE1 } from '../../src/paper/numbers';
 import { silentSink } from '../../src/progress';
 
@@ -89,10 +89,10 @@ describe('the defense notebooks read what the commands cache', () => {
     // Anything that changes the run changes the key: another seed, another budget, another data location.
     const base = progressiveDefendConfig(s, false, 0);
     assert.notEqual(defendKey({ ...base, seed: 1 }), defendKey(base));
-    assert.notEqual(defendKey({ ...base, options: { pgdEps: 8 / 255 } }), defendKey(base));
+    assert.notEqual(defendKey({ ...base, pgd: { eps: 8 / 255 } }), defendKey(base));
     assert.notEqual(defendKey({ ...base, dataPath: archive }), defendKey({ ...base, dataPath: path.join(dir, 'elsewhere.tar.gz') }));
-    // Options spelled out at their defaults are the defaults.
-    assert.equal(defendKey({ ...base, options: { pgdEps: PBE_DEFAULTS.pgdEps } }), defendKey(base));
+    // Options and budget fields spelled out at their defaults are the defaults.
+    assert.equal(defendKey({ ...base, options: { epochsFirst: PBE_DEFAULTS.epochsFirst }, pgd: { eps: PGD_BUDGET_DEFAULT.eps } }), defendKey(base));
   });
 
   it('07 at cpu builds the configs of `pbe compare --dataset cifar10 --mode all2one|all2all [--attacks blend] --profile cpu`', async () => {
@@ -111,11 +111,12 @@ describe('the defense notebooks read what the commands cache', () => {
 
   it("at quick, PBE's PGD is the scale's: the budget of the observation notebooks, with the reference's step ε/5 and 7 iterations", () => {
     const s = reproSettings('quick');
-    const cfg = progressiveDefendConfig(s, false, 0) as DefendConfig & { options: { pgdEps: number } };
-    assert.equal(cfg.options.pgdEps, s.pgd.eps);
-    assert.ok(Math.abs(s.pgd.step - s.pgd.eps * PBE_DEFAULTS.pgdStepFraction) < 1e-12);
-    assert.equal(s.pgd.iterations, PBE_DEFAULTS.pgdIterations);
+    const budget = resolveDefensePgd({ name: 'pbe', pgd: progressiveDefendConfig(s, false, 0).pgd })!;
+    assert.equal(budget.eps, s.pgd.eps);
+    assert.ok(Math.abs(s.pgd.step - pgdConfigOf(budget).step) < 1e-12);
+    assert.equal(s.pgd.iterations, budget.iterations);
     assert.deepEqual(reproSettings('cpu').defense.options, {});
+    assert.deepEqual(reproSettings('cpu').defense.pgd, {});
   });
 });
 

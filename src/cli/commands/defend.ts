@@ -1,4 +1,4 @@
-import { pgdBudget, type PgdSettings } from '../../attacks/adversarial/pgd';
+import type { PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
 import { stampOrderOf } from '../../attacks/backdoor/registry';
@@ -7,8 +7,8 @@ import { Cache } from '../../cache';
 import type { DatasetSplits } from '../../data/dataset';
 import { loadDataset } from '../../data/registry';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
-import { defenseDefinition, defenseNames, resolveDefenseOptions } from '../../defenses';
-import { hasPgdBudget, PGD_OPTION_OF, pgdConfigOf, type PgdOptions } from '../../defenses/pgd-options';
+import { defenseDefinition, defenseNames, resolveDefenseOptions, resolveDefensePgd } from '../../defenses';
+import { PGD_BUDGET_OPTION, type PgdBudget } from '../../defenses/pgd-budget';
 import type { DefendConfig } from '../../experiments/defend';
 import { defendJobType, type DefendSummary } from '../../experiments/defend-job';
 import { JobPool } from '../../jobs/pool';
@@ -54,23 +54,31 @@ const DEFEND_OPTIONS = {
 const PGD_SETTING_WORD: Record<keyof PgdSettings, string> = { norm: 'norm', eps: 'ε', iterations: 'iterations', randomStart: 'random start' };
 
 /**
- * The PGD flags as defense options, only those given: a flag and a --defense-option naming the
- * same setting is an error, not a silent choice of one, and a defense without a PGD step takes none.
+ * The PGD budget's fields a command line gives: the PGD flags, and the budget's option names
+ * (`--defense-option pgdEps=…`, PGD_BUDGET_OPTION) taken out of `options`. A flag and an option
+ * naming the same field is an error, not a silent choice of one; a defense without a PGD step
+ * takes neither.
  */
-function applyPgdFlags(name: string, defaults: Record<string, unknown>, options: Record<string, unknown>, flags: PgdSettings): void {
-  const given = Object.keys(flags) as (keyof PgdSettings)[];
-  if (given.length === 0) return;
-  if (!hasPgdBudget(defaults)) {
-    const withPgd = defenseNames().filter((d) => hasPgdBudget(defenseDefinition(d).defaults));
-    throw new UsageError(`${PGD_FLAGS[given[0]]}: ${name} has no PGD step (the PGD flags apply to ${withPgd.join(', ')})`);
+function pgdBudgetFrom(name: string, options: Record<string, unknown>, flags: PgdSettings): Partial<PgdBudget> {
+  const given: Partial<Record<keyof PgdBudget, unknown>> = {};
+  for (const [field, option] of Object.entries(PGD_BUDGET_OPTION) as [keyof PgdBudget, string][]) {
+    if (!(option in options)) continue;
+    given[field] = options[option];
+    delete options[option];
   }
-  for (const k of given) {
-    const key = PGD_OPTION_OF[k];
-    if (key in options) throw new UsageError(`${PGD_FLAGS[k]} and --defense-option ${key}= both set PGD's ${PGD_SETTING_WORD[k]}; give one of them`);
-    options[key] = flags[k];
+  for (const k of Object.keys(flags) as (keyof PgdSettings)[]) {
+    if (k in given)
+      throw new UsageError(`${PGD_FLAGS[k]} and --defense-option ${PGD_BUDGET_OPTION[k]}= both set PGD's ${PGD_SETTING_WORD[k]}; give one of them`);
+    given[k] = flags[k];
   }
-  // `--norm l2` alone means L2 at its own default radius, as for `pbe pgd` and `pbe observe`.
-  if (flags.norm !== undefined && flags.eps === undefined && !('pgdEps' in options)) options.pgdEps = pgdBudget({ norm: flags.norm }).eps;
+  const fields = Object.keys(given) as (keyof PgdBudget)[];
+  if (fields.length > 0 && !defenseDefinition(name).pgd) {
+    const withPgd = defenseNames().filter((d) => defenseDefinition(d).pgd);
+    const first = fields[0];
+    const what = first in flags ? PGD_FLAGS[first as keyof PgdSettings] : `--defense-option ${PGD_BUDGET_OPTION[first]}=`;
+    throw new UsageError(`${what}: ${name} has no PGD step (the PGD flags apply to ${withPgd.join(', ')})`);
+  }
+  return given as Partial<PgdBudget>;
 }
 
 /** The clean extra set's size as the command line gives it, checked against the defense and each other. */
@@ -108,7 +116,7 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
     options[k] = list;
   }
   const pgdFlags = pgdSettingsFrom(o);
-  applyPgdFlags(name, defaults, options, pgdFlags);
+  const pgd = pgdBudgetFrom(name, options, pgdFlags);
   // commander reads a `--no-x` flag as the negation of `x`, so the value arrives as `adversarial: false`.
   if (o.noAdversarial || (o as Record<string, unknown>).adversarial === false) {
     if (!('adversarial' in defaults)) throw new UsageError(`--no-adversarial: ${name} has no adversarial step to leave out`);
@@ -117,20 +125,21 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
   }
   const clean = cleanSetFrom(o, name, def.data);
   // A bad option is reported here, as a usage error, before any job starts.
-  let resolved: Record<string, unknown>;
+  let budget: PgdBudget | null;
   try {
-    resolved = resolveDefenseOptions({ name, profile: profile.profile, options }) as Record<string, unknown>;
+    resolveDefenseOptions({ name, profile: profile.profile, options });
+    budget = resolveDefensePgd({ name, pgd });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (hasPgdBudget(resolved)) {
-    const budget = pgdConfigOf(resolved as PgdOptions, name);
+  if (budget) {
     const problem = epsProblem(budget.norm, budget.eps, profile.dataset);
     if (problem) throw new UsageError(`${pgdFlags.eps !== undefined ? '--eps' : `--defense-option pgdEps=${budget.eps} (with ${budget.norm})`} ${problem}`);
   }
   return attacks.map((attack) => ({
     defense: name,
     options: options as DefendConfig['options'],
+    ...(Object.keys(pgd).length > 0 ? { pgd } : {}),
     cleanData: o.cleanData,
     ...clean,
     profile,

@@ -26,6 +26,7 @@ export function defenseTableConfig(t: DefenseTableSettings, s: ReproSettings, se
     target: 0,
     seed,
     ...(Object.keys(s.defense.options).length > 0 ? { options: s.defense.options } : {}),
+    ...(Object.keys(s.defense.pgd).length > 0 ? { pgd: s.defense.pgd } : {}),
   };
 }
 
@@ -172,6 +173,7 @@ export function defenseTableMetrics(tables: readonly DefenseTableValues[]): Defe
 /** 07-defense-tables: Tables 1, 4 and 2 as the scale runs them. */
 export interface DefenseTablesValues {
   options: ReproSettings['defense']['options'];
+  pgd: ReproSettings['defense']['pgd'];
   tables: Partial<Record<DefenseTableRun['table'], DefenseTableValues>>;
   metrics: DefenseTableMetrics;
 }
@@ -185,5 +187,13 @@ export async function measureDefenseTables(s: ReproSettings, seed: number): Prom
     runs.push(await defenseTable(t, s, seed));
   }
   const tables = runs.map(defenseTableValues);
-  return { values: { options: s.defense.options, tables: Object.fromEntries(tables.map((t) => [t.table, t])), metrics: defenseTableMetrics(tables) }, runs };
+  return {
+    values: {
+      options: s.defense.options,
+      pgd: s.defense.pgd,
+      tables: Object.fromEntries(tables.map((t) => [t.table, t])),
+      metrics: defenseTableMetrics(tables),
+    },
+    runs,
+  };
 }

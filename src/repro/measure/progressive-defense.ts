@@ -13,6 +13,7 @@ export function progressiveDefendConfig(s: ReproSettings, cleanData: boolean, se
   return {
     defense: 'pbe',
     options: s.defense.options.pbe ?? {},
+    ...(Object.keys(s.defense.pgd).length > 0 ? { pgd: s.defense.pgd } : {}),
     cleanData,
     profile: s.training,
     attack: { name: s.defense.progressiveAttack.name, mode: 'all2one', target: 0, options: {} },
@@ -56,6 +57,7 @@ export function progressiveSummary(r: DefendResult): ProgressiveSummary {
 export interface ProgressiveDefenseValues {
   attack: string;
   options: ReproSettings['defense']['options'];
+  pgd: ReproSettings['defense']['pgd'];
   /** the summary with `iterations` as the per-iteration rows (their count is stages.length − 1) */
   withoutClean: Omit<ProgressiveSummary, 'iterations'> & {
     stages: DefendResult['stages'];
@@ -93,6 +95,7 @@ export async function measureProgressiveDefense(s: ReproSettings, seed: number):
     values: {
       attack: s.defense.progressiveAttack.name,
       options: s.defense.options,
+      pgd: s.defense.pgd,
       withoutClean: {
         ...b,
         stages: without.stages,
