@@ -130,7 +130,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: '2 standard errors of a share over 1,800 images',
         mustHold: false,
         knownNotToHold:
-          "measured (cpu suite, seed 0, Blend → 0 trained on 50,000 images × 8 epochs, ACC 79.8%, ASR 100%): 15.8% on the target against 12.5% for the benign model; the previous 3-epoch model (ACC 61.9%) sent 62.6%. The better-trained model's adversarial examples at 6/255 seldom find the blend (24% at 12/255, 33% at 16/255: 05-budget-sweep)",
+          "the better-trained smallcnn's adversarial examples at 6/255 seldom reach the blend, where the earlier 3-epoch model's did (docs/measurements.md#claims-known-not-to-hold)",
       },
       paper: PAPER_SCALE,
     },
@@ -152,7 +152,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: '2 standard errors of a share over the 2,000 images of each row',
         mustHold: false,
         knownNotToHold:
-          "measured (cpu suite, seed 0, ten Blend models trained on 50,000 images × 8 epochs, ACC 79.80–81.55%, ASR 100% each): rows 8.8–24.3%, mean 13.8%, none ≥ 40%, against 12.5% on label 0 for the benign model; the previous 3-epoch models (20,000 images) gave 24.1–56.9%. The better-trained models' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 33% at 16/255)",
+          "no row reaches the bound: the better-trained models' adversarial examples at 6/255 seldom reach the blend (docs/measurements.md#claims-known-not-to-hold)",
       },
       paper: PAPER_SCALE,
     },
@@ -174,7 +174,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: '2 standard errors of a share over the 20,000 adversarial examples of the ten rows',
         mustHold: false,
         knownNotToHold:
-          "measured (cpu suite, seed 0, ten Blend models on 50,000 images × 8 epochs, ASR 100% each): mean 13.8% on the target, against 12.5% on label 0 for the benign model and about 11% for a uniform spread over the nine wrong classes; the previous 3-epoch models (20,000 images) gave 41.8%. The better-trained models' adversarial examples at 6/255 seldom find the blend (05-budget-sweep: 16% at 6/255, 33% at 16/255)",
+          "near the benign model's share on the same label: the better-trained models' adversarial examples at 6/255 seldom reach the blend (docs/measurements.md#claims-known-not-to-hold)",
       },
       paper: PAPER_SCALE,
     },
@@ -214,15 +214,14 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSe(200),
         reason: '2 standard errors of a share over 200 images',
         mustHold: false,
-        knownNotToHold:
-          'measured (seed 0): the all-to-all Blend backdoor is not learned in 3 epochs on 600 digits (ASR 2.5%); its adversarial examples still go to y+1 at 19.5% on average, twice chance',
+        knownNotToHold: 'the all-to-all Blend backdoor is not learned in 3 epochs on 600 digits (docs/measurements.md#claims-known-not-to-hold)',
       },
       cpu: {
         tolerance: twoSe(2000),
         reason: '2 standard errors of a share over 2,000 images',
         mustHold: false,
         knownNotToHold:
-          'measured (cpu suite, seed 0, Blend all-to-all on 50,000 images × 8 epochs, ACC 79.5%, ASR 69.2%): 11.9% on y+1 on average (3.0–24.5% per true class), about the 11% of a uniform spread over the nine wrong classes; as for all-to-one at this profile, PGD at 6/255 seldom finds the blend',
+          'about a uniform spread over the wrong classes: as for all-to-one at this profile, PGD at 6/255 seldom finds the blend (docs/measurements.md#claims-known-not-to-hold)',
       },
       paper: PAPER_SCALE,
     },
@@ -237,15 +236,13 @@ export const CLAIMS: readonly AnyClaim[] = [
       tolerance: 0,
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
-      knownNotToHold:
-        'measured (seed 0): ratio 1.000 and 7.2% of adversarial examples on the target (benign 4.4%) although ASR is 100%: PGD does not find the 3×3 patch, as on CIFAR-10 (README)',
+      knownNotToHold: 'PGD does not find the 3×3 patch although the backdoor is learned, as on CIFAR-10 (docs/measurements.md#claims-known-not-to-hold)',
     },
     cpu: {
       tolerance: 0,
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
-      knownNotToHold:
-        'measured (cpu suite, seed 0): ratio 0.99, share on the target 11.4% against 12.5% for the benign model although ASR is 100%: PGD does not find the 3×3 patch',
+      knownNotToHold: 'PGD does not find the 3×3 patch although the backdoor is learned (docs/measurements.md#claims-known-not-to-hold)',
     },
     paper: PAPER_SCALE,
   }),
@@ -254,14 +251,13 @@ export const CLAIMS: readonly AnyClaim[] = [
       tolerance: 0,
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
-      knownNotToHold: 'measured (seed 0): the clean-label SIG backdoor is not learned on 600 digits in 3 epochs (ASR 2.2%); ratio 1.001',
+      knownNotToHold: 'the clean-label SIG backdoor is not learned on 600 digits in 3 epochs (docs/measurements.md#claims-known-not-to-hold)',
     },
     cpu: {
       tolerance: 0,
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
-      knownNotToHold:
-        'measured (cpu suite, seed 0): ratio 1.01, share on the target 0.06% (benign 12.5%) at ASR 92.8%: the clean-label sinusoid is not what PGD finds',
+      knownNotToHold: 'the clean-label sinusoid is not what PGD finds, though the backdoor is learned (docs/measurements.md#claims-known-not-to-hold)',
     },
     paper: PAPER_SCALE,
   }),
@@ -278,7 +274,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       reason: 'the bound 1 is the claim itself',
       mustHold: false,
       knownNotToHold:
-        'measured (cpu suite, seed 0): ratio 1.07 at ASR 80.5%, though 18.7% of adversarial examples land on the target (benign 12.5%): partly, as the README says',
+        "partly: more adversarial examples land on the target than the benign model's, but they do not move toward the warped images' features (docs/measurements.md#claims-known-not-to-hold)",
     },
     paper: PAPER_SCALE,
   }),
@@ -381,7 +377,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: 'the bound 0 is the claim itself',
         mustHold: false,
         knownNotToHold:
-          'measured over five runs (seeds 0–3 and the suite): +1.5, −4.0, +9.5, +1.0 and −2.5 points; ACC on 200 test digits after 2-epoch iterations on 60–420 images moves by noise as much as by recovery',
+          'ACC on 200 test digits after 2-epoch iterations on a few hundred images moves by noise as much as by recovery; its sign changes between seeds (docs/measurements.md#claims-known-not-to-hold)',
       },
       cpu: {
         tolerance: 0,
@@ -412,7 +408,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: 'the bound 0 is the claim itself',
         mustHold: false,
         knownNotToHold:
-          'measured: falls in 4 of 5 runs (suite, seed 0: 0.113 → 0.094, near the 0.10 of chance): the backdoor half survives each iteration on a few hundred digits, so poisoned digits keep their logits and rank as clean',
+          'the backdoor half survives each iteration on a few hundred digits, so poisoned digits keep their logits and rank as clean (docs/measurements.md#claims-known-not-to-hold)',
       },
       cpu: {
         tolerance: 0,
@@ -439,13 +435,13 @@ export const CLAIMS: readonly AnyClaim[] = [
         reason: "2 standard errors of a share near the paper's value over the 180 triggered test digits",
         mustHold: false,
         knownNotToHold:
-          'measured (suite, seed 0): 87.2% → 16.1%; 2.2–56.1% over seeds 0–3: 30 clean digits and 2 adversarial epochs weaken the backdoor without erasing it',
+          '30 clean digits and 2 adversarial epochs weaken the backdoor without erasing it; what is left varies widely between seeds (docs/measurements.md#claims-known-not-to-hold)',
       },
       cpu: {
         tolerance: twoSeAt(blendWithClean.asr / 100, 1800),
         reason: "2 standard errors of a share near the paper's value over the 1,800 triggered test images",
         mustHold: false,
-        knownNotToHold: "README (Blend, cpu, seed 0): 100% → 3.61% (ACC 79.80% → 77.80%): mostly erased, not to the paper's ≈1%",
+        knownNotToHold: "mostly erased, not to the paper's ≈1% (docs/measurements.md#claims-known-not-to-hold)",
       },
       paper: PAPER_SCALE,
     },
@@ -494,7 +490,7 @@ export const CLAIMS: readonly AnyClaim[] = [
         tolerance: twoSeAt(blendAllToAll.asr / 100, 2000),
         reason: "2 standard errors of a share near the paper's value over 2,000 triggered test images",
         mustHold: false,
-        knownNotToHold: "README (Blend all-to-all, cpu, seed 0): 69.15% → 4.45% (ACC 79.45% → 77.75%): mostly erased, not to the paper's 0.68%",
+        knownNotToHold: "mostly erased, not to the paper's 0.68% (docs/measurements.md#claims-known-not-to-hold)",
       },
       paper: PAPER_SCALE,
     },
