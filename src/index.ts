@@ -207,6 +207,8 @@ export {
   scanModel,
   type ScanModelSource,
   scanSample,
+  type ScanThreshold,
+  SCAN_THRESHOLDS,
 } from './experiments/scan';
 export {
   type DetectorSummary,

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type PgdConfig, pgdBudget } from '../attacks/adversarial/pgd';
 import type { AttackRequest } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
-import { scan, type ScanMeasurement, type ScanResult, scoreScan } from '../analysis/scan';
+import { scan, type ScanMeasurement, type ScanResult, SCAN_THRESHOLD, scoreScan } from '../analysis/scan';
 import { Cache } from '../cache';
 import { type Dataset, subset } from '../data/dataset';
 import { type DatasetName, isDatasetName, loadDataset } from '../data/registry';
@@ -26,6 +26,37 @@ export const SCAN_PGD: Record<DatasetName, PgdConfig> = {
   gtsrb: pgdBudget({}),
   'tiny-imagenet': pgdBudget({}),
 };
+
+/** The scan's verdict threshold on one dataset, and where the number comes from. */
+export interface ScanThreshold {
+  value: number;
+  provenance: string;
+}
+
+/**
+ * The scan's verdict threshold per dataset: what `pbe scan` and `pbe scan-eval` flag above unless
+ * told otherwise. MNIST's was chosen by a rule fixed before its calibration models were trained;
+ * elsewhere too few benign models have been scanned to choose one, so Neural Cleanse's 2 stands.
+ */
+export const SCAN_THRESHOLDS: Record<DatasetName, ScanThreshold> = {
+  mnist: {
+    value: 29.5,
+    provenance:
+      'docs/measurements.md, "The adversarial scan": 1.25 × the highest score of the six benign `smoke` models (8 epochs) of seeds 200–205 (23.37, seed 205, through the shift test), rounded up to 0.5; the rule was fixed before they were trained, and scored on seeds 300–305',
+  },
+  cifar10: {
+    value: SCAN_THRESHOLD,
+    provenance: "Neural Cleanse's 2: one benign CIFAR-10 model (`cpu`) has been scanned (score 1.89), too few to choose a threshold from",
+  },
+  gtsrb: { value: SCAN_THRESHOLD, provenance: "Neural Cleanse's 2: no GTSRB model has been scanned" },
+  'tiny-imagenet': { value: SCAN_THRESHOLD, provenance: "Neural Cleanse's 2: no Tiny-ImageNet model has been scanned" },
+};
+
+/** The defaults as the commands' help gives them: `mnist 29.5, else 2`. */
+export function scanThresholdDefaults(): string {
+  const own = Object.entries(SCAN_THRESHOLDS).filter(([, t]) => t.value !== SCAN_THRESHOLD);
+  return [...own.map(([d, t]) => `${d} ${t.value}`), `else ${SCAN_THRESHOLD}`].join(', ');
+}
 
 /** Clean images per scan unless told: MNIST `smoke` models answer from 200. */
 export const SCAN_IMAGES = 200;
@@ -141,6 +172,7 @@ export interface ScanRunConfig {
   images: number;
   /** draws the sample and PGD's random starts */
   seed: number;
+  /** default: the dataset's SCAN_THRESHOLDS */
   threshold?: number;
   dataPath?: string;
 }
@@ -156,13 +188,13 @@ export type StoredScan = ScanResult & { weights: string; fromCache: boolean };
 export async function scanModel(loaded: LoadedModel, cfg: ScanRunConfig, opts: { cache?: Cache; progress?: ProgressSink } = {}): Promise<StoredScan> {
   const cache = opts.cache ?? new Cache();
   if (!(Number.isInteger(cfg.images) && cfg.images > 0)) throw new Error(`scan: the sample size must be a positive integer, got ${cfg.images}`);
+  const threshold = cfg.threshold ?? SCAN_THRESHOLDS[loaded.dataset].value;
   const key = { kind: 'scan', weights: loaded.weights, dataset: loaded.dataset, pgd: cfg.pgd, images: cfg.images, seed: cfg.seed };
   const cached = cache.get('scans', key);
-  if (cached)
-    return { ...scoreScan(JSON.parse(cached.read('scan.json').toString()) as ScanMeasurement, cfg.threshold), weights: loaded.weights, fromCache: true };
+  if (cached) return { ...scoreScan(JSON.parse(cached.read('scan.json').toString()) as ScanMeasurement, threshold), weights: loaded.weights, fromCache: true };
   const full = await loadDataset(loaded.dataset, { path: cfg.dataPath, cache });
   const images = scanSample(full.test, cfg.images, cfg.seed);
-  const result = scan(loaded.model, images, { pgd: cfg.pgd, threshold: cfg.threshold, rng: new Rng(cfg.seed).fork('scan-pgd'), progress: opts.progress });
+  const result = scan(loaded.model, images, { pgd: cfg.pgd, threshold, rng: new Rng(cfg.seed).fork('scan-pgd'), progress: opts.progress });
   const measured: ScanMeasurement = { images: result.images, byPrediction: result.byPrediction, byTrueClass: result.byTrueClass, seconds: result.seconds };
   await cache.put('scans', key, { 'scan.json': JSON.stringify(measured) }, { keepExisting: true });
   return { ...result, weights: loaded.weights, fromCache: false };

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { pgdBudget } from '../../src/attacks/adversarial/pgd';
 import { trainInfected } from '../../src/attacks/backdoor/run';
@@ -7,8 +10,9 @@ import { Cache } from '../../src/cache';
 import { loadMnist } from '../../src/data/mnist';
 import { profileData } from '../../src/train/run';
 import { resolveProfile } from '../../src/train/profiles';
+import { weightsHash } from '../../src/models/weights';
 import { robustDeviations } from '../../src/defenses/anomaly-index';
-import { SCAN_PGD, scanSample } from '../../src/experiments/scan';
+import { SCAN_PGD, scanModel, scanSample, SCAN_THRESHOLDS } from '../../src/experiments/scan';
 import { rocAuc, rocCurve } from '../../src/experiments/scan-eval';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
@@ -157,6 +161,28 @@ describe('adversarial scan on MNIST (smoke)', function () {
     } finally {
       m.model.dispose();
       m.attack.trigger.dispose();
+    }
+  });
+
+  it("takes the dataset's threshold unless told, and rescores a cached scan under another without attacking", async () => {
+    const { infected } = await mnistModels();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-scan-threshold-'));
+    try {
+      const cache = new Cache(dir);
+      const loaded = { model: infected, dataset: 'mnist' as const, truth: null, weights: weightsHash(infected), label: 'blend → 0' };
+      const cfg = { pgd, images: 100, seed: 3 };
+      const a = await scanModel(loaded, cfg, { cache });
+      assert.equal(a.fromCache, false);
+      assert.equal(a.threshold, SCAN_THRESHOLDS.mnist.value);
+      const above = await scanModel(loaded, { ...cfg, threshold: a.score + 1 }, { cache });
+      assert.equal(above.fromCache, true, 'the threshold is not part of the key');
+      assert.equal(above.score, a.score);
+      assert.equal(above.verdict, 'benign');
+      const below = await scanModel(loaded, { ...cfg, threshold: a.score / 2 }, { cache });
+      assert.equal(below.fromCache, true);
+      assert.notEqual(below.verdict, 'benign', `score ${a.score}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,10 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
 import { attackNames } from '../../attacks/backdoor/registry';
-import { SCAN_THRESHOLD } from '../../analysis/scan';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
-import { checkpointDataset, SCAN_IMAGES } from '../../experiments/scan';
+import { checkpointDataset, SCAN_IMAGES, scanThresholdDefaults } from '../../experiments/scan';
 import { evaluateScan, type ScanEvalConfig, type ScanEvalReport } from '../../experiments/scan-eval';
 import { PROFILE_NAMES } from '../../train/profiles';
 import { defineCommand } from '../command';
@@ -31,7 +30,7 @@ export const scanEval = defineCommand({
     ...PGD_OPTIONS,
     images: opt.int(`clean test images per scan, drawn by --sample-seed (default ${SCAN_IMAGES})`, { min: 1 }),
     sampleSeed: opt.int('seed of the sample and PGD', { min: 0, default: 0 }),
-    threshold: opt.number(`the scan's verdict threshold (default ${SCAN_THRESHOLD})`, { min: 0 }),
+    threshold: opt.number(`the scan's verdict threshold (default per dataset: ${scanThresholdDefaults()})`, { min: 0 }),
     nc: opt.choice("also run Neural Cleanse's test with its settings of this profile", PROFILE_NAMES),
     out: opt.string('write the report (JSON) here', 'file'),
   },

@@ -3,11 +3,20 @@ import * as path from 'node:path';
 import { type PgdConfig, pgdBudget } from '../../attacks/adversarial/pgd';
 import { attackNames, stampOrderOf } from '../../attacks/backdoor/registry';
 
-import { SCAN_THRESHOLD } from '../../analysis/scan';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import type { DatasetName } from '../../data/registry';
-import { checkpointDataset, loadScanModel, SCAN_IMAGES, SCAN_PGD, scanModel, type ScanModelSource, type StoredScan, truthLabel } from '../../experiments/scan';
+import {
+  checkpointDataset,
+  loadScanModel,
+  SCAN_IMAGES,
+  SCAN_PGD,
+  scanModel,
+  type ScanModelSource,
+  scanThresholdDefaults,
+  type StoredScan,
+  truthLabel,
+} from '../../experiments/scan';
 import { defineCommand } from '../command';
 import {
   ATTACK_OPTIONS,
@@ -32,7 +41,7 @@ const SCAN_OPTIONS = {
   checkpoint: opt.string('scan the model in this folder (models/<key>/ of a cache: weights and record.json) instead', 'dir'),
   ...PGD_OPTIONS,
   images: opt.int(`clean test images attacked, drawn by --seed, labels unused (default ${SCAN_IMAGES})`, { min: 1 }),
-  threshold: opt.number(`verdict threshold on the robust z-score, > 0 (default ${SCAN_THRESHOLD})`, { min: 0 }),
+  threshold: opt.number(`verdict threshold on the robust z-score, > 0 (default per dataset: ${scanThresholdDefaults()})`, { min: 0 }),
   seed: opt.int('run seed: the model of the profile, the sample and PGD', { min: 0, default: 0 }),
 };
 
