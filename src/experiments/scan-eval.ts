@@ -29,10 +29,10 @@ export interface NcDetection {
  */
 export async function neuralCleanseDetect(
   loaded: LoadedModel,
-  cfg: { profile: ProfileName; options?: Record<string, unknown>; images: number; seed: number; dataPath?: string },
+  cfg: { profile: ProfileName; images: number; seed: number; dataPath?: string },
   opts: { cache: Cache; progress?: ProgressSink },
 ): Promise<NcDetection> {
-  const o = resolveDefenseOptions({ name: 'nc', profile: cfg.profile, options: cfg.options }) as NeuralCleanseOptions;
+  const o = resolveDefenseOptions({ name: 'nc', profile: cfg.profile }) as NeuralCleanseOptions;
   const settings = reverseSettings(o);
   const key = {
     kind: 'nc-detection',
@@ -73,8 +73,6 @@ export interface ScanEvalConfig {
   threshold?: number;
   /** run Neural Cleanse's test beside the scan, with NC's settings of this profile */
   nc: ProfileName | null;
-  /** NC options over the profile's (e.g. a shorter reversal) */
-  ncOptions?: Record<string, unknown>;
   dataPath?: string;
 }
 
@@ -203,11 +201,7 @@ export async function evaluateScan(
       );
       const top = s.labels.reduce((a, b) => (b.score > a.score ? b : a));
       const nc = cfg.nc
-        ? await neuralCleanseDetect(
-            loaded,
-            { profile: cfg.nc, options: cfg.ncOptions, images: cfg.images, seed: cfg.sampleSeed, dataPath: cfg.dataPath },
-            { cache },
-          )
+        ? await neuralCleanseDetect(loaded, { profile: cfg.nc, images: cfg.images, seed: cfg.sampleSeed, dataPath: cfg.dataPath }, { cache })
         : null;
       const row: ScanEvalRow = {
         label: loaded.label,
