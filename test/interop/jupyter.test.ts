@@ -17,7 +17,7 @@ import { VEGA_LITE_MIME } from '../../src/plots/vega';
  * then the report in headless Chromium, and one notebook through Debian's `jupyter nbconvert`.
  * Chromium and Jupyter are skipped with the reason where they are not installed; CI installs both
  * (CI=true), so there a missing one fails. `npm run test:interop` runs this folder, apart from
- * `npm test`: the kernels, Jupyter and the browser take over a minute of both cores.
+ * `npm test`: the kernels, Jupyter and the browser take over a minute of CPU.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 const GOOD = ['00-teaching', '03-tsne', '06-progressive-defense'];
