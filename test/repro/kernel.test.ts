@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { KernelClient } from '../../paper-repro/kernel';
 
-/** The client's start-up failures, without a real kernel; jupyter.test.ts drives tslab itself. */
+/** The client's start-up failures, without a real kernel; test/interop/jupyter.test.ts drives tslab itself. */
 describe('Jupyter kernel client: a kernel that cannot start', () => {
   const spec = (argv: string[]) => ({ argv, display_name: 'x', language: 'typescript' });
 

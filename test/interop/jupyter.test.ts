@@ -16,7 +16,8 @@ import { VEGA_LITE_MIME } from '../../src/plots/vega';
  * The notebooks through the tslab kernel, driven over the Jupyter protocol from Node (no Python),
  * then the report in headless Chromium, and one notebook through Debian's `jupyter nbconvert`.
  * Chromium and Jupyter are skipped with the reason where they are not installed; CI installs both
- * (CI=true), so there a missing one fails.
+ * (CI=true), so there a missing one fails. `npm run test:interop` runs this folder, apart from
+ * `npm test`: the kernels, Jupyter and the browser take over a minute of CPU.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 const GOOD = ['00-teaching', '03-tsne', '06-progressive-defense'];
