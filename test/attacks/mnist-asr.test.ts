@@ -7,7 +7,7 @@ import { loadMnist } from '../../src/data/mnist';
 import type { Model } from '../../src/models/model';
 import { mnistModels } from '../analysis/fixtures';
 import { badnetsMnist } from '../defenses/fixtures';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 
 /**
  * The attacks work end to end: mnist-net trained on 1,000 real digits with 10% of them poisoned
@@ -18,7 +18,7 @@ import { useBackend } from '../helpers/backend';
 describe('backdoored mnist-net on real digits (smoke)', function () {
   const mnist = loadMnist();
   const testSet = subset(mnist.test, balancedIndices(mnist.test, 50));
-  useBackend('wasm');
+  useBackend(pipelineBackend());
 
   const infected: Record<'badnets' | 'blend', () => Promise<Model>> = {
     badnets: async () => (await badnetsMnist()).infected,

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
+import { pipelineBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { type AnpLog, pruneNeurons } from '../../src/defenses/anp';
 import { meanChannelActivation, pruningOrder } from '../../src/defenses/channel-pruning';
@@ -31,7 +32,7 @@ describe('the five baseline defenses on a BadNets mnist-net (smoke)', function (
   const option = (name: string, key: string) => resolveDefenseOptions({ name, profile: 'smoke' })[key] as number;
 
   before(async () => {
-    await initBackend('wasm');
+    await initBackend(pipelineBackend());
     f = await badnetsMnist();
     infectedHash = weightsHash(f.infected);
   });

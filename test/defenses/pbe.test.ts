@@ -7,6 +7,7 @@ import { evaluateBackdoor } from '../../src/attacks/backdoor/poison';
 import type { InfectedModel } from '../../src/attacks/backdoor/attack';
 import { trainInfected } from '../../src/attacks/backdoor/run';
 import { initBackend } from '../../src/backend';
+import { pipelineBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { type DatasetSplits } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
@@ -51,7 +52,7 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
   let referenceHash: string;
 
   before(async () => {
-    await initBackend('wasm');
+    await initBackend(pipelineBackend());
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-defense-'));
     cache = new Cache(dir);
     splits = profileData(await loadDataset('mnist', { cache }), profile);

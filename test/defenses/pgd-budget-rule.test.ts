@@ -10,10 +10,10 @@ import { chooseBudget, concentration } from '../../src/defenses/pgd-budget-rule'
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { profileData, trainBenign } from '../../src/train/run';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 
 describe('the defender-side PGD budget rule', function () {
-  useBackend('wasm');
+  useBackend(pipelineBackend());
 
   it('concentration: the label most misclassified adversarial examples go to, and its share of them', () => {
     const names = ['a', 'b', 'c', 'd'];

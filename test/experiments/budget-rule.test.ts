@@ -11,10 +11,10 @@ import { defenderCleanSet, defenderView } from '../../src/experiments/defend';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { profileData } from '../../src/train/run';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 
 describe('pbe budget: the defender-side rule on an infected model, through the cache', function () {
-  useBackend('wasm');
+  useBackend(pipelineBackend());
   this.timeout(120_000);
 
   it('scores every budget on the clean extra set that defend --clean-data gives PBE, keeps the result, and reads it back', async () => {

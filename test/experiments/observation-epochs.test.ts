@@ -14,10 +14,10 @@ import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
 import { epochSnapshot, profileData, trainBenign } from '../../src/train/run';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 
 describe('pbe observe-epochs: the observation after every training epoch', function () {
-  useBackend('wasm');
+  useBackend(pipelineBackend());
   this.timeout(120_000);
 
   it("keeps each epoch's weights, measures both models at each, agrees with the final model, and reads the result back", async () => {

@@ -1,4 +1,5 @@
 import { activeBackend, type BackendName, forgetBackendChoice, initBackend } from '../../src/backend';
+import { nativeMissing } from '../backend/native-available';
 
 function current(): BackendName | null {
   try {
@@ -25,4 +26,13 @@ export function useBackend(name: BackendName): void {
       await initBackend();
     } else if (current() !== previous) await initBackend(previous);
   });
+}
+
+/**
+ * native where the oneDNN addon is built, else wasm: for suites about an attack, a defense or an
+ * experiment rather than a backend. They pass on either, and run on the backend the pipeline
+ * runs on where it is there (at about half wasm's time); the backend suites test both.
+ */
+export function pipelineBackend(): BackendName {
+  return nativeMissing() === null ? 'native' : 'wasm';
 }
