@@ -186,7 +186,9 @@ export function registerWasmTrainingKernels(): void {
     const existing = tf.getKernel(name, 'wasm');
     if (existing?.kernelFunc === kernelFunc) continue;
     if (existing) {
-      originals.set(name, existing.kernelFunc);
+      // Only the first kernel seen is wasm's own: on a switch back from native, the one
+      // registered is native's, and keeping it would run oneDNN under the name wasm.
+      if (!originals.has(name)) originals.set(name, existing.kernelFunc);
       tf.unregisterKernel(name, 'wasm');
     }
     tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });

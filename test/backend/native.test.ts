@@ -348,6 +348,55 @@ describe('native backend (oneDNN kernels over the wasm heap)', function () {
     assert.ok(Math.abs(native - wasm) <= 0.07, `native ${native} vs wasm ${wasm}`);
   });
 
+  it('leaves no oneDNN kernel behind on wasm after it (registrations are global): matMuls, conv gradients and batch norm call no addon function and match cpu', async () => {
+    const rng = new Rng('native-then-wasm');
+    const data = {
+      a: rng.normalArray(6 * 40),
+      b: rng.normalArray(40 * 5),
+      x: rng.normalArray(2 * 8 * 8 * 3),
+      w: rng.normalArray(3 * 3 * 3 * 4),
+      r: rng.normalArray(2 * 8 * 8 * 4),
+    };
+    const compute = () =>
+      tf.tidy(() => {
+        const a = tf.tensor2d(data.a, [6, 40]);
+        const b = tf.tensor2d(data.b, [40, 5]);
+        const x = tf.tensor4d(data.x, [2, 8, 8, 3]);
+        const w = tf.tensor4d(data.w, [3, 3, 3, 4]);
+        const r = tf.tensor4d(data.r, [2, 8, 8, 4]);
+        const bn = (t: tf.Tensor) => {
+          const { y, mean, variance } = batchNormTrain(t, tf.ones([4]), tf.zeros([4]));
+          tf.dispose([mean, variance]);
+          return y;
+        };
+        const loss = (xi: tf.Tensor, wi: tf.Tensor) => tf.sum(tf.mul(bn(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 1, 'same')), r));
+        const outs = [tf.matMul(a, b), tf.matMul(b, a, true, true), tf.matMul(a, a, false, true), ...tf.grads(loss)([x, w])];
+        return outs.map((t) => Float32Array.from(values(t)));
+      });
+    await initBackend('cpu');
+    const want = compute();
+    await initBackend('native');
+    compute();
+    await initBackend('wasm');
+    const lib = loadNativeAddon() as unknown as Record<string, unknown>;
+    const calls: string[] = [];
+    const saved = Object.entries(lib).filter(([, f]) => typeof f === 'function');
+    for (const [name, f] of saved) {
+      lib[name] = (...args: unknown[]) => {
+        calls.push(name);
+        return (f as (...a: unknown[]) => unknown)(...args);
+      };
+    }
+    let got: Float32Array[];
+    try {
+      got = compute();
+    } finally {
+      for (const [name, f] of saved) lib[name] = f;
+    }
+    assert.deepEqual([...new Set(calls)], [], 'addon functions called on wasm');
+    got.forEach((g, i) => close(g, want[i], 1e-5, `output ${i}`));
+  });
+
   it('a lone job runs oneDNN on every core (or PBE_NATIVE_THREADS), each pool worker on one thread', async () => {
     await initBackend('native');
     const env = process.env.PBE_NATIVE_THREADS;
