@@ -11,7 +11,7 @@ import { createModel } from '../../src/models/registry';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { train, type TrainConfig } from '../../src/train/trainer';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 import { weightsOf } from '../helpers/weights';
 
 const mnist = loadMnist({ limitPerClass: 30 });
@@ -82,7 +82,7 @@ function carriesPatch(image: Float32Array): boolean {
 }
 
 describe('stamping the trigger after augmentation', function () {
-  useBackend('wasm');
+  useBackend(pipelineBackend());
 
   for (const name of ['badnets', 'blend', 'sig', 'wanet']) {
     it(`${name}: every poisoned sample the trainer sees is its drawn (cropped, flipped) image with the exact trigger; the others are untouched`, async () => {

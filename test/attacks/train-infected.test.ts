@@ -9,7 +9,7 @@ import { trainInfected } from '../../src/attacks/backdoor/run';
 import { Cache } from '../../src/cache';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 
 /**
  * The attack pipeline on MNIST's smoke profile: the history holds each epoch's clean accuracy and
@@ -17,7 +17,7 @@ import { useBackend } from '../helpers/backend';
  */
 describe('trainInfected: per-epoch ACC and ASR (mnist, smoke)', function () {
   let dir: string;
-  useBackend('wasm');
+  useBackend(pipelineBackend());
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-infected-'));
   });

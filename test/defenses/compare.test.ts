@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { pipelineBackend } from '../helpers/backend';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -55,7 +56,7 @@ describe('pbe compare end to end (mnist smoke, one worker)', function () {
 
   it('runs every cell through the cache, writes the table, and recomputes nothing the second time', async () => {
     const cfg = { profile: resolveProfile('smoke', 'mnist'), mode: 'all2one' as const, attacks: ['badnets'], defenses: ['ft' as const], target: 0, seed: 0 };
-    const opts = { cache: new Cache(dir), progress: silentSink, workers: 1, backend: 'wasm' };
+    const opts = { cache: new Cache(dir), progress: silentSink, workers: 1, backend: pipelineBackend() };
     const first = await compare(cfg, opts);
     assert.deepEqual(
       first.cells.map((c) => `${c.attack}/${c.column}/${c.fromCache}`),

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PGD_DEFAULT, pgd } from '../../src/attacks/adversarial/pgd';
-import { useBackend } from '../helpers/backend';
+import { pipelineBackend, useBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { makeBatch } from '../../src/data/augment';
 import { balancedIndices, type FloatDataset, subset } from '../../src/data/dataset';
@@ -25,12 +25,12 @@ const CFG: TrainConfig = {
 };
 const MODEL = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, number, number], numClasses: 10 };
 
-describe('trainer capabilities for defenses (mnist-net on MNIST digits, wasm)', function () {
+describe('trainer capabilities for defenses (mnist-net on MNIST digits)', function () {
   const { train: fullTrain } = loadMnist();
   const data = subset(fullTrain, balancedIndices(fullTrain, 20));
   let tmp: string;
 
-  useBackend('wasm');
+  useBackend(pipelineBackend());
   beforeEach(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-hooks-'));
   });
