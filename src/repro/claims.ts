@@ -297,7 +297,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       },
       cpu: {
         tolerance: 0,
-        reason: 'the bound 0 is the claim itself; what it measured when written is in docs/measurements.md#claims-known-not-to-hold',
+        reason: 'the bound 0 is the claim itself; docs/measurements.md#claims-known-not-to-hold has the figures behind it',
         mustHold: false,
       },
       paper: PAPER_SCALE,
@@ -353,7 +353,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       },
       cpu: {
         tolerance: 0,
-        reason: 'the bound 1 is the claim itself; what it measured when written is in docs/measurements.md#claims-known-not-to-hold',
+        reason: 'the bound 1 is the claim itself; docs/measurements.md#claims-known-not-to-hold has the figures behind it',
         mustHold: false,
       },
       paper: PAPER_SCALE,
@@ -379,7 +379,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       },
       cpu: {
         tolerance: 0,
-        reason: 'the bound 0 is the claim itself; what it measured when written is in docs/measurements.md#claims-known-not-to-hold',
+        reason: 'the bound 0 is the claim itself; docs/measurements.md#claims-known-not-to-hold has the figures behind it',
         mustHold: false,
       },
       paper: PAPER_SCALE,
@@ -410,7 +410,7 @@ export const CLAIMS: readonly AnyClaim[] = [
       },
       cpu: {
         tolerance: 0,
-        reason: 'the bound 0 is the claim itself; what it measured when written is in docs/measurements.md#claims-known-not-to-hold',
+        reason: 'the bound 0 is the claim itself; docs/measurements.md#claims-known-not-to-hold has the figures behind it',
         mustHold: false,
       },
       paper: PAPER_SCALE,
@@ -452,7 +452,7 @@ export const CLAIMS: readonly AnyClaim[] = [
     },
     cpu: {
       tolerance: 0,
-      reason: 'the bound 0 is the claim itself; what it measured when written is in docs/measurements.md#claims-known-not-to-hold',
+      reason: 'the bound 0 is the claim itself; docs/measurements.md#claims-known-not-to-hold has the figures behind it',
       mustHold: false,
     },
     paper: PAPER_SCALE,
