@@ -9,8 +9,8 @@ import { adversarialExamples, type AdversarialLabelDistribution, tallyAdversaria
 
 /**
  * The library's verdict threshold on the robust z-score (in MADs) when none is given: Neural
- * Cleanse's 2. The commands take the dataset's own (SCAN_THRESHOLDS in experiments/scan): on MNIST
- * `smoke` models benign scores reach 23 through the shift test (docs/measurements.md, "The adversarial scan").
+ * Cleanse's 2. The commands take the dataset's own (SCAN_THRESHOLDS in experiments/scan), chosen
+ * on benign models the evaluation does not score (docs/measurements.md, "The adversarial scan").
  */
 export const SCAN_THRESHOLD = 2;
 
@@ -28,13 +28,14 @@ export interface LabelScore {
 
 /**
  * One cyclic relabelling y → y + shift: its mean share per source class, its excess over the
- * reverse relabelling y → y − shift, and that excess's robust z-score among the shifts.
+ * reverse relabelling y → y − shift, and that excess in units of the shifts' own spread.
  */
 export interface ShiftScore {
   shift: number;
   meanShare: number;
   /** meanShare − the mean share of y → y − shift */
   directedExcess: number;
+  /** directedExcess / (√2 · the scaled MAD of the shifts' mean shares) */
   score: number;
 }
 
@@ -46,6 +47,8 @@ export interface ScanScores {
   mad: number;
   /** the shifts 1 … K − 1, and the one with the highest score */
   shifts: ShiftScore[];
+  /** the scaled MAD of the shifts' mean shares: the noise a directed excess is measured against */
+  shiftMad: number;
   bestShift: ShiftScore;
   /** the larger of the top label's and the best shift's score: what a ROC sweeps */
   score: number;
@@ -108,15 +111,21 @@ export function scoreTransitions(byPrediction: readonly (readonly number[])[], c
   const labelDev = robustDeviations(excess);
   const labels = excess.map((e, c) => ({ label: c, name: classNames[c], excessShare: e, score: labelDev.deviations[c] }));
 
-  // Natural confusions are mutual (MNIST's 3 ↔ 8, 4 ↔ 9 make y → y + 5 likely both ways); an
-  // all-to-all backdoor's relabelling runs one way. So a shift is scored by what it carries beyond
-  // its reverse, against the spread of that excess over the shifts.
+  // Natural confusions are mutual (MNIST's 3 ↔ 8 and 4 ↔ 9 both lie on y → y + 5; CIFAR-10's
+  // automobile ↔ truck and airplane ↔ ship on ±2): an all-to-all backdoor's relabelling runs one
+  // way. So a shift is scored by what it carries beyond its reverse. The yardstick is the spread of
+  // the shifts' mean shares (√2 of it, the spread of a difference of two), not the spread of the
+  // directed excesses themselves: those come in ± pairs whose MAD rests on four magnitudes and can
+  // be near 0 on a benign model (scores up to 23 on MNIST `smoke`, docs/measurements.md).
   const rows = Array.from(range(k)).filter((y) => rowTotals[y] > 0);
   const meanShare = (d: number) => rows.reduce((sum, y) => sum + share(byPrediction[y][(y + d) % k], rowTotals[y]), 0) / rows.length;
   const shares = Array.from({ length: k }, (_, d) => (d === 0 ? 0 : meanShare(d)));
-  const directed = Array.from({ length: k - 1 }, (_, i) => shares[i + 1] - shares[k - i - 1]);
-  const shiftDev = robustDeviations(directed);
-  const shifts = directed.map((d, i) => ({ shift: i + 1, meanShare: shares[i + 1], directedExcess: d, score: shiftDev.deviations[i] }));
+  const shiftMad = robustDeviations(shares.slice(1)).mad;
+  const shifts = Array.from({ length: k - 1 }, (_, i) => {
+    const directedExcess = shares[i + 1] - shares[k - i - 1];
+    const score = directedExcess === 0 ? 0 : shiftMad === 0 ? Math.sign(directedExcess) * Infinity : directedExcess / (Math.SQRT2 * shiftMad);
+    return { shift: i + 1, meanShare: shares[i + 1], directedExcess, score };
+  });
 
   const top = labels.reduce((a, b) => (b.score > a.score ? b : a));
   const bestShift = shifts.reduce((a, b) => (b.score > a.score ? b : a));
@@ -127,6 +136,7 @@ export function scoreTransitions(byPrediction: readonly (readonly number[])[], c
     median: labelDev.median,
     mad: labelDev.mad,
     shifts,
+    shiftMad,
     bestShift,
     score,
     verdict,

@@ -67,6 +67,26 @@ describe('adversarial scan: scoring', () => {
     assert.equal(m.verdict, 'benign', `score ${m.score}`);
   });
 
+  it("scores a shift's one-way excess against the spread of the shifts' mean shares, by hand", () => {
+    const ten = 'abcdefghij'.split('');
+    // Every row sends 30, 12, 10, 8, 10, 6, 9, 7, 8 of its 100 adversarial examples to y+1 … y+9.
+    const sent = [30, 12, 10, 8, 10, 6, 9, 7, 8];
+    const m = ten.map((_, y) => ten.map((__, c) => (c === y ? 0 : sent[(c - y + 10) % 10 - 1])));
+    const s = scoreTransitions(m, ten);
+    // Mean shares 0.30 … 0.08: median 0.09, absolute deviations' median 0.01, so the scaled MAD is 0.014826.
+    assert.ok(Math.abs(s.shiftMad - 0.014826) < 1e-12, `shiftMad ${s.shiftMad}`);
+    // y → y+1 carries 0.30 against its reverse's 0.08: 0.22 / (√2 · 0.014826) = 10.4926…
+    assert.ok(Math.abs(s.bestShift.score - 10.49263) < 1e-4, `score ${s.bestShift.score}`);
+    assert.equal(s.bestShift.shift, 1);
+    // The reverse shift carries the same excess with the other sign; y → y+5 is its own reverse.
+    assert.ok(Math.abs(s.shifts[8].score + s.bestShift.score) < 1e-12);
+    assert.equal(s.shifts[4].score, 0);
+    // Every label receives the same share, so no label stands out and the shift names the kind.
+    assert.equal(Math.max(...s.labels.map((l) => l.score)), 0);
+    assert.equal(s.verdict, 'all2all');
+    assert.equal(s.score, s.bestShift.score);
+  });
+
   it('AUC and ROC of a hand-worked population', () => {
     // pairs (infected, benign): 3>1, 3>2, 2>1 win, 2=2 ties → (3 + 0.5) / 4
     assert.equal(rocAuc([3, 2], [1, 2]), 0.875);
