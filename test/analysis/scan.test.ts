@@ -71,7 +71,7 @@ describe('adversarial scan: scoring', () => {
     const ten = 'abcdefghij'.split('');
     // Every row sends 30, 12, 10, 8, 10, 6, 9, 7, 8 of its 100 adversarial examples to y+1 … y+9.
     const sent = [30, 12, 10, 8, 10, 6, 9, 7, 8];
-    const m = ten.map((_, y) => ten.map((__, c) => (c === y ? 0 : sent[(c - y + 10) % 10 - 1])));
+    const m = ten.map((_, y) => ten.map((__, c) => (c === y ? 0 : sent[((c - y + 10) % 10) - 1])));
     const s = scoreTransitions(m, ten);
     // Mean shares 0.30 … 0.08: median 0.09, absolute deviations' median 0.01, so the scaled MAD is 0.014826.
     assert.ok(Math.abs(s.shiftMad - 0.014826) < 1e-12, `shiftMad ${s.shiftMad}`);
