@@ -53,7 +53,7 @@ export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog>
     cpu: {
       options: { epochs: 20 },
       provenance:
-        'the fine-tuning stage as for ft on cpu: on BadNets 100 epochs erase no more and cost 1.7 points of ACC (docs/measurements.md, "The baselines against their budgets")',
+        'the fine-tuning stage as for ft on cpu: on BadNets more epochs erase no more and cost accuracy (docs/measurements.md, "The baselines against their budgets")',
     },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },

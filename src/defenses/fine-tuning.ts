@@ -23,7 +23,7 @@ export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTun
     cpu: {
       options: { epochs: 20 },
       provenance:
-        '20 epochs instead of the reference 100: on BadNets 50 and 100 epochs erase no more and cost 2.5 and 3.3 points of ACC (docs/measurements.md, "The baselines against their budgets")',
+        '20 epochs instead of the reference 100: on BadNets more epochs erase no more and cost accuracy (docs/measurements.md, "The baselines against their budgets")',
     },
     smoke: { options: { epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },

@@ -146,7 +146,7 @@ export const NAD: DefenseDefinition<NadOptions, NadLog> = {
     cpu: {
       options: { lr: 0.01, betas: '500,1000,1000' },
       provenance:
-        "BackdoorBench config/defense/nad: student lr 0.01 and β 500/1000/1000 on the last three layer groups (smallcnn's conv3–conv5); the rest is the authors' schedule (teacher 10, student 20 epochs). The authors' lr 0.1 with β 5000 on the last stage collapsed smallcnn to one class on every attack, and again on BadNets stamped after augmentation (10.95% ACC; docs/measurements.md, 'The baselines against their budgets')",
+        "BackdoorBench config/defense/nad: student lr 0.01 and β 500/1000/1000 on the last three layer groups (smallcnn's conv3–conv5); the rest is the authors' schedule (teacher 10, student 20 epochs). The authors' lr 0.1 with β 5000 on the last stage collapsed smallcnn to one class on every attack, and again on BadNets stamped after augmentation (docs/measurements.md, 'The baselines against their budgets')",
     },
     smoke: { options: { teacherEpochs: 2, epochs: 3, batchSize: 50 }, provenance: 'seconds, for the tests' },
   },
