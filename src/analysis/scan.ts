@@ -47,7 +47,7 @@ export interface ScanScores {
   mad: number;
   /** the shifts 1 … K − 1, and the one with the highest score */
   shifts: ShiftScore[];
-  /** the scaled MAD of the shifts' mean shares: the noise a directed excess is measured against */
+  /** the scaled MAD of the shifts' mean shares: the yardstick of a directed excess */
   shiftMad: number;
   bestShift: ShiftScore;
   /** the larger of the top label's and the best shift's score: what a ROC sweeps */
@@ -116,7 +116,7 @@ export function scoreTransitions(byPrediction: readonly (readonly number[])[], c
   // way. So a shift is scored by what it carries beyond its reverse. The yardstick is the spread of
   // the shifts' mean shares (√2 of it, the spread of a difference of two), not the spread of the
   // directed excesses themselves: those come in ± pairs whose MAD rests on four magnitudes and can
-  // be near 0 on a benign model (scores up to 23 on MNIST `smoke`, docs/measurements.md).
+  // be near 0 on a benign model (docs/measurements.md, "The shift test rescaled").
   const rows = Array.from(range(k)).filter((y) => rowTotals[y] > 0);
   const meanShare = (d: number) => rows.reduce((sum, y) => sum + share(byPrediction[y][(y + d) % k], rowTotals[y]), 0) / rows.length;
   const shares = Array.from({ length: k }, (_, d) => (d === 0 ? 0 : meanShare(d)));

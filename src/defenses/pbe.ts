@@ -359,8 +359,8 @@ export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
     cpu: {
       options: { epochsLater: 1, cleanAdversarialSteps: 600 },
       provenance:
-        'our choice for the 2-hour budget on two cores, measured (README, "The defense"): the first iteration keeps the reference 10 adversarial epochs; each later one gets one epoch (its first 31 batches adversarial), against the reference 10, which cost 2.3× the time on WaNet and ended at a higher ASR. ' +
-        'The clean-data setting makes 600 adversarial updates, chosen from its curve over 60–1,200 updates on Blend, BadNets, SIG and the dynamic attack: the fewest measured at which all four lose the backdoor (docs/measurements.md, "Clean-data PBE against its number of adversarial updates")',
+        'our choice for the 2-hour budget on two cores: the first iteration keeps the reference 10 adversarial epochs; each later one gets one epoch (its first 31 batches adversarial), where the reference 10 took longer on WaNet and ended at a higher ASR (docs/measurements.md, "PBE\'s cpu schedule"). ' +
+        'The clean-data setting\'s number of adversarial updates is the fewest on its curve at which Blend, BadNets, SIG and the dynamic attack all lose the backdoor (docs/measurements.md, "Clean-data PBE against its number of adversarial updates")',
     },
     smoke: {
       options: {

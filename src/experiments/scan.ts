@@ -42,11 +42,11 @@ export const SCAN_THRESHOLDS: Record<DatasetName, ScanThreshold> = {
   mnist: {
     value: 7,
     provenance:
-      'docs/measurements.md, "The adversarial scan": 1.25 × the highest score of the six benign `smoke` models (8 epochs) of seeds 400–405 (5.36, seed 405, through label 8), rounded up to 0.5; the rule was fixed before they were trained, and scored on seeds 500–505',
+      'docs/measurements.md, "The adversarial scan": 1.25 × the highest score of the six benign `smoke` models (8 epochs) of seeds 400–405, rounded up to 0.5; the rule was fixed before they were trained, and scored on seeds 500–505',
   },
   cifar10: {
     value: SCAN_THRESHOLD,
-    provenance: "Neural Cleanse's 2: one benign CIFAR-10 model (`cpu`) has been scanned (score 1.89), too few to choose a threshold from",
+    provenance: "Neural Cleanse's 2: one benign CIFAR-10 model (`cpu`) has been scanned, too few to choose a threshold from",
   },
   gtsrb: { value: SCAN_THRESHOLD, provenance: "Neural Cleanse's 2: no GTSRB model has been scanned" },
   'tiny-imagenet': { value: SCAN_THRESHOLD, provenance: "Neural Cleanse's 2: no Tiny-ImageNet model has been scanned" },
