@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../src/backend';
-import { pipelineBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { type AnpLog, pruneNeurons } from '../../src/defenses/anp';
 import { meanChannelActivation, pruningOrder } from '../../src/defenses/channel-pruning';
@@ -17,6 +16,7 @@ import { weightsHash } from '../../src/models/weights';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
+import { pipelineBackend } from '../helpers/backend';
 import { backdoorMetrics, type BadNetsFixture, badnetsMnist } from './fixtures';
 
 describe('the five baseline defenses on a BadNets mnist-net (smoke)', function () {

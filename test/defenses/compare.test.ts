@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { pipelineBackend } from '../helpers/backend';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +6,7 @@ import { Cache } from '../../src/cache';
 import { type CompareCell, cellsFrame, compare, compareMarkdown, paperTableFor } from '../../src/experiments/compare';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
+import { pipelineBackend } from '../helpers/backend';
 
 const cell = (attack: string, column: CompareCell['column'], acc: number, asr: number, paper: CompareCell['paper']): CompareCell => ({
   attack,

@@ -7,7 +7,6 @@ import { evaluateBackdoor } from '../../src/attacks/backdoor/poison';
 import type { InfectedModel } from '../../src/attacks/backdoor/attack';
 import { trainInfected } from '../../src/attacks/backdoor/run';
 import { initBackend } from '../../src/backend';
-import { pipelineBackend } from '../helpers/backend';
 import { Cache } from '../../src/cache';
 import { type DatasetSplits } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
@@ -23,6 +22,7 @@ import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
 import { resolveProfile } from '../../src/train/profiles';
 import { profileData } from '../../src/train/run';
+import { pipelineBackend } from '../helpers/backend';
 
 /** MNIST's usual L∞ budget (6/255 barely moves a digit); two iterations keep the tests to seconds. */
 const MNIST_PGD = { eps: 0.3 };
