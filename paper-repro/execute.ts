@@ -89,12 +89,14 @@ export async function executeNotebook(o: ExecuteOptions): Promise<ExecutedNotebo
       cell.metadata.pbe = { seconds: (Date.now() - t0) / 1000 };
       if (r.status !== 'ok') {
         const said = stderrOf(r).trim();
+        const log = kernel.log.trim().slice(-2000);
+        // tslab prints an error it did not expect ("unexpected error: …") on its own stderr, not the cell's.
         const why =
           r.status === 'timeout'
             ? `timed out after ${o.timeoutSec} s and was interrupted`
             : r.status === 'dead'
-              ? `the kernel died (${kernel.log.trim().slice(-2000) || 'no message'})`
-              : r.status;
+              ? `the kernel died (${log || 'no message'})`
+              : `${r.status}: the cell printed nothing on stderr; the kernel's own output ${log ? `ends:\n${log}` : 'is empty'}`;
         failure = { cell: k + 1, cells: code.length, status: r.status, message: said ? `${said}${r.status === 'error' ? '' : `\n(${why})`}` : why };
         break;
       }
