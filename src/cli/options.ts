@@ -167,6 +167,19 @@ export const PGD_OPTIONS = {
   randomStart: opt.flag('start from a random point of the ε-ball'),
 };
 
+/** PGD_OPTIONS whose help gives the scan's own per-dataset budget instead of the paper's. */
+export function scanPgdOptions(defaults: string) {
+  return {
+    ...PGD_OPTIONS,
+    norm: opt.choice(`PGD norm (default per dataset: ${defaults})`, ['linf', 'l2'] as const),
+    eps: opt.number(
+      `perturbation budget, > 0 (default per dataset, see --norm; a norm other than the dataset's takes its usual radius, L2 ${PGD_DEFAULT_EPS.l2}); the step is ε/5`,
+      { min: 0, arg: 'E' },
+    ),
+    iterations: opt.int('PGD iterations (default per dataset, see --norm)', { min: 1 }),
+  };
+}
+
 /** The flag of each PGD setting. */
 export const PGD_FLAGS: Record<keyof PgdSettings, string> = { norm: '--norm', eps: '--eps', iterations: '--iterations', randomStart: '--random-start' };
 

@@ -55,6 +55,18 @@ export const SCAN_THRESHOLDS: Record<DatasetName, ScanThreshold> = {
   'tiny-imagenet': { value: SCAN_THRESHOLD, provenance: "Neural Cleanse's 2: no Tiny-ImageNet model has been scanned" },
 };
 
+/** The budgets as the commands' help gives them: `mnist L∞ 0.3 × 10, cifar10 L∞ 16/255 × 7, else L∞ 6/255 × 7`. */
+export function scanPgdDefaults(): string {
+  const text = (c: PgdConfig) => {
+    const in255 = c.eps * 255;
+    const eps = Math.abs(in255 - Math.round(in255)) < 1e-9 ? `${Math.round(in255)}/255` : `${c.eps}`;
+    return `${c.norm === 'linf' ? 'L∞' : 'L2'} ${eps} × ${c.iterations}`;
+  };
+  const fallback = text(pgdBudget({}));
+  const own = Object.entries(SCAN_PGD).filter(([, c]) => text(c) !== fallback);
+  return [...own.map(([d, c]) => `${d} ${text(c)}`), `else ${fallback}`].join(', ');
+}
+
 /** The defaults as the commands' help gives them: `mnist 7, else 2`. */
 export function scanThresholdDefaults(): string {
   const own = Object.entries(SCAN_THRESHOLDS).filter(([, t]) => t.value !== SCAN_THRESHOLD);

@@ -12,7 +12,7 @@ import { profileData } from '../../src/train/run';
 import { resolveProfile } from '../../src/train/profiles';
 import { weightsHash } from '../../src/models/weights';
 import { robustDeviations } from '../../src/defenses/anomaly-index';
-import { SCAN_PGD, scanModel, scanSample, SCAN_THRESHOLDS } from '../../src/experiments/scan';
+import { SCAN_PGD, scanModel, scanPgdDefaults, scanSample, scanThresholdDefaults, SCAN_THRESHOLDS } from '../../src/experiments/scan';
 import { rocAuc, rocCurve } from '../../src/experiments/scan-eval';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
@@ -101,6 +101,12 @@ describe('adversarial scan: scoring', () => {
     );
     assert.equal(rocAuc([Infinity], [5]), 1);
     assert.throws(() => rocAuc([], [1]), /at least one positive and one negative/);
+  });
+
+  it("gives each dataset's own budget and threshold in the commands' help, and the paper's elsewhere", () => {
+    assert.equal(scanPgdDefaults(), 'mnist L∞ 0.3 × 10, cifar10 L∞ 16/255 × 7, else L∞ 6/255 × 7');
+    assert.equal(scanThresholdDefaults(), 'mnist 7, cifar10 3.5, else 2');
+    assert.equal(SCAN_PGD.cifar10.step, SCAN_PGD.cifar10.eps / 5, 'the step the calibration grid used');
   });
 
   it('refuses bad options before any work', () => {

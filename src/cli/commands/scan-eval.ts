@@ -4,11 +4,11 @@ import type { AttackRequest } from '../../attacks/backdoor/attack';
 import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
-import { checkpointDataset, SCAN_IMAGES, scanThresholdDefaults } from '../../experiments/scan';
+import { checkpointDataset, SCAN_IMAGES, scanPgdDefaults, scanThresholdDefaults } from '../../experiments/scan';
 import { evaluateScan, type ScanEvalConfig, type ScanEvalReport } from '../../experiments/scan-eval';
 import { PROFILE_NAMES } from '../../train/profiles';
 import { defineCommand } from '../command';
-import { checkTarget, checkWritable, opt, PGD_OPTIONS, profileFrom, RUN_OPTIONS, UsageError } from '../options';
+import { checkTarget, checkWritable, opt, profileFrom, RUN_OPTIONS, scanPgdOptions, UsageError } from '../options';
 import { scanPgdFrom } from './scan';
 
 const list = (raw: string | undefined): string[] =>
@@ -27,7 +27,7 @@ export const scanEval = defineCommand({
     targets: opt.intList('targets of the all-to-one models (default 0)', { min: 0, arg: 'L,L…' }),
     all2all: opt.string('attacks also trained all-to-all (y → y+1), comma-separated', 'name[,…]'),
     checkpoints: opt.string('model folders (models/<key>/, record.json saying what each is) instead of training a population; comma-separated', 'dir[,…]'),
-    ...PGD_OPTIONS,
+    ...scanPgdOptions(scanPgdDefaults()),
     images: opt.int(`clean test images per scan, drawn by --sample-seed (default ${SCAN_IMAGES})`, { min: 1 }),
     sampleSeed: opt.int('seed of the sample and PGD', { min: 0, default: 0 }),
     threshold: opt.number(`the scan's verdict threshold (default per dataset: ${scanThresholdDefaults()})`, { min: 0 }),
