@@ -29,4 +29,7 @@ if (process.env.PBE_KERNEL_TYPES_FRESH !== '1') {
   }
 }
 require('tsx/cjs');
+// The zeromq that tslab loads, whose sends must wait rather than throw (zmq-send-queue.ts says why).
+const zmq = require(require.resolve('zeromq', { paths: [path.dirname(require.resolve('tslab/package.json'))] }));
+require('./zmq-send-queue.ts').queueSends([zmq.Publisher, zmq.Router, zmq.Reply]);
 require('tslab/dist/main.js').main();

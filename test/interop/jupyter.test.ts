@@ -49,6 +49,13 @@ const DISPLAYS = notebook(
   code("console.log('never');"),
 );
 
+/** More messages in one synchronous burst than zeromq sends before it defers one (512): tslab's next send used to kill the kernel with EBUSY. */
+const CHATTY = notebook(
+  code("const scale: string = 'quick';", ['parameters']),
+  code('for (let k = 0; k < 2000; k++) process.stdout.write(`${k}\\n`);'),
+  code("console.log('alive');"),
+);
+
 const TIMEOUT_SEC = 4;
 const SPINS = notebook(code("const scale: string = 'quick';", ['parameters']), code('while (true) {}'), code("console.log('never');"));
 
@@ -69,7 +76,7 @@ let tmp: string;
 let out: string;
 let started: Promise<{ code: number } | { error: unknown }>;
 /** the display and time-out notebooks, executed directly beside the suite's run */
-let direct: Promise<{ displays: ExecutedNotebook; spins: ExecutedNotebook; spinsSeconds: number }>;
+let direct: Promise<{ displays: ExecutedNotebook; spins: ExecutedNotebook; spinsSeconds: number; chatty: ExecutedNotebook }>;
 /** repro's progress and summary, shown with this suite rather than among other files' tests */
 let log = '';
 
@@ -109,7 +116,8 @@ before(function () {
     const displays = await run('displays', DISPLAYS, 120);
     const t0 = Date.now();
     const spins = await run('spins', SPINS, TIMEOUT_SEC);
-    return { displays, spins, spinsSeconds: (Date.now() - t0) / 1000 };
+    const spinsSeconds = (Date.now() - t0) / 1000;
+    return { displays, spins, spinsSeconds, chatty: await run('chatty', CHATTY, 120) };
   })();
 });
 
@@ -187,6 +195,15 @@ describe('notebooks through the Jupyter protocol from Node', function () {
     const cells = readNb(path.join(tmp, 'direct', 'spins.ipynb')).cells.filter((c) => c.cell_type === 'code');
     assert.equal(cells[2].metadata.tags?.includes('injected-parameters') ?? false, false);
     assert.deepEqual(cells[3].outputs, [], 'the cell after the time-out did not run');
+  });
+
+  it('keeps the kernel alive and every line in order through 2,000 outputs in one synchronous burst (paper-repro/zmq-send-queue.ts)', async () => {
+    const { chatty } = await direct;
+    assert.equal(chatty.failure, null);
+    const cells = readNb(path.join(tmp, 'direct', 'chatty.ipynb')).cells.filter((c) => c.cell_type === 'code');
+    const text = cells[2].outputs!.map((o) => o.text ?? '').join('');
+    assert.equal(text, Array.from({ length: 2000 }, (_, k) => `${k}\n`).join(''));
+    assert.equal(cells[3].outputs![0].text, 'alive\n');
   });
 
   it('writes executed copies that are valid nbformat 4.5: cell ids, no transient fields, upgraded from 4.4', async () => {
