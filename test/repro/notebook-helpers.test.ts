@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as aq from 'arquero';
 import type { FeatureEmbedding } from '../../src/analysis';
 import { figureBundle, tableBundle } from '../../src/notebook';
-import { embeddingSummary, readMeasured, reproSettings, type TsneValues, writeMeasured } from '../../src/repro';
+import { embeddingSummary, readMeasured, reproSettings, teachingObservationReading, type TsneValues, writeMeasured } from '../../src/repro';
 import { VEGA_LITE_MIME, vegaLite, type VegaLiteSpec } from '../../src/plots/vega';
 
 describe('notebook helpers', () => {
@@ -79,5 +79,25 @@ describe('notebook helpers', () => {
     assert.equal(reproSettings('quick').dataset, 'mnist');
     assert.equal(reproSettings('cpu').training.trainPerClass, 5000);
     assert.throws(() => reproSettings('fast'), /scale: expected one of quick, cpu, paper, got 'fast'/);
+  });
+});
+
+describe("00-teaching's reading of the observation", () => {
+  const values = (benign: number, infected: number) => ({
+    benignAcc: 0.8,
+    infectedAcc: 0.8,
+    asr: 1,
+    targetShare: { benign, infected },
+    images: 2000,
+    metrics: { targetShareInfected: infected, targetShareBenign: benign },
+  });
+
+  it("says the attack finds the backdoor only where the share reaches the paper's 40%", () => {
+    assert.match(
+      teachingObservationReading(values(0.1, 0.489)),
+      /sends 10\.0% to `0` and the infected one 48\.9% \(4\.9×\)\. .*: the attack, told nothing about the backdoor, finds it\.$/,
+    );
+    assert.match(teachingObservationReading(values(0.125, 0.184)), /finds it only partly\.$/);
+    assert.match(teachingObservationReading(values(0.125, 0.1)), /does not find it: the infected model's share is no higher than the benign one's\.$/);
   });
 });

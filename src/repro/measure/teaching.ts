@@ -64,10 +64,15 @@ export async function measureTeaching(
 }
 
 export function teachingModelsReading(v: TeachingValues): string {
-  return `The infected model classifies clean digits about as well as the benign one (ACC ${pct(v.infectedAcc)} against ${pct(v.benignAcc)}), yet sends ${pct(v.asr)} of triggered digits to \`${TEACHING_TARGET}\`: the backdoor is invisible on clean data.`;
+  return `The infected model classifies clean images about as well as the benign one (ACC ${pct(v.infectedAcc)} against ${pct(v.benignAcc)}), yet sends ${pct(v.asr)} of triggered images to \`${TEACHING_TARGET}\`: the backdoor is invisible on clean data.`;
 }
 
 export function teachingObservationReading(v: TeachingValues): string {
   const { benign, infected } = v.targetShare;
-  return `Of the adversarial examples made from digits that are not \`${TEACHING_TARGET}\`, the benign model sends ${pct(benign)} to \`${TEACHING_TARGET}\` and the infected one ${pct(infected)} (${(infected / Math.max(benign, 1e-9)).toFixed(1)}×). The paper reports at least ${pct(FIG1_MIN_TARGET_SHARE.value, 0)} on the target for infected models: the attack, told nothing about the backdoor, finds it.`;
+  const paper = FIG1_MIN_TARGET_SHARE.value;
+  const verdict =
+    infected >= paper
+      ? `The paper reports at least ${pct(paper, 0)} on the target for infected models: the attack, told nothing about the backdoor, finds it.`
+      : `The paper reports at least ${pct(paper, 0)} on the target for infected models; here the attack, told nothing about the backdoor, ${infected > benign ? 'finds it only partly' : "does not find it: the infected model's share is no higher than the benign one's"}.`;
+  return `Of the adversarial examples made from images that are not of class \`${TEACHING_TARGET}\`, the benign model sends ${pct(benign)} to \`${TEACHING_TARGET}\` and the infected one ${pct(infected)} (${(infected / Math.max(benign, 1e-9)).toFixed(1)}×). ${verdict}`;
 }
