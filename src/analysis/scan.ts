@@ -1,6 +1,6 @@
 import { type PgdConfig, validatePgd } from '../attacks/adversarial/pgd';
 import type { Dataset } from '../data/dataset';
-import { robustDeviations } from '../defenses/anomaly-index';
+import { inMads, robustDeviations } from '../defenses/anomaly-index';
 import { type VegaLiteSpec, vegaLite } from '../plots/vega';
 import type { ProgressSink } from '../progress';
 import type { Rng } from '../rng';
@@ -123,8 +123,7 @@ export function scoreTransitions(byPrediction: readonly (readonly number[])[], c
   const shiftMad = robustDeviations(shares.slice(1)).mad;
   const shifts = Array.from({ length: k - 1 }, (_, i) => {
     const directedExcess = shares[i + 1] - shares[k - i - 1];
-    const score = directedExcess === 0 ? 0 : shiftMad === 0 ? Math.sign(directedExcess) * Infinity : directedExcess / (Math.SQRT2 * shiftMad);
-    return { shift: i + 1, meanShare: shares[i + 1], directedExcess, score };
+    return { shift: i + 1, meanShare: shares[i + 1], directedExcess, score: inMads(directedExcess, Math.SQRT2 * shiftMad) };
   });
 
   const top = labels.reduce((a, b) => (b.score > a.score ? b : a));

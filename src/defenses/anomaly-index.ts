@@ -47,9 +47,12 @@ export interface RobustDeviations {
 export function robustDeviations(values: readonly number[]): RobustDeviations {
   const med = median(values);
   const mad = MAD_CONSISTENCY * median(values.map((v) => Math.abs(v - med)));
-  // With mad 0 (more than half the values equal) any other value is an infinitely strong outlier.
-  const deviations = values.map((v) => (v === med ? 0 : mad === 0 ? (v > med ? Infinity : -Infinity) : (v - med) / mad));
-  return { median: med, mad, deviations };
+  return { median: med, mad, deviations: values.map((v) => inMads(v - med, mad)) };
+}
+
+/** A deviation in units of a (scaled) MAD; with a MAD of 0 (more than half the values equal) any nonzero deviation is an infinitely strong outlier. */
+export function inMads(deviation: number, mad: number): number {
+  return deviation === 0 ? 0 : mad === 0 ? Math.sign(deviation) * Infinity : deviation / mad;
 }
 
 export function anomalyIndices(norms: readonly number[], threshold = DEFAULT_ANOMALY_THRESHOLD): AnomalyReport {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { anomalyIndices, median } from '../../src/defenses/anomaly-index';
+import { anomalyIndices, inMads, median } from '../../src/defenses/anomaly-index';
 
 describe('Neural Cleanse anomaly index (MAD)', () => {
   it('matches a hand-worked case: one small trigger among ten classes is flagged', () => {
@@ -34,6 +34,8 @@ describe('Neural Cleanse anomaly index (MAD)', () => {
     assert.equal(r.mad, 0);
     assert.deepEqual(r.indices, [0, 0, 0, 0, Infinity]);
     assert.deepEqual(r.flagged, [4]);
+    // the rule the scan's shift test shares: signed, and 0 stays 0
+    assert.deepEqual([inMads(0, 0), inMads(0.1, 0), inMads(-0.1, 0), inMads(0.3, 0.1)], [0, Infinity, -Infinity, 0.3 / 0.1]);
   });
 
   it('takes numpy medians and rejects bad input with the class named', () => {
