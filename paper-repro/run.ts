@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  Cache,
   checkClaims,
+  computeLedger,
   incompleteBecause,
   type MeasuredMetrics,
   type MeasuredRecord,
@@ -14,6 +16,7 @@ import {
   readMeasurements,
   REPRO_SCALES,
   type ReproScale,
+  reproSettings,
   unwritable,
   VERDICTS,
   writeFileAtomic,
@@ -176,7 +179,12 @@ export async function repro(o: RunOptions): Promise<number> {
     const file = path.join(o.measurementsDir, `${o.scale}.json`);
     if (why) log(`measurements: ${file} left as it was: ${why}\n`);
     else {
-      writeMeasurements(file, measurements({ scale: o.scale, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results }));
+      const { training } = reproSettings(o.scale);
+      const compute = computeLedger(new Cache(), { profile: training.profile, dataset: training.dataset });
+      writeMeasurements(
+        file,
+        measurements({ scale: o.scale, seed: o.seed, wallSeconds: (Date.now() - t0) / 1000, notebooks: thisRun, claims: results, compute }),
+      );
       // The tables beside it, rendered from the file as `npm run measurements:tables` does: a committed pair that disagrees fails the tests.
       const tables = path.join(o.measurementsDir, `${o.scale}.md`);
       writeFileAtomic(tables, measurementsMarkdown(readMeasurements(file), path.relative(ROOT, file)));

@@ -258,6 +258,25 @@ export class Cache {
     );
   }
 
+  /**
+   * Every finished entry of a kind, each verified; an entry that fails its checksums is left where
+   * it is (a reader may be about to discard and recompute it) and named in `unverified`.
+   */
+  list(kind: string): { entries: CacheEntry[]; unverified: { dir: string; problem: string }[] } {
+    const parent = path.join(this.root, kind);
+    const entries: CacheEntry[] = [];
+    const unverified: { dir: string; problem: string }[] = [];
+    if (!fs.existsSync(parent)) return { entries, unverified };
+    for (const name of fs.readdirSync(parent).sort()) {
+      const dir = path.join(parent, name);
+      if (name.startsWith('.') || !fs.statSync(dir).isDirectory()) continue;
+      const problem = this.verify(dir);
+      if (problem) unverified.push({ dir, problem });
+      else entries.push(makeEntry(dir, JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest));
+    }
+    return { entries, unverified };
+  }
+
   remove(kind: string, config: unknown): void {
     removeQuietly(this.entryDir(kind, config));
   }

@@ -5,6 +5,7 @@ export * from './format';
 export * from './claims';
 export * from './verdict';
 export * from './measurements';
+export * from './ledger';
 export * from './measure/teaching';
 export * from './measure/label-matrices';
 export * from './measure/feature-distances';

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { RuntimeInfo } from '../backend';
 import { writeFileAtomic } from '../cache';
 import type { Comparison } from './claims';
+import { type ComputeLedger, LEDGER_PARTS } from './ledger';
 import type { MeasuredRecord } from './measured';
 import type { ReproScale } from './settings';
 import { NOTEBOOK_NAMES, type NotebookName } from './values';
@@ -22,6 +23,8 @@ export interface Measurements {
   date: string;
   wallSeconds: number;
   notebooks: Record<string, { seconds: number; backend: RuntimeInfo['backend']; values: unknown }>;
+  /** the compute behind the results, across every sitting that filled the cache (absent from files written before it was recorded) */
+  compute?: ComputeLedger;
   claims: {
     id: string;
     source: string;
@@ -45,6 +48,7 @@ export interface SuiteRun {
   /** every notebook of the suite, run in this invocation, with its record and time */
   notebooks: { name: NotebookName; seconds: number; record: MeasuredRecord }[];
   claims: readonly ClaimResult[];
+  compute?: ComputeLedger;
 }
 
 /**
@@ -71,6 +75,7 @@ export function measurements(run: SuiteRun, date = new Date()): Measurements {
     date: date.toISOString(),
     wallSeconds: run.wallSeconds,
     notebooks: Object.fromEntries(run.notebooks.map((n) => [n.name, { seconds: n.seconds, backend: n.record.runtime.backend, values: n.record.values }])),
+    ...(run.compute ? { compute: run.compute } : {}),
     claims: run.claims.map((r) => ({
       id: r.claim.id,
       source: r.claim.source,
@@ -138,10 +143,35 @@ export function measurementsMarkdown(m: Measurements, source: string): string {
     '|:-|-:|:-|',
     ...Object.entries(m.notebooks).map(([name, n]) => `| ${name} | ${n.seconds.toFixed(1)} | ${n.backend ?? 'unknown'} |`),
     '',
+    ...(m.compute ? computeMarkdown(m.compute) : []),
     '## Known not to hold at this scale',
     '',
     ...m.claims.filter((c) => c.verdict === 'known not to hold').map((c) => `- **${c.id}** (${num(c.value)}): ${cellText(c.knownNotToHold ?? '')}`),
     '',
   ];
   return lines.join('\n');
+}
+
+function computeMarkdown(c: ComputeLedger): string[] {
+  const hours = (s: number) => (s / 3600).toFixed(2);
+  const entries = c.rows.reduce((n, r) => n + r.entries, 0);
+  return [
+    '## Compute behind the results',
+    '',
+    `Read back from the suite's cache: the ${entries} entries made for the \`${c.scope.profile}\` profile on ${c.scope.dataset}` +
+      (c.first && c.last ? `, between ${c.first.slice(0, 16).replace('T', ' ')} and ${c.last.slice(0, 16).replace('T', ' ')} UTC` : '') +
+      ". Each model and defense run records its own seconds when it is cached, so these add up every sitting the work took; the notebooks above took only what was left. Training is the models' epochs; a defense run is counted from the infected model to the purified one; an observation counts its PGD." +
+      (c.unverified.length ? ` ${c.unverified.length} entries failed their checksums and are left out.` : ''),
+    '',
+    '| part | what | entries | seconds | hours |',
+    '|:-|:-|-:|-:|-:|',
+    ...c.rows.map((r) => `| ${r.part} | ${cellText(r.what)} | ${r.entries} | ${r.seconds.toFixed(0)} | ${hours(r.seconds)} |`),
+    ...LEDGER_PARTS.flatMap((part) => {
+      const rows = c.rows.filter((r) => r.part === part);
+      const s = rows.reduce((t, r) => t + r.seconds, 0);
+      return rows.length ? [`| **${part}** | all | ${rows.reduce((n, r) => n + r.entries, 0)} | ${s.toFixed(0)} | ${hours(s)} |`] : [];
+    }),
+    `| **total** | | ${entries} | ${c.seconds.toFixed(0)} | ${hours(c.seconds)} |`,
+    '',
+  ];
 }

@@ -35,6 +35,25 @@ describe('Cache', () => {
     assert.deepEqual(e2.manifest.config, { n: 1 });
   });
 
+  it('lists the finished entries of a kind, verified; a damaged one is named and left in place, half-written ones are not entries', async () => {
+    assert.deepEqual(cache.list('thing'), { entries: [], unverified: [] });
+    const a = await cache.put('thing', { n: 1 }, { 'data.bin': Buffer.from('one') });
+    const b = await cache.put('thing', { n: 2 }, { 'data.bin': Buffer.from('two') });
+    fs.mkdirSync(path.join(root, 'thing', `.staging-${path.basename(a.dir)}-1-0123abcd`));
+    fs.writeFileSync(b.file('data.bin'), 'TWO');
+    const { entries, unverified } = cache.list('thing');
+    assert.deepEqual(
+      entries.map((e) => e.manifest.config),
+      [{ n: 1 }],
+    );
+    assert.deepEqual(
+      unverified.map((u) => u.dir),
+      [b.dir],
+    );
+    assert.match(unverified[0].problem, /^data\.bin checksum [0-9a-f]{12}… does not match [0-9a-f]{12}…$/);
+    assert.ok(fs.existsSync(b.dir));
+  });
+
   it('detects a corrupted file, discards the entry and rebuilds it', async () => {
     let builds = 0;
     const build = () => {

@@ -15,7 +15,8 @@ import { type DefenderData, type DefenseContext, DefenseInterrupted, type Ground
 import { analyzePbe } from '../../src/defenses/pbe-analysis';
 import type { PbeIntermediate } from '../../src/defenses/pbe';
 import { registerDefense, resolveDefenseOptions, resolveDefensePgd, runDefense } from '../../src/defenses/registry';
-import { defend, loadPurified } from '../../src/experiments/defend';
+import { defend, defendKey, loadPurified } from '../../src/experiments/defend';
+import { computeLedger } from '../../src/repro/ledger';
 import { createModel } from '../../src/models/registry';
 import { weightsHash } from '../../src/models/weights';
 import { silentSink } from '../../src/progress';
@@ -228,5 +229,39 @@ describe('PBE on MNIST smoke (blend, all-to-one)', function () {
     assert.equal(weightsHash(model), weightsHash(infected.model));
     assert.equal(await loadPurified({ ...cfg, seed: 1 }, model, { cache }), false);
     model.dispose();
+  });
+
+  it("the suite's compute ledger adds up what the cache's models and defense runs recorded, in scope only", () => {
+    // After the test above: this cache holds the infected model (and the benign one its attack may need) and the spy's run.
+    const ledger = computeLedger(cache, { profile: 'smoke', dataset: 'mnist' });
+    const row = (part: string, what: string) => ledger.rows.find((r) => r.part === part && r.what === what);
+    assert.deepEqual([row('training', 'blend')?.entries, row('training', 'blend')?.seconds], [1, infected.record.trainSeconds]);
+    assert.ok(infected.record.trainSeconds > 0);
+    const key = defendKey({ defense: 'test-spy', cleanData: false, profile, attack: { name: 'blend', mode: 'all2one', target: 0 }, seed: 0 });
+    const spy = JSON.parse(fs.readFileSync(path.join(cache.root, 'defenses', key, 'report.json'), 'utf8'));
+    assert.deepEqual([row('defenses', 'test-spy')?.entries, row('defenses', 'test-spy')?.seconds], [1, spy.seconds]);
+    assert.ok(Math.abs(ledger.seconds - ledger.rows.reduce((s, r) => s + r.seconds, 0)) < 1e-9);
+    assert.ok(ledger.first !== null && ledger.last !== null && ledger.first <= ledger.last);
+    assert.deepEqual(ledger.unverified, []);
+    // Another profile's or dataset's work is not this suite's.
+    assert.deepEqual(computeLedger(cache, { profile: 'cpu', dataset: 'mnist' }).rows, []);
+    assert.deepEqual(computeLedger(cache, { profile: 'smoke', dataset: 'cifar10' }).rows, []);
+    // A damaged entry is named and left out, not counted and not deleted.
+    const copy = new Cache(fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-ledger-')));
+    try {
+      fs.cpSync(cache.root, copy.root, { recursive: true });
+      const model = path.join(copy.root, 'models', infected.record.key);
+      fs.appendFileSync(path.join(model, 'record.json'), ' ');
+      const damaged = computeLedger(copy, { profile: 'smoke', dataset: 'mnist' });
+      assert.equal(
+        damaged.rows.find((r) => r.part === 'training' && r.what === 'blend'),
+        undefined,
+      );
+      assert.equal(damaged.unverified.length, 1);
+      assert.match(damaged.unverified[0], /record\.json has \d+ bytes, manifest says \d+/);
+      assert.ok(fs.existsSync(model));
+    } finally {
+      fs.rmSync(copy.root, { recursive: true, force: true });
+    }
   });
 });

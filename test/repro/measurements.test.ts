@@ -54,6 +54,30 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
     }
   });
 
+  it('renders the compute behind the results, per part and in all, when the run recorded it', () => {
+    const notebooks = NOTEBOOK_NAMES.map((name) => ({ name, seconds: 2, record: record(name, name === '00-teaching' ? teaching : {}) }));
+    const compute = {
+      cache: '/tmp/cache',
+      scope: { profile: 'cpu', dataset: 'cifar10' },
+      rows: [
+        { part: 'training' as const, what: 'blend', entries: 10, seconds: 9000 },
+        { part: 'training' as const, what: 'benign', entries: 1, seconds: 900 },
+        { part: 'defenses' as const, what: 'pbe with clean data', entries: 5, seconds: 5400 },
+      ],
+      seconds: 15300,
+      first: '2026-12-03T12:35:00.000Z',
+      last: '2026-12-04T09:10:00.000Z',
+      unverified: [],
+    };
+    const md = measurementsMarkdown(measurements({ scale: 'cpu', seed: 0, wallSeconds: 18, notebooks, claims, compute }), 'docs/measurements/cpu.json');
+    assert.match(md, /the 16 entries made for the `cpu` profile on cifar10, between 2026-12-03 12:35 and 2026-12-04 09:10 UTC/);
+    assert.match(md, /\| training \| blend \| 10 \| 9000 \| 2\.50 \|/);
+    assert.match(md, /\| \*\*training\*\* \| all \| 11 \| 9900 \| 2\.75 \|/);
+    assert.match(md, /\| \*\*defenses\*\* \| all \| 5 \| 5400 \| 1\.50 \|/);
+    assert.match(md, /\| \*\*total\*\* \| \| 16 \| 15300 \| 4\.25 \|/);
+    assert.doesNotMatch(measurementsMarkdown(measurements({ scale: 'cpu', seed: 0, wallSeconds: 18, notebooks, claims }), 'x'), /Compute behind/);
+  });
+
   it('the committed quick run reads (its scale, every claim) and renders to the committed quick.md', () => {
     const dir = path.resolve(__dirname, '..', '..', 'docs', 'measurements');
     const m = readMeasurements(path.join(dir, 'quick.json'));
