@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type PgdConfig, pgdBudget } from '../attacks/adversarial/pgd';
+import { type PgdConfig, pgdBudget, pgdBudgetText } from '../attacks/adversarial/pgd';
 import type { AttackRequest } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
 import { scan, type ScanMeasurement, type ScanResult, SCAN_THRESHOLD, scoreScan } from '../analysis/scan';
@@ -57,14 +57,9 @@ export const SCAN_THRESHOLDS: Record<DatasetName, ScanThreshold> = {
 
 /** The budgets as the commands' help gives them: `mnist L∞ 0.3 × 10, cifar10 L∞ 16/255 × 7, else L∞ 6/255 × 7`. */
 export function scanPgdDefaults(): string {
-  const text = (c: PgdConfig) => {
-    const in255 = c.eps * 255;
-    const eps = Math.abs(in255 - Math.round(in255)) < 1e-9 ? `${Math.round(in255)}/255` : `${c.eps}`;
-    return `${c.norm === 'linf' ? 'L∞' : 'L2'} ${eps} × ${c.iterations}`;
-  };
-  const fallback = text(pgdBudget({}));
-  const own = Object.entries(SCAN_PGD).filter(([, c]) => text(c) !== fallback);
-  return [...own.map(([d, c]) => `${d} ${text(c)}`), `else ${fallback}`].join(', ');
+  const fallback = pgdBudgetText(pgdBudget({}));
+  const own = Object.entries(SCAN_PGD).filter(([, c]) => pgdBudgetText(c) !== fallback);
+  return [...own.map(([d, c]) => `${d} ${pgdBudgetText(c)}`), `else ${fallback}`].join(', ');
 }
 
 /** The defaults as the commands' help gives them: `mnist 7, else 2`. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { fgsmConfig, type Norm, pgd, type PgdConfig } from '../../src/attacks/adversarial/pgd';
+import { fgsmConfig, type Norm, pgd, pgdBudgetText, type PgdConfig } from '../../src/attacks/adversarial/pgd';
 import { makeBatch } from '../../src/data/augment';
 import { linearSoftmax } from '../../src/models/linear-softmax';
 import type { Model } from '../../src/models/model';
@@ -163,6 +163,16 @@ describe('PGD and FGSM', function () {
       assert.ok(clipped || Math.abs(moved - eps) < 1e-6 || moved === 0, `pixel ${j} moved ${moved}`);
     }
     tf.dispose([f, p]);
+  });
+
+  it('writes a budget as people do: L∞ in 255ths when it is a whole number of levels, else as it is; L2 as it is', () => {
+    assert.equal(pgdBudgetText({ norm: 'linf', eps: 6 / 255, iterations: 7 }), 'L∞ 6/255 × 7');
+    assert.equal(pgdBudgetText({ norm: 'linf', eps: 16 / 255 }), 'L∞ 16/255');
+    // MNIST's 0.3 is 76.5 levels: not to be printed as 77/255
+    assert.equal(pgdBudgetText({ norm: 'linf', eps: 0.3, iterations: 10 }), 'L∞ 0.3 × 10');
+    // an L2 radius of 1 is not 255/255
+    assert.equal(pgdBudgetText({ norm: 'l2', eps: 1 }), 'L2 1');
+    assert.equal(pgdBudgetText({ norm: 'l2', eps: 0.25, iterations: 7 }), 'L2 0.25 × 7');
   });
 
   it('invalid configurations fail before any work, naming the option', () => {

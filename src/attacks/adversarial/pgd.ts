@@ -44,6 +44,16 @@ export function pgdBudget(given: PgdSettings): PgdConfig {
   return { ...PGD_DEFAULT, ...given, norm, eps, step: eps / REFERENCE_PGD.stepDivisor };
 }
 
+/**
+ * A budget as people write it: `L∞ 6/255 × 7`, `L∞ 0.3`, `L2 0.5`. An L∞ radius that is a whole
+ * number of pixel levels is given in 255ths, as the papers give it; any other radius as it is.
+ */
+export function pgdBudgetText(b: Pick<PgdConfig, 'norm' | 'eps'> & { iterations?: number }): string {
+  const levels = b.eps * 255;
+  const eps = b.norm === 'linf' && Math.abs(levels - Math.round(levels)) < 1e-9 ? `${Math.round(levels)}/255` : `${b.eps}`;
+  return `${b.norm === 'linf' ? 'L∞' : 'L2'} ${eps}${b.iterations === undefined ? '' : ` × ${b.iterations}`}`;
+}
+
 /** FGSM is one L∞ step of size ε from the clean image. */
 export function fgsmConfig(eps: number, targeted = false): PgdConfig {
   return { norm: 'linf', eps, step: eps, iterations: 1, randomStart: false, targeted };

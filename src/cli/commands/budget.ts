@@ -3,6 +3,7 @@ import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
+import { pgdBudgetText } from '../../attacks/adversarial/pgd';
 import { DEFAULT_MIN_MISCLASSIFIED } from '../../defenses/pgd-budget-rule';
 import { type BudgetRuleReport, defenderBudget } from '../../experiments/budget-rule';
 import { defineCommand } from '../command';
@@ -63,7 +64,6 @@ export const budget = defineCommand({
 });
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-const budgetName = (s: { norm: string; eps: number }) => (s.norm === 'linf' ? `L∞ ${(s.eps * 255).toFixed(0)}/255` : `L2 ${s.eps}`);
 
 function printBudgetReport(r: BudgetRuleReport): void {
   const a = r.config.attack;
@@ -73,13 +73,15 @@ function printBudgetReport(r: BudgetRuleReport): void {
   console.log('budget       misled  top label  its share');
   for (const s of r.scores) {
     const mark = r.chosen && s.norm === r.chosen.norm && s.eps === r.chosen.eps ? '  ← chosen' : '';
-    console.log(`${budgetName(s).padEnd(11)} ${pct(s.misclassified).padStart(7)}  ${String(s.label).padStart(9)}  ${pct(s.concentration).padStart(9)}${mark}`);
+    console.log(
+      `${pgdBudgetText(s).padEnd(11)} ${pct(s.misclassified).padStart(7)}  ${String(s.label).padStart(9)}  ${pct(s.concentration).padStart(9)}${mark}`,
+    );
   }
   if (r.chosen === null)
     console.log(`no budget misleads ${pct(r.config.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED)} of the images: the rule makes no choice`);
   else
     console.log(
-      `chosen: ${budgetName(r.chosen)} (pbe defend --norm ${r.chosen.norm} --eps ${r.chosen.eps}); its top label ${r.chosen.label} ${r.target === null ? '' : r.chosen.label === r.target ? 'is the target' : `is not the target ${r.target}`}`,
+      `chosen: ${pgdBudgetText(r.chosen)} (pbe defend --norm ${r.chosen.norm} --eps ${r.chosen.eps}); its top label ${r.chosen.label} ${r.target === null ? '' : r.chosen.label === r.target ? 'is the target' : `is not the target ${r.target}`}`,
     );
   console.log(`rule ${r.seconds.toFixed(0)} s; report ${r.reportFile}`);
 }
