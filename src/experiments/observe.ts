@@ -1,4 +1,5 @@
 import { runtimeInfo } from '../backend';
+import { configKey } from '../cache';
 import { type PgdConfig } from '../attacks/adversarial/pgd';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/attack';
 import { stampOrderOf } from '../attacks/backdoor/registry';
@@ -93,6 +94,41 @@ export function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits
   return subset(test, idx, `${test.name}-analysis`);
 }
 
+/** What identifies an observation's result in the cache. */
+function observationKey(cfg: ObserveConfig): object {
+  // Where the data really is, not how it was asked for: `--path X` and PBE_CIFAR10_PATH=X share one entry.
+  // The stamp order filled in: a notebook that leaves it out asks for what the CLI's default names.
+  const attack = { ...cfg.attack, stamp: stampOrderOf(cfg.attack) };
+  return { kind: 'observe', cfg: { ...cfg, attack, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
+}
+
+/** The infected models an observation measures: one per target, or the one all-to-all model, whose rows are the true classes. */
+function observationRequests(cfg: Pick<ObserveConfig, 'attack' | 'targets'>): AttackRequest[] {
+  const targets = cfg.attack.mode === 'all2all' ? [0] : cfg.targets;
+  if (targets.length === 0) throw new Error('observe: give at least one target label');
+  return targets.map((target) => ({ ...cfg.attack, target }));
+}
+
+/**
+ * Trains the models of several observations of one profile and seed (other attacks, the same
+ * benign model) on one job pool, so that they train side by side where `observe` after `observe`
+ * would train them one at a time; each observation then finds its models in the cache.
+ */
+export async function trainObservationModels(cfgs: readonly ObserveConfig[], opts: ObserveOptions = {}): Promise<void> {
+  const [first] = cfgs;
+  for (const c of cfgs)
+    if (configKey(c.profile) !== configKey(first.profile) || c.seed !== first.seed || c.dataPath !== first.dataPath)
+      throw new Error('trainObservationModels: every observation must share one profile, seed and data path');
+  const { cache } = experimentContext(opts);
+  // A finished observation needs none of its models.
+  const requests = cfgs.filter((c) => !cache.get('observations', observationKey(c))).flatMap(observationRequests);
+  if (requests.length === 0) return;
+  await trainModels(
+    { profile: first.profile, seed: first.seed, requests, dataPath: first.dataPath },
+    { cache, backend: first.backend, progress: opts.poolProgress },
+  );
+}
+
 /**
  * The paper's observation for one attack (Fig. 1/4, Table 5, Fig. 5, optionally the budget sweep):
  * trains the benign model and one infected model per target through the job pool (or finds them
@@ -101,10 +137,7 @@ export function analysisImages(full: DatasetSplits, profileSplits: DatasetSplits
  */
 export async function observe(cfg: ObserveConfig, opts: ObserveOptions = {}): Promise<ObserveResult> {
   const { cache, progress } = experimentContext(opts);
-  // Where the data really is, not how it was asked for: `--path X` and PBE_CIFAR10_PATH=X share one entry.
-  // The stamp order filled in: a notebook that leaves it out asks for what the CLI's default names.
-  const attack = { ...cfg.attack, stamp: stampOrderOf(cfg.attack) };
-  const key = { kind: 'observe', cfg: { ...cfg, attack, outDir: undefined, backend: undefined, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) } };
+  const key = observationKey(cfg);
   const out = resultOutput(cache, { key, folder: 'observe', name: `${cfg.profile.dataset}-${cfg.attack.name}`, outDir: cfg.outDir });
   return cachedExperiment(cache, {
     kind: 'observations',
@@ -129,10 +162,7 @@ async function measure(
   const full = await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache });
   const splits = profileData(full, cfg.profile);
 
-  // All-to-all has no target label: one infected model, whose rows are the true classes.
-  const targets = cfg.attack.mode === 'all2all' ? [0] : cfg.targets;
-  if (targets.length === 0) throw new Error('observe: give at least one target label');
-  const requests: AttackRequest[] = targets.map((target) => ({ ...cfg.attack, target }));
+  const requests = observationRequests(cfg);
   await trainModels({ profile: cfg.profile, seed: cfg.seed, requests, dataPath: cfg.dataPath }, { cache, backend: cfg.backend, progress: opts.poolProgress });
 
   const benign = await trainBenign(cfg.profile, { seed: cfg.seed, cache, splits });

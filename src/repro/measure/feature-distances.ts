@@ -1,4 +1,4 @@
-import { observe } from '../../experiments/observe';
+import { observe, trainObservationModels } from '../../experiments/observe';
 import { PAPER_ATTACKS, type PaperAttack, TABLE5, table5Cell } from '../../paper/numbers';
 import type { ReproSettings } from '../settings';
 
@@ -24,17 +24,21 @@ export interface FeatureDistancesValues {
 
 export async function measureFeatureDistances(s: ReproSettings, seed: number, backend?: string): Promise<{ values: FeatureDistancesValues }> {
   const attacks: Record<string, AttackDistances> = {};
-  for (const name of s.distanceAttacks) {
-    const r = await observe({
-      profile: s.training,
-      attack: { name, mode: 'all2one' },
-      targets: [0],
-      seed,
-      pgd: s.pgd,
-      images: s.images,
-      tsnePoints: 120,
-      backend,
-    });
+  const configs = s.distanceAttacks.map((name) => ({
+    profile: s.training,
+    attack: { name, mode: 'all2one' as const },
+    targets: [0],
+    seed,
+    pgd: s.pgd,
+    images: s.images,
+    tsnePoints: 120,
+    backend,
+  }));
+  // Every attack's model on the pool at once (PBE_WORKERS side by side), then each observation from the cache.
+  await trainObservationModels(configs);
+  for (const cfg of configs) {
+    const name = cfg.attack.name;
+    const r = await observe(cfg);
     attacks[name] = {
       ratioInfectedF: r.distances.infected.ratio,
       ratioOwnF: r.distances.own.ratio,
