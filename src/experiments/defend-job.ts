@@ -1,6 +1,7 @@
 import { Cache } from '../cache';
-import { type JobContext, jobType } from '../jobs/pool';
-import { defend, type DefendConfig, type DefendReport } from './defend';
+import { type JobContext, JobPool, jobType } from '../jobs/pool';
+import { type PoolProgressSink } from '../progress';
+import { defend, defendCached, type DefendConfig, type DefendReport } from './defend';
 
 export interface DefendJobArgs {
   cfg: DefendConfig;
@@ -34,3 +35,24 @@ export async function defendJob(args: DefendJobArgs, ctx: JobContext): Promise<D
 }
 
 export const defendJobType = jobType(__filename, defendJob);
+
+/**
+ * Runs the defenses not yet in the cache side by side on the job pool (PBE_WORKERS of them at a
+ * time), so that a caller who then calls `defend` for each reads finished runs: two runs of an
+ * hour take an hour on two cores, not two. Returns the labels of the runs it computed.
+ */
+export async function defendOnPool(
+  runs: readonly { cfg: DefendConfig; label: string }[],
+  opts: { cache?: Cache; backend?: string; workers?: number; onProgress?: PoolProgressSink } = {},
+): Promise<string[]> {
+  const cache = opts.cache ?? new Cache();
+  const todo = runs.filter((r) => !defendCached(r.cfg, cache));
+  if (todo.length === 0) return [];
+  const pool = new JobPool({ workers: opts.workers, backend: opts.backend, onProgress: opts.onProgress });
+  try {
+    await Promise.all(todo.map((r) => pool.run(defendJobType.job({ cfg: r.cfg, cacheRoot: cache.root }, r.label))));
+  } finally {
+    await pool.close();
+  }
+  return todo.map((r) => r.label);
+}

@@ -4,7 +4,7 @@ import type { AttackRequest, InfectedModel, PoisonedSet } from '../attacks/backd
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet } from '../attacks/backdoor/poison';
 import { stampOrderOf } from '../attacks/backdoor/registry';
 import { trainInfected } from '../attacks/backdoor/run';
-import { configKey } from '../cache';
+import { type Cache, configKey } from '../cache';
 import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
@@ -139,6 +139,11 @@ function identify(cfg: DefendConfig): DefendRun {
 /** The cache key of a defend run (its folder under defenses/): equal keys read one result. */
 export function defendKey(cfg: DefendConfig): string {
   return configKey(identify(cfg).key);
+}
+
+/** Whether a finished run of this config is in the cache (verified), so `defend` would only read it. */
+export function defendCached(cfg: DefendConfig, cache: Cache): boolean {
+  return cache.get('defenses', identify(cfg).key) !== null;
 }
 
 /**

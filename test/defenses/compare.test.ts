@@ -4,6 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache } from '../../src/cache';
 import { type CompareCell, cellsFrame, compare, compareMarkdown, paperTableFor } from '../../src/experiments/compare';
+import { defend } from '../../src/experiments/defend';
+import { defendOnPool } from '../../src/experiments/defend-job';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { pipelineBackend } from '../helpers/backend';
@@ -75,5 +77,34 @@ describe('pbe compare end to end (mnist smoke, one worker)', function () {
       second.cells.map((c) => [c.acc, c.asr]),
       first.cells.map((c) => [c.acc, c.asr]),
     );
+  });
+});
+
+describe('defendOnPool: defenses side by side, then read back', function () {
+  this.timeout(600_000);
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-defendpool-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('computes the runs not yet cached on two workers, which defend then reads with the same numbers; a second call computes nothing', async () => {
+    const cache = new Cache(dir);
+    const base = { profile: resolveProfile('smoke', 'mnist'), attack: { name: 'badnets', mode: 'all2one' as const, target: 0 }, seed: 0 };
+    const runs = [
+      { cfg: { ...base, defense: 'ft', cleanData: true }, label: 'ft' },
+      { cfg: { ...base, defense: 'pbe', cleanData: true }, label: 'pbe with clean data' },
+    ];
+    const jobs = new Set<string>();
+    const opts = { cache, workers: 2, backend: pipelineBackend(), onProgress: (job: string) => void jobs.add(job) };
+    assert.deepEqual(await defendOnPool(runs, opts), ['ft', 'pbe with clean data']);
+    assert.ok(jobs.has('ft') && jobs.has('pbe with clean data'), [...jobs].join(', '));
+    for (const r of runs) {
+      const read = await defend(r.cfg, { cache, progress: silentSink });
+      assert.equal(read.fromCache, true, r.label);
+      assert.ok(read.after.acc > 0.5 && read.after.asr >= 0 && read.after.asr <= 1, JSON.stringify(read.after));
+    }
+    assert.deepEqual(await defendOnPool(runs, opts), []);
+    // One more, next to the finished two: only it runs.
+    const nc = { cfg: { ...base, defense: 'nc', cleanData: true }, label: 'nc' };
+    assert.deepEqual(await defendOnPool([...runs, nc], { ...opts, workers: 1 }), ['nc']);
   });
 });

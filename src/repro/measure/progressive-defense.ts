@@ -1,5 +1,7 @@
 import { pbeDetails, type PbeIterationMetrics, pbeIterations } from '../../analysis/pbe-ranking';
 import { defend, type DefendConfig, type DefendResult } from '../../experiments/defend';
+import { defendOnPool } from '../../experiments/defend-job';
+import type { Cache } from '../../cache';
 import { FIG6_AVERAGE_PRECISION, FIG7, paperCell, type PaperAttack, TABLE1 } from '../../paper/numbers';
 import { pct } from '../format';
 import type { ReproSettings } from '../settings';
@@ -86,9 +88,18 @@ export interface ProgressiveDefense {
   withClean: DefendResult;
 }
 
-export async function measureProgressiveDefense(s: ReproSettings, seed: number): Promise<ProgressiveDefense> {
-  const without = await defend(progressiveDefendConfig(s, false, seed));
-  const withClean = await defend(progressiveDefendConfig(s, true, seed));
+export async function measureProgressiveDefense(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<ProgressiveDefense> {
+  const configs = { without: progressiveDefendConfig(s, false, seed), withClean: progressiveDefendConfig(s, true, seed) };
+  // Both runs at once on the pool, then each read back here with its intermediate results and figures.
+  await defendOnPool(
+    [
+      { cfg: configs.without, label: 'PBE without clean data' },
+      { cfg: configs.withClean, label: 'PBE with clean data' },
+    ],
+    opts,
+  );
+  const without = await defend(configs.without, opts);
+  const withClean = await defend(configs.withClean, opts);
   const b = progressiveSummary(without);
   const a = progressiveSummary(withClean);
   return {
