@@ -3,6 +3,7 @@ import type { RuntimeInfo } from '../backend';
 import { writeFileAtomic } from '../cache';
 import type { Comparison } from './claims';
 import { type ComputeLedger, LEDGER_PARTS } from './ledger';
+import { resultsMarkdown } from './results-markdown';
 import type { MeasuredRecord } from './measured';
 import type { ReproScale } from './settings';
 import { NOTEBOOK_NAMES, type NotebookName } from './values';
@@ -127,6 +128,9 @@ export function measurementsMarkdown(m: Measurements, source: string): string {
     `# Measurements: the \`${m.scale}\` scale`,
     '',
     `Generated from \`${source}\` by \`npm run measurements:tables\`; do not edit by hand. Run of ${m.date.slice(0, 10)}, seed ${m.seed}, backend ${m.backend ?? 'unknown'}, pbe-lab ${m.versions['pbe-lab'] ?? '?'}, Node ${m.versions.node ?? '?'}, tfjs ${m.versions['@tensorflow/tfjs-core'] ?? '?'}, on ${m.machine.cpu} (${m.machine.cores} cores); suite wall time ${m.wallSeconds.toFixed(0)} s.`,
+    '',
+    ...resultsMarkdown(m.notebooks),
+    `## Claims`,
     '',
     `Claims: ${counts}. Values are fractions (shares, differences of shares) or ratios; a claim holds when its value meets the threshold (the paper's bound moved by the scale's tolerance).`,
     '',

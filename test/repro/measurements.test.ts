@@ -13,6 +13,9 @@ import {
   readMeasurements,
   writeMeasurements,
 } from '../../src/repro';
+import type { DefenseTablesValues } from '../../src/repro/measure/defense-tables';
+import type { FeatureDistancesValues } from '../../src/repro/measure/feature-distances';
+import type { ProgressiveDefenseValues } from '../../src/repro/measure/progressive-defense';
 
 const record = (name: (typeof NOTEBOOK_NAMES)[number], metrics: Record<string, number | null>): MeasuredRecord =>
   ({ notebook: name, parameters: {}, values: { metrics }, runtime: runtimeInfo(), writtenAt: '2026-12-02T00:00:00.000Z' }) as unknown as MeasuredRecord;
@@ -76,6 +79,34 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
     assert.match(md, /\| \*\*defenses\*\* \| all \| 5 \| 5400 \| 1\.50 \|/);
     assert.match(md, /\| \*\*total\*\* \| \| 16 \| 15300 \| 4\.25 \|/);
     assert.doesNotMatch(measurementsMarkdown(measurements({ scale: 'cpu', seed: 0, wallSeconds: 18, notebooks, claims }), 'x'), /Compute behind/);
+  });
+
+  it("renders the observation, PBE per iteration and the defense tables from the committed quick run's values, beside the paper's", () => {
+    const m = readMeasurements(path.resolve(__dirname, '..', '..', 'docs', 'measurements', 'quick.json'));
+    const md = measurementsMarkdown(m, 'docs/measurements/quick.json');
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const pair = (x: { acc: number; asr: number }) => `${x.acc.toFixed(2)} / ${x.asr.toFixed(2)}`;
+    const cells = (m.notebooks['07-defense-tables'].values as DefenseTablesValues).tables['Table 1']!.cells!;
+    const blend = (column: string) => cells.find((c) => c.attack === 'blend' && c.column === column)!;
+    assert.match(
+      md,
+      new RegExp(
+        `\\| Blend \\| ${esc(pair(blend('before')))} \\| ${esc(pair(blend('ft')))} \\|.* \\| ${esc(pair(blend('pbeWithClean')))} \\|\n\\| \\*paper\\* \\| \\*94\\.63 / 100\\.00\\* \\|`,
+      ),
+    );
+    const distances = (m.notebooks['02-feature-distances'].values as FeatureDistancesValues).attacks.blend;
+    assert.match(
+      md,
+      new RegExp(`\\| Blend \\| ${esc((100 * distances.asr).toFixed(1))}% \\| ${esc((100 * distances.targetShareInfected).toFixed(1))}% \\| .* \\| 0\\.60 \\|`),
+    );
+    const pbe = (m.notebooks['06-progressive-defense'].values as ProgressiveDefenseValues).withoutClean;
+    assert.match(
+      md,
+      new RegExp(
+        `\\| ${pbe.stages[1].stage} \\| ${esc((100 * pbe.stages[1].acc).toFixed(1))}% \\| ${esc((100 * pbe.stages[1].asr).toFixed(1))}% \\| ${pbe.iterations[0].extraSize} \\|`,
+      ),
+    );
+    assert.match(md, /\*\*Table 4\*\* \(mnist all2all\): not measured: not in the quick profile/);
   });
 
   it('the committed quick run reads (its scale, every claim) and renders to the committed quick.md', () => {
