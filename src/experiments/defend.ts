@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { runtimeInfo } from '../backend';
 import { type StageMetrics, stagesSpec } from '../analysis/defense-stages';
 import type { AttackRequest, InfectedModel, PoisonedSet } from '../attacks/backdoor/attack';
@@ -8,7 +9,7 @@ import { type Cache, configKey } from '../cache';
 import type { Dataset } from '../data/dataset';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { cleanExtraSet, selectCleanExtra } from '../defenses/clean-set';
-import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptions, DefenseOptionValue, GroundTruth } from '../defenses/defense';
+import type { AnalysisRow, DefenderData, DefenseLogEntry, DefenseOptions, DefenseOptionValue, DefenseResult, GroundTruth } from '../defenses/defense';
 import { type PgdBudget, pgdKeyOptions } from '../defenses/pgd-budget';
 import {
   defenseDefinition,
@@ -20,6 +21,7 @@ import {
   runDefense,
 } from '../defenses/registry';
 import { loadWeightsInto, saveTensors } from '../io/checkpoint';
+import { ResumableClock } from '../io/resumable-clock';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
@@ -68,7 +70,7 @@ export interface DefendReport extends ReportHeader<DefendConfig> {
   after: { acc: number; asr: number };
   log: DefenseLogEntry[];
   analysis: { rows: AnalysisRow[]; details?: unknown } | null;
-  /** wall time of the defense itself */
+  /** wall time of the defense itself, over every attempt (a run stopped and resumed counts both) */
   seconds: number;
   figures: Record<string, string>;
   /** where this report is written */
@@ -239,17 +241,25 @@ async function defendMeasured(
     ctx.onStage?.(s);
   };
   record({ stage: 'infected', acc: infected.acc, asr: infected.asr });
-  const t0 = Date.now();
-  const result = await runDefense(run.request, {
-    model: infected.model,
-    data,
-    augment: cfg.profile.train.augment,
-    seed: cfg.seed,
-    progress: ctx.progress,
-    cache: ctx.cache,
-    measure: async (stage, m) => record({ stage, ...(await measure(m)) }),
-  });
-  const seconds = (Date.now() - t0) / 1000;
+  // A run stopped with a session resumes from its checkpoints in the next; its time counts both.
+  const clock = new ResumableClock(path.join(ctx.cache.root, 'runs', `defend-${configKey(run.key)}.seconds.json`));
+  let result: DefenseResult;
+  try {
+    result = await runDefense(run.request, {
+      model: infected.model,
+      data,
+      augment: cfg.profile.train.augment,
+      seed: cfg.seed,
+      progress: ctx.progress,
+      cache: ctx.cache,
+      measure: async (stage, m) => record({ stage, ...(await measure(m)) }),
+    });
+  } catch (e) {
+    clock.stop(false);
+    throw e;
+  }
+  const seconds = clock.seconds();
+  clock.stop(true);
   try {
     return { ...result, stages, seconds, after: await measure(result.model) };
   } catch (e) {

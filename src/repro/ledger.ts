@@ -32,8 +32,9 @@ export interface LedgerRow {
 /**
  * Training: each infected or benign model's epochs (record.trainSeconds, summed over every
  * sitting's epochs). Defenses: each run's own seconds, from a ready infected model to the purified
- * one (the report's `seconds`; a run's cached sub-steps, such as PBE's iterations or Neural
- * Cleanse's triggers, are inside it and not counted again). Observations: their PGD only (the
+ * one, over every attempt (the report's `seconds`, kept across a stop by `ResumableClock`; a run's
+ * cached sub-steps, such as PBE's iterations or Neural Cleanse's triggers, are inside it and not
+ * counted again). Observations: their PGD only (the
  * report's `pgdSeconds`), the one part of an observation that costs more than a few seconds.
  */
 export const LEDGER_PARTS = ['training', 'defenses', 'observations'] as const;

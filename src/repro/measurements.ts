@@ -164,7 +164,7 @@ function computeMarkdown(c: ComputeLedger): string[] {
     '',
     `Read back from the suite's cache: the ${entries} entries made for the \`${c.scope.profile}\` profile on ${c.scope.dataset}` +
       (c.first && c.last ? `, between ${c.first.slice(0, 16).replace('T', ' ')} and ${c.last.slice(0, 16).replace('T', ' ')} UTC` : '') +
-      ". Each model and defense run records its own seconds when it is cached, so these add up every sitting the work took; the notebooks above took only what was left. Training is the models' epochs; a defense run is counted from the infected model to the purified one; an observation counts its PGD." +
+      ". Each model and defense run records its own seconds when it is cached, so these add up every sitting the work took; the notebooks above took only what was left. Training is the models' epochs; a defense run is counted from the infected model to the purified one, over every attempt; an observation counts its PGD." +
       (c.unverified.length ? ` ${c.unverified.length} entries failed their checksums and are left out.` : ''),
     '',
     '| part | what | entries | seconds | hours |',
