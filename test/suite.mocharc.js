@@ -26,6 +26,7 @@ const SLOW_FIRST = [
   'test/cli/pgd-command.test.ts',
   'test/repro/kernel.test.ts',
   'test/experiments/observation-epochs.test.ts',
+  'test/experiments/scan-eval-pool.test.ts',
   'test/experiments/observation-models.test.ts',
   'test/attacks/train-infected.test.ts',
   'test/attacks/stamping.test.ts',

@@ -7,7 +7,8 @@ import { anomalyIndices } from '../defenses/anomaly-index';
 import { type NeuralCleanseOptions, reverseEngineer, reverseSettings } from '../defenses/neural-cleanse';
 import { resolveDefenseOptions } from '../defenses/registry';
 import { type VegaLiteSpec, vegaLite } from '../plots/vega';
-import type { ProgressSink } from '../progress';
+import type { PoolProgressSink, ProgressSink } from '../progress';
+import { type JobContext, JobPool, jobType } from '../jobs/pool';
 import { Rng } from '../rng';
 import type { ProfileName, ResolvedProfile } from '../train/profiles';
 import { loadScanModel, type LoadedModel, type ModelTruth, scanModel, type ScanModelSource, scanSample, type StoredScan } from './scan';
@@ -177,6 +178,54 @@ function sources(cfg: ScanEvalConfig): ScanModelSource[] {
   ]);
 }
 
+/** One model of the population: loaded (trained first if it is not cached), scanned, and tested by Neural Cleanse when asked. */
+async function scanEvalRow(source: ScanModelSource, cfg: ScanEvalConfig, cache: Cache, progress?: ProgressSink): Promise<ScanEvalRow> {
+  const loaded = await loadScanModel(source, { cache, dataPath: cfg.dataPath, progress });
+  try {
+    if (!loaded.truth) throw new Error(`scan-eval: ${loaded.label}: its record does not say whether it is benign or infected`);
+    const s: StoredScan = await scanModel(
+      loaded,
+      { pgd: cfg.pgd, images: cfg.images, seed: cfg.sampleSeed, threshold: cfg.threshold, dataPath: cfg.dataPath },
+      { cache, progress },
+    );
+    const top = s.labels.reduce((a, b) => (b.score > a.score ? b : a));
+    const nc = cfg.nc
+      ? await neuralCleanseDetect(loaded, { profile: cfg.nc, images: cfg.images, seed: cfg.sampleSeed, dataPath: cfg.dataPath }, { cache, progress })
+      : null;
+    return {
+      label: loaded.label,
+      truth: loaded.truth,
+      acc: loaded.metrics?.acc ?? null,
+      asr: loaded.metrics?.asr ?? null,
+      scan: {
+        score: s.score,
+        verdict: s.verdict,
+        suspectedTarget: s.suspectedTarget,
+        topLabel: top.label,
+        bestShift: s.bestShift.shift,
+        seconds: s.seconds,
+        labels: s.labels,
+        threshold: s.threshold,
+      },
+      nc: nc && { score: nc.anomalyIndex, flagged: nc.flagged, suspectedTarget: nc.suspectedTarget, seconds: nc.seconds },
+    };
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+/** Pool job: one model's row, computed on a worker (a Cache cannot cross to it: its folder does). */
+export async function scanEvalRowJob(args: { source: ScanModelSource; cfg: ScanEvalConfig; cacheRoot: string }, ctx: JobContext): Promise<ScanEvalRow> {
+  return scanEvalRow(args.source, args.cfg, new Cache(args.cacheRoot), (u) => ctx.progress(u));
+}
+
+export const scanEvalRowJobType = jobType(__filename, scanEvalRowJob);
+
+const sourceLabel = (s: ScanModelSource): string =>
+  s.kind === 'checkpoint'
+    ? s.dir
+    : `${s.attack ? `${s.attack.name}${s.attack.mode === 'all2all' ? ' all2all' : ` → ${s.attack.target}`}` : 'benign'} seed ${s.seed}`;
+
 /**
  * Scans every model of the population (and runs Neural Cleanse's test on it when asked), then
  * scores both detectors per attack: ROC and AUC of infected against benign models, target
@@ -184,51 +233,39 @@ function sources(cfg: ScanEvalConfig): ScanModelSource[] {
  */
 export async function evaluateScan(
   cfg: ScanEvalConfig,
-  opts: { cache?: Cache; progress?: ProgressSink; log?: (line: string) => void } = {},
+  opts: { cache?: Cache; progress?: ProgressSink; log?: (line: string) => void; workers?: number; backend?: string; onProgress?: PoolProgressSink } = {},
 ): Promise<ScanEvalReport> {
   const cache = opts.cache ?? new Cache();
   const list = sources(cfg);
   if (list.length === 0) throw new Error('scan-eval: no models to evaluate');
+  const logRow = (row: ScanEvalRow) =>
+    opts.log?.(
+      `${row.label.padEnd(28)} scan ${row.scan.score.toFixed(2).padStart(7)} ${row.scan.verdict}${row.scan.suspectedTarget !== null ? ` → ${row.scan.suspectedTarget}` : ''} (${row.scan.seconds.toFixed(1)} s)` +
+        (row.nc
+          ? `   nc ${row.nc.score.toFixed(2).padStart(6)} min-norm class ${row.nc.suspectedTarget} flagged [${row.nc.flagged.join(',')}] (${row.nc.seconds.toFixed(1)} s)`
+          : ''),
+    );
   const rows: ScanEvalRow[] = [];
-  for (const source of list) {
-    const loaded = await loadScanModel(source, { cache, dataPath: cfg.dataPath, progress: opts.progress });
+  if ((opts.workers ?? 1) > 1) {
+    // Each model on a worker of its own (its scan and NC's reversal on one core, so their seconds compare); rows in the population's order.
+    const pool = new JobPool({ workers: opts.workers, backend: opts.backend, onProgress: opts.onProgress });
     try {
-      if (!loaded.truth) throw new Error(`scan-eval: ${loaded.label}: its record does not say whether it is benign or infected`);
-      const s: StoredScan = await scanModel(
-        loaded,
-        { pgd: cfg.pgd, images: cfg.images, seed: cfg.sampleSeed, threshold: cfg.threshold, dataPath: cfg.dataPath },
-        { cache },
+      const done = await Promise.all(
+        list.map(async (source) => {
+          const row = await pool.run(scanEvalRowJobType.job({ source, cfg, cacheRoot: cache.root }, sourceLabel(source)));
+          logRow(row);
+          return row;
+        }),
       );
-      const top = s.labels.reduce((a, b) => (b.score > a.score ? b : a));
-      const nc = cfg.nc
-        ? await neuralCleanseDetect(loaded, { profile: cfg.nc, images: cfg.images, seed: cfg.sampleSeed, dataPath: cfg.dataPath }, { cache })
-        : null;
-      const row: ScanEvalRow = {
-        label: loaded.label,
-        truth: loaded.truth,
-        acc: loaded.metrics?.acc ?? null,
-        asr: loaded.metrics?.asr ?? null,
-        scan: {
-          score: s.score,
-          verdict: s.verdict,
-          suspectedTarget: s.suspectedTarget,
-          topLabel: top.label,
-          bestShift: s.bestShift.shift,
-          seconds: s.seconds,
-          labels: s.labels,
-          threshold: s.threshold,
-        },
-        nc: nc && { score: nc.anomalyIndex, flagged: nc.flagged, suspectedTarget: nc.suspectedTarget, seconds: nc.seconds },
-      };
-      rows.push(row);
-      opts.log?.(
-        `${loaded.label.padEnd(28)} scan ${row.scan.score.toFixed(2).padStart(7)} ${row.scan.verdict}${row.scan.suspectedTarget !== null ? ` → ${row.scan.suspectedTarget}` : ''} (${row.scan.seconds.toFixed(1)} s)` +
-          (row.nc
-            ? `   nc ${row.nc.score.toFixed(2).padStart(6)} min-norm class ${row.nc.suspectedTarget} flagged [${row.nc.flagged.join(',')}] (${row.nc.seconds.toFixed(1)} s)`
-            : ''),
-      );
+      rows.push(...done);
     } finally {
-      loaded.model.dispose();
+      await pool.close();
+    }
+  } else {
+    for (const source of list) {
+      const row = await scanEvalRow(source, cfg, cache, opts.progress);
+      logRow(row);
+      rows.push(row);
     }
   }
   if (!rows.some((r) => r.truth.kind === 'benign') || !rows.some((r) => r.truth.kind === 'infected'))

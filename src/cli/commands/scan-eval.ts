@@ -5,6 +5,7 @@ import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { checkpointDataset, SCAN_IMAGES, scanPgdDefaults, scanThresholdDefaults } from '../../experiments/scan';
+import { defaultWorkerCount } from '../../jobs/pool';
 import { evaluateScan, type ScanEvalConfig, type ScanEvalReport } from '../../experiments/scan-eval';
 import { PROFILE_NAMES } from '../../train/profiles';
 import { defineCommand } from '../command';
@@ -69,7 +70,7 @@ export const scanEval = defineCommand({
     console.error(runtimeSummary());
     const report = await evaluateScan(
       { models, pgd, images: o.images ?? SCAN_IMAGES, sampleSeed: o.sampleSeed, threshold: o.threshold, nc: o.nc ?? null, dataPath: o.path },
-      { cache, log: (line) => console.log(line) },
+      { cache, log: (line) => console.log(line), workers: defaultWorkerCount() },
     );
     printSummary(report);
     if (o.out)

@@ -2,6 +2,7 @@ import type { AttackRequest } from '../../attacks/backdoor/attack';
 import { scanScoresSpec } from '../../analysis/scan';
 import type { Cache } from '../../cache';
 import { SCAN_IMAGES, SCAN_PGD } from '../../experiments/scan';
+import { defaultWorkerCount } from '../../jobs/pool';
 import { type DetectorSummary, evaluateScan, rocSpec, type ScanEvalRow } from '../../experiments/scan-eval';
 import type { VegaLiteSpec } from '../../plots/vega';
 import { type ProfileName, type ResolvedProfile, resolveProfile } from '../../train/profiles';
@@ -80,7 +81,8 @@ export async function measureScan(s: ReproSettings, seed: number, opts: { cache?
       sampleSeed: seed,
       nc: suite.nc,
     },
-    { cache: opts.cache },
+    // Model by model on the pool (PBE_WORKERS at a time): a population of NC reversals is the notebook's cost.
+    { cache: opts.cache, workers: defaultWorkerCount() },
   );
   const all = (d: 'scan' | 'nc') => report.summaries.find((x) => x.detector === d && x.attack === 'all') ?? null;
   const scan = all('scan')!;
