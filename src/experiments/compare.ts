@@ -37,6 +37,14 @@ const COLUMN: Record<CompareDefense, PaperDefense> = {
   'pbe-clean': 'pbeWithClean',
 };
 
+/**
+ * The order the grid hands its defense runs to the pool: the longest first, so that no worker is
+ * left with one long run at the end while the others sit idle. By each defense's cost per cell at
+ * `cpu` (docs/measurements.md, "PBE's `cpu` schedule", "Baseline defenses: cost per cell at `cpu`"
+ * and, for PBE with clean data at 600 updates, departure 3).
+ */
+const LONGEST_FIRST: readonly CompareDefense[] = ['pbe', 'pbe-clean', 'nad', 'fp', 'nc', 'ft', 'anp'];
+
 export interface CompareConfig {
   profile: ResolvedProfile;
   mode: AttackMode;
@@ -215,7 +223,8 @@ export type CompareResult = CompareReport & { specs: FigureSpecs };
 
 export async function compare(
   cfg: CompareConfig,
-  opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink } = {},
+  /** `pool`: a pool to share with other work (it stays open); else one of `workers` for this grid */
+  opts: ExperimentOptions & { workers?: number; backend?: string; onProgress?: PoolProgressSink; pool?: JobPool } = {},
 ): Promise<CompareResult> {
   const { cache, progress } = experimentContext(opts);
   const unknown = cfg.defenses.filter((d) => !COMPARE_DEFENSES.includes(d));
@@ -229,7 +238,7 @@ export async function compare(
     name: `${cfg.profile.dataset}-${cfg.mode}-${cfg.profile.profile}`,
     outDir: cfg.outDir,
   });
-  const pool = new JobPool({ workers: opts.workers, backend: opts.backend, onProgress: opts.onProgress });
+  const pool = opts.pool ?? new JobPool({ workers: opts.workers, backend: opts.backend, onProgress: opts.onProgress });
   const cells: CompareCell[] = [];
   try {
     const common = { profile: cfg.profile, seed: cfg.seed, dataPath: cfg.dataPath, cacheRoot: cache.root };
@@ -237,7 +246,8 @@ export async function compare(
     // With a pool sink the grid is one more bar of its block (worker ids start at 1), so the two never garble each other.
     const gridSink = opts.onProgress ? (u: Parameters<typeof progress>[0]) => opts.onProgress!('grid', u, 0) : progress;
     const grid = new Progress(`compare ${cfg.profile.dataset} ${cfg.mode}`, total, gridSink, 'cell');
-    const infected = await Promise.all(
+    // Every infected model first: a defense run waits for none, and two never train one model.
+    await Promise.all(
       cfg.attacks.map(async (attack) => {
         const r: InfectedSummary = await pool.run(
           trainInfectedJobType.job({ ...common, request: { name: attack, mode: cfg.mode, target: cfg.target } }, `infected ${attack}`),
@@ -252,13 +262,12 @@ export async function compare(
           fromCache: r.fromCache,
         });
         grid.tick(1, `${attack}: infected ACC ${pct(r.acc)}% ASR ${pct(r.asr)}%`);
-        return r;
       }),
     );
+    const byCost = [...cfg.defenses].sort((a, b) => LONGEST_FIRST.indexOf(a) - LONGEST_FIRST.indexOf(b));
     await Promise.all(
-      infected.flatMap((_, i) =>
-        cfg.defenses.map(async (defense) => {
-          const attack = cfg.attacks[i];
+      byCost.flatMap((defense) =>
+        cfg.attacks.map(async (attack) => {
           const r = await pool.run(defendJobType.job({ cfg: cellConfig(cfg, attack, defense), cacheRoot: cache.root }, `${attack} × ${defense}`));
           const column = COLUMN[defense];
           const { acc, asr } = r.after;
@@ -268,7 +277,7 @@ export async function compare(
       ),
     );
   } finally {
-    await pool.close();
+    if (!opts.pool) await pool.close();
   }
   const columns = compareColumns(cfg.defenses);
   const order = (c: CompareCell) => cfg.attacks.indexOf(c.attack) * columns.length + columns.indexOf(c.column);

@@ -6,6 +6,7 @@ import { Cache } from '../../src/cache';
 import { type CompareCell, cellsFrame, compare, compareMarkdown, paperTableFor } from '../../src/experiments/compare';
 import { defend } from '../../src/experiments/defend';
 import { defendOnPool } from '../../src/experiments/defend-job';
+import { JobPool } from '../../src/jobs/pool';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { pipelineBackend } from '../helpers/backend';
@@ -77,6 +78,42 @@ describe('pbe compare end to end (mnist smoke, one worker)', function () {
       second.cells.map((c) => [c.acc, c.asr]),
       first.cells.map((c) => [c.acc, c.asr]),
     );
+  });
+});
+
+describe('pbe compare on a shared pool', function () {
+  this.timeout(600_000);
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-compare-pool-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('hands the pool its longest defense runs first, and leaves a pool it was given open for the next grid', async () => {
+    const started: string[] = [];
+    const pool = new JobPool({ workers: 1, backend: pipelineBackend(), onProgress: (job: string) => void (started.includes(job) || started.push(job)) });
+    try {
+      const cfg = {
+        profile: resolveProfile('smoke', 'mnist'),
+        mode: 'all2one' as const,
+        attacks: ['badnets'],
+        defenses: ['ft' as const, 'pbe-clean' as const],
+        target: 0,
+        seed: 0,
+      };
+      const opts = { cache: new Cache(dir), progress: silentSink, pool };
+      const first = await compare(cfg, opts);
+      // One worker runs jobs in the order they were handed over: PBE with clean data before fine-tuning, as the cost order says.
+      assert.deepEqual(
+        started.filter((j) => j.includes('×')),
+        ['badnets × pbe-clean', 'badnets × ft'],
+      );
+      const second = await compare(cfg, opts);
+      assert.deepEqual(
+        second.cells.map((c) => [c.column, c.fromCache]),
+        first.cells.map((c) => [c.column, true]),
+      );
+    } finally {
+      await pool.close();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ import {
 import type { ExperimentOptions } from '../../experiments/output';
 import { PAPER_ATTACKS, PAPER_DEFENSE_LABELS, type PaperAttack, type PaperDefense } from '../../paper/numbers';
 import type { VegaLiteSpec } from '../../plots/vega';
+import { JobPool } from '../../jobs/pool';
 import type { PoolProgressSink } from '../../progress';
 import type { DefenseTableSettings, ReproSettings } from '../settings';
 
@@ -56,7 +57,7 @@ export async function defenseTable(
   t: DefenseTableSettings,
   s: ReproSettings,
   seed: number,
-  opts: ExperimentOptions & { onProgress?: PoolProgressSink; backend?: string } = {},
+  opts: ExperimentOptions & { onProgress?: PoolProgressSink; backend?: string; pool?: JobPool } = {},
 ): Promise<DefenseTableRun> {
   const base = { table: t.table, dataset: t.training.dataset, mode: t.mode, cells: [] as CompareCell[], paperNote: null, spec: null };
   // The wording of the measurements already recorded (docs/measurements/quick.json).
@@ -180,19 +181,26 @@ export interface DefenseTablesValues {
 
 /** Measures (or reads from the cache) the scale's tables, in the paper's order of interest: Table 1, Table 4, Table 2. */
 export async function measureDefenseTables(s: ReproSettings, seed: number): Promise<{ values: DefenseTablesValues; runs: DefenseTableRun[] }> {
-  const runs: DefenseTableRun[] = [];
-  for (const name of ['Table 1', 'Table 4', 'Table 2'] as const) {
+  const tables = (['Table 1', 'Table 4', 'Table 2'] as const).map((name) => {
     const t = s.defense.tables.find((x) => x.table === name);
     if (!t) throw new Error(`reproSettings('${s.scale}').defense.tables: no ${name}`);
-    runs.push(await defenseTable(t, s, seed));
+    return t;
+  });
+  // One pool for the three tables, so that Table 4's runs start while Table 1's last ones finish, not after.
+  const pool = new JobPool();
+  let runs: DefenseTableRun[];
+  try {
+    runs = await Promise.all(tables.map((t) => defenseTable(t, s, seed, { pool })));
+  } finally {
+    await pool.close();
   }
-  const tables = runs.map(defenseTableValues);
+  const values = runs.map(defenseTableValues);
   return {
     values: {
       options: s.defense.options,
       pgd: s.defense.pgd,
-      tables: Object.fromEntries(tables.map((t) => [t.table, t])),
-      metrics: defenseTableMetrics(tables),
+      tables: Object.fromEntries(values.map((t) => [t.table, t])),
+      metrics: defenseTableMetrics(values),
     },
     runs,
   };
