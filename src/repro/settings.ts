@@ -123,7 +123,7 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         images: 200,
         matrixAttack: {
           name: 'blend',
-          why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (README: ASR 19.5% at 3 epochs on CIFAR-10)",
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (docs/measurements.md: even 3 epochs on 20,000 CIFAR-10 images teach it only in part)",
         },
         targets: TEN,
         distanceAttacks: ['badnets', 'blend', 'sig'],
@@ -178,17 +178,18 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         images: 2000,
         matrixAttack: {
           name: 'blend',
-          why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learned only in part here (README: ASR 19.5% on the previous 3-epoch schedule, 80.5% with wide swings on the current one); Blend's is learned fully",
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learns only in part at this profile, with wide swings between epochs (docs/measurements.md, question 7); Blend's is learned fully. 02-feature-distances measures WaNet's observation beside it",
         },
         targets: TEN,
-        distanceAttacks: ['badnets', 'blend', 'sig', 'wanet'],
+        // Every attack of Table 1, so that the observation is measured for each attack the defenses are.
+        distanceAttacks: ['badnets', 'blend', 'sig', 'wanet', 'dynamic'],
         tsnePoints: 2000,
         sweep: { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: 500 },
         theorem1: { dataset: ds, trainPerClass: 500, testPerClass: 50, strengths: [0.5, 1, 2, 4, 8], train: linearTrainFor(ds) },
         defense: {
           progressiveAttack: {
             name: 'blend',
-            why: "the paper's Fig. 6/7 attack; on the current cpu profile its observation is weak (README: 15.8% of its adversarial examples on the target, 56.9% on the previous schedule's model), so setting B is measured where it is hardest here",
+            why: "the paper's Fig. 6/7 attack; on the cpu profile its observation is weak (01-label-matrices; docs/measurements.md, question 7), so setting B is measured where it is hardest here",
           },
           options: {},
           pgd: {},
