@@ -157,7 +157,14 @@ export function measurementsMarkdown(m: Measurements, source: string): string {
 }
 
 function computeMarkdown(c: ComputeLedger): string[] {
-  const hours = (s: number) => (s / 3600).toFixed(2);
+  // As people say a duration: 9 s, 4 min 05 s, 2 h 30 min.
+  const time = (s: number) => {
+    const r = Math.round(s);
+    if (r < 60) return `${r} s`;
+    if (r < 3600) return `${Math.floor(r / 60)} min ${String(r % 60).padStart(2, '0')} s`;
+    const minutes = Math.round(r / 60);
+    return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+  };
   const entries = c.rows.reduce((n, r) => n + r.entries, 0);
   return [
     '## Compute behind the results',
@@ -167,15 +174,15 @@ function computeMarkdown(c: ComputeLedger): string[] {
       ". Each model and defense run records its own seconds when it is cached, so these add up every sitting the work took; the notebooks above took only what was left. Training is the models' epochs; a defense run is counted from the infected model to the purified one, over every attempt; an observation counts its PGD." +
       (c.unverified.length ? ` ${c.unverified.length} entries failed their checksums and are left out.` : ''),
     '',
-    '| part | what | entries | seconds | hours |',
+    '| part | what | entries | seconds | time |',
     '|:-|:-|-:|-:|-:|',
-    ...c.rows.map((r) => `| ${r.part} | ${cellText(r.what)} | ${r.entries} | ${r.seconds.toFixed(0)} | ${hours(r.seconds)} |`),
+    ...c.rows.map((r) => `| ${r.part} | ${cellText(r.what)} | ${r.entries} | ${r.seconds.toFixed(0)} | ${time(r.seconds)} |`),
     ...LEDGER_PARTS.flatMap((part) => {
       const rows = c.rows.filter((r) => r.part === part);
       const s = rows.reduce((t, r) => t + r.seconds, 0);
-      return rows.length ? [`| **${part}** | all | ${rows.reduce((n, r) => n + r.entries, 0)} | ${s.toFixed(0)} | ${hours(s)} |`] : [];
+      return rows.length ? [`| **${part}** | all | ${rows.reduce((n, r) => n + r.entries, 0)} | ${s.toFixed(0)} | ${time(s)} |`] : [];
     }),
-    `| **total** | | ${entries} | ${c.seconds.toFixed(0)} | ${hours(c.seconds)} |`,
+    `| **total** | | ${entries} | ${c.seconds.toFixed(0)} | ${time(c.seconds)} |`,
     '',
   ];
 }

@@ -66,18 +66,22 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
         { part: 'training' as const, what: 'blend', entries: 10, seconds: 9000 },
         { part: 'training' as const, what: 'benign', entries: 1, seconds: 900 },
         { part: 'defenses' as const, what: 'pbe with clean data', entries: 5, seconds: 5400 },
+        { part: 'observations' as const, what: 'blend', entries: 1, seconds: 7190 },
       ],
-      seconds: 15300,
+      seconds: 22490,
       first: '2026-12-03T12:35:00.000Z',
       last: '2026-12-04T09:10:00.000Z',
       unverified: [],
     };
     const md = measurementsMarkdown(measurements({ scale: 'cpu', seed: 0, wallSeconds: 18, notebooks, claims, compute }), 'docs/measurements/cpu.json');
-    assert.match(md, /the 16 entries made for the `cpu` profile on cifar10, between 2026-12-03 12:35 and 2026-12-04 09:10 UTC/);
-    assert.match(md, /\| training \| blend \| 10 \| 9000 \| 2\.50 \|/);
-    assert.match(md, /\| \*\*training\*\* \| all \| 11 \| 9900 \| 2\.75 \|/);
-    assert.match(md, /\| \*\*defenses\*\* \| all \| 5 \| 5400 \| 1\.50 \|/);
-    assert.match(md, /\| \*\*total\*\* \| \| 16 \| 15300 \| 4\.25 \|/);
+    assert.match(md, /the 17 entries made for the `cpu` profile on cifar10, between 2026-12-03 12:35 and 2026-12-04 09:10 UTC/);
+    assert.match(md, /\| training \| blend \| 10 \| 9000 \| 2 h 30 min \|/);
+    assert.match(md, /\| training \| benign \| 1 \| 900 \| 15 min 00 s \|/);
+    assert.match(md, /\| \*\*training\*\* \| all \| 11 \| 9900 \| 2 h 45 min \|/);
+    assert.match(md, /\| \*\*defenses\*\* \| all \| 5 \| 5400 \| 1 h 30 min \|/);
+    // 7,190 s is 119.8 minutes: two hours, not one hour and 60 minutes
+    assert.match(md, /\| observations \| blend \| 1 \| 7190 \| 2 h 00 min \|/);
+    assert.match(md, /\| \*\*total\*\* \| \| 17 \| 22490 \| 6 h 15 min \|/);
     assert.doesNotMatch(measurementsMarkdown(measurements({ scale: 'cpu', seed: 0, wallSeconds: 18, notebooks, claims }), 'x'), /Compute behind/);
   });
 
