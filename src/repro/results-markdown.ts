@@ -1,4 +1,14 @@
-import { FIG1_MIN_TARGET_SHARE, PAPER_ATTACK_LABELS, PAPER_DEFENSE_LABELS, PAPER_DEFENSES, type PaperDefense, table5Cell, TABLE5 } from '../paper/numbers';
+import {
+  FIG1_MIN_TARGET_SHARE,
+  FIG6_AVERAGE_PRECISION,
+  FIG7,
+  PAPER_ATTACK_LABELS,
+  PAPER_DEFENSE_LABELS,
+  PAPER_DEFENSES,
+  type PaperDefense,
+  table5Cell,
+  TABLE5,
+} from '../paper/numbers';
 import type { DefenseTablesValues } from './measure/defense-tables';
 import type { FeatureDistancesValues } from './measure/feature-distances';
 import type { LabelMatricesValues } from './measure/label-matrices';
@@ -62,7 +72,7 @@ function progressiveMarkdown(v: ProgressiveDefenseValues | undefined): string[] 
   return [
     `## PBE on ${label(v.attack)}: per iteration without clean data (Fig. 6, Fig. 7), and with clean data`,
     '',
-    `The ranking's AP for finding poisoned images is against a chance level of ${pc(w.poisonedShare)} (the poisoned share of the training set).`,
+    `The ranking's AP for finding poisoned images is against a chance level of ${pc(w.poisonedShare)} (the poisoned share of the training set). The paper (${FIG6_AVERAGE_PRECISION.provenance.source}, ${FIG6_AVERAGE_PRECISION.provenance.row}): AP ${FIG6_AVERAGE_PRECISION.first} after the first iteration, ${FIG6_AVERAGE_PRECISION.last} after the last; ${FIG7.provenance.source}: "${FIG7.statement}".`,
     '',
     '| stage | ACC | ASR | extra set | its poisoned share | adversarial on target | AP poisoned | AP clean |',
     '|:-|-:|-:|-:|-:|-:|-:|-:|',
