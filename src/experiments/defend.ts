@@ -250,7 +250,10 @@ async function defendMeasured(
       data,
       augment: cfg.profile.train.augment,
       seed: cfg.seed,
-      progress: ctx.progress,
+      progress: (u) => {
+        clock.tick();
+        ctx.progress(u);
+      },
       cache: ctx.cache,
       measure: async (stage, m) => record({ stage, ...(await measure(m)) }),
     });

@@ -3,22 +3,27 @@ import { writeFileAtomic } from '../cache';
 
 /**
  * The wall time of work that resumes across processes (a defense stopped with a session and
- * finished in the next): the seconds of earlier attempts, kept in a small file that is rewritten
- * every `everyMs` and when the work stops, plus this attempt's. A crash loses at most `everyMs` of
- * the count, never the count before it.
+ * finished in the next): the seconds of earlier attempts, kept in a small file, plus this
+ * attempt's. The work calls `tick()` as it goes (from its progress), which rewrites the file once
+ * `everyMs` has passed, and the file is rewritten when the work stops; a killed process loses at
+ * most `everyMs` and one step of the count, never the count before it. A timer would not do: a
+ * training loop that only awaits settled promises never lets one fire.
  */
 export class ResumableClock {
   private readonly started = Date.now();
   private readonly before: number;
-  private readonly timer: NodeJS.Timeout;
+  private savedAt = Date.now();
 
   constructor(
     private readonly file: string,
-    everyMs = 30_000,
+    private readonly everyMs = 30_000,
   ) {
     this.before = readSeconds(file);
-    this.timer = setInterval(() => this.save(), everyMs);
-    this.timer.unref();
+  }
+
+  /** Keeps the count on disk once `everyMs` has passed since it was last kept. */
+  tick(): void {
+    if (Date.now() - this.savedAt >= this.everyMs) this.save();
   }
 
   /** Earlier attempts' seconds. */
@@ -33,13 +38,13 @@ export class ResumableClock {
 
   /** Stops counting: a finished work's file is removed; an unfinished one's keeps the count for the next attempt. */
   stop(finished: boolean): void {
-    clearInterval(this.timer);
     if (finished) fs.rmSync(this.file, { force: true });
     else this.save();
   }
 
   private save(): void {
     writeFileAtomic(this.file, JSON.stringify({ seconds: this.seconds() }));
+    this.savedAt = Date.now();
   }
 }
 

@@ -29,13 +29,17 @@ describe('ResumableClock: the time of work that resumes across processes', () =>
     assert.equal(new ResumableClock(file).earlier, 0);
   });
 
-  it('saves on its timer, so a process killed mid-work loses at most one interval of the count', async () => {
+  it('keeps the count on disk at a tick once the interval has passed, so a process killed mid-work loses at most that', async () => {
     const file = path.join(dir, 'work.seconds.json');
-    const clock = new ResumableClock(file, 30);
-    await sleep(150);
+    const clock = new ResumableClock(file, 50);
+    clock.tick();
+    assert.equal(fs.existsSync(file), false, 'kept before the interval passed');
+    await sleep(80);
+    clock.tick();
     // No stop: as if the process died here.
     const saved = (JSON.parse(fs.readFileSync(file, 'utf8')) as { seconds: number }).seconds;
-    assert.ok(saved >= 0.08 && saved <= clock.seconds(), `saved ${saved}`);
+    assert.ok(saved >= 0.05 && saved <= clock.seconds(), `saved ${saved}`);
+    assert.equal(new ResumableClock(file).earlier, saved);
     clock.stop(true);
   });
 
