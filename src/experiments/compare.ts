@@ -40,8 +40,8 @@ const COLUMN: Record<CompareDefense, PaperDefense> = {
 /**
  * The order the grid hands its defense runs to the pool: the longest first, so that no worker is
  * left with one long run at the end while the others sit idle. By each defense's cost per cell at
- * `cpu` (docs/measurements.md, "PBE's `cpu` schedule", "Baseline defenses: cost per cell at `cpu`"
- * and, for PBE with clean data at 600 updates, departure 3).
+ * `cpu` (docs/measurements.md: "PBE's `cpu` schedule", "Baseline defenses: cost per cell at `cpu`"
+ * and, for PBE with clean data, its number of adversarial updates).
  */
 const LONGEST_FIRST: readonly CompareDefense[] = ['pbe', 'pbe-clean', 'nad', 'fp', 'nc', 'ft', 'anp'];
 

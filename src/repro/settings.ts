@@ -123,7 +123,7 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         images: 200,
         matrixAttack: {
           name: 'blend',
-          why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (docs/measurements.md: even 3 epochs on 20,000 CIFAR-10 images teach it only in part)",
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor a few epochs on a few hundred images do not teach (docs/measurements.md: even a short CIFAR-10 schedule teaches it only in part)",
         },
         targets: TEN,
         distanceAttacks: ['badnets', 'blend', 'sig'],
@@ -178,10 +178,10 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         images: 2000,
         matrixAttack: {
           name: 'blend',
-          why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learns only in part at this profile, with wide swings between epochs (docs/measurements.md, question 7); Blend's is learned fully. 02-feature-distances measures WaNet's observation beside it",
+          why: "the paper's Fig. 1 uses WaNet, whose backdoor smallcnn learns only in part at this profile, with wide swings between epochs (docs/measurements.md, the observation over epochs); Blend's is learned fully. 02-feature-distances measures WaNet's observation beside it",
         },
         targets: TEN,
-        // Every attack of Table 1, so that the observation is measured for each attack the defenses are.
+        // Every attack the defense tables defend against, so that each has its observation beside its defenses.
         distanceAttacks: ['badnets', 'blend', 'sig', 'wanet', 'dynamic'],
         tsnePoints: 2000,
         sweep: { linf: [2, 4, 6, 8, 12, 16].map((v) => v / 255), l2: [0.25, 0.5, 1, 2], images: 500 },
@@ -189,7 +189,7 @@ export function reproSettings(scale: string, dataset?: string): ReproSettings {
         defense: {
           progressiveAttack: {
             name: 'blend',
-            why: "the paper's Fig. 6/7 attack; on the cpu profile its observation is weak (01-label-matrices; docs/measurements.md, question 7), so setting B is measured where it is hardest here",
+            why: "the paper's Fig. 6/7 attack; on the cpu profile its observation is weak (the label-matrices notebook; docs/measurements.md, the observation over epochs), so setting B is measured where it is hardest here",
           },
           options: {},
           pgd: {},
