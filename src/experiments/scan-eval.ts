@@ -9,6 +9,7 @@ import { resolveDefenseOptions } from '../defenses/registry';
 import { type VegaLiteSpec, vegaLite } from '../plots/vega';
 import type { PoolProgressSink, ProgressSink } from '../progress';
 import { type JobContext, JobPool, jobType } from '../jobs/pool';
+import { requestLabel } from './training';
 import { Rng } from '../rng';
 import type { ProfileName, ResolvedProfile } from '../train/profiles';
 import { loadScanModel, type LoadedModel, type ModelTruth, scanModel, type ScanModelSource, scanSample, type StoredScan } from './scan';
@@ -221,10 +222,7 @@ export async function scanEvalRowJob(args: { source: ScanModelSource; cfg: ScanE
 
 export const scanEvalRowJobType = jobType(__filename, scanEvalRowJob);
 
-const sourceLabel = (s: ScanModelSource): string =>
-  s.kind === 'checkpoint'
-    ? s.dir
-    : `${s.attack ? `${s.attack.name}${s.attack.mode === 'all2all' ? ' all2all' : ` → ${s.attack.target}`}` : 'benign'} seed ${s.seed}`;
+const sourceLabel = (s: ScanModelSource): string => (s.kind === 'checkpoint' ? s.dir : `${s.attack ? requestLabel(s.attack) : 'benign'} seed ${s.seed}`);
 
 /**
  * Scans every model of the population (and runs Neural Cleanse's test on it when asked), then
