@@ -7,7 +7,7 @@ import { datasetLocation, loadDataset } from '../data/registry';
 import { type BudgetCandidate, type BudgetScore, chooseBudget, DEFAULT_BUDGET_GRID, DEFAULT_MIN_MISCLASSIFIED } from '../defenses/pgd-budget-rule';
 import type { ResolvedProfile } from '../train/profiles';
 import { profileData } from '../train/run';
-import { defenderCleanSet, defenderView } from './defend';
+import { type DefendConfig, defenderCleanSet, defenderView } from './defend';
 import { cachedExperiment, experimentContext, type ExperimentOptions, type ReportHeader, resultOutput } from './output';
 
 export interface BudgetRuleConfig {
@@ -96,4 +96,35 @@ export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOpti
       }
     },
   });
+}
+
+/**
+ * A defend config whose PGD budget is the defender-side rule's choice for its model, scored on the
+ * clean extra set the run itself gets (the same images, by the same seed). The rule needs that
+ * set, so only the clean-data setting of a defense with a PGD step takes it; the defense's own
+ * PGD iterations and random start stay as configured. The budget enters the config as given
+ * fields, so the run shares its cache entry with the same budget given by hand.
+ */
+export async function defendConfigWithRuleBudget(cfg: DefendConfig, opts: ExperimentOptions = {}): Promise<{ cfg: DefendConfig; rule: BudgetRuleReport }> {
+  if (!cfg.cleanData) throw new Error(`the budget rule scores the clean extra set, which ${cfg.defense} gets only in the clean-data setting`);
+  if (cfg.pgd?.norm !== undefined || cfg.pgd?.eps !== undefined)
+    throw new Error('the budget rule chooses the norm and ε; a config that gives either has its budget already');
+  const rule = await defenderBudget(
+    {
+      profile: cfg.profile,
+      attack: cfg.attack,
+      seed: cfg.seed,
+      ...(cfg.cleanRatio !== undefined ? { cleanRatio: cfg.cleanRatio } : {}),
+      ...(cfg.cleanSize !== undefined ? { cleanSize: cfg.cleanSize } : {}),
+      ...(cfg.dataPath !== undefined ? { dataPath: cfg.dataPath } : {}),
+    },
+    opts,
+  );
+  if (rule.chosen === null) {
+    const least = rule.config.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED;
+    throw new Error(
+      `the budget rule makes no choice for ${cfg.attack.name}: no budget of its grid misleads ${(100 * least).toFixed(0)}% of the ${rule.cleanImages} clean images (${rule.reportFile})`,
+    );
+  }
+  return { cfg: { ...cfg, pgd: { ...cfg.pgd, norm: rule.chosen.norm, eps: rule.chosen.eps } }, rule };
 }

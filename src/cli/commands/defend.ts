@@ -1,4 +1,4 @@
-import type { PgdSettings } from '../../attacks/adversarial/pgd';
+import { pgdBudgetText, type PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
 import { stampOrderOf } from '../../attacks/backdoor/registry';
@@ -9,6 +9,7 @@ import { loadDataset } from '../../data/registry';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
 import { defenseDefinition, defenseNames, resolveDefenseOptions, resolveDefensePgd } from '../../defenses';
 import { PGD_BUDGET_OPTION, type PgdBudget } from '../../defenses/pgd-budget';
+import { defendConfigWithRuleBudget } from '../../experiments/budget-rule';
 import type { DefendConfig } from '../../experiments/defend';
 import { defendJobType, type DefendSummary } from '../../experiments/defend-job';
 import { JobPool } from '../../jobs/pool';
@@ -46,6 +47,7 @@ const DEFEND_OPTIONS = {
     "a defense option instead of its default or the profile's, e.g. epochsFirst=5 or topShares=0.2,0.5 (repeatable; see docs/cli.md, pbe defend)",
   ),
   ...PGD_OPTIONS,
+  budgetRule: opt.flag("PGD's norm and ε for each attack by the defender-side rule (pbe budget) on the clean extra set; needs --clean-data"),
   cleanRatio: opt.number(`size of the clean extra set as a share of the training set, in (0, 1] (default ${DEFAULT_CLEAN_RATIO})`, { min: 0 }),
   cleanSize: opt.int('size of the clean extra set in images, instead of --clean-ratio', { min: 1 }),
   seed: opt.int('run seed', { min: 0, default: 0 }),
@@ -124,6 +126,15 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
     options.adversarial = false;
   }
   const clean = cleanSetFrom(o, name, def.data);
+  if (o.budgetRule) {
+    if (!def.pgd) throw new UsageError(`--budget-rule: ${name} has no PGD step to choose a budget for`);
+    if (!o.cleanData) throw new UsageError('--budget-rule scores the clean extra set, which the defense gets only with --clean-data');
+    const field = (['norm', 'eps'] as const).find((f) => f in pgd);
+    if (field) {
+      const given = field in pgdFlags ? PGD_FLAGS[field] : `--defense-option ${PGD_BUDGET_OPTION[field]}=`;
+      throw new UsageError(`--budget-rule and ${given} both set PGD's ${PGD_SETTING_WORD[field]}; give one of them`);
+    }
+  }
   // A bad option is reported here, as a usage error, before any job starts.
   let budget: PgdBudget | null;
   try {
@@ -173,7 +184,7 @@ export const defend = defineCommand({
   summary: 'run a defense on cached infected models (one pool job per attack); print ACC/ASR before and after and the per-iteration log',
   options: DEFEND_OPTIONS,
   async run(o) {
-    const cfgs = defendConfigs(o);
+    let cfgs = defendConfigs(o);
     const name = cfgs[0].defense;
     await initBackend(o.backend);
     console.error(runtimeSummary());
@@ -181,6 +192,7 @@ export const defend = defineCommand({
     checkWritable([], cache.root);
     const splits = await loadDataset(cfgs[0].profile.dataset, { path: o.path, cache });
     for (const cfg of cfgs) checkCleanSize(cfg, splits);
+    if (o.budgetRule) cfgs = await withRuleBudgets(cfgs, cache);
     const t0 = Date.now();
     const pool = new JobPool({ backend: o.backend, onProgress: poolProgressSink() });
     let reports: DefendSummary[];
@@ -194,6 +206,21 @@ export const defend = defineCommand({
     return 0;
   },
 });
+
+/** Each config with the budget the rule picks for its model, printed as it is chosen. */
+async function withRuleBudgets(cfgs: DefendConfig[], cache: Cache): Promise<DefendConfig[]> {
+  const out: DefendConfig[] = [];
+  for (const cfg of cfgs) {
+    const { cfg: chosen, rule } = await defendConfigWithRuleBudget(cfg, { cache });
+    const label = rule.chosen!.label;
+    const onTarget = rule.target === null ? '' : label === rule.target ? ', the target' : `, not the target ${rule.target}`;
+    console.log(
+      `budget rule on ${cfg.attack.name}: ${pgdBudgetText(rule.chosen!)} (${(100 * rule.chosen!.concentration).toFixed(1)}% of its adversarial examples on label ${label}${onTarget})${rule.fromCache ? '  [from cache]' : ''}; ${rule.reportFile}`,
+    );
+    out.push(chosen);
+  }
+  return out;
+}
 
 const pct = (v: number) => (100 * v).toFixed(2);
 
