@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { main } from '../../src/cli/main';
 import { Cache } from '../../src/cache';
 import { defenderBudget } from '../../src/experiments/budget-rule';
 import { silentSink } from '../../src/progress';
 import { resolveProfile } from '../../src/train/profiles';
 import { pipelineBackend, useBackend } from '../helpers/backend';
+import { useTempCacheDir } from '../helpers/temp-cache';
 import { captured } from './capture';
 
 /** `pbe defend --budget-rule`: PBE with clean data at the budget `pbe budget` picks, on MNIST smoke in a temporary cache. */
@@ -16,18 +15,7 @@ describe('pbe defend --budget-rule', function () {
   const base = ['defend', '--dataset', 'mnist', '--profile', 'smoke', '--attack', 'blend', '--defense', 'pbe'];
   const backend = pipelineBackend();
   useBackend(backend);
-  let dir: string;
-  let previous: string | undefined;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-budget-rule-'));
-    previous = process.env.PBE_CACHE_DIR;
-    process.env.PBE_CACHE_DIR = dir;
-  });
-  after(() => {
-    if (previous === undefined) delete process.env.PBE_CACHE_DIR;
-    else process.env.PBE_CACHE_DIR = previous;
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const cacheDir = useTempCacheDir('pbe-budget-rule-');
 
   it('refuses a budget given twice, a setting without clean data and a defense without PGD, before any work', async () => {
     for (const [argv, message] of [
@@ -40,7 +28,7 @@ describe('pbe defend --budget-rule', function () {
       assert.equal(r.status, 2, `${argv.join(' ')}\n${r.text}`);
       assert.match(r.text, message);
     }
-    assert.deepEqual(fs.readdirSync(dir), [], 'nothing was trained or written');
+    assert.deepEqual(fs.readdirSync(cacheDir()), [], 'nothing was trained or written');
   });
 
   it("runs PBE at the rule's choice for the model, under the cache entry of the same budget given by hand", async () => {
@@ -48,7 +36,7 @@ describe('pbe defend --budget-rule', function () {
     assert.equal(ruled.status, 0, ruled.text);
     const rule = await defenderBudget(
       { profile: resolveProfile('smoke', 'mnist'), attack: { name: 'blend', mode: 'all2one', target: 0 }, seed: 0 },
-      { cache: new Cache(dir), progress: silentSink },
+      { cache: new Cache(cacheDir()), progress: silentSink },
     );
     assert.equal(rule.fromCache, true, 'the rule ran on the defense’s own config: same profile, attack, seed and clean set');
     assert.ok(rule.chosen, 'the rule chose a budget');

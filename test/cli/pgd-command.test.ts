@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluateAdversarial } from '../../src/experiments/pgd';
 import { pgd, PGD_DEFAULT } from '../../src/attacks/adversarial/pgd';
 import { useBackend } from '../helpers/backend';
+import { useTempCacheDir } from '../helpers/temp-cache';
 import { Cache } from '../../src/cache';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadDataset } from '../../src/data/registry';
@@ -19,23 +19,12 @@ import { profileData, trainBenign } from '../../src/train/run';
 describe('adversarial evaluation of the benign model (pbe pgd)', function () {
   this.timeout(120000);
   const profile = resolveProfile('smoke', 'mnist');
-  let dir: string;
-  let previous: string | undefined;
   useBackend('wasm');
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-pgd-'));
-    previous = process.env.PBE_CACHE_DIR;
-    process.env.PBE_CACHE_DIR = dir;
-  });
-  after(() => {
-    if (previous === undefined) delete process.env.PBE_CACHE_DIR;
-    else process.env.PBE_CACHE_DIR = previous;
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const cacheDir = useTempCacheDir('pbe-pgd-');
 
   it('reports the accuracy PGD leaves, matching an independent run of pgd on the same images', async () => {
-    const cache = new Cache(dir);
-    const out = path.join(dir, 'report.json');
+    const cache = new Cache(cacheDir());
+    const out = path.join(cacheDir(), 'report.json');
     const r = await evaluateAdversarial({ profile, seed: 0, pgd: PGD_DEFAULT, images: 100, batchSize: 64 }, { cache, progress: silentSink, out });
     assert.equal(r.images, 100);
     assert.ok(r.robustAccuracy < r.cleanAccuracy, `adversarial ${r.robustAccuracy} vs clean ${r.cleanAccuracy}`);
@@ -59,7 +48,7 @@ describe('adversarial evaluation of the benign model (pbe pgd)', function () {
   });
 
   it('pbe pgd runs from the command line and rejects contradictory options', async () => {
-    const out = path.join(dir, 'cli.json');
+    const out = path.join(cacheDir(), 'cli.json');
     const { status, text } = await captured(() =>
       main(['pgd', '--dataset', 'mnist', '--profile', 'smoke', '--fgsm', '--eps', '0.1', '--images', '50', '--out', out]),
     );
