@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtimeInfo } from '../backend';
+import { activeBackend, runtimeInfo } from '../backend';
 import { Cache, type CacheEntry, configKey } from '../cache';
 import { balancedIndices, type Dataset, type DatasetSplits, type ImageSet, subset } from '../data/dataset';
 import { loadDataset, type LoadOptions } from '../data/registry';
@@ -64,22 +64,28 @@ export interface TrainJob {
   keepEpochs?: boolean;
 }
 
+/** Largest batch a ResNet trains with inside wasm32's 4 GiB heap (batch 64 peaks at 2.2 GiB). */
+const WASM_RESNET_MAX_BATCH = 64;
+
+/**
+ * Why training `arch` at `batchSize` cannot fit the active backend, or null. The native backend
+ * is the wasm backend with oneDNN kernels over its memory, so both keep every tensor in wasm32's
+ * 4 GiB heap. Loading a trained model needs no such room, so only training is refused.
+ */
+export function trainingMemoryProblem(arch: ModelConfig['arch'], batchSize: number): string | null {
+  if (tf.getBackend() !== 'wasm' || arch === 'smallcnn' || arch === 'mnist-net' || batchSize <= WASM_RESNET_MAX_BATCH) return null;
+  return (
+    `${arch} at batch ${batchSize} does not fit the ${activeBackend()} backend, whose tensors live in wasm32's 4 GiB heap; ` +
+    `use --batch-size ${WASM_RESNET_MAX_BATCH} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`
+  );
+}
+
 /**
  * The model for `job.spec`, from the cache when it was trained before; otherwise trained (resuming
  * from the run's last per-epoch checkpoint if one exists), evaluated and stored.
  */
-/** Largest batch a ResNet trains with inside wasm32's 4 GiB heap (batch 64 peaks at 2.2 GiB). */
-const WASM_RESNET_MAX_BATCH = 64;
-
 export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
   const cache = job.cache ?? new Cache();
-  const { arch } = job.modelConfig;
-  if (tf.getBackend() === 'wasm' && arch !== 'smallcnn' && arch !== 'mnist-net' && job.profile.train.batchSize > WASM_RESNET_MAX_BATCH) {
-    throw new Error(
-      `${arch} at batch ${job.profile.train.batchSize} does not fit the wasm backend's 4 GiB heap; ` +
-        `use --batch-size ${WASM_RESNET_MAX_BATCH} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`,
-    );
-  }
   const key = { kind: 'trained-model', spec: job.spec, seed: job.seed };
   const model = createModel(job.modelConfig, `${String(job.seed)}/init`);
   try {
@@ -100,6 +106,8 @@ export async function trainOrLoad(job: TrainJob): Promise<TrainedModel> {
     return (
       (await cached()) ??
       (await inRun(cache, key, job.label ?? 'a model', cached, async (runDir) => {
+        const memory = trainingMemoryProblem(job.modelConfig.arch, job.profile.train.batchSize);
+        if (memory) throw new Error(memory);
         const result = await train(model, job.trainSet, job.profile.train, {
           seed: job.seed,
           checkpointDir: runDir,
