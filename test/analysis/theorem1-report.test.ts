@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { theorem1Experiment } from '../../src/analysis/theorem1';
 import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
+import { Cache } from '../../src/cache';
 import { Rng } from '../../src/rng';
 import { theorem1Report } from '../../src/experiments/theorem1';
 import { useBackend } from '../helpers/backend';
@@ -17,7 +18,9 @@ describe('Theorem 1 report (pbe theorem1)', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-theorem1-'));
     try {
       const cfg = { dataset: 'mnist' as const, pattern: 'noise' as const, strengths: [2], target: 3, trainPerClass: 60, testPerClass: 10, seed: 5 };
-      await theorem1Report(cfg, { outDir: dir });
+      const cache = new Cache(path.join(dir, 'cache'));
+      const first = await theorem1Report(cfg, { outDir: dir, cache });
+      assert.equal(first.fromCache, false);
       const saved = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8')) as Awaited<ReturnType<typeof theorem1Report>>;
       assert.deepEqual(saved.config, cfg);
       assert.equal(saved.runtime.backend, 'wasm');
@@ -34,6 +37,15 @@ describe('Theorem 1 report (pbe theorem1)', function () {
       assert.equal(saved.result.rows[0].infected.alongTrigger, direct.rows[0].infected.alongTrigger);
       assert.equal(saved.result.rows[0].benign.alongTrigger, direct.rows[0].benign.alongTrigger);
       assert.ok(!('perImage' in saved.result.rows[0].infected));
+
+      // A second call reads the kept result, and writes the same report and figure again.
+      fs.rmSync(path.join(dir, 'theorem1.svg'));
+      const again = await theorem1Report(cfg, { outDir: dir, cache });
+      assert.equal(again.fromCache, true);
+      assert.deepEqual(again.result, first.result);
+      assert.deepEqual(again.specs, first.specs);
+      assert.match(fs.readFileSync(path.join(dir, 'theorem1.svg'), 'utf8'), /^<svg/);
+      assert.equal(again.seconds, first.seconds);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
-import { shareOnTarget } from '../../src/repro';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Cache } from '../../src/cache';
+import { measureBudgetSweep, reproSettings, shareOnTarget } from '../../src/repro';
+import { resolveProfile } from '../../src/train/profiles';
+import { useBackend } from '../helpers/backend';
 
 describe('measure functions: the numbers the claims read', () => {
   it("00's share on the target leaves the target class's own images out (hand-worked)", () => {
@@ -12,5 +18,39 @@ describe('measure functions: the numbers the claims read', () => {
     assert.equal(shareOnTarget({ byTrueClass }, 0), 10 / 20);
     // target 2: rows 0 and 1 count, 6 of 60
     assert.equal(shareOnTarget({ byTrueClass }, 2), 6 / 60);
+  });
+
+  describe("05's budget sweep", function () {
+    this.timeout(120_000);
+    useBackend('wasm');
+
+    it('is kept in the cache: a later sitting reads it without loading or training the models', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-sweep-'));
+      try {
+        const cache = new Cache(dir);
+        const quick = reproSettings('quick');
+        const s = {
+          ...quick,
+          training: resolveProfile('smoke', 'mnist', { epochs: 1, trainPerClass: 20, testPerClass: 10 }),
+          sweep: { linf: [0.05, 0.2], l2: [1], images: 30 },
+        };
+        const { values } = await measureBudgetSweep(s, 0, { cache });
+        assert.deepEqual(
+          values.rows.map((r) => `${r.norm} ${r.eps}`),
+          ['linf 0.05', 'linf 0.2', 'l2 1'],
+        );
+        assert.equal(values.metrics.targetShareLinfHigh, values.rows[1].targetShareInfected);
+
+        // Without the models, only the kept sweep can answer; another seed is another sweep.
+        fs.rmSync(path.join(dir, 'models'), { recursive: true });
+        const again = await measureBudgetSweep(s, 0, { cache });
+        assert.deepEqual(again.values, values);
+        assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+        await measureBudgetSweep(s, 1, { cache });
+        assert.equal(fs.existsSync(path.join(dir, 'models')), true);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -44,7 +44,7 @@ export const theorem1 = defineCommand({
     const r = await theorem1Report(cfg, { data: { path: o.path }, outDir: o.out === undefined ? undefined : path.resolve(o.out) });
     const res = r.result;
     console.log(
-      `\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.train.epochs} epochs at lr ${cfg.train.lr}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s`,
+      `\nTheorem 1 on ${cfg.dataset} (linear softmax, d = ${res.dims}, ${cfg.train.epochs} epochs at lr ${cfg.train.lr}, ${cfg.pattern} trigger, target ${cfg.target}), ${res.measured} test images, ${r.seconds.toFixed(0)} s${r.fromCache ? '  [from cache]' : ''}`,
     );
     console.log(`share of |r| along P (mean |⟨r, P⟩|/(|r||P|)); a random direction gives about √(2/πd) = ${Math.sqrt(2 / (Math.PI * res.dims)).toFixed(3)}`);
     console.log('   |P|   infected  random  benign   bound  ≥bound    ASR    ACC   ℓ        τ');

@@ -1,7 +1,11 @@
 import { type BudgetRow, budgetSweep } from '../../analysis';
+import type { AttackRequest } from '../../attacks/backdoor/attack';
+import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
+import type { Cache } from '../../cache';
 import { balancedIndices, subset } from '../../data/dataset';
-import { loadDataset } from '../../data/registry';
+import { datasetLocation, loadDataset } from '../../data/registry';
+import { cachedExperiment, experimentContext } from '../../experiments/output';
 import { Rng } from '../../rng';
 import { profileData, trainBenign } from '../../train/run';
 import { pct } from '../format';
@@ -16,10 +20,39 @@ export interface BudgetSweepValues {
   metrics: { targetShareLinfLow: number; targetShareLinfHigh: number };
 }
 
-export async function measureBudgetSweep(s: ReproSettings, seed: number): Promise<{ values: BudgetSweepValues }> {
-  const data = profileData(await loadDataset(s.dataset), s.training);
-  const benign = await trainBenign(s.training, { seed, splits: data });
-  const infected = await trainInfected(s.training, { name: s.matrixAttack.name, mode: 'all2one', target: 0 }, { seed, splits: data });
+/**
+ * The sweep over both norms' budgets on the benign model and the scale's infected one. Kept in the
+ * cache under the models' identity, the sweep and the data's location, so a later sitting reads it.
+ */
+export async function measureBudgetSweep(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<{ values: BudgetSweepValues }> {
+  const { cache } = experimentContext(opts);
+  const request = { name: s.matrixAttack.name, mode: 'all2one' as const, target: 0 };
+  const key = {
+    kind: 'budget-sweep',
+    training: s.training,
+    attack: { ...request, options: {}, stamp: stampOrderOf(request) },
+    seed,
+    sweep: s.sweep,
+    dataPath: datasetLocation(s.dataset),
+  };
+  const values = await cachedExperiment(cache, {
+    kind: 'budget-sweeps',
+    key,
+    what: `the budget sweep on ${s.matrixAttack.name}`,
+    restore: (entry) => JSON.parse(entry.read('values.json').toString()) as BudgetSweepValues,
+    compute: async (store) => {
+      const v = await sweep(s, seed, request, cache);
+      await store({ contents: { 'values.json': JSON.stringify(v) }, meta: { experiment: 'budget-sweep', attack: request.name } });
+      return v;
+    },
+  });
+  return { values };
+}
+
+async function sweep(s: ReproSettings, seed: number, request: AttackRequest, cache: Cache): Promise<BudgetSweepValues> {
+  const data = profileData(await loadDataset(s.dataset, { cache }), s.training);
+  const benign = await trainBenign(s.training, { seed, splits: data, cache });
+  const infected = await trainInfected(s.training, request, { seed, splits: data, cache });
   try {
     const images = subset(data.test, balancedIndices(data.test, Math.ceil(s.sweep.images / data.test.classNames.length)), 'sweep-images');
     const rows = budgetSweep(
@@ -35,13 +68,11 @@ export async function measureBudgetSweep(s: ReproSettings, seed: number): Promis
     const linf = rows.filter((r) => r.norm === 'linf');
     const [low, high] = [linf[0], linf[linf.length - 1]];
     return {
-      values: {
-        attack: s.matrixAttack.name,
-        rows,
-        linfLow: low,
-        linfHigh: high,
-        metrics: { targetShareLinfLow: low.targetShareInfected, targetShareLinfHigh: high.targetShareInfected },
-      },
+      attack: s.matrixAttack.name,
+      rows,
+      linfLow: low,
+      linfHigh: high,
+      metrics: { targetShareLinfLow: low.targetShareInfected, targetShareLinfHigh: high.targetShareInfected },
     };
   } finally {
     benign.model.dispose();
