@@ -4,6 +4,7 @@ import type { AttackRequest, InfectedModel } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
 import { stampOrderOf } from '../attacks/backdoor/registry';
 import { adversarialLabelDistribution, type EpochObservation, epochCurveSpec } from '../analysis';
+import { configKey } from '../cache';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
@@ -79,9 +80,20 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
       const rng = new Rng(cfg.seed).fork('observation-epochs');
       const share = (m: typeof benign.model, which: string) =>
         adversarialLabelDistribution(m, images, cfg.pgd, { batchSize: 128, rng: rng.fork(which), progress }).overall[target] / images.shape[0];
-      const t0 = Date.now();
+      // Each epoch's measurement is kept as it finishes: PGD over every epoch of a ResNet takes
+      // hours of one core, so an interrupted run resumes at the first epoch not yet measured.
+      const epochKey = (epoch: number) => ({ kind: 'observation-epoch', observation: configKey(key), epoch });
       const epochs: EpochObservation[] = [];
+      let seconds = 0;
       for (let epoch = 1; epoch <= cfg.profile.train.epochs; epoch++) {
+        const kept = cache.get('observations', epochKey(epoch));
+        if (kept) {
+          const measured = JSON.parse(kept.read('epoch.json').toString()) as { observation: EpochObservation; seconds: number };
+          epochs.push(measured.observation);
+          seconds += measured.seconds;
+          continue;
+        }
+        const t0 = Date.now();
         for (const [m, record] of [
           [benign.model, benign.record],
           [infected.model, infected.record],
@@ -89,14 +101,23 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
           if (!(await epochSnapshot(cache, record.key, epoch, m)))
             throw new Error(`observationOverEpochs: the weights after epoch ${epoch} of ${record.key} are missing`);
         const i = infected.record.history[epoch - 1];
-        epochs.push({
+        const observation: EpochObservation = {
           epoch,
           infectedTargetShare: share(infected.model, 'infected'),
           benignTargetShare: share(benign.model, 'benign'),
           infectedAcc: i?.testAcc ?? null,
           infectedAsr: i?.asr ?? null,
           benignAcc: benign.record.history[epoch - 1]?.testAcc ?? null,
-        });
+        };
+        const took = (Date.now() - t0) / 1000;
+        await cache.put(
+          'observations',
+          epochKey(epoch),
+          { 'epoch.json': JSON.stringify({ observation, seconds: took }) },
+          { meta: { epoch }, keepExisting: true },
+        );
+        epochs.push(observation);
+        seconds += took;
       }
       const specs: FigureSpecs = {
         'target-share-over-epochs': epochCurveSpec(
@@ -110,7 +131,7 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
         runtime: runtimeInfo(),
         target,
         epochs,
-        seconds: (Date.now() - t0) / 1000,
+        seconds,
         figures: await out.writeFigures(specs),
       };
       await store({ contents: storedResult(report, specs), meta: { experiment: 'observation-epochs', attack: cfg.attack.name } });

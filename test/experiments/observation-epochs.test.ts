@@ -20,7 +20,7 @@ describe('pbe observe-epochs: the observation after every training epoch', funct
   useBackend(pipelineBackend());
   this.timeout(120_000);
 
-  it("keeps each epoch's weights, measures both models at each, agrees with the final model, and reads the result back", async () => {
+  it("keeps each epoch's weights, measures both models at each, agrees with the final model, reads the result back, and resumes at the first epoch not measured", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-epochs-'));
     try {
       const cache = new Cache(dir);
@@ -58,6 +58,21 @@ describe('pbe observe-epochs: the observation after every training epoch', funct
       const again = await observationOverEpochs(cfg, { cache, progress: silentSink });
       assert.equal(again.fromCache, true);
       assert.deepEqual(again.epochs, first.epochs);
+
+      // Interrupted after its first epoch's measurement: the result and the later epochs' entries
+      // gone, it measures only those epochs again (a PGD run per model and epoch) and ends where it did.
+      const observations = fs.readdirSync(path.join(dir, 'observations')).map((d) => ({
+        dir: path.join(dir, 'observations', d),
+        config: (JSON.parse(fs.readFileSync(path.join(dir, 'observations', d, 'manifest.json'), 'utf8')) as { config: { kind: string; epoch?: number } })
+          .config,
+      }));
+      assert.equal(observations.filter((e) => e.config.kind === 'observation-epoch').length, profile.train.epochs);
+      for (const e of observations) if (e.config.kind === 'observation-epochs' || (e.config.epoch ?? 0) > 1) fs.rmSync(e.dir, { recursive: true });
+      const finished: string[] = [];
+      const resumed = await observationOverEpochs(cfg, { cache, progress: (u) => void (u.done === u.total && finished.push(u.label)) });
+      assert.equal(resumed.fromCache, false);
+      assert.deepEqual(resumed.epochs, first.epochs);
+      assert.equal(finished.length, 2 * (profile.train.epochs - 1), finished.join('; '));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
