@@ -113,11 +113,12 @@ describe('docs/measurements: the machine-readable record of a complete run', () 
     assert.match(md, /\*\*Table 4\*\* \(mnist all2all\): not measured: not in the quick profile/);
   });
 
-  it('the committed quick run reads (its scale, every claim) and renders to the committed quick.md', () => {
-    const dir = path.resolve(__dirname, '..', '..', 'docs', 'measurements');
-    const m = readMeasurements(path.join(dir, 'quick.json'));
-    assert.equal(m.scale, 'quick');
-    assert.equal(m.claims.length, 19);
-    assert.equal(measurementsMarkdown(m, 'docs/measurements/quick.json'), fs.readFileSync(path.join(dir, 'quick.md'), 'utf8'));
-  });
+  for (const scale of ['quick', 'cpu'] as const)
+    it(`the committed ${scale} run reads (its scale, every claim) and renders to the committed ${scale}.md`, () => {
+      const dir = path.resolve(__dirname, '..', '..', 'docs', 'measurements');
+      const m = readMeasurements(path.join(dir, `${scale}.json`));
+      assert.equal(m.scale, scale);
+      assert.equal(m.claims.length, 19);
+      assert.equal(measurementsMarkdown(m, `docs/measurements/${scale}.json`), fs.readFileSync(path.join(dir, `${scale}.md`), 'utf8'));
+    });
 });
