@@ -80,8 +80,8 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
       const rng = new Rng(cfg.seed).fork('observation-epochs');
       const share = (m: typeof benign.model, which: string) =>
         adversarialLabelDistribution(m, images, cfg.pgd, { batchSize: 128, rng: rng.fork(which), progress }).overall[target] / images.shape[0];
-      // Each epoch's measurement is kept as it finishes: PGD over every epoch of a ResNet takes
-      // hours of one core, so an interrupted run resumes at the first epoch not yet measured.
+      // Each epoch's measurement is kept as it finishes, so an interrupted run resumes at the first
+      // epoch not yet measured (a ResNet's PGD over all its epochs is long: docs/measurements.md, question 8).
       const epochKey = (epoch: number) => ({ kind: 'observation-epoch', observation: configKey(key), epoch });
       const epochs: EpochObservation[] = [];
       let seconds = 0;
