@@ -85,7 +85,16 @@ export type {
   StaticAttack,
   TriggeredTestSet,
 } from './attacks/backdoor/attack';
-export { attackDefinition, attackNames, attackProvenance, buildAttack, checkAttack, registerAttack, stampOrderOf } from './attacks/backdoor/registry';
+export {
+  attackDefinition,
+  attackIdentity,
+  attackNames,
+  attackProvenance,
+  buildAttack,
+  checkAttack,
+  registerAttack,
+  stampOrderOf,
+} from './attacks/backdoor/registry';
 export { poisonAndTrain, trainInfected } from './attacks/backdoor/run';
 export { attackSuccessRate, evaluateBackdoor, poisonTrainingSet, triggeredTestSet } from './attacks/backdoor/poison';
 export { DEFAULT_STAMP_ORDER, STAMP_ORDERS, trainingView, type TrainingView } from './attacks/backdoor/stamping';

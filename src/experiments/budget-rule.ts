@@ -2,7 +2,7 @@ import { runtimeInfo } from '../backend';
 import { PGD_DEFAULT } from '../attacks/adversarial/pgd';
 import type { AttackRequest } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
-import { stampOrderOf } from '../attacks/backdoor/registry';
+import { attackIdentity } from '../attacks/backdoor/registry';
 import { datasetLocation, loadDataset } from '../data/registry';
 import { type BudgetCandidate, type BudgetScore, chooseBudget, DEFAULT_BUDGET_GRID, DEFAULT_MIN_MISCLASSIFIED } from '../defenses/pgd-budget-rule';
 import type { ResolvedProfile } from '../train/profiles';
@@ -45,7 +45,7 @@ export interface BudgetRuleReport extends ReportHeader<BudgetRuleConfig> {
  */
 export async function defenderBudget(cfg: BudgetRuleConfig, opts: ExperimentOptions = {}): Promise<BudgetRuleReport> {
   const { cache, progress } = experimentContext(opts);
-  const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
+  const attack = attackIdentity(cfg.attack);
   const grid = cfg.grid ?? DEFAULT_BUDGET_GRID;
   const minMisclassified = cfg.minMisclassified ?? DEFAULT_MIN_MISCLASSIFIED;
   const iterations = cfg.iterations ?? PGD_DEFAULT.iterations;

@@ -3,7 +3,7 @@ import { runtimeInfo } from '../backend';
 import { type StageMetrics, stagesSpec } from '../analysis/defense-stages';
 import type { AttackRequest, InfectedModel, PoisonedSet } from '../attacks/backdoor/attack';
 import { DEFAULT_POISON_RATIO, evaluateBackdoor, poisonTrainingSet } from '../attacks/backdoor/poison';
-import { stampOrderOf } from '../attacks/backdoor/registry';
+import { attackIdentity } from '../attacks/backdoor/registry';
 import { trainInfected } from '../attacks/backdoor/run';
 import { type Cache, configKey } from '../cache';
 import type { Dataset } from '../data/dataset';
@@ -125,7 +125,7 @@ function identify(cfg: DefendConfig): DefendRun {
   // attack's options with {} for none and its stamp order, and where the data really is (`pbe
   // defend --path X`, `pbe compare` and a notebook with PBE_CIFAR10_PATH=X share one entry). The
   // PGD budget goes in as the flat options keys have always named it (pgdKeyOptions).
-  const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
+  const attack = attackIdentity(cfg.attack);
   const dataPath = datasetLocation(cfg.profile.dataset, cfg.dataPath);
   const keyOptions = pgd ? { ...options, ...pgdKeyOptions(pgd) } : options;
   return {

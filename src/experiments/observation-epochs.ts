@@ -2,7 +2,7 @@ import { runtimeInfo } from '../backend';
 import type { PgdConfig } from '../attacks/adversarial/pgd';
 import type { AttackRequest, InfectedModel } from '../attacks/backdoor/attack';
 import { trainInfected } from '../attacks/backdoor/run';
-import { stampOrderOf } from '../attacks/backdoor/registry';
+import { attackIdentity } from '../attacks/backdoor/registry';
 import { adversarialLabelDistribution, type EpochObservation, epochCurveSpec } from '../analysis';
 import { configKey } from '../cache';
 import { datasetLocation, loadDataset } from '../data/registry';
@@ -53,7 +53,7 @@ export async function observationOverEpochs(cfg: ObservationEpochsConfig, opts: 
   if (cfg.attack.mode !== 'all2one')
     throw new Error(`observationOverEpochs: attack.mode: expected 'all2one' (a target label to follow), got '${cfg.attack.mode}'`);
   const { cache, progress } = experimentContext(opts);
-  const attack = { ...cfg.attack, options: cfg.attack.options ?? {}, stamp: stampOrderOf(cfg.attack) };
+  const attack = attackIdentity(cfg.attack);
   const identity = { ...cfg, attack, dataPath: datasetLocation(cfg.profile.dataset, cfg.dataPath) };
   const key = { kind: 'observation-epochs', cfg: identity };
   const out = resultOutput(cache, { key, folder: 'observation-epochs', name: `${cfg.profile.dataset}-${cfg.attack.name}` });

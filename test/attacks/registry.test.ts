@@ -3,7 +3,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AttackConfig } from '../../src/attacks/backdoor/attack';
-import { attackDefinition, attackNames, buildAttack, checkAttack, registerAttack, resolveAttackConfig } from '../../src/attacks/backdoor/registry';
+import {
+  attackDefinition,
+  attackIdentity,
+  attackNames,
+  buildAttack,
+  checkAttack,
+  registerAttack,
+  resolveAttackConfig,
+} from '../../src/attacks/backdoor/registry';
+import { canonicalJson } from '../../src/cache';
 import { trainDynamicInfected } from '../../src/attacks/backdoor/dynamic/strategy';
 import { poisonAndTrain } from '../../src/attacks/backdoor/run';
 import { encodePng } from '../../src/image/png';
@@ -81,6 +90,21 @@ describe('attack registry', function () {
       /sig\.targetShare: applies to the clean-label attack only/,
     );
     assert.throws(() => registerAttack('badnets', attackDefinition('badnets')), /already registered/);
+  });
+
+  it("names a request in the experiments' cache keys with the shape their kept results were stored under", () => {
+    // These strings are what the defense, budget-rule, observation-over-epochs and budget-sweep
+    // entries of a cpu run were keyed by; a change here re-runs hours of CIFAR-10 work.
+    assert.equal(
+      canonicalJson(attackIdentity({ name: 'blend', mode: 'all2one', target: 0 })),
+      '{"mode":"all2one","name":"blend","options":{},"stamp":"after-augment","target":0}',
+    );
+    assert.equal(
+      canonicalJson(attackIdentity({ name: 'badnets', mode: 'all2all', target: 0, options: { patchSize: 3 }, stamp: 'before-augment' })),
+      '{"mode":"all2all","name":"badnets","options":{"patchSize":3},"stamp":"before-augment","target":0}',
+    );
+    assert.throws(() => attackIdentity({ name: 'dynamic', stamp: 'before-augment' }), /only 'after-augment' applies/);
+    assert.throws(() => attackIdentity({ name: 'blend', stamp: 'sideways' as never }), /expected one of/);
   });
 
   it('records a pattern file by checksum, so the config changes with the file', () => {

@@ -74,3 +74,14 @@ export function stampOrderOf(request: Pick<AttackRequest, 'name' | 'stamp'>): St
   }
   return order;
 }
+
+/**
+ * A request as the experiments' cache keys name it: {} for no options and the stamp order filled
+ * in, so a call that leaves either out shares the entry of one that spells the default. The keys
+ * of results computed hours ago depend on this shape; test/attacks/registry.test.ts pins it.
+ */
+export function attackIdentity<R extends Pick<AttackRequest, 'name' | 'stamp' | 'options'>>(
+  request: R,
+): Omit<R, 'options' | 'stamp'> & { options: AttackOptions; stamp: StampOrder } {
+  return { ...request, options: request.options ?? {}, stamp: stampOrderOf(request) };
+}

@@ -1,6 +1,6 @@
 import { type BudgetRow, budgetSweep } from '../../analysis';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
-import { stampOrderOf } from '../../attacks/backdoor/registry';
+import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
 import type { Cache } from '../../cache';
 import { balancedIndices, subset } from '../../data/dataset';
@@ -30,7 +30,7 @@ export async function measureBudgetSweep(s: ReproSettings, seed: number, opts: {
   const key = {
     kind: 'budget-sweep',
     training: s.training,
-    attack: { ...request, options: {}, stamp: stampOrderOf(request) },
+    attack: attackIdentity(request),
     seed,
     sweep: s.sweep,
     dataPath: datasetLocation(s.dataset),
