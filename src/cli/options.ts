@@ -1,5 +1,6 @@
 import { type Norm, PGD_DEFAULT, PGD_DEFAULT_EPS, type PgdConfig, pgdBudget, type PgdSettings } from '../attacks/adversarial/pgd';
-import { attackNames } from '../attacks/backdoor/registry';
+import type { AttackRequest } from '../attacks/backdoor/attack';
+import { attackNames, stampOrderOf } from '../attacks/backdoor/registry';
 import { DEFAULT_STAMP_ORDER, STAMP_ORDERS } from '../attacks/backdoor/stamping';
 import { DATASET_INFO, DATASET_NAMES, type DatasetName } from '../data/registry';
 import { unwritable } from '../io/writable';
@@ -258,6 +259,11 @@ export const ATTACK_OPTIONS = {
     },
   ),
 };
+
+/** The attack `name` as the attack options ask for it, its stamp order checked before any work. */
+export function attackRequestFrom(o: OptValues<typeof ATTACK_OPTIONS>, name: string, target: number): AttackRequest {
+  return { name, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name, stamp: o.stamp }) };
+}
 
 /** The attacks of a comma-separated `--attack`: at least one, each a registered attack. */
 export function attackListFrom(raw: string | undefined): string[] {

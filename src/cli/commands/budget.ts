@@ -1,5 +1,4 @@
 import { attackNames } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { DEFAULT_CLEAN_RATIO } from '../../defenses/clean-set';
@@ -10,6 +9,7 @@ import { defineCommand } from '../command';
 import {
   ATTACK_OPTIONS,
   attackListFrom,
+  attackRequestFrom,
   checkWritable,
   cleanSizeFrom,
   DEFAULT_TARGET,
@@ -49,7 +49,7 @@ export const budget = defineCommand({
       const r = await defenderBudget(
         {
           profile,
-          attack: { name, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name, stamp: o.stamp }) },
+          attack: attackRequestFrom(o, name, target),
           seed: o.seed,
           ...clean,
           minMisclassified: o.minMisclassified,

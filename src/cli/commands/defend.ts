@@ -1,7 +1,6 @@
 import { pgdBudgetText, type PgdSettings } from '../../attacks/adversarial/pgd';
 import { DEFAULT_POISON_RATIO } from '../../attacks/backdoor/poison';
 import { attackNames } from '../../attacks/backdoor/registry';
-import { stampOrderOf } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import type { DatasetSplits } from '../../data/dataset';
@@ -19,6 +18,7 @@ import { defineCommand } from '../command';
 import {
   ATTACK_OPTIONS,
   attackListFrom,
+  attackRequestFrom,
   checkWritable,
   cleanSizeFrom,
   DEFAULT_TARGET,
@@ -154,7 +154,7 @@ export function defendConfigs(o: OptValues<typeof DEFEND_OPTIONS>): DefendConfig
     cleanData: o.cleanData,
     ...clean,
     profile,
-    attack: { name: attack, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
+    attack: attackRequestFrom(o, attack, target),
     seed: o.seed,
     dataPath: o.path,
   }));

@@ -1,9 +1,21 @@
-import { attackNames, stampOrderOf } from '../../attacks/backdoor/registry';
+import { attackNames } from '../../attacks/backdoor/registry';
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
 import { observationOverEpochs, type ObservationEpochsResult } from '../../experiments/observation-epochs';
 import { defineCommand } from '../command';
-import { ATTACK_OPTIONS, checkWritable, opt, PGD_OPTIONS, pgdFrom, profileFrom, required, RUN_OPTIONS, targetFrom, UsageError } from '../options';
+import {
+  ATTACK_OPTIONS,
+  attackRequestFrom,
+  checkWritable,
+  opt,
+  PGD_OPTIONS,
+  pgdFrom,
+  profileFrom,
+  required,
+  RUN_OPTIONS,
+  targetFrom,
+  UsageError,
+} from '../options';
 
 export const observeEpochs = defineCommand({
   name: 'observe-epochs',
@@ -31,7 +43,7 @@ export const observeEpochs = defineCommand({
     const r = await observationOverEpochs(
       {
         profile,
-        attack: { name: attack, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
+        attack: attackRequestFrom(o, attack, target),
         seed: o.seed,
         pgd,
         images: o.images ?? (profile.profile === 'smoke' ? 200 : 2000),

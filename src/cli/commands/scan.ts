@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type PgdConfig, pgdBudget } from '../../attacks/adversarial/pgd';
-import { attackNames, stampOrderOf } from '../../attacks/backdoor/registry';
+import { attackNames } from '../../attacks/backdoor/registry';
 
 import { initBackend, runtimeSummary } from '../../backend';
 import { Cache } from '../../cache';
@@ -21,6 +21,7 @@ import {
 import { defineCommand } from '../command';
 import {
   ATTACK_OPTIONS,
+  attackRequestFrom,
   checkWritable,
   epsProblem,
   opt,
@@ -78,7 +79,7 @@ function sourceFrom(o: OptValues<typeof SCAN_OPTIONS>): ScanModelSource {
     kind: 'profile',
     profile,
     seed: o.seed,
-    attack: { name: attack, mode: o.mode, target, options: o.option, stamp: stampOrderOf({ name: attack, stamp: o.stamp }) },
+    attack: attackRequestFrom(o, attack, target),
   };
 }
 
