@@ -25,7 +25,7 @@ import { ResumableClock } from '../io/resumable-clock';
 import type { Model } from '../models/model';
 import { Rng } from '../rng';
 import type { ResolvedProfile } from '../train/profiles';
-import { profileData } from '../train/run';
+import { profileData, trainingMemoryProblem } from '../train/run';
 import {
   cachedExperiment,
   experimentContext,
@@ -138,6 +138,19 @@ function identify(cfg: DefendConfig): DefendRun {
   };
 }
 
+/**
+ * Refuses, before the data and the model are loaded, a defense whose batches cannot fit the
+ * backend's heap with this model. Every defense names its gradient batches `…batchSize`
+ * (fine-tuning, PGD, mask and trigger optimisation), so that is where the check looks.
+ */
+function checkDefenseMemory(cfg: DefendConfig, options: DefenseOptions): void {
+  for (const [name, value] of Object.entries(options)) {
+    if (!name.endsWith('atchSize') || typeof value !== 'number') continue;
+    const memory = trainingMemoryProblem(cfg.profile.arch, value, (max) => `--defense-option ${name}=${max}`);
+    if (memory) throw new Error(`${cfg.defense}: ${memory}`);
+  }
+}
+
 /** The cache key of a defend run (its folder under defenses/): equal keys read one result. */
 export function defendKey(cfg: DefendConfig): string {
   return configKey(identify(cfg).key);
@@ -173,6 +186,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
       return { ...out.writeReport({ ...report, reportFile: out.reportFile }), specs, fromCache: true };
     },
     compute: async (store) => {
+      checkDefenseMemory(cfg, run.options);
       const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
       const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
       let purified: Model | null = null;

@@ -72,11 +72,15 @@ const WASM_RESNET_MAX_BATCH = 64;
  * is the wasm backend with oneDNN kernels over its memory, so both keep every tensor in wasm32's
  * 4 GiB heap. Loading a trained model needs no such room, so only training is refused.
  */
-export function trainingMemoryProblem(arch: ModelConfig['arch'], batchSize: number): string | null {
+export function trainingMemoryProblem(
+  arch: ModelConfig['arch'],
+  batchSize: number,
+  smallerBatch: (max: number) => string = (max) => `--batch-size ${max}`,
+): string | null {
   if (tf.getBackend() !== 'wasm' || arch === 'smallcnn' || arch === 'mnist-net' || batchSize <= WASM_RESNET_MAX_BATCH) return null;
   return (
     `${arch} at batch ${batchSize} does not fit the ${activeBackend()} backend, whose tensors live in wasm32's 4 GiB heap; ` +
-    `use --batch-size ${WASM_RESNET_MAX_BATCH} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`
+    `use ${smallerBatch(WASM_RESNET_MAX_BATCH)} or a GPU backend (webgpu on a GPU, node-gpu) or tfjs-node`
   );
 }
 
@@ -263,6 +267,8 @@ export async function fineTuneOrLoad(job: FineTuneJob): Promise<FineTuned> {
         job.label ?? 'a fine-tune',
         cached,
         async (runDir) => {
+          const memory = trainingMemoryProblem(job.from.config.arch, job.train.batchSize, (max) => `a fine-tuning batch of at most ${max}`);
+          if (memory) throw new Error(`${job.label ?? 'fine-tune'}: ${memory}`);
           const result = await train(model, job.trainSet, job.train, {
             ...job.hooks,
             hooksKey: job.spec,

@@ -6,7 +6,9 @@ import { initBackend } from '../../src/backend';
 import { Cache } from '../../src/cache';
 import type { Dataset } from '../../src/data/dataset';
 import { resolveProfile } from '../../src/train/profiles';
-import { type TrainJob, trainingMemoryProblem, trainOrLoad } from '../../src/train/run';
+import { defend } from '../../src/experiments/defend';
+import { createModel } from '../../src/models/registry';
+import { fineTuneOrLoad, type TrainJob, trainingMemoryProblem, trainOrLoad } from '../../src/train/run';
 import { requireNative } from '../backend/native-available';
 import { useBackend } from '../helpers/backend';
 
@@ -70,5 +72,39 @@ describe('train/run: what fits the wasm heap', function () {
     await initBackend('wasm');
     await assert.rejects(trainOrLoad(job(cache)), /4 GiB heap; use --batch-size 64/);
     assert.equal(cache.get('models', { kind: 'trained-model', spec: job(cache).spec, seed: 0 }), null);
+  });
+
+  it('refuses a fine-tune there too, before any epoch, leaving no model in the cache', async () => {
+    const cache = new Cache(dir);
+    await initBackend('wasm');
+    const { profile, trainSet } = job(cache);
+    const from = createModel({ arch: 'preact-resnet18', inputShape: [32, 32, 3], numClasses: 10 }, 'training-memory');
+    try {
+      await assert.rejects(
+        fineTuneOrLoad({ from, spec: { test: 'fine-tune memory' }, trainSet, train: profile.train, seed: 0, cache, label: 'ft' }),
+        /^Error: ft: preact-resnet18 at batch 128 .*4 GiB heap; use a fine-tuning batch of at most 64/,
+      );
+      const models = path.join(cache.root, 'models');
+      assert.ok(!fs.existsSync(models) || fs.readdirSync(models).length === 0, 'no model stored');
+    } finally {
+      from.dispose();
+    }
+  });
+
+  it('refuses a defense whose batches do not fit before loading any data, naming the option to change', async () => {
+    const cache = new Cache(dir);
+    await initBackend('wasm');
+    const profile = resolveProfile('cpu', 'cifar10', { arch: 'preact-resnet18', batchSize: 64 });
+    const cfg = {
+      defense: 'pbe',
+      cleanData: true,
+      profile,
+      attack: { name: 'blend', mode: 'all2one' as const, target: 0 },
+      seed: 0,
+      // no dataset here: an error about the data would mean the check came too late
+      dataPath: path.join(dir, 'no-cifar-here'),
+    };
+    await assert.rejects(defend(cfg, { cache }), /^Error: pbe: preact-resnet18 at batch 128 .*4 GiB heap; use --defense-option batchSize=64/);
+    await assert.rejects(defend({ ...cfg, options: { batchSize: 64 } }, { cache }), /no-cifar-here/);
   });
 });
