@@ -201,6 +201,7 @@ function pruningRule(o: AnpOptions): PruningRule {
 export const ANP: DefenseDefinition<AnpOptions, AnpLog> = {
   description: 'adversarial neuron pruning: masks learnt under neuron perturbations, small ones pruned',
   data: 'clean',
+  gradientBatches: ['batchSize'],
   defaults: {
     iterations: 2000,
     batchSize: 128,

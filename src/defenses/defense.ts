@@ -102,6 +102,12 @@ export type DataNeed = 'clean' | 'train' | 'either';
 export interface DefenseDefinition<O extends DefenseOptions = DefenseOptions, I = unknown> extends Definition<O> {
   description: string;
   data: DataNeed;
+  /**
+   * The options that set how many images one gradient computation holds (fine-tuning, PGD, mask or
+   * trigger optimisation). `defend` checks each against the backend's heap for the model before
+   * any work, so a defense that adds such a batch lists it here.
+   */
+  gradientBatches: readonly (keyof O & string)[];
   /** a defense with a PGD step: its budget's defaults, and where each comes from */
   pgd?: { defaults: Readonly<PgdBudget>; provenance: Readonly<Record<keyof PgdBudget, string>> };
   run(ctx: DefenseContext<O>): Promise<DefenseResult<I>>;

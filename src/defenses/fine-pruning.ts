@@ -43,6 +43,7 @@ export interface FinePruningLog {
 export const FINE_PRUNING: DefenseDefinition<FinePruningOptions, FinePruningLog> = {
   description: 'fine-pruning: prune the dormant channels of the last convolution, then fine-tune',
   data: 'clean',
+  gradientBatches: ['batchSize'],
   defaults: { ...FINE_TUNE_DEFAULTS, maxAccDrop: 0.04, maxPruneRatio: 1 },
   provenance: {
     ...FINE_TUNE_PROVENANCE,

@@ -17,6 +17,7 @@ import {
 export const FINE_TUNING: DefenseDefinition<FineTuneOptions, { fineTune: FineTuneLog }> = {
   description: 'fine-tuning on the clean extra data',
   data: 'clean',
+  gradientBatches: ['batchSize'],
   defaults: FINE_TUNE_DEFAULTS,
   provenance: FINE_TUNE_PROVENANCE,
   schedules: {

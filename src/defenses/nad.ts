@@ -110,6 +110,7 @@ export function measureAttentionLoss(student: Model, teacher: Model, data: Datas
 export const NAD: DefenseDefinition<NadOptions, NadLog> = {
   description: 'neural attention distillation from a fine-tuned teacher',
   data: 'clean',
+  gradientBatches: ['batchSize'],
   defaults: {
     teacherEpochs: 10,
     teacherLr: FINE_TUNE_DEFAULTS.lr,

@@ -226,6 +226,7 @@ export function unlearningSet(clean: Dataset, triggers: readonly ReversedTrigger
 export const NEURAL_CLEANSE: DefenseDefinition<NeuralCleanseOptions, NeuralCleanseLog & { triggers: ReversedTrigger[] }> = {
   description: 'neural cleanse: reverse-engineer a trigger per class, flag outliers by MAD, unlearn them',
   data: 'clean',
+  gradientBatches: ['reverseBatchSize', 'batchSize'],
   defaults: {
     ...FINE_TUNE_DEFAULTS,
     reverseSteps: 1000,

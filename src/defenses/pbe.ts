@@ -353,6 +353,7 @@ export const PBE: DefenseDefinition<PbeOptions, PbeIntermediate> = {
     'Progressive Backdoor Erasing (Mu et al., CVPR 2023): fine-tune on PGD examples of an extra set with their labels, then on the set itself; ' +
     'with a clean extra set once (the clean-data setting), else progressively from a ranking of the training set (the progressive setting)',
   data: 'either',
+  gradientBatches: ['batchSize'],
   defaults: PBE_DEFAULTS,
   provenance: PBE_PROVENANCE,
   schedules: {

@@ -12,6 +12,9 @@ type AnyDefenseDefinition = DefenseDefinition<any, unknown>;
 const DEFENSES = new DefinitionRegistry<AnyDefenseDefinition>('defense', () => registerAllDefenses(registerDefense));
 
 export function registerDefense<O extends DefenseOptions, I>(name: string, definition: DefenseDefinition<O, I>): void {
+  for (const option of definition.gradientBatches) {
+    if (typeof definition.defaults[option] !== 'number') throw new Error(`register defense '${name}': gradient batch '${option}' is not a number option`);
+  }
   DEFENSES.register(name, definition as AnyDefenseDefinition);
 }
 

@@ -138,15 +138,10 @@ function identify(cfg: DefendConfig): DefendRun {
   };
 }
 
-/**
- * Refuses, before the data and the model are loaded, a defense whose batches cannot fit the
- * backend's heap with this model. Every defense names its gradient batches `…batchSize`
- * (fine-tuning, PGD, mask and trigger optimisation), so that is where the check looks.
- */
-function checkDefenseMemory(cfg: DefendConfig, options: DefenseOptions): void {
-  for (const [name, value] of Object.entries(options)) {
-    if (!name.endsWith('atchSize') || typeof value !== 'number') continue;
-    const memory = trainingMemoryProblem(cfg.profile.arch, value, (max) => `--defense-option ${name}=${max}`);
+/** Refuses, before the data and the model are loaded, a defense whose gradient batches cannot fit the backend's heap with this model. */
+function checkDefenseMemory(cfg: DefendConfig, run: DefendRun): void {
+  for (const name of run.def.gradientBatches) {
+    const memory = trainingMemoryProblem(cfg.profile.arch, run.options[name] as number, (max) => `--defense-option ${name}=${max}`);
     if (memory) throw new Error(`${cfg.defense}: ${memory}`);
   }
 }
@@ -186,7 +181,7 @@ export async function defend(cfg: DefendConfig, opts: DefendOptions = {}): Promi
       return { ...out.writeReport({ ...report, reportFile: out.reportFile }), specs, fromCache: true };
     },
     compute: async (store) => {
-      checkDefenseMemory(cfg, run.options);
+      checkDefenseMemory(cfg, run);
       const splits = profileData(await loadDataset(cfg.profile.dataset, { path: cfg.dataPath, cache }), cfg.profile);
       const infected = await trainInfected(cfg.profile, cfg.attack, { seed: cfg.seed, cache, splits, progress });
       let purified: Model | null = null;

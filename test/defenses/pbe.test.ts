@@ -34,6 +34,7 @@ let measured: unknown = 'not called';
 registerDefense<{ unused: number }, null>('test-spy', {
   description: 'records what it is given and returns a clone',
   data: 'either',
+  gradientBatches: [],
   defaults: { unused: 0 },
   provenance: { unused: 'test' },
   async run(ctx) {

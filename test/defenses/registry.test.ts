@@ -9,7 +9,7 @@ import { balancedIndices, subset } from '../../src/data/dataset';
 import { loadMnist } from '../../src/data/mnist';
 import { cleanExtraSet, selectCleanExtra } from '../../src/defenses/clean-set';
 import type { DefenseContext } from '../../src/defenses/defense';
-import { optionProvenance, registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
+import { defenseDefinition, defenseNames, optionProvenance, registerDefense, resolveDefenseOptions, runDefense } from '../../src/defenses/registry';
 import { createModel } from '../../src/models/registry';
 import { silentSink } from '../../src/progress';
 import { Rng } from '../../src/rng';
@@ -19,6 +19,7 @@ const MODEL = { arch: 'mnist-net' as const, inputShape: [28, 28, 1] as [number, 
 registerDefense<{ epochs: number; shares: readonly number[]; vandal: boolean }, null>('test-identity', {
   description: 'returns a clone; or, with vandal, edits the infected model',
   data: 'either',
+  gradientBatches: [],
   defaults: { epochs: 10, shares: [0.2, 0.5], vandal: false },
   provenance: { epochs: 'test', shares: 'test', vandal: 'test' },
   schedules: { smoke: { options: { epochs: 1 }, provenance: 'seconds' } },
@@ -53,6 +54,37 @@ describe('defense registry and the shared clean extra set', function () {
     assert.throws(() => resolveDefenseOptions({ name: 'nope' }), /unknown defense 'nope'/);
     const prov = optionProvenance({ name: 'test-identity', profile: 'smoke', options: { vandal: true } });
     assert.deepEqual(prov, { epochs: 'profile smoke: seconds', shares: 'test', vandal: 'given' });
+  });
+
+  it('knows the gradient batches of every shipped defense, and refuses one that names no number option', () => {
+    const batches = Object.fromEntries(['pbe', 'ft', 'fp', 'nad', 'nc', 'anp'].map((name) => [name, defenseDefinition(name).gradientBatches]));
+    assert.deepEqual(batches, {
+      pbe: ['batchSize'],
+      ft: ['batchSize'],
+      fp: ['batchSize'],
+      nad: ['batchSize'],
+      nc: ['reverseBatchSize', 'batchSize'],
+      anp: ['batchSize'],
+    });
+    for (const name of defenseNames()) {
+      const def = defenseDefinition(name);
+      const batchOptions = Object.keys(def.defaults).filter((k) => /(^b|B)atchSize$/.test(k));
+      assert.deepEqual([...def.gradientBatches].sort(), batchOptions.sort(), `${name}: every batch option is declared`);
+    }
+    assert.throws(
+      () =>
+        registerDefense<{ vandal: boolean }, null>('test-bad-batches', {
+          description: 'declares a flag as its gradient batch',
+          data: 'clean',
+          gradientBatches: ['vandal'],
+          defaults: { vandal: false },
+          provenance: { vandal: 'test' },
+          async run(ctx) {
+            return { model: ctx.model.clone(), log: [], intermediate: null };
+          },
+        }),
+      /register defense 'test-bad-batches': gradient batch 'vandal' is not a number option/,
+    );
   });
 
   it('runDefense checks the data contract and that the infected model is left untouched', async () => {
