@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache } from '../../src/cache';
-import { measureBudgetSweep, reproSettings, shareOnTarget } from '../../src/repro';
+import { measureBudgetSweep, measureTeaching, reproSettings, shareOnTarget } from '../../src/repro';
 import { resolveProfile } from '../../src/train/profiles';
 import { useBackend } from '../helpers/backend';
 
@@ -18,6 +18,32 @@ describe('measure functions: the numbers the claims read', () => {
     assert.equal(shareOnTarget({ byTrueClass }, 0), 10 / 20);
     // target 2: rows 0 and 1 count, 6 of 60
     assert.equal(shareOnTarget({ byTrueClass }, 2), 6 / 60);
+  });
+
+  describe("00's teaching observation", function () {
+    this.timeout(120_000);
+    useBackend('wasm');
+
+    it('is kept in the cache: a later sitting reads it without loading or training the models', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-teaching-'));
+      try {
+        const cache = new Cache(dir);
+        const s = { ...reproSettings('quick'), training: resolveProfile('smoke', 'mnist', { epochs: 1, trainPerClass: 20, testPerClass: 10 }), images: 30 };
+        const first = await measureTeaching(s, 0, undefined, { cache });
+        assert.equal(first.values.images, 30);
+        assert.equal(first.distributions.infected.total, 30);
+        assert.equal(first.values.targetShare.infected, shareOnTarget(first.distributions.infected, 0));
+
+        // Without the models, only the kept result can answer; another PGD budget is another result.
+        fs.rmSync(path.join(dir, 'models'), { recursive: true });
+        assert.deepEqual(await measureTeaching(s, 0, undefined, { cache }), first);
+        assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+        await measureTeaching({ ...s, pgd: { ...s.pgd, iterations: 2 } }, 0, undefined, { cache });
+        assert.equal(fs.existsSync(path.join(dir, 'models')), true);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe("05's budget sweep", function () {

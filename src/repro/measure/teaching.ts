@@ -1,7 +1,11 @@
 import { adversarialLabelDistribution, type AdversarialLabelDistribution } from '../../analysis';
+import type { AttackRequest } from '../../attacks/backdoor/attack';
+import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
+import type { Cache } from '../../cache';
 import { balancedIndices, type DatasetSplits, subset } from '../../data/dataset';
-import { loadDataset } from '../../data/registry';
+import { datasetLocation, loadDataset } from '../../data/registry';
+import { cachedExperiment, experimentContext } from '../../experiments/output';
 import { FIG1_MIN_TARGET_SHARE } from '../../paper/numbers';
 import { profileData, trainBenign } from '../../train/run';
 import { pct } from '../format';
@@ -29,14 +33,43 @@ export function shareOnTarget(d: Pick<AdversarialLabelDistribution, 'byTrueClass
   return onTarget / all;
 }
 
-export async function measureTeaching(
-  s: ReproSettings,
-  seed: number,
-  splits?: DatasetSplits,
-): Promise<{ values: TeachingValues; distributions: { benign: AdversarialLabelDistribution; infected: AdversarialLabelDistribution } }> {
-  const data = splits ?? profileData(await loadDataset(s.dataset), s.training);
-  const benign = await trainBenign(s.training, { seed, splits: data });
-  const infected = await trainInfected(s.training, { name: TEACHING_ATTACK, mode: 'all2one', target: TEACHING_TARGET }, { seed, splits: data });
+export interface Teaching {
+  values: TeachingValues;
+  distributions: { benign: AdversarialLabelDistribution; infected: AdversarialLabelDistribution };
+}
+
+/**
+ * The benign and the Blend model's adversarial labels. Kept in the cache under the models'
+ * identity, the PGD budget, the image count and the data's location, so a later sitting reads it.
+ */
+export async function measureTeaching(s: ReproSettings, seed: number, splits?: DatasetSplits, opts: { cache?: Cache } = {}): Promise<Teaching> {
+  const { cache } = experimentContext(opts);
+  const request = { name: TEACHING_ATTACK, mode: 'all2one' as const, target: TEACHING_TARGET };
+  const key = {
+    kind: 'teaching',
+    training: s.training,
+    attack: attackIdentity(request),
+    seed,
+    pgd: s.pgd,
+    images: s.images,
+    dataPath: datasetLocation(s.dataset),
+  };
+  return cachedExperiment(cache, {
+    kind: 'teaching',
+    key,
+    what: "the teaching notebook's adversarial labels",
+    restore: (entry) => JSON.parse(entry.read('teaching.json').toString()) as Teaching,
+    compute: async (store) => {
+      const t = await measure(s, seed, request, splits ?? profileData(await loadDataset(s.dataset, { cache }), s.training), cache);
+      await store({ contents: { 'teaching.json': JSON.stringify(t) }, meta: { experiment: 'teaching', attack: request.name } });
+      return t;
+    },
+  });
+}
+
+async function measure(s: ReproSettings, seed: number, request: AttackRequest, data: DatasetSplits, cache: Cache): Promise<Teaching> {
+  const benign = await trainBenign(s.training, { seed, splits: data, cache });
+  const infected = await trainInfected(s.training, request, { seed, splits: data, cache });
   try {
     const images = subset(data.test, balancedIndices(data.test, Math.ceil(s.images / 10)), 'teaching-images');
     const opts = { batchSize: 100 };
