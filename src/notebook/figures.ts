@@ -1,9 +1,5 @@
 import * as fs from 'node:fs';
-import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialLabelDistribution, AdversarialSet, FeatureEmbedding } from '../analysis';
-import { adversarialBatch } from '../analysis';
-import type { Trigger } from '../attacks/backdoor/trigger';
-import { makeBatch } from '../data/augment';
 import type { Dataset } from '../data/dataset';
 import { encodePng } from '../image/png';
 import { vegaLite, type VegaLiteSpec } from '../plots/vega';
@@ -100,36 +96,19 @@ function dataUrl(pixels: Float32Array, h: number, w: number, c: number, scale: n
  * Fig. 5 with the image behind every point: each point carries a small PNG (the clean image, its
  * adversarial example or its triggered version), which the tooltip shows on hover.
  */
-export function tsneImageSpec(
-  spec: VegaLiteSpec,
-  e: FeatureEmbedding,
-  images: Dataset,
-  adversarial: AdversarialSet,
-  trigger: Pick<Trigger, 'apply'>,
-): VegaLiteSpec {
+export function tsneImageSpec(spec: VegaLiteSpec, e: FeatureEmbedding, images: Dataset, adversarial: AdversarialSet, triggered: Uint8Array): VegaLiteSpec {
   const [, h, w, c] = images.shape;
+  if (triggered.length !== images.images.length) {
+    throw new Error(`tsneImageSpec: ${triggered.length} triggered pixels for ${images.images.length} image pixels; expected one triggered image per image`);
+  }
   const scale = Math.max(1, Math.ceil(56 / w));
-  const sources = Int32Array.from(new Set(e.points.map((p) => p.sourceIndex)));
+  const size = h * w * c;
   const urls = new Map<string, string>();
-  const batch = 256;
-  for (let s = 0; s < sources.length; s += batch) {
-    const idx = sources.subarray(s, s + batch);
-    const [clean, adv, trig] = tf.tidy(() => {
-      const x = tf.tensor4d(makeBatch(images, idx), [idx.length, h, w, c]);
-      // Triggered images are stored as uint8 in poisoned data, so show them rounded the same way.
-      const t = tf.div(tf.round(tf.mul(trigger.apply(x), 255)), 255);
-      return [x.dataSync() as Float32Array, adversarialBatch(adversarial, idx).dataSync() as Float32Array, t.dataSync() as Float32Array];
-    });
-    const size = h * w * c;
-    idx.forEach((i, b) => {
-      for (const [kind, px] of [
-        ['clean', clean],
-        ['adversarial', adv],
-        ['triggered', trig],
-      ] as const) {
-        urls.set(`${kind}/${i}`, dataUrl(px.subarray(b * size, (b + 1) * size), h, w, c, scale));
-      }
-    });
+  for (const i of new Set(e.points.map((p) => p.sourceIndex))) {
+    const at = (px: ArrayLike<number>, div: number) => Float32Array.from({ length: size }, (_, k) => px[i * size + k] / div);
+    urls.set(`clean/${i}`, dataUrl(at(images.images, 255), h, w, c, scale));
+    urls.set(`adversarial/${i}`, dataUrl(adversarial.images.subarray(i * size, (i + 1) * size), h, w, c, scale));
+    urls.set(`triggered/${i}`, dataUrl(at(triggered, 255), h, w, c, scale));
   }
   const s = spec as { data: { values: { kind: string; sourceIndex: number }[] }; encoding: { tooltip: object[] } };
   return {

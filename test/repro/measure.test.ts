@@ -3,7 +3,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cache } from '../../src/cache';
-import { measureBudgetSweep, measureTeaching, reproSettings, shareOnTarget } from '../../src/repro';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildAttack } from '../../src/attacks/backdoor/registry';
+import { tsneSpec } from '../../src/analysis/tsne';
+import { tsneImageSpec } from '../../src/notebook/figures';
+import { measureBudgetSweep, measureTeaching, measureTsne, reproSettings, shareOnTarget } from '../../src/repro';
 import { resolveProfile } from '../../src/train/profiles';
 import { useBackend } from '../helpers/backend';
 
@@ -40,6 +44,51 @@ describe('measure functions: the numbers the claims read', () => {
         assert.equal(fs.existsSync(path.join(dir, 'models')), false);
         await measureTeaching({ ...s, pgd: { ...s.pgd, iterations: 2 } }, 0, undefined, { cache });
         assert.equal(fs.existsSync(path.join(dir, 'models')), true);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("03's t-SNE", function () {
+    this.timeout(120_000);
+    useBackend('wasm');
+
+    it('is kept in the cache with the images its figure shows, triggered as the attack stamps them', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pbe-tsne-'));
+      try {
+        const cache = new Cache(dir);
+        const s = { ...reproSettings('quick'), training: resolveProfile('smoke', 'mnist', { epochs: 1, trainPerClass: 20, testPerClass: 10 }), tsnePoints: 60 };
+        const first = await measureTsne(s, 0, { cache });
+        const [n, h, w, c] = first.images.shape;
+        assert.equal(n, 20);
+        assert.equal(first.embedding.points.length, 3 * n);
+
+        // The triggered bytes, from the trigger the run's seed builds (as poisonAndTrain does).
+        const attack = buildAttack({
+          name: s.matrixAttack.name,
+          rule: { mode: 'all2one', target: 0, numClasses: 10 },
+          inputShape: [h, w, c],
+          seed: '0/attack',
+          options: {},
+        });
+        const expected = tf.tidy(() =>
+          tf.round(tf.mul(attack.trigger.apply(tf.div(tf.tensor4d(first.images.images, [n, h, w, c], 'float32'), 255)), 255)).dataSync(),
+        );
+        attack.trigger.dispose();
+        assert.deepEqual(Array.from(first.triggered), Array.from(expected));
+        assert.ok(
+          first.triggered.some((v, i) => v !== first.images.images[i]),
+          'the trigger changes the images',
+        );
+
+        // Without the models, only the kept result can answer, and its figure is the same.
+        fs.rmSync(path.join(dir, 'models'), { recursive: true });
+        const again = await measureTsne(s, 0, { cache });
+        assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+        assert.deepEqual(again, first);
+        const figure = (t: typeof first) => tsneImageSpec(tsneSpec(t.embedding), t.embedding, t.images, t.adversarial, t.triggered);
+        assert.deepEqual(figure(again), figure(first));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

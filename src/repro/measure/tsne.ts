@@ -1,9 +1,15 @@
+import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialSet, FeatureEmbedding } from '../../analysis';
 import { adversarialExamples, featureEmbedding } from '../../analysis';
+import type { AttackRequest } from '../../attacks/backdoor/attack';
+import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
 import type { Trigger } from '../../attacks/backdoor/trigger';
+import type { Cache } from '../../cache';
+import { makeBatch } from '../../data/augment';
 import { balancedIndices, type Dataset, subset } from '../../data/dataset';
-import { loadDataset } from '../../data/registry';
+import { datasetLocation, loadDataset } from '../../data/registry';
+import { cachedExperiment, experimentContext } from '../../experiments/output';
 import { Rng } from '../../rng';
 import { profileData } from '../../train/run';
 import { pct } from '../format';
@@ -44,18 +50,95 @@ export interface TsneValues extends EmbeddingSummary {
 
 export interface Tsne {
   values: TsneValues;
-  /** for the figure: the layout, the images behind its points, their adversarial examples and the trigger (the caller disposes it) */
+  /** for the figure: the layout, the images behind its points, their adversarial examples and their triggered versions */
   embedding: FeatureEmbedding;
   images: Dataset;
   adversarial: AdversarialSet;
-  trigger: Trigger;
+  /** each image with the trigger stamped, as bytes (as poisoned data stores it), aligned with `images` */
+  triggered: Uint8Array;
   target: number;
 }
 
-export async function measureTsne(s: ReproSettings, seed: number): Promise<Tsne> {
-  const data = profileData(await loadDataset(s.dataset), s.training);
-  const target = 0;
-  const infected = await trainInfected(s.training, { name: s.matrixAttack.name, mode: 'all2one', target }, { seed, splits: data });
+/** What the cache keeps of a t-SNE besides its binary arrays. */
+interface KeptTsne {
+  values: TsneValues;
+  embedding: FeatureEmbedding;
+  images: Omit<Dataset, 'images' | 'labels'> & { labels: number[] };
+  adversarial: { shape: AdversarialSet['shape']; cleanPredictions: number[]; adversarialPredictions: number[] };
+  target: number;
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const floatsOf = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
+/**
+ * Fig. 5's layout of the scale's infected model (target 0). Kept in the cache, with the images its
+ * figure shows, under the model's identity, the PGD budget, the number of points and the data's
+ * location, so a later sitting reads it instead of running PGD and t-SNE again.
+ */
+export async function measureTsne(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<Tsne> {
+  const { cache } = experimentContext(opts);
+  const request = { name: s.matrixAttack.name, mode: 'all2one' as const, target: 0 };
+  const key = {
+    kind: 'tsne',
+    training: s.training,
+    attack: attackIdentity(request),
+    seed,
+    pgd: s.pgd,
+    points: s.tsnePoints,
+    dataPath: datasetLocation(s.dataset),
+  };
+  return cachedExperiment(cache, {
+    kind: 'tsne',
+    key,
+    what: `the t-SNE of ${request.name}`,
+    restore: (entry) => {
+      const kept = JSON.parse(entry.read('tsne.json').toString()) as KeptTsne;
+      return {
+        values: kept.values,
+        embedding: kept.embedding,
+        images: { ...kept.images, images: new Uint8Array(entry.read('images.bin')), labels: Int32Array.from(kept.images.labels) },
+        adversarial: {
+          shape: kept.adversarial.shape,
+          images: floatsOf(entry.read('adversarial.bin')),
+          cleanPredictions: Int32Array.from(kept.adversarial.cleanPredictions),
+          adversarialPredictions: Int32Array.from(kept.adversarial.adversarialPredictions),
+        },
+        triggered: new Uint8Array(entry.read('triggered.bin')),
+        target: kept.target,
+      };
+    },
+    compute: async (store) => {
+      const t = await measure(s, seed, request, cache);
+      const kept: KeptTsne = {
+        values: t.values,
+        embedding: t.embedding,
+        images: { ...t.images, images: undefined, labels: Array.from(t.images.labels) } as KeptTsne['images'],
+        adversarial: {
+          shape: t.adversarial.shape,
+          cleanPredictions: Array.from(t.adversarial.cleanPredictions),
+          adversarialPredictions: Array.from(t.adversarial.adversarialPredictions),
+        },
+        target: t.target,
+      };
+      await store({
+        contents: {
+          'tsne.json': JSON.stringify(kept),
+          'images.bin': t.images.images,
+          'adversarial.bin': bytesOf(t.adversarial.images),
+          'triggered.bin': t.triggered,
+        },
+        meta: { experiment: 'tsne', attack: request.name },
+      });
+      return t;
+    },
+  });
+}
+
+async function measure(s: ReproSettings, seed: number, request: AttackRequest, cache: Cache): Promise<Tsne> {
+  const data = profileData(await loadDataset(s.dataset, { cache }), s.training);
+  const target = request.target;
+  const infected = await trainInfected(s.training, request, { seed, splits: data, cache });
   try {
     const perClass = Math.ceil(s.tsnePoints / 3 / data.test.classNames.length);
     const images = subset(data.test, balancedIndices(data.test, perClass), 'tsne-images');
@@ -73,12 +156,26 @@ export async function measureTsne(s: ReproSettings, seed: number): Promise<Tsne>
       embedding,
       images,
       adversarial,
-      trigger: infected.attack.trigger,
+      triggered: stampedBytes(images, infected.attack.trigger),
       target,
     };
   } finally {
     infected.model.dispose();
+    infected.attack.trigger.dispose();
   }
+}
+
+/** The images with the trigger stamped, rounded to bytes as poisoned data stores them. */
+function stampedBytes(images: Dataset, trigger: Pick<Trigger, 'apply'>): Uint8Array {
+  const [n, h, w, c] = images.shape;
+  const out = new Uint8Array(images.images.length);
+  const size = h * w * c;
+  for (let start = 0; start < n; start += 256) {
+    const idx = Int32Array.from({ length: Math.min(256, n - start) }, (_, i) => start + i);
+    const px = tf.tidy(() => tf.round(tf.mul(trigger.apply(tf.tensor4d(makeBatch(images, idx), [idx.length, h, w, c])), 255)).dataSync());
+    out.set(px, start * size);
+  }
+  return out;
 }
 
 export function tsneReading(v: TsneValues): string {
