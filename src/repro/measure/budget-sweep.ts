@@ -1,15 +1,14 @@
 import { type BudgetRow, budgetSweep } from '../../analysis';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
-import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
 import type { Cache } from '../../cache';
 import { balancedIndices, subset } from '../../data/dataset';
-import { datasetLocation, loadDataset } from '../../data/registry';
-import { cachedExperiment, experimentContext } from '../../experiments/output';
+import { loadDataset } from '../../data/registry';
 import { Rng } from '../../rng';
 import { profileData, trainBenign } from '../../train/run';
 import { pct } from '../format';
 import type { ReproSettings } from '../settings';
+import { keptMeasurement } from './kept';
 
 /** 05-budget-sweep (our extension): the observation at several L∞ and L2 budgets. */
 export interface BudgetSweepValues {
@@ -25,27 +24,24 @@ export interface BudgetSweepValues {
  * cache under the models' identity, the sweep and the data's location, so a later sitting reads it.
  */
 export async function measureBudgetSweep(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<{ values: BudgetSweepValues }> {
-  const { cache } = experimentContext(opts);
   const request = { name: s.matrixAttack.name, mode: 'all2one' as const, target: 0 };
-  const key = {
-    kind: 'budget-sweep',
-    training: s.training,
-    attack: attackIdentity(request),
+  const values = await keptMeasurement(
+    s,
     seed,
-    sweep: s.sweep,
-    dataPath: datasetLocation(s.dataset),
-  };
-  const values = await cachedExperiment(cache, {
-    kind: 'budget-sweeps',
-    key,
-    what: `the budget sweep on ${s.matrixAttack.name}`,
-    restore: (entry) => JSON.parse(entry.read('values.json').toString()) as BudgetSweepValues,
-    compute: async (store) => {
-      const v = await sweep(s, seed, request, cache);
-      await store({ contents: { 'values.json': JSON.stringify(v) }, meta: { experiment: 'budget-sweep', attack: request.name } });
-      return v;
+    request,
+    {
+      folder: 'budget-sweeps',
+      kind: 'budget-sweep',
+      depends: { sweep: s.sweep },
+      what: `the budget sweep on ${s.matrixAttack.name}`,
+      restore: (entry) => JSON.parse(entry.read('values.json').toString()) as BudgetSweepValues,
+      compute: async (cache) => {
+        const v = await sweep(s, seed, request, cache);
+        return { result: v, contents: { 'values.json': JSON.stringify(v) } };
+      },
     },
-  });
+    opts,
+  );
   return { values };
 }
 

@@ -1,15 +1,14 @@
 import { adversarialLabelDistribution, type AdversarialLabelDistribution } from '../../analysis';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
-import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
 import type { Cache } from '../../cache';
 import { balancedIndices, type DatasetSplits, subset } from '../../data/dataset';
-import { datasetLocation, loadDataset } from '../../data/registry';
-import { cachedExperiment, experimentContext } from '../../experiments/output';
+import { loadDataset } from '../../data/registry';
 import { FIG1_MIN_TARGET_SHARE } from '../../paper/numbers';
 import { profileData, trainBenign } from '../../train/run';
 import { pct } from '../format';
 import type { ReproSettings } from '../settings';
+import { keptMeasurement } from './kept';
 
 /** 00-teaching: one benign and one Blend model (target 0), and where their untargeted adversarial examples land. */
 export interface TeachingValues {
@@ -43,28 +42,24 @@ export interface Teaching {
  * identity, the PGD budget, the image count and the data's location, so a later sitting reads it.
  */
 export async function measureTeaching(s: ReproSettings, seed: number, splits?: DatasetSplits, opts: { cache?: Cache } = {}): Promise<Teaching> {
-  const { cache } = experimentContext(opts);
   const request = { name: TEACHING_ATTACK, mode: 'all2one' as const, target: TEACHING_TARGET };
-  const key = {
-    kind: 'teaching',
-    training: s.training,
-    attack: attackIdentity(request),
+  return keptMeasurement(
+    s,
     seed,
-    pgd: s.pgd,
-    images: s.images,
-    dataPath: datasetLocation(s.dataset),
-  };
-  return cachedExperiment(cache, {
-    kind: 'teaching',
-    key,
-    what: "the teaching notebook's adversarial labels",
-    restore: (entry) => JSON.parse(entry.read('teaching.json').toString()) as Teaching,
-    compute: async (store) => {
-      const t = await measure(s, seed, request, splits ?? profileData(await loadDataset(s.dataset, { cache }), s.training), cache);
-      await store({ contents: { 'teaching.json': JSON.stringify(t) }, meta: { experiment: 'teaching', attack: request.name } });
-      return t;
+    request,
+    {
+      folder: 'teaching',
+      kind: 'teaching',
+      depends: { pgd: s.pgd, images: s.images },
+      what: "the teaching notebook's adversarial labels",
+      restore: (entry) => JSON.parse(entry.read('teaching.json').toString()) as Teaching,
+      compute: async (cache) => {
+        const t = await measure(s, seed, request, splits ?? profileData(await loadDataset(s.dataset, { cache }), s.training), cache);
+        return { result: t, contents: { 'teaching.json': JSON.stringify(t) } };
+      },
     },
-  });
+    opts,
+  );
 }
 
 async function measure(s: ReproSettings, seed: number, request: AttackRequest, data: DatasetSplits, cache: Cache): Promise<Teaching> {

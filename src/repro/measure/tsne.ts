@@ -2,18 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialSet, FeatureEmbedding } from '../../analysis';
 import { adversarialExamples, featureEmbedding } from '../../analysis';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
-import { attackIdentity } from '../../attacks/backdoor/registry';
 import { trainInfected } from '../../attacks/backdoor/run';
 import type { Trigger } from '../../attacks/backdoor/trigger';
 import type { Cache } from '../../cache';
 import { makeBatch } from '../../data/augment';
 import { balancedIndices, type Dataset, subset } from '../../data/dataset';
-import { datasetLocation, loadDataset } from '../../data/registry';
-import { cachedExperiment, experimentContext } from '../../experiments/output';
+import { loadDataset } from '../../data/registry';
 import { Rng } from '../../rng';
 import { profileData } from '../../train/run';
 import { pct } from '../format';
 import type { ReproSettings } from '../settings';
+import { keptMeasurement } from './kept';
 
 /** Within the 2-D layout: how many adversarial (and, for reference, clean) points lie nearer the triggered points' centroid than their own class's clean centroid. */
 export interface EmbeddingSummary {
@@ -77,62 +76,58 @@ const floatsOf = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.
  * location, so a later sitting reads it instead of running PGD and t-SNE again.
  */
 export async function measureTsne(s: ReproSettings, seed: number, opts: { cache?: Cache } = {}): Promise<Tsne> {
-  const { cache } = experimentContext(opts);
   const request = { name: s.matrixAttack.name, mode: 'all2one' as const, target: 0 };
-  const key = {
-    kind: 'tsne',
-    training: s.training,
-    attack: attackIdentity(request),
+  return keptMeasurement(
+    s,
     seed,
-    pgd: s.pgd,
-    points: s.tsnePoints,
-    dataPath: datasetLocation(s.dataset),
-  };
-  return cachedExperiment(cache, {
-    kind: 'tsne',
-    key,
-    what: `the t-SNE of ${request.name}`,
-    restore: (entry) => {
-      const kept = JSON.parse(entry.read('tsne.json').toString()) as KeptTsne;
-      return {
-        values: kept.values,
-        embedding: kept.embedding,
-        images: { ...kept.images, images: new Uint8Array(entry.read('images.bin')), labels: Int32Array.from(kept.images.labels) },
-        adversarial: {
-          shape: kept.adversarial.shape,
-          images: floatsOf(entry.read('adversarial.bin')),
-          cleanPredictions: Int32Array.from(kept.adversarial.cleanPredictions),
-          adversarialPredictions: Int32Array.from(kept.adversarial.adversarialPredictions),
-        },
-        triggered: new Uint8Array(entry.read('triggered.bin')),
-        target: kept.target,
-      };
+    request,
+    {
+      folder: 'tsne',
+      kind: 'tsne',
+      depends: { pgd: s.pgd, points: s.tsnePoints },
+      what: `the t-SNE of ${request.name}`,
+      restore: (entry) => {
+        const kept = JSON.parse(entry.read('tsne.json').toString()) as KeptTsne;
+        return {
+          values: kept.values,
+          embedding: kept.embedding,
+          images: { ...kept.images, images: new Uint8Array(entry.read('images.bin')), labels: Int32Array.from(kept.images.labels) },
+          adversarial: {
+            shape: kept.adversarial.shape,
+            images: floatsOf(entry.read('adversarial.bin')),
+            cleanPredictions: Int32Array.from(kept.adversarial.cleanPredictions),
+            adversarialPredictions: Int32Array.from(kept.adversarial.adversarialPredictions),
+          },
+          triggered: new Uint8Array(entry.read('triggered.bin')),
+          target: kept.target,
+        };
+      },
+      compute: async (cache) => {
+        const t = await measure(s, seed, request, cache);
+        const kept: KeptTsne = {
+          values: t.values,
+          embedding: t.embedding,
+          images: { ...t.images, images: undefined, labels: Array.from(t.images.labels) } as KeptTsne['images'],
+          adversarial: {
+            shape: t.adversarial.shape,
+            cleanPredictions: Array.from(t.adversarial.cleanPredictions),
+            adversarialPredictions: Array.from(t.adversarial.adversarialPredictions),
+          },
+          target: t.target,
+        };
+        return {
+          result: t,
+          contents: {
+            'tsne.json': JSON.stringify(kept),
+            'images.bin': t.images.images,
+            'adversarial.bin': bytesOf(t.adversarial.images),
+            'triggered.bin': t.triggered,
+          },
+        };
+      },
     },
-    compute: async (store) => {
-      const t = await measure(s, seed, request, cache);
-      const kept: KeptTsne = {
-        values: t.values,
-        embedding: t.embedding,
-        images: { ...t.images, images: undefined, labels: Array.from(t.images.labels) } as KeptTsne['images'],
-        adversarial: {
-          shape: t.adversarial.shape,
-          cleanPredictions: Array.from(t.adversarial.cleanPredictions),
-          adversarialPredictions: Array.from(t.adversarial.adversarialPredictions),
-        },
-        target: t.target,
-      };
-      await store({
-        contents: {
-          'tsne.json': JSON.stringify(kept),
-          'images.bin': t.images.images,
-          'adversarial.bin': bytesOf(t.adversarial.images),
-          'triggered.bin': t.triggered,
-        },
-        meta: { experiment: 'tsne', attack: request.name },
-      });
-      return t;
-    },
-  });
+    opts,
+  );
 }
 
 async function measure(s: ReproSettings, seed: number, request: AttackRequest, cache: Cache): Promise<Tsne> {
