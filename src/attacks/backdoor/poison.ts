@@ -169,6 +169,13 @@ function checkCompatible(ds: Dataset, attack: BackdoorAttack): void {
   }
 }
 
+/** Every image of `ds` with the trigger stamped, rounded to bytes as poisoned data stores them. */
+export function stampedImages(ds: Dataset, trigger: Pick<BackdoorAttack['trigger'], 'apply'>, batchSize = 256): Uint8Array {
+  const out = new Uint8Array(ds.images.length);
+  writeTriggered(ds, Int32Array.from(ds.labels.keys()), out, (x) => trigger.apply(x), batchSize);
+  return out;
+}
+
 /** Applies `fn` to the images at `indices` batch by batch and writes the results, rounded to bytes, into `out`. */
 function writeTriggered(ds: Dataset, indices: Int32Array, out: Uint8Array, fn: (x: tf.Tensor4D) => tf.Tensor4D, batchSize: number): void {
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`poisoning batchSize: expected a positive integer, got ${batchSize}`);

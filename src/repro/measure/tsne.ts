@@ -1,11 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialSet, FeatureEmbedding } from '../../analysis';
 import { adversarialExamples, featureEmbedding } from '../../analysis';
 import type { AttackRequest } from '../../attacks/backdoor/attack';
+import { stampedImages } from '../../attacks/backdoor/poison';
 import { trainInfected } from '../../attacks/backdoor/run';
-import type { Trigger } from '../../attacks/backdoor/trigger';
 import type { Cache } from '../../cache';
-import { makeBatch } from '../../data/augment';
 import { balancedIndices, type Dataset, subset } from '../../data/dataset';
 import { loadDataset } from '../../data/registry';
 import { Rng } from '../../rng';
@@ -151,26 +149,13 @@ async function measure(s: ReproSettings, seed: number, request: AttackRequest, c
       embedding,
       images,
       adversarial,
-      triggered: stampedBytes(images, infected.attack.trigger),
+      triggered: stampedImages(images, infected.attack.trigger),
       target,
     };
   } finally {
     infected.model.dispose();
     infected.attack.trigger.dispose();
   }
-}
-
-/** The images with the trigger stamped, rounded to bytes as poisoned data stores them. */
-function stampedBytes(images: Dataset, trigger: Pick<Trigger, 'apply'>): Uint8Array {
-  const [n, h, w, c] = images.shape;
-  const out = new Uint8Array(images.images.length);
-  const size = h * w * c;
-  for (let start = 0; start < n; start += 256) {
-    const idx = Int32Array.from({ length: Math.min(256, n - start) }, (_, i) => start + i);
-    const px = tf.tidy(() => tf.round(tf.mul(trigger.apply(tf.tensor4d(makeBatch(images, idx), [idx.length, h, w, c])), 255)).dataSync());
-    out.set(px, start * size);
-  }
-  return out;
 }
 
 export function tsneReading(v: TsneValues): string {
